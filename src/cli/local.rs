@@ -1,0 +1,166 @@
+//! Commands that work on this node alone: init, key, post, groups.
+
+use std::io::{IsTerminal, Read};
+
+use super::{GroupsArgs, InitArgs, KeyArgs, PostArgs};
+use crate::article::is_valid_group_name;
+use crate::compose::{compose, Draft};
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::ingest::{ingest, Rules, Verdict};
+use crate::sign::public_key_text;
+
+pub fn init(home: &Home, args: InitArgs) -> Result<()> {
+    let name = args.name.unwrap_or_else(default_node_name);
+    let node = home.init(&name, &args.listen)?;
+    eprintln!(
+        "initialised node {} in {} (listen {}); node key: {}",
+        node.name(),
+        home.dir().display(),
+        node.config.node.listen,
+        public_key_text(&home.node_key()?.verifying_key())
+    );
+    Ok(())
+}
+
+fn default_node_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect();
+    if host.is_empty() {
+        "newsmesh".into()
+    } else {
+        host
+    }
+}
+
+pub fn key(home: &Home, args: KeyArgs) -> Result<()> {
+    if !home.config_path().exists() {
+        return Err(Error::NoHome(home.dir().to_path_buf()));
+    }
+    let key = if args.node {
+        home.node_key()?
+    } else if args.generate {
+        crate::sign::generate_secret(&home.author_key_path(&args.author))?
+    } else {
+        home.author_key(&args.author)?
+    };
+    println!("{}", public_key_text(&key.verifying_key()));
+    Ok(())
+}
+
+pub fn post(home: &Home, args: PostArgs) -> Result<()> {
+    let mut node = home.open()?;
+    let key = home.author_key(&args.author)?;
+    for group in args.group.split(',').map(str::trim) {
+        if !is_valid_group_name(group) {
+            return Err(Error::Invalid(format!(
+                "{group:?} is not a valid newsgroup name"
+            )));
+        }
+    }
+    let body = read_body(&args)?;
+    let from = args.from.clone().unwrap_or_else(|| {
+        let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+        format!("{user}@{}.invalid", node.name())
+    });
+    let article = compose(
+        &Draft {
+            groups: &args.group,
+            subject: &args.subject,
+            from: &from,
+            references: args.references.as_deref(),
+            body: &body,
+        },
+        node.name(),
+        &key,
+    );
+    let raw = article.to_bytes();
+    let name = node.name().to_string();
+    let rules = Rules {
+        node_name: &name,
+        limits: node.config.limits.article_limits(),
+        trust: &node.trust,
+    };
+    let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
+    match verdict.first() {
+        Some(Verdict::Stored(_)) => {
+            println!("{}", article.message_id().unwrap_or_default());
+            Ok(())
+        }
+        Some(Verdict::Refused(why)) => Err(Error::Refused(why.clone())),
+        Some(Verdict::Duplicate) => Err(Error::Refused(
+            "an identical article is already stored".into(),
+        )),
+        None => Err(Error::Refused("no verdict".into())),
+    }
+}
+
+fn read_body(args: &PostArgs) -> Result<Vec<u8>> {
+    if let Some(file) = &args.file {
+        return std::fs::read(file).map_err(|e| Error::io(file, e));
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut body = Vec::new();
+        stdin
+            .lock()
+            .read_to_end(&mut body)
+            .map_err(|e| Error::io("<stdin>", e))?;
+        return Ok(body);
+    }
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .map_err(|_| {
+            Error::Invalid("no body: use --file, pipe it on stdin, or set $EDITOR".into())
+        })?;
+    let tmp = std::env::temp_dir().join(format!("newsmesh-post-{}.txt", std::process::id()));
+    std::fs::write(&tmp, b"").map_err(|e| Error::io(&tmp, e))?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&tmp)
+        .status()
+        .map_err(|e| Error::io(&editor, e))?;
+    let body = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e));
+    let _ = std::fs::remove_file(&tmp);
+    if !status.success() {
+        return Err(Error::Invalid(format!(
+            "{editor} exited with {status}; nothing posted"
+        )));
+    }
+    let body = body?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Invalid("empty body; nothing posted".into()));
+    }
+    Ok(body)
+}
+
+pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
+    let mut node = home.open()?;
+    if let Some(name) = args.add {
+        if !is_valid_group_name(&name) {
+            return Err(Error::Invalid(format!(
+                "{name:?} is not a valid newsgroup name"
+            )));
+        }
+        if !node.trust.covers(&name) {
+            return Err(Error::Invalid(format!(
+                "no [[trust]] rule in {} covers {name}; add one first",
+                home.config_path().display()
+            )));
+        }
+        if !node.spool.create_group(&name, &args.description)? {
+            return Err(Error::Invalid(format!("group {name} already exists")));
+        }
+        return Ok(());
+    }
+    for g in node.spool.groups()? {
+        println!("{} {} {} {}", g.name, g.count, g.low, g.high);
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The command line: clap definitions (also the source of `man/newsmesh.1`) and dispatch
+//! to one small function per command.
+
+mod local;
+mod peer;
+mod read;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Result;
+use crate::home::Home;
+
+/// newsmesh — a private, fully decentralized newsgroup mesh.
+///
+/// Every machine runs one node; nodes exchange signed articles with the neighbours they
+/// name (IHAVE/SENDME over NNTP streaming), and every article reaches every node.
+#[derive(Debug, Parser)]
+#[command(name = "newsmesh", version, propagate_version = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Node home directory [default: ~/.newsmesh].
+    #[arg(long, global = true, env = "NEWSMESH_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Exit codes, shown in --help and the man page.
+pub const EXIT_CODES: &str = "Exit status: 0 success; 1 failure (one line on stderr says why); \
+2 usage error; 3 another `sync` holds this node's lock.";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node: config, node key, default author key, spool with group mesh.test.
+    Init(InitArgs),
+    /// Print the author public key (or the node key with --node) on one line.
+    Key(KeyArgs),
+    /// Manage neighbours in newsmesh.toml (comments are kept).
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// Sign and post an article; prints its Message-ID alone on stdout.
+    Post(PostArgs),
+    /// Read: groups, a group's articles, or one article with its signature status.
+    Read(ReadArgs),
+    /// List the groups this node carries, or create one.
+    Groups(GroupsArgs),
+}
+
+/// `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The node's Path identity [default: the host name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where `serve` accepts neighbours and newsreaders.
+    #[arg(long, value_name = "HOST:PORT", default_value = crate::home::DEFAULT_LISTEN)]
+    pub listen: String,
+}
+
+/// `key`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Print the node public key (what neighbours put in their `peer add`).
+    #[arg(long, conflicts_with = "author")]
+    pub node: bool,
+    /// Author identity to print (created with --generate).
+    #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+    pub author: String,
+    /// Create the author identity NAME first (refuses to overwrite).
+    #[arg(long, requires = "author")]
+    pub generate: bool,
+}
+
+/// `peer ...`.
+#[derive(Debug, Subcommand)]
+pub enum PeerCommand {
+    /// Add a neighbour. Without --address it is passive: it dials us, we never dial it.
+    Add {
+        /// The neighbour's Path identity (its [node] name).
+        name: String,
+        /// Its node public key (`newsmesh key --node` there).
+        node_key: String,
+        /// Where its `serve` listens.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: Option<String>,
+        /// Groups it gets from us (wildmat).
+        #[arg(long, default_value = "*", value_name = "WILDMAT")]
+        groups: String,
+    },
+    /// List neighbours, one per line: name, address (or "passive"), groups, key.
+    List,
+    /// Remove a neighbour.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// `post`.
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    /// Newsgroup(s), comma-separated.
+    #[arg(long, short = 'g')]
+    pub group: String,
+    /// Subject line.
+    #[arg(long, short = 's')]
+    pub subject: String,
+    /// Read the body from FILE (default: stdin when it is not a terminal, else $EDITOR).
+    #[arg(long, short = 'f')]
+    pub file: Option<PathBuf>,
+    /// The From header [default: $USER@NODE.invalid].
+    #[arg(long, env = "NEWSMESH_FROM")]
+    pub from: Option<String>,
+    /// Message-ID(s) this follows up (References).
+    #[arg(long, value_name = "MESSAGE-ID")]
+    pub references: Option<String>,
+    /// Author identity to sign with.
+    #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+    pub author: String,
+}
+
+/// `read`.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// A group name, or a '<message-id>'.
+    pub target: Option<String>,
+    /// An article number in GROUP.
+    pub number: Option<i64>,
+}
+
+/// `groups`.
+#[derive(Debug, Args)]
+pub struct GroupsArgs {
+    /// Create this group (the trust policy must cover it).
+    #[arg(long, value_name = "GROUP")]
+    pub add: Option<String>,
+    /// Description for --add.
+    #[arg(long, default_value = "", requires = "add")]
+    pub description: String,
+}
+
+impl Cli {
+    /// The node home chosen by --home, NEWSMESH_HOME or the default.
+    pub fn home(&self) -> Home {
+        let dir = self.home.clone().unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".newsmesh")
+        });
+        Home::new(dir)
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let home = cli.home();
+    match cli.command {
+        Command::Init(args) => local::init(&home, args),
+        Command::Key(args) => local::key(&home, args),
+        Command::Peer(cmd) => peer::run(&home, cmd),
+        Command::Post(args) => local::post(&home, args),
+        Command::Read(args) => read::run(&home, args),
+        Command::Groups(args) => local::groups(&home, args),
+    }
+}

@@ -1,0 +1,400 @@
+//! The node configuration, `newsmesh.toml`: typed reading with serde, and in-place edits
+//! (`peer add`/`peer remove`) with toml_edit so an operator's comments and layout survive.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::sign::{parse_public_key, TrustPolicy};
+use crate::wildmat::Wildmat;
+
+/// The commented template `init` starts from (also shipped as `config.example.toml`).
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+/// What can go wrong reading or editing the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has wrong keys; the message carries line and column.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// toml's message, with line and column.
+        message: String,
+    },
+    /// A value is well-formed TOML but not acceptable.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `peer` edit that cannot be made.
+    #[error("{0}")]
+    Peer(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[node]`.
+    pub node: NodeConfig,
+    /// `[limits]`.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `[policy]`.
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    /// `[[trust]]` rules in order.
+    #[serde(default, rename = "trust")]
+    pub trust: Vec<TrustRuleConfig>,
+    /// `[[peer]]` neighbours.
+    #[serde(default, rename = "peer")]
+    pub peers: Vec<PeerConfig>,
+    /// `[reader]`.
+    #[serde(default)]
+    pub reader: ReaderConfig,
+    /// `[[user]]` local AUTHINFO users.
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserConfig>,
+}
+
+/// `[node]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Path identity.
+    pub name: String,
+    /// `serve` listen address.
+    pub listen: String,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest article in bytes.
+    pub max_article_bytes: usize,
+    /// Simultaneous connections for `serve`.
+    pub max_connections: usize,
+    /// Idle connection timeout.
+    pub idle_timeout_secs: u64,
+    /// `sync` connect timeout.
+    pub connect_timeout_secs: u64,
+    /// `sync` per-answer timeout.
+    pub io_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_article_bytes: crate::article::DEFAULT_MAX_ARTICLE,
+            max_connections: 200,
+            idle_timeout_secs: 300,
+            connect_timeout_secs: 10,
+            io_timeout_secs: 60,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The article parser limits these settings imply.
+    pub fn article_limits(&self) -> crate::article::Limits {
+        crate::article::Limits {
+            max_article: self.max_article_bytes,
+            ..crate::article::Limits::default()
+        }
+    }
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Accept unsigned articles.
+    pub accept_unsigned: bool,
+}
+
+/// One `[[trust]]` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustRuleConfig {
+    /// Wildmat of groups.
+    pub groups: String,
+    /// "any" or a list of keys.
+    pub authors: Authors,
+}
+
+/// Who a trust rule admits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Authors {
+    /// The word "any" (checked at load).
+    Word(String),
+    /// A list of author public keys.
+    Keys(Vec<String>),
+}
+
+/// One `[[peer]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The neighbour's Path identity.
+    pub name: String,
+    /// Its node public key.
+    pub key: String,
+    /// Where to dial it; none for a passive peer.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Groups it gets from us.
+    #[serde(default = "all_groups")]
+    pub groups: String,
+}
+
+fn all_groups() -> String {
+    "*".into()
+}
+
+impl PeerConfig {
+    /// The peer's group feed pattern.
+    pub fn feed(&self) -> Wildmat {
+        Wildmat::new(&self.groups)
+    }
+}
+
+/// `[reader]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReaderConfig {
+    /// Loopback readers may read and post without AUTHINFO.
+    pub loopback_without_auth: bool,
+}
+
+impl Default for ReaderConfig {
+    fn default() -> Self {
+        ReaderConfig {
+            loopback_without_auth: true,
+        }
+    }
+}
+
+/// One `[[user]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// AUTHINFO user name.
+    pub name: String,
+    /// `salt$hex(sha256(salt || password))`.
+    pub password_sha256: String,
+    /// Author key file, relative to the home.
+    pub author_key: String,
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks configuration text (`path` is only for messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: one_line(&e.to_string()),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if !is_valid_node_name(&config.node.name) {
+            return Err(invalid(format!(
+                "[node] name {:?} is not a valid Path identity (letters, digits, '.', '-', '_')",
+                config.node.name
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for peer in &config.peers {
+            if !seen.insert(peer.name.as_str()) {
+                return Err(invalid(format!("peer {:?} is listed twice", peer.name)));
+            }
+            parse_public_key(&peer.key)
+                .map_err(|e| invalid(format!("peer {:?}: {e}", peer.name)))?;
+        }
+        config.trust_policy().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// The trust policy the `[[trust]]` rules and `[policy]` describe.
+    pub fn trust_policy(&self) -> Result<TrustPolicy, String> {
+        TrustPolicy::from_config(&self.trust, self.policy.accept_unsigned)
+    }
+
+    /// The peer called `name`.
+    pub fn peer(&self, name: &str) -> Option<&PeerConfig> {
+        self.peers.iter().find(|p| p.name == name)
+    }
+}
+
+/// A valid Path identity (RFC 5537 path-identity, conservatively).
+pub fn is_valid_node_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// toml's messages span several lines (a snippet with a caret); keep the first line and
+/// the pointer text so the CLI prints one clear line.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let head = lines.next().unwrap_or("invalid TOML").to_string();
+    let detail = message
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('|') && !l.contains('|'))
+        .filter(|l| *l != head)
+        .map(str::to_string);
+    match detail {
+        Some(d) => format!("{head}: {d}"),
+        None => head,
+    }
+}
+
+/// Edits of `newsmesh.toml` that keep the operator's comments and layout.
+pub mod edit {
+    use super::*;
+    use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table};
+
+    fn load(path: &Path) -> Result<DocumentMut, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        text.parse::<DocumentMut>().map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: one_line(&e.to_string()),
+        })
+    }
+
+    fn save(path: &Path, doc: &DocumentMut) -> Result<(), ConfigError> {
+        let text = doc.to_string();
+        // Refuse to write something we could not read back.
+        Config::parse(&text, path)?;
+        crate::home::write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Fills `[node] name` and `listen` into the template text.
+    pub fn node_template(name: &str, listen: &str) -> Result<String, ConfigError> {
+        let mut doc = EXAMPLE
+            .parse::<DocumentMut>()
+            .map_err(|e| ConfigError::Peer(e.to_string()))?;
+        doc["node"]["name"] = value(name);
+        doc["node"]["listen"] = value(listen);
+        Ok(doc.to_string())
+    }
+
+    /// Appends a `[[peer]]`.
+    pub fn add_peer(path: &Path, peer: &PeerConfig) -> Result<(), ConfigError> {
+        if !is_valid_node_name(&peer.name) {
+            return Err(ConfigError::Peer(format!(
+                "peer name {:?} is not a valid Path identity (letters, digits, '.', '-', '_')",
+                peer.name
+            )));
+        }
+        parse_public_key(&peer.key).map_err(|e| ConfigError::Peer(e.to_string()))?;
+        let mut doc = load(path)?;
+        let peers = doc
+            .entry("peer")
+            .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(|| {
+                ConfigError::Peer("`peer` in the config is not an array of tables".into())
+            })?;
+        if peers
+            .iter()
+            .any(|t| t.get("name").and_then(|n| n.as_str()) == Some(peer.name.as_str()))
+        {
+            return Err(ConfigError::Peer(format!(
+                "a peer named {:?} already exists (remove it first with `newsmesh peer remove {}`)",
+                peer.name, peer.name
+            )));
+        }
+        let mut table = Table::new();
+        table["name"] = value(peer.name.as_str());
+        table["key"] = value(peer.key.trim());
+        if let Some(address) = &peer.address {
+            table["address"] = value(address.as_str());
+        }
+        table["groups"] = value(peer.groups.as_str());
+        peers.push(table);
+        save(path, &doc)
+    }
+
+    /// Removes the `[[peer]]` called `name`.
+    pub fn remove_peer(path: &Path, name: &str) -> Result<(), ConfigError> {
+        let mut doc = load(path)?;
+        let missing = || ConfigError::Peer(format!("no peer named {name:?} in the config"));
+        let peers = doc
+            .get_mut("peer")
+            .and_then(Item::as_array_of_tables_mut)
+            .ok_or_else(missing)?;
+        let index = peers
+            .iter()
+            .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+            .ok_or_else(missing)?;
+        peers.remove(index);
+        if peers.is_empty() {
+            doc.remove("peer");
+        }
+        save(path, &doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_is_valid() {
+        let text = edit::node_template("alpha", "127.0.0.1:1119").unwrap();
+        let c = Config::parse(&text, Path::new("x")).unwrap();
+        assert_eq!(c.node.name, "alpha");
+        assert_eq!(c.trust.len(), 1);
+        assert!(c.peers.is_empty());
+    }
+
+    #[test]
+    fn errors_carry_line_and_column() {
+        let err = Config::parse("[node]\nname = \n", Path::new("n.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 2"), "{msg}");
+        assert!(msg.contains("column"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err =
+            Config::parse("[node]\nname='a'\nlisten='x'\nfoo=1\n", Path::new("n")).unwrap_err();
+        assert!(err.to_string().contains("foo"), "{err}");
+    }
+}

@@ -1,0 +1,76 @@
+//! The library's error type: one enum over the modules' typed errors, so the CLI can
+//! print one clear line and choose an exit code.
+
+use std::path::PathBuf;
+
+use crate::article::ArticleError;
+use crate::config::ConfigError;
+use crate::sign::KeyError;
+use crate::spool::SpoolError;
+
+/// Any failure of a newsmesh operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The node home does not exist or is not initialised.
+    #[error("no newsmesh node at {0} (run `newsmesh init`, or pass --home / set NEWSMESH_HOME)")]
+    NoHome(PathBuf),
+    /// `init` on an existing node.
+    #[error("{0} already holds a newsmesh node; refusing to overwrite it")]
+    AlreadyInitialised(PathBuf),
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Keys.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Spool.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// An article that cannot be parsed.
+    #[error("malformed article: {0}")]
+    Article(#[from] ArticleError),
+    /// An article refused by verification or policy.
+    #[error("article refused: {0}")]
+    Refused(String),
+    /// Something asked for is not there.
+    #[error("{0}")]
+    NotFound(String),
+    /// Bad input from the user.
+    #[error("{0}")]
+    Invalid(String),
+    /// Network or protocol failure talking to a neighbour.
+    #[error("{0}")]
+    Network(String),
+    /// Another `sync` holds the lock.
+    #[error("another sync is running on this node (lock {0})")]
+    Busy(PathBuf),
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The process exit code for this error (see `man/newsmesh.1`, EXIT STATUS).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Busy(_) => 3,
+            _ => 1,
+        }
+    }
+
+    /// An I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

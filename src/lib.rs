@@ -1,0 +1,19 @@
+//! newsmesh: a private, fully decentralized newsgroup network.
+//!
+//! Every machine runs one node holding signed articles in an SQLite spool; nodes
+//! exchange articles with the neighbours they name over NNTP (IHAVE/SENDME as RFC 4644
+//! streaming), and newsreaders read and post through the node's NNTP service. See
+//! ARCHITECTURE.md for the map of modules and the way of an article through them.
+
+pub mod article;
+pub mod cli;
+pub mod compose;
+pub mod config;
+pub mod error;
+pub mod home;
+pub mod ingest;
+pub mod sign;
+pub mod spool;
+pub mod wildmat;
+
+pub use error::{Error, Result};

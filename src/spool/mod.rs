@@ -1,0 +1,137 @@
+//! The spool: one SQLite database (`spool.db`, WAL) holding articles, groups with their
+//! NNTP article numbers, overview fields, the history of every Message-ID seen, the local
+//! arrival sequence and the per-peer sync marks. Schema: `schema/*.sql`, applied by
+//! [`migrate`].
+//!
+//! Durability: `synchronous=FULL`, so a committed transaction survives a crash of the
+//! process and of the machine; an article is acknowledged to a peer only after the
+//! transaction that stores it has committed. Batches amortise the fsync.
+
+mod marks;
+mod migrate;
+mod query;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+pub use marks::PeerMarks;
+pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
+pub use store::{NewArticle, StoreOutcome};
+
+/// What can go wrong in the spool.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// SQLite failed.
+    #[error("spool {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The database is newer than this program.
+    #[error("spool {path} has schema version {found}, newer than this newsmesh ({known}); upgrade newsmesh")]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+}
+
+/// An open spool.
+pub struct Spool {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool").field("path", &self.path).finish()
+    }
+}
+
+/// Unix time now, in seconds.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Spool {
+    /// Opens (creating if needed) the spool at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Spool, SpoolError> {
+        let wrap = |source| SpoolError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(wrap)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(wrap)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(wrap)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate::migrate(&mut conn, path)?;
+        Ok(Spool {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, source: rusqlite::Error) -> SpoolError {
+        SpoolError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The spool's epoch: a random id made at creation; a neighbour that sees it change
+    /// knows the spool was rebuilt and restarts its marks.
+    pub fn epoch(&self) -> Result<String, SpoolError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A fresh spool in a temporary directory (kept alive by the returned guard).
+    pub fn temp_spool() -> (tempfile::TempDir, Spool) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(&dir.path().join("spool.db")).expect("open spool");
+        (dir, spool)
+    }
+
+    /// A minimal stored-article record for group `group`.
+    pub fn new_article(id: &str, group: &str) -> NewArticle {
+        NewArticle {
+            msgid: id.into(),
+            path: "alpha!not-for-mail".into(),
+            newsgroups: vec![group.into()],
+            subject: format!("about {id}"),
+            author: "ann@example.org".into(),
+            date: "Fri, 27 Nov 2026 14:00:00 +0000".into(),
+            posted: 1_795_788_000,
+            refs: String::new(),
+            lines: 1,
+            signer: None,
+            raw: format!("Message-ID: {id}\r\n\r\nbody\r\n").into_bytes(),
+        }
+    }
+}

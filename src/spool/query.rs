@@ -1,0 +1,290 @@
+//! Reading from the spool: articles by Message-ID or by group and number, groups,
+//! overview rows, history, and arrivals after a sequence number (what sync offers).
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Spool, SpoolError};
+
+/// A stored article.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArticle {
+    /// Arrival sequence.
+    pub seq: i64,
+    /// Message-ID.
+    pub msgid: String,
+    /// Wire form.
+    pub raw: Vec<u8>,
+}
+
+/// A group and its numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// Name.
+    pub name: String,
+    /// Lowest article number present (high + 1 when empty would be RFC style; we report low as stored).
+    pub low: i64,
+    /// Highest number ever assigned.
+    pub high: i64,
+    /// Articles present.
+    pub count: i64,
+    /// Creation time, Unix seconds.
+    pub created: i64,
+    /// Description (LIST NEWSGROUPS).
+    pub description: String,
+}
+
+/// Overview fields (RFC 3977 §8.3) of one article in a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// Article number in the group.
+    pub number: i64,
+    /// Subject.
+    pub subject: String,
+    /// From.
+    pub author: String,
+    /// Date.
+    pub date: String,
+    /// Date, Unix seconds.
+    pub posted: i64,
+    /// Message-ID.
+    pub msgid: String,
+    /// References.
+    pub refs: String,
+    /// Size in octets.
+    pub bytes: i64,
+    /// Body lines.
+    pub lines: i64,
+}
+
+/// One arrival: what sync offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// Arrival sequence.
+    pub seq: i64,
+    /// Message-ID.
+    pub msgid: String,
+    /// Path as stored.
+    pub path: String,
+    /// Newsgroups (comma-separated).
+    pub newsgroups: String,
+}
+
+fn group_row(r: &Row<'_>) -> rusqlite::Result<GroupInfo> {
+    Ok(GroupInfo {
+        name: r.get(0)?,
+        low: r.get(1)?,
+        high: r.get(2)?,
+        count: r.get(3)?,
+        created: r.get(4)?,
+        description: r.get(5)?,
+    })
+}
+
+const GROUP_COLUMNS: &str = "name, low, high, count, created, description";
+
+impl Spool {
+    /// The article with this Message-ID, if stored.
+    pub fn article(&self, msgid: &str) -> Result<Option<StoredArticle>, SpoolError> {
+        self.conn
+            .prepare_cached("SELECT seq, msgid, raw FROM articles WHERE msgid = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![msgid], |r| {
+                    Ok(StoredArticle {
+                        seq: r.get(0)?,
+                        msgid: r.get(1)?,
+                        raw: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The article numbered `number` in `group`.
+    pub fn article_at(
+        &self,
+        group: &str,
+        number: i64,
+    ) -> Result<Option<StoredArticle>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT a.seq, a.msgid, a.raw FROM group_articles g JOIN articles a ON a.seq = g.seq
+                 WHERE g.grp = ?1 AND g.num = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![group, number], |r| {
+                    Ok(StoredArticle {
+                        seq: r.get(0)?,
+                        msgid: r.get(1)?,
+                        raw: r.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the Message-ID is in history (stored, refused or expired).
+    pub fn seen(&self, msgid: &str) -> Result<bool, SpoolError> {
+        Ok(self.history(msgid)?.is_some())
+    }
+
+    /// History status and reason of a Message-ID.
+    pub fn history(&self, msgid: &str) -> Result<Option<(String, String)>, SpoolError> {
+        self.conn
+            .prepare_cached("SELECT status, reason FROM history WHERE msgid = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![msgid], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// One group.
+    pub fn group(&self, name: &str) -> Result<Option<GroupInfo>, SpoolError> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups WHERE name = ?1"
+            ))
+            .and_then(|mut s| s.query_row(params![name], group_row).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// All groups, by name.
+    pub fn groups(&self) -> Result<Vec<GroupInfo>, SpoolError> {
+        self.conn
+            .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups ORDER BY name"))
+            .and_then(|mut s| s.query_map([], group_row)?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Article numbers present in `group` between `from` and `to` inclusive.
+    pub fn numbers(&self, group: &str, from: i64, to: i64) -> Result<Vec<i64>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT num FROM group_articles WHERE grp = ?1 AND num BETWEEN ?2 AND ?3 ORDER BY num",
+            )
+            .and_then(|mut s| s.query_map(params![group, from, to], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Overview rows of `group` between `from` and `to` inclusive, by number: an index
+    /// range scan, no article is parsed.
+    pub fn overview(&self, group: &str, from: i64, to: i64) -> Result<Vec<Overview>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT g.num, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines
+                 FROM group_articles g JOIN articles a ON a.seq = g.seq
+                 WHERE g.grp = ?1 AND g.num BETWEEN ?2 AND ?3 ORDER BY g.num",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![group, from, to], |r| {
+                    Ok(Overview {
+                        number: r.get(0)?,
+                        subject: r.get(1)?,
+                        author: r.get(2)?,
+                        date: r.get(3)?,
+                        posted: r.get(4)?,
+                        msgid: r.get(5)?,
+                        refs: r.get(6)?,
+                        bytes: r.get(7)?,
+                        lines: r.get(8)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The number of a stored article in `group`.
+    pub fn number_in(&self, group: &str, msgid: &str) -> Result<Option<i64>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT g.num FROM group_articles g JOIN articles a ON a.seq = g.seq
+                 WHERE g.grp = ?1 AND a.msgid = ?2",
+            )
+            .and_then(|mut s| s.query_row(params![group, msgid], |r| r.get(0)).optional())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Up to `limit` arrivals with a sequence above `after`, in order.
+    pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT seq, msgid, path, newsgroups FROM articles WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![after, limit as i64], |r| {
+                    Ok(Arrival {
+                        seq: r.get(0)?,
+                        msgid: r.get(1)?,
+                        path: r.get(2)?,
+                        newsgroups: r.get(3)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The highest arrival sequence used so far (0 for an empty spool).
+    pub fn last_seq(&self) -> Result<i64, SpoolError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM articles", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Message-IDs of articles in groups matching `matches` that arrived at or after
+    /// `since` (Unix seconds): NEWNEWS.
+    pub fn arrived_since(&self, since: i64) -> Result<Vec<(String, String)>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT msgid, newsgroups FROM articles WHERE arrived >= ?1 ORDER BY seq",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Number of stored articles.
+    pub fn article_count(&self) -> Result<i64, SpoolError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM articles", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{new_article, temp_spool};
+
+    #[test]
+    fn arrivals_and_overview_follow_the_sequence() {
+        let (_dir, mut spool) = temp_spool();
+        let batch: Vec<_> = (0..5)
+            .map(|i| new_article(&format!("<{i}@x>"), "mesh.test"))
+            .collect();
+        spool.store_batch(&batch).unwrap();
+        let all = spool.arrivals_since(0, 100).unwrap();
+        assert_eq!(all.len(), 5);
+        let later = spool.arrivals_since(all[2].seq, 100).unwrap();
+        assert_eq!(
+            later.iter().map(|a| a.msgid.as_str()).collect::<Vec<_>>(),
+            ["<3@x>", "<4@x>"]
+        );
+        assert_eq!(spool.last_seq().unwrap(), all[4].seq);
+        let over = spool.overview("mesh.test", 2, 3).unwrap();
+        assert_eq!(over.iter().map(|o| o.number).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(over[0].msgid, "<1@x>");
+        assert_eq!(
+            spool.article_at("mesh.test", 5).unwrap().unwrap().msgid,
+            "<4@x>"
+        );
+        assert_eq!(spool.number_in("mesh.test", "<4@x>").unwrap(), Some(5));
+        assert!(spool.article("<nope@x>").unwrap().is_none());
+    }
+}

@@ -1,0 +1,206 @@
+//! Writing to the spool: storing articles (article row, group numbers and history row in
+//! one transaction per batch), recording refusals, and creating groups.
+
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::{now, Spool, SpoolError};
+
+/// An article ready to be stored: its wire form plus the fields the spool indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewArticle {
+    /// Message-ID with brackets.
+    pub msgid: String,
+    /// Path header as it will be stored.
+    pub path: String,
+    /// Groups to file it in.
+    pub newsgroups: Vec<String>,
+    /// Subject, unfolded.
+    pub subject: String,
+    /// From, unfolded.
+    pub author: String,
+    /// Date as written.
+    pub date: String,
+    /// Date in Unix seconds (0 when unparseable).
+    pub posted: i64,
+    /// References, unfolded.
+    pub refs: String,
+    /// Body lines.
+    pub lines: usize,
+    /// Author key (base64) when signed.
+    pub signer: Option<String>,
+    /// The article, wire form.
+    pub raw: Vec<u8>,
+}
+
+/// What became of one article of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Stored under this arrival sequence.
+    Stored(i64),
+    /// Its Message-ID is already in history (stored, refused or expired before).
+    Duplicate,
+}
+
+impl Spool {
+    /// Stores a batch in ONE transaction: for each article, its history row, its row in
+    /// `articles` and a number in each of its groups (groups are created on first use).
+    /// When this returns Ok, everything it reports as stored is durable.
+    pub fn store_batch(&mut self, batch: &[NewArticle]) -> Result<Vec<StoreOutcome>, SpoolError> {
+        let path = self.path.clone();
+        let wrap = |source| SpoolError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        let outcomes = batch
+            .iter()
+            .map(|a| store_one(&tx, a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(wrap)?;
+        tx.commit().map_err(wrap)?;
+        Ok(outcomes)
+    }
+
+    /// Records refused Message-IDs in history so they are not fetched again; ids already
+    /// in history are left as they are. One transaction.
+    pub fn record_refused(&mut self, refused: &[(String, String)]) -> Result<(), SpoolError> {
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let wrap = |source| SpoolError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(wrap)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO history (msgid, status, seen, reason) VALUES (?1, 'refused', ?2, ?3)",
+                )
+                .map_err(wrap)?;
+            let t = now();
+            for (id, reason) in refused {
+                insert.execute(params![id, t, reason]).map_err(wrap)?;
+            }
+        }
+        tx.commit().map_err(wrap)
+    }
+
+    /// Creates a group if it does not exist; returns whether it was created.
+    pub fn create_group(&mut self, name: &str, description: &str) -> Result<bool, SpoolError> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO groups (name, created, description) VALUES (?1, ?2, ?3)",
+                params![name, now(), description],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+}
+
+fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutcome> {
+    let t = now();
+    let fresh = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO history (msgid, status, seen) VALUES (?1, 'stored', ?2)",
+        )?
+        .execute(params![a.msgid, t])?;
+    if fresh == 0 {
+        return Ok(StoreOutcome::Duplicate);
+    }
+    tx.prepare_cached(
+        "INSERT INTO articles (msgid, path, newsgroups, subject, author, date, posted, refs,
+                               bytes, lines, signer, arrived, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        a.msgid,
+        a.path,
+        a.newsgroups.join(","),
+        a.subject,
+        a.author,
+        a.date,
+        a.posted,
+        a.refs,
+        a.raw.len() as i64,
+        a.lines as i64,
+        a.signer,
+        t,
+        a.raw
+    ])?;
+    let seq = tx.last_insert_rowid();
+    for group in &a.newsgroups {
+        let number: Option<i64> = tx
+            .prepare_cached(
+                "UPDATE groups SET high = high + 1, count = count + 1 WHERE name = ?1 RETURNING high",
+            )?
+            .query_row(params![group], |r| r.get(0))
+            .optional()?;
+        let number = match number {
+            Some(n) => n,
+            None => {
+                tx.prepare_cached(
+                    "INSERT INTO groups (name, low, high, count, created) VALUES (?1, 1, 1, 1, ?2)",
+                )?
+                .execute(params![group, t])?;
+                1
+            }
+        };
+        tx.prepare_cached("INSERT INTO group_articles (grp, num, seq) VALUES (?1, ?2, ?3)")?
+            .execute(params![group, number, seq])?;
+    }
+    Ok(StoreOutcome::Stored(seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{new_article, temp_spool};
+    use super::*;
+
+    #[test]
+    fn duplicates_are_refused_and_numbers_grow() {
+        let (_dir, mut spool) = temp_spool();
+        let out = spool
+            .store_batch(&[
+                new_article("<a@x>", "mesh.test"),
+                new_article("<b@x>", "mesh.test"),
+            ])
+            .unwrap();
+        assert!(matches!(
+            out[..],
+            [StoreOutcome::Stored(_), StoreOutcome::Stored(_)]
+        ));
+        let again = spool
+            .store_batch(&[new_article("<a@x>", "mesh.test")])
+            .unwrap();
+        assert_eq!(again, vec![StoreOutcome::Duplicate]);
+        let g = spool.group("mesh.test").unwrap().unwrap();
+        assert_eq!((g.low, g.high, g.count), (1, 2, 2));
+    }
+
+    #[test]
+    fn a_refused_id_is_never_stored_later() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .record_refused(&[("<bad@x>".into(), "bad signature".into())])
+            .unwrap();
+        let out = spool
+            .store_batch(&[new_article("<bad@x>", "mesh.test")])
+            .unwrap();
+        assert_eq!(out, vec![StoreOutcome::Duplicate]);
+        assert_eq!(spool.history("<bad@x>").unwrap().unwrap().0, "refused");
+    }
+
+    #[test]
+    fn duplicate_within_one_batch_is_stored_once() {
+        let (_dir, mut spool) = temp_spool();
+        let a = new_article("<a@x>", "mesh.test");
+        let out = spool.store_batch(&[a.clone(), a]).unwrap();
+        assert!(matches!(
+            out[..],
+            [StoreOutcome::Stored(_), StoreOutcome::Duplicate]
+        ));
+    }
+}
