@@ -12,8 +12,12 @@ pub mod config;
 pub mod error;
 pub mod home;
 pub mod ingest;
+pub mod net;
+pub mod protocol;
+pub mod server;
 pub mod sign;
 pub mod spool;
+pub mod sync;
 pub mod wildmat;
 
 pub use error::{Error, Result};

@@ -47,6 +47,27 @@ pub enum Command {
     Read(ReadArgs),
     /// List the groups this node carries, or create one.
     Groups(GroupsArgs),
+    /// Run the node's NNTP service (neighbours' syncs and newsreaders) in the foreground.
+    ///
+    /// Logs to stderr (RUST_LOG=debug for more); stops cleanly on SIGTERM or SIGINT.
+    Serve,
+    /// Exchange articles both ways with every neighbour that has an address.
+    ///
+    /// Prints one line per dialled peer:
+    /// `peer=NAME status=ok|failed sent=N received=N refused=N bytes=N ms=N [error="..."]`.
+    /// Exits 0 only when every dialled peer succeeded; 3 when another sync holds the lock.
+    Sync(SyncArgs),
+}
+
+/// `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this peer.
+    #[arg(long, value_name = "NAME")]
+    pub peer: Option<String>,
+    /// Quiet: print only the lines of peers that failed (for cron).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 /// `init`.
@@ -155,6 +176,23 @@ impl Cli {
     }
 }
 
+fn sync(home: &Home, args: SyncArgs) -> Result<()> {
+    let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
+    let failed = reports.iter().filter(|r| !r.ok()).count();
+    for report in &reports {
+        if !args.quiet || !report.ok() {
+            println!("{report}");
+        }
+    }
+    if failed > 0 {
+        return Err(crate::Error::Network(format!(
+            "{failed} of {} peer(s) failed",
+            reports.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let home = cli.home();
@@ -165,5 +203,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Post(args) => local::post(&home, args),
         Command::Read(args) => read::run(&home, args),
         Command::Groups(args) => local::groups(&home, args),
+        Command::Serve => crate::server::serve_forever(&home),
+        Command::Sync(args) => sync(&home, args),
     }
 }

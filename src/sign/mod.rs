@@ -1,6 +1,7 @@
 //! Keys, article signatures and the trust policy: who may post where.
 
 pub mod batch;
+pub mod handshake;
 pub mod keys;
 pub mod signature;
 pub mod trust;

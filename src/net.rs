@@ -1,0 +1,223 @@
+//! A buffered NNTP connection over tokio: reads lines and dot-terminated blocks with the
+//! `protocol` framing (bounded, idle timeout), queues writes and flushes them in one go
+//! (so pipelined commands and responses cost one syscall per batch), and counts the bytes
+//! that cross the wire both ways (the `bytes=` of `sync`).
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::protocol::{take_line, BlockScanner, ProtocolError};
+
+/// How much to read from the socket at once.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Failures on a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The socket failed.
+    #[error("connection error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Nothing arrived within the timeout.
+    #[error("timed out after {0:?} waiting for the other side")]
+    Timeout(Duration),
+    /// The other side closed the connection.
+    #[error("connection closed by the other side")]
+    Closed,
+    /// Framing error (line too long, block too large...).
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+}
+
+/// A buffered connection.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rpos: usize,
+    wbuf: Vec<u8>,
+    scanner: BlockScanner,
+    timeout: Duration,
+    /// Bytes read so far.
+    pub bytes_in: u64,
+    /// Bytes written so far.
+    pub bytes_out: u64,
+}
+
+impl Conn {
+    /// Wraps a connected stream; every read waits at most `timeout`.
+    pub fn new(stream: TcpStream, timeout: Duration) -> Conn {
+        let _ = stream.set_nodelay(true);
+        Conn {
+            stream,
+            rbuf: Vec::with_capacity(READ_CHUNK),
+            rpos: 0,
+            wbuf: Vec::with_capacity(READ_CHUNK),
+            scanner: BlockScanner::new(),
+            timeout,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.stream.peer_addr().ok()
+    }
+
+    /// Changes the read timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// True when unread bytes are buffered (the other side pipelined more).
+    pub fn has_buffered(&self) -> bool {
+        self.rpos < self.rbuf.len()
+    }
+
+    fn compact(&mut self) {
+        if self.rpos > 0 && (self.rpos == self.rbuf.len() || self.rpos > READ_CHUNK) {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
+    }
+
+    /// Reads more bytes from the socket (flushing pending writes first, so the other
+    /// side is never waiting for something we hold).
+    /// The whole of one line or block must arrive before `deadline`: a client trickling
+    /// a byte at a time (slowloris) cannot hold a connection open forever.
+    async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<(), NetError> {
+        self.flush().await?;
+        self.compact();
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + READ_CHUNK, 0);
+        let read =
+            tokio::time::timeout_at(deadline, self.stream.read(&mut self.rbuf[start..])).await;
+        let n = match read {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => {
+                self.rbuf.truncate(start);
+                return Err(e.into());
+            }
+            Err(_) => {
+                self.rbuf.truncate(start);
+                return Err(NetError::Timeout(self.timeout));
+            }
+        };
+        self.rbuf.truncate(start + n);
+        if n == 0 {
+            return Err(NetError::Closed);
+        }
+        self.bytes_in += n as u64;
+        Ok(())
+    }
+
+    /// A line already in the buffer, if any (never reads the socket).
+    pub fn buffered_line(&mut self, max: usize) -> Result<Option<Vec<u8>>, NetError> {
+        let buf = &self.rbuf[self.rpos..];
+        match take_line(buf, max)? {
+            Some((line, used)) => {
+                let line = line.to_vec();
+                self.rpos += used;
+                Ok(Some(line))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Reads one line (without its terminator), at most `max` bytes.
+    pub async fn read_line(&mut self, max: usize) -> Result<Vec<u8>, NetError> {
+        let deadline = self.deadline();
+        loop {
+            if let Some(line) = self.buffered_line(max)? {
+                return Ok(line);
+            }
+            self.fill(deadline).await?;
+        }
+    }
+
+    /// Reads a dot-terminated block, unstuffed, at most `max` bytes of content. On
+    /// `BlockTooLarge` the rest of the block is read and discarded, so the connection
+    /// stays usable.
+    pub async fn read_block(&mut self, max: usize) -> Result<Vec<u8>, NetError> {
+        self.scanner.reset();
+        let deadline = self.deadline();
+        loop {
+            match self.scanner.scan(&self.rbuf[self.rpos..], max) {
+                Ok(Some((content, used))) => {
+                    self.rpos += used;
+                    return Ok(content);
+                }
+                Ok(None) => self.fill(deadline).await?,
+                Err(e) => {
+                    self.discard_block(deadline).await?;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Skips to just after the block terminator line, in bounded memory: an endless
+    /// line is dropped as it arrives.
+    async fn discard_block(&mut self, deadline: tokio::time::Instant) -> Result<(), NetError> {
+        let mut mid_line = false;
+        loop {
+            let buf = &self.rbuf[self.rpos..];
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(lf) => {
+                    let line = &buf[..lf];
+                    let terminator = !mid_line && (line == b"." || line == b".\r");
+                    self.rpos += lf + 1;
+                    mid_line = false;
+                    if terminator {
+                        return Ok(());
+                    }
+                }
+                None => {
+                    if buf.len() > 1024 {
+                        self.rpos = self.rbuf.len();
+                        mid_line = true;
+                    }
+                    self.fill(deadline).await?;
+                }
+            }
+        }
+    }
+
+    fn deadline(&self) -> tokio::time::Instant {
+        tokio::time::Instant::now() + self.timeout
+    }
+
+    /// Queues bytes to send.
+    pub fn queue(&mut self, bytes: &[u8]) {
+        self.wbuf.extend_from_slice(bytes);
+    }
+
+    /// The write queue, for writers that build in place.
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.wbuf
+    }
+
+    /// Sends everything queued.
+    pub async fn flush(&mut self) -> Result<(), NetError> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        let write = tokio::time::timeout(self.timeout, self.stream.write_all(&self.wbuf)).await;
+        match write {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(NetError::Timeout(self.timeout)),
+        }
+        self.bytes_out += self.wbuf.len() as u64;
+        self.wbuf.clear();
+        Ok(())
+    }
+
+    /// Closes the write side after flushing.
+    pub async fn shutdown(&mut self) {
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+    }
+}

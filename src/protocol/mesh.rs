@@ -1,0 +1,137 @@
+//! The newsmesh `MESH` extension commands: node authentication
+//! (`HELLO`/`PROVE`) and replication-log catch-up (`SINCE`).
+
+use nom::bytes::complete::take_while_m_n;
+use nom::character::complete::{u32, u64};
+
+use super::command::{full, put_arg, syntax, CommandError};
+
+/// Max length of a base64 key, nonce or signature token.
+pub const MAX_MESH_TOKEN: usize = 128;
+/// Max length of a replication epoch identifier.
+pub const MAX_EPOCH: usize = 64;
+
+/// A `MESH` subcommand; the subcommand keyword is case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeshCommand {
+    /// `MESH HELLO <node-key-base64> <nonce-base64>`.
+    Hello {
+        /// The peer's node public key, base64.
+        key: String,
+        /// Challenge nonce, base64.
+        nonce: String,
+    },
+    /// `MESH PROVE <sig-base64>`.
+    Prove {
+        /// Signature over the challenge, base64.
+        signature: String,
+    },
+    /// `MESH SINCE <epoch> <seq> <limit>`.
+    Since {
+        /// Log epoch: 1..=64 chars of `[A-Za-z0-9_-]`.
+        epoch: String,
+        /// Sequence number to resume after.
+        seq: u64,
+        /// Max entries to return.
+        limit: u32,
+    },
+}
+
+const USAGE: &str =
+    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit";
+
+fn is_base64(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
+}
+
+fn token(arg: &str, what: &str) -> Result<String, CommandError> {
+    full(take_while_m_n(1, MAX_MESH_TOKEN, is_base64), arg, what).map(str::to_owned)
+}
+
+/// Parses the arguments after the `MESH` verb.
+pub(crate) fn parse(args: &[&str]) -> Result<MeshCommand, CommandError> {
+    let Some((sub, args)) = args.split_first() else {
+        return Err(syntax(USAGE));
+    };
+    match (sub.to_ascii_uppercase().as_str(), args) {
+        ("HELLO", [key, nonce]) => Ok(MeshCommand::Hello {
+            key: token(key, "node key")?,
+            nonce: token(nonce, "nonce")?,
+        }),
+        ("PROVE", [sig]) => Ok(MeshCommand::Prove {
+            signature: token(sig, "signature")?,
+        }),
+        ("SINCE", [epoch, seq, limit]) => {
+            let is_epoch = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
+            Ok(MeshCommand::Since {
+                epoch: full(take_while_m_n(1, MAX_EPOCH, is_epoch), epoch, "epoch")?.to_owned(),
+                seq: full(u64, seq, "sequence number")?,
+                limit: full(u32, limit, "limit")?,
+            })
+        }
+        _ => Err(syntax(USAGE)),
+    }
+}
+
+impl MeshCommand {
+    /// Appends the subcommand and its arguments, each preceded by a space.
+    pub(crate) fn write_args(&self, out: &mut Vec<u8>) {
+        match self {
+            MeshCommand::Hello { key, nonce } => {
+                put_arg(out, "HELLO");
+                put_arg(out, key);
+                put_arg(out, nonce);
+            }
+            MeshCommand::Prove { signature } => {
+                put_arg(out, "PROVE");
+                put_arg(out, signature);
+            }
+            MeshCommand::Since { epoch, seq, limit } => {
+                put_arg(out, "SINCE");
+                put_arg(out, epoch);
+                put_arg(out, &seq.to_string());
+                put_arg(out, &limit.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::protocol::{parse_command, Command, CommandError, MeshCommand};
+
+    fn mesh(line: &str) -> Result<Command, CommandError> {
+        parse_command(line.as_bytes())
+    }
+
+    #[test]
+    fn parses() {
+        let (key, nonce) = ("AbC+/9=".to_owned(), "bm9uY2U=".to_owned());
+        let hello = Command::Mesh(MeshCommand::Hello { key, nonce });
+        assert_eq!(mesh("mesh hello AbC+/9= bm9uY2U="), Ok(hello));
+        let signature = "A".repeat(128);
+        let prove = Command::Mesh(MeshCommand::Prove { signature });
+        assert_eq!(
+            mesh(&format!("MESH PROVE {} \t", "A".repeat(128))),
+            Ok(prove)
+        );
+        let (epoch, seq, limit) = ("e_1-x".to_owned(), u64::MAX, u32::MAX);
+        let since = Command::Mesh(MeshCommand::Since { epoch, seq, limit });
+        assert_eq!(mesh(&format!("MESH Since e_1-x {seq} {limit}")), Ok(since));
+    }
+
+    #[test]
+    fn rejects() {
+        let long = format!(
+            "MESH PROVE {}|MESH SINCE {} 1 2",
+            "A".repeat(129),
+            "e".repeat(65)
+        );
+        let bad = "MESH|MESH FOO x|MESH HELLO key|MESH HELLO key nonce extra|MESH HELLO k*y nonce|\
+            MESH PROVE|MESH SINCE e 1|MESH SINCE e.x 1 2|MESH SINCE e -1 2|MESH SINCE e 1 +2|\
+            MESH SINCE e 18446744073709551616 2|MESH SINCE e 1 4294967296";
+        for bad in bad.split('|').chain(long.split('|')) {
+            assert!(matches!(mesh(bad), Err(CommandError::Syntax(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `newsmesh serve`: the tokio daemon. One listener serves both the mesh feed
+//! (neighbours' syncs: MESH auth, CHECK/TAKETHIS, IHAVE, MESH SINCE + ARTICLE) and
+//! newsreaders (RFC 3977 reader commands). Bounded: a connection limit, an idle and
+//! per-line deadline, line and article size limits. Stops cleanly on SIGTERM/SIGINT:
+//! no new connections, sessions told `400`, and every article acknowledged has been
+//! committed before its acknowledgement was written.
+
+mod feed;
+mod reader;
+mod session;
+
+pub use feed::wanted_by;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::home::{Home, DEFAULT_AUTHOR};
+use crate::sign::TrustPolicy;
+use crate::spool::Spool;
+
+/// What every session of one server shares.
+pub struct Shared {
+    /// Node configuration.
+    pub config: Config,
+    /// Trust policy.
+    pub trust: TrustPolicy,
+    /// Node identity (mesh authentication).
+    pub node_key: SigningKey,
+    /// The home (for per-user author keys).
+    pub home: Home,
+    /// Default author key, signs loopback readers' posts.
+    pub author_key: SigningKey,
+    /// Spool epoch.
+    pub epoch: String,
+    /// The spool; SQLite calls run on the blocking pool while holding it.
+    pub spool: Mutex<Spool>,
+}
+
+impl Shared {
+    /// This node's Path identity.
+    pub fn name(&self) -> &str {
+        &self.config.node.name
+    }
+
+    /// Runs `f` with the spool on tokio's blocking pool.
+    pub async fn with_spool<R, F>(self: &Arc<Self>, f: F) -> Result<R>
+    where
+        F: FnOnce(&Shared, &mut Spool) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let shared = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut spool = shared
+                .spool
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&shared, &mut spool)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("spool task failed: {e}")))?
+    }
+}
+
+/// A running server: its address and the handle that stops it.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Asks the server to stop and waits for its sessions to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the node and binds its listen address (or `listen` when given).
+pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
+    let node = home.open()?;
+    let addr = match listen {
+        Some(a) => a,
+        None => node.config.node.listen.parse().map_err(|_| {
+            Error::Invalid(format!(
+                "[node] listen {:?} is not HOST:PORT",
+                node.config.node.listen
+            ))
+        })?,
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Network(format!("cannot listen on {addr}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Network(e.to_string()))?;
+    let shared = Arc::new(Shared {
+        epoch: node.spool.epoch()?,
+        node_key: home.node_key()?,
+        author_key: home.author_key(DEFAULT_AUTHOR)?,
+        home: home.clone(),
+        trust: node.trust,
+        config: node.config,
+        spool: Mutex::new(node.spool),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, shared, stopped));
+    Ok(Running { addr, stop, task })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let limit = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+    let idle = Duration::from_secs(shared.config.limits.idle_timeout_secs);
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, addr) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let permit = Arc::clone(&limit).try_acquire_owned().ok();
+                let shared = Arc::clone(&shared);
+                let stopped = stopped.clone();
+                sessions.spawn(async move {
+                    let mut conn = crate::net::Conn::new(stream, idle);
+                    match permit {
+                        Some(_permit) => session::Session::new(shared, conn, addr).run(stopped).await,
+                        None => {
+                            tracing::warn!("refusing {addr}: too many connections");
+                            conn.queue(b"400 too many connections, try again later\r\n");
+                            conn.shutdown().await;
+                        }
+                    }
+                });
+            }
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    drop(listener);
+    tracing::info!("stopping: waiting for {} session(s)", sessions.len());
+    let drain = async { while sessions.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("sessions still busy after 10 s; stopping anyway");
+    }
+}
+
+/// `newsmesh serve`: runs in the foreground until SIGTERM or SIGINT.
+pub fn serve_forever(home: &Home) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("tokio runtime", e))?;
+    runtime.block_on(async {
+        let running = start(home, None).await?;
+        tracing::info!("newsmesh serving on {}", running.addr);
+        wait_for_signal().await?;
+        tracing::info!("signal received, shutting down");
+        running.stop().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("SIGTERM handler", e))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::io("SIGINT handler", e))?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

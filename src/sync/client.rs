@@ -1,0 +1,345 @@
+//! One sync with one neighbour, over one connection:
+//!
+//! 1. authenticate both ways (`MESH HELLO` / `MESH PROVE`, see [`crate::sign::handshake`]);
+//! 2. pull: `MESH SINCE <epoch> <mark>` lists what arrived there since our mark; we fetch
+//!    the Message-IDs our history lacks with pipelined `ARTICLE`, verify and store them in
+//!    one transaction per chunk, and only then advance the mark;
+//! 3. push: our arrivals since the peer's push mark, minus those whose Path names the
+//!    peer or whose groups its feed pattern excludes, are offered with pipelined CHECK
+//!    (ihave); the 238 answers (sendme) get TAKETHIS; the mark advances once every answer
+//!    is in (a 239 means the peer has committed the article).
+//!
+//! Pull runs first so that a rebuilt peer (new epoch) is noticed before we push, and
+//! everything is offered to it again; duplicate suppression makes re-offers harmless.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::net::TcpStream;
+
+use super::PeerReport;
+use crate::config::PeerConfig;
+use crate::error::{Error, Result};
+use crate::home::Node;
+use crate::ingest::{ingest, Rules, Verdict};
+use crate::net::{Conn, NetError};
+use crate::protocol::{
+    parse_response, write_block, ArticleRef, Command, MeshCommand, Response, MAX_RESPONSE_LINE,
+};
+use crate::server::wanted_by;
+use crate::sign::handshake::{nonce, Role, Transcript};
+use crate::sign::{parse_public_key, public_key_text};
+
+/// Arrivals offered per CHECK round.
+const PUSH_CHUNK: usize = 1000;
+/// Articles fetched per pipelined ARTICLE round: small enough that the commands always
+/// fit in the peer's socket buffer, so neither side can block the other.
+const FETCH_CHUNK: usize = 500;
+/// Message-IDs asked for per `MESH SINCE`.
+const SINCE_LIMIT: u32 = 10_000;
+/// Epoch sent before we know the peer's.
+const NO_EPOCH: &str = "none";
+
+fn net(e: NetError) -> Error {
+    Error::Network(e.to_string())
+}
+
+async fn command(conn: &mut Conn, command: &Command) -> Result<Response> {
+    command.write(conn.out());
+    response(conn).await
+}
+
+async fn response(conn: &mut Conn) -> Result<Response> {
+    let line = conn.read_line(MAX_RESPONSE_LINE).await.map_err(net)?;
+    parse_response(&line).map_err(|e| Error::Network(e.to_string()))
+}
+
+fn expect(r: &Response, code: u16, what: &str) -> Result<()> {
+    if r.code == code {
+        Ok(())
+    } else {
+        Err(Error::Network(format!(
+            "{what}: peer answered {} {}",
+            r.code, r.text
+        )))
+    }
+}
+
+/// Runs the whole exchange with `peer`, filling `report`.
+pub async fn exchange(
+    node: &mut Node,
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let address = peer
+        .address
+        .as_deref()
+        .ok_or_else(|| Error::Invalid(format!("peer {} has no address", peer.name)))?;
+    let limits = &node.config.limits;
+    let connect = Duration::from_secs(limits.connect_timeout_secs);
+    let stream = tokio::time::timeout(connect, TcpStream::connect(address))
+        .await
+        .map_err(|_| {
+            Error::Network(format!(
+                "connecting to {address}: timed out after {connect:?}"
+            ))
+        })?
+        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
+    let mut conn = Conn::new(stream, Duration::from_secs(limits.io_timeout_secs));
+    let result = run(node, node_key, peer, &mut conn, report).await;
+    if result.is_ok() {
+        let _ = command(&mut conn, &Command::Quit).await;
+    }
+    conn.shutdown().await;
+    report.bytes = conn.bytes_in + conn.bytes_out;
+    result
+}
+
+async fn run(
+    node: &mut Node,
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let greeting = response(conn).await?;
+    if greeting.code != 200 && greeting.code != 201 {
+        return Err(Error::Network(format!(
+            "peer refused the connection: {} {}",
+            greeting.code, greeting.text
+        )));
+    }
+    authenticate(node_key, peer, conn).await?;
+    pull(node, peer, conn, report).await?;
+    push(node, peer, conn, report).await
+}
+
+async fn authenticate(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn) -> Result<()> {
+    let expected = parse_public_key(&peer.key)?;
+    let client_nonce = nonce();
+    let hello = Command::Mesh(MeshCommand::Hello {
+        key: public_key_text(&node_key.verifying_key()),
+        nonce: client_nonce.clone(),
+    });
+    let r = command(conn, &hello).await?;
+    expect(&r, 291, "MESH HELLO")?;
+    let mut words = r.text.split_whitespace();
+    let (Some(key), Some(server_nonce), Some(signature)) =
+        (words.next(), words.next(), words.next())
+    else {
+        return Err(Error::Network(format!(
+            "malformed MESH HELLO answer: {}",
+            r.text
+        )));
+    };
+    let server_key = parse_public_key(key)
+        .map_err(|_| Error::Network("peer sent a malformed node key".into()))?;
+    if server_key != expected {
+        return Err(Error::Network(format!(
+            "peer presented node key {key}, but the config expects {}",
+            public_key_text(&expected)
+        )));
+    }
+    let transcript = Transcript {
+        client_key: node_key.verifying_key(),
+        server_key,
+        client_nonce,
+        server_nonce: server_nonce.to_string(),
+    };
+    if !transcript.verify(Role::Server, signature) {
+        return Err(Error::Network("peer failed to prove its node key".into()));
+    }
+    let prove = Command::Mesh(MeshCommand::Prove {
+        signature: transcript.sign(Role::Client, node_key),
+    });
+    let r = command(conn, &prove).await?;
+    expect(&r, 292, "MESH PROVE (is this node listed as a peer there?)")
+}
+
+async fn pull(
+    node: &mut Node,
+    peer: &PeerConfig,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let mut marks = node.spool.marks(&peer.name)?;
+    loop {
+        let epoch = if marks.pull_epoch.is_empty() {
+            NO_EPOCH.to_string()
+        } else {
+            marks.pull_epoch.clone()
+        };
+        let since = Command::Mesh(MeshCommand::Since {
+            epoch,
+            seq: marks.pull_seq.max(0) as u64,
+            limit: SINCE_LIMIT,
+        });
+        let r = command(conn, &since).await?;
+        expect(&r, 293, "MESH SINCE")?;
+        let mut words = r.text.split_whitespace();
+        let (Some(epoch), Some(through), Some(more)) = (words.next(), words.next(), words.next())
+        else {
+            return Err(Error::Network(format!(
+                "malformed MESH SINCE answer: {}",
+                r.text
+            )));
+        };
+        let through: i64 = through.parse().map_err(|_| {
+            Error::Network(format!(
+                "malformed sequence in MESH SINCE answer: {through}"
+            ))
+        })?;
+        let listing = conn
+            .read_block(MAX_RESPONSE_LINE * SINCE_LIMIT as usize)
+            .await
+            .map_err(net)?;
+        if epoch != marks.pull_epoch {
+            if !marks.pull_epoch.is_empty() {
+                tracing::warn!(
+                    "peer {} has a new spool (epoch {epoch}); offering everything again",
+                    peer.name
+                );
+                marks.push_seq = 0;
+            }
+            marks.pull_epoch = epoch.to_string();
+        }
+        let mut wanted = Vec::new();
+        let mut unique = HashSet::new();
+        for id in String::from_utf8_lossy(&listing).lines().map(str::trim) {
+            if !id.is_empty() && unique.insert(id.to_string()) && !node.spool.seen(id)? {
+                wanted.push(id.to_string());
+            }
+        }
+        for chunk in wanted.chunks(FETCH_CHUNK) {
+            fetch(node, chunk, conn, report).await?;
+        }
+        marks.pull_seq = through;
+        node.spool.set_marks(&peer.name, &marks)?;
+        if more != "1" {
+            return Ok(());
+        }
+    }
+}
+
+/// Fetches `ids` with pipelined ARTICLE and stores them in one transaction.
+async fn fetch(
+    node: &mut Node,
+    ids: &[String],
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    for id in ids {
+        Command::Article(ArticleRef::MessageId(id.clone())).write(conn.out());
+    }
+    let max = node.config.limits.max_article_bytes;
+    let mut articles = Vec::with_capacity(ids.len());
+    for id in ids {
+        let r = response(conn).await?;
+        match r.code {
+            220 => match conn.read_block(max).await {
+                Ok(raw) => articles.push(raw),
+                Err(NetError::Protocol(e)) => {
+                    tracing::info!("refused {id} from peer: {e}");
+                    report.refused += 1;
+                }
+                Err(e) => return Err(net(e)),
+            },
+            430 => {}
+            _ => {
+                return Err(Error::Network(format!(
+                    "ARTICLE {id}: peer answered {} {}",
+                    r.code, r.text
+                )))
+            }
+        }
+    }
+    let name = node.config.node.name.clone();
+    let rules = Rules {
+        node_name: &name,
+        limits: node.config.limits.article_limits(),
+        trust: &node.trust,
+    };
+    let raws: Vec<&[u8]> = articles.iter().map(Vec::as_slice).collect();
+    for verdict in ingest(&mut node.spool, &rules, &raws)? {
+        match verdict {
+            Verdict::Stored(_) => report.received += 1,
+            Verdict::Duplicate => {}
+            Verdict::Refused(why) => {
+                tracing::info!(
+                    "refused an article from {}: {why}",
+                    conn.peer_addr().map(|a| a.to_string()).unwrap_or_default()
+                );
+                report.refused += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn push(
+    node: &mut Node,
+    peer: &PeerConfig,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let r = command(conn, &Command::ModeStream).await?;
+    expect(&r, 203, "MODE STREAM")?;
+    let feed = peer.feed();
+    let mut marks = node.spool.marks(&peer.name)?;
+    loop {
+        let arrivals = node.spool.arrivals_since(marks.push_seq, PUSH_CHUNK)?;
+        let Some(last) = arrivals.last().map(|a| a.seq) else {
+            return Ok(());
+        };
+        let offer: Vec<&str> = arrivals
+            .iter()
+            .filter(|a| wanted_by(&peer.name, &feed, &a.path, &a.newsgroups))
+            .map(|a| a.msgid.as_str())
+            .collect();
+        for id in &offer {
+            Command::Check(id.to_string()).write(conn.out());
+        }
+        let mut send = Vec::new();
+        for id in &offer {
+            let r = response(conn).await?;
+            match (r.code, r.first_arg()) {
+                (238, Some(got)) if got == *id => send.push(*id),
+                (438 | 431, Some(got)) if got == *id => {}
+                _ => {
+                    return Err(Error::Network(format!(
+                        "CHECK {id}: peer answered {} {}",
+                        r.code, r.text
+                    )))
+                }
+            }
+        }
+        let mut sent_ids = Vec::with_capacity(send.len());
+        for id in send {
+            if let Some(stored) = node.spool.article(id)? {
+                Command::Takethis(id.to_string()).write(conn.out());
+                write_block(conn.out(), &stored.raw);
+                sent_ids.push(id);
+            }
+        }
+        for id in sent_ids {
+            let r = response(conn).await?;
+            match (r.code, r.first_arg()) {
+                (239, Some(got)) if got == id => report.sent += 1,
+                (439, Some(got)) if got == id => {
+                    tracing::info!("peer {} refused {id}: {}", peer.name, r.text);
+                    report.refused += 1;
+                }
+                _ => {
+                    return Err(Error::Network(format!(
+                        "TAKETHIS {id}: peer answered {} {}",
+                        r.code, r.text
+                    )))
+                }
+            }
+        }
+        marks.push_seq = last;
+        node.spool.set_marks(&peer.name, &marks)?;
+    }
+}
