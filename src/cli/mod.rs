@@ -5,6 +5,8 @@ mod local;
 mod peer;
 mod read;
 
+pub use read::status_line;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -57,6 +59,13 @@ pub enum Command {
     /// `peer=NAME status=ok|failed sent=N received=N refused=N bytes=N ms=N [error="..."]`.
     /// Exits 0 only when every dialled peer succeeded; 3 when another sync holds the lock.
     Sync(SyncArgs),
+    /// Build a mesh of four nodes on 127.0.0.1, post, sync, read at the far end, and show
+    /// a tampered article refused.
+    Demo {
+        /// Keep the nodes in DIR (default: a temporary directory, removed afterwards).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `sync`.
@@ -205,5 +214,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Groups(args) => local::groups(&home, args),
         Command::Serve => crate::server::serve_forever(&home),
         Command::Sync(args) => sync(&home, args),
+        Command::Demo { dir } => crate::demo::run(dir.as_deref()),
     }
 }

@@ -166,6 +166,7 @@ async fn pull(
 ) -> Result<()> {
     let mut marks = node.spool.marks(&peer.name)?;
     loop {
+        let saved = marks.clone();
         let epoch = if marks.pull_epoch.is_empty() {
             NO_EPOCH.to_string()
         } else {
@@ -215,8 +216,10 @@ async fn pull(
         for chunk in wanted.chunks(FETCH_CHUNK) {
             fetch(node, chunk, conn, report).await?;
         }
-        marks.pull_seq = through;
-        node.spool.set_marks(&peer.name, &marks)?;
+        if through != marks.pull_seq || saved != marks {
+            marks.pull_seq = through;
+            node.spool.set_marks(&peer.name, &marks)?;
+        }
         if more != "1" {
             return Ok(());
         }
@@ -342,4 +345,41 @@ async fn push(
         marks.push_seq = last;
         node.spool.set_marks(&peer.name, &marks)?;
     }
+}
+
+/// Connects to `peer` as this node, authenticates, and pushes `articles` (wire form)
+/// with TAKETHIS as they are, without CHECK or any local verification; returns the
+/// peer's answer to each. This is what a misbehaving or compromised neighbour could do:
+/// `demo` uses it to show a tampered article being refused.
+pub async fn push_raw(
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    articles: &[(String, Vec<u8>)],
+) -> Result<Vec<Response>> {
+    let address = peer
+        .address
+        .as_deref()
+        .ok_or_else(|| Error::Invalid(format!("peer {} has no address", peer.name)))?;
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
+    let mut conn = Conn::new(stream, Duration::from_secs(30));
+    response(&mut conn).await?;
+    authenticate(node_key, peer, &mut conn).await?;
+    expect(
+        &command(&mut conn, &Command::ModeStream).await?,
+        203,
+        "MODE STREAM",
+    )?;
+    for (id, raw) in articles {
+        Command::Takethis(id.clone()).write(conn.out());
+        write_block(conn.out(), raw);
+    }
+    let mut answers = Vec::with_capacity(articles.len());
+    for _ in articles {
+        answers.push(response(&mut conn).await?);
+    }
+    let _ = command(&mut conn, &Command::Quit).await;
+    conn.shutdown().await;
+    Ok(answers)
 }

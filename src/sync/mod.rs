@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::home::Home;
 
-pub use client::exchange;
+pub use client::{exchange, push_raw};
 pub use lock::SyncLock;
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
