@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use crate::protocol::{take_line, BlockScanner, ProtocolError};
 
 /// How much to read from the socket at once.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// Failures on a connection.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +111,26 @@ impl Conn {
         }
         self.bytes_in += n as u64;
         Ok(())
+    }
+
+    /// Reads whatever the socket has ready without waiting; returns whether anything
+    /// came. Lets a server take everything a peer has pipelined into one batch.
+    pub fn fill_ready(&mut self) -> Result<bool, NetError> {
+        self.compact();
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + READ_CHUNK, 0);
+        let result = self.stream.try_read(&mut self.rbuf[start..]);
+        let n = match result {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+            Err(e) => {
+                self.rbuf.truncate(start);
+                return Err(e.into());
+            }
+        };
+        self.rbuf.truncate(start + n);
+        self.bytes_in += n as u64;
+        Ok(n > 0)
     }
 
     /// A line already in the buffer, if any (never reads the socket).

@@ -58,7 +58,11 @@ pub(super) async fn batch(s: &mut Session, first: Command) -> Result<(), NetErro
         if items.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES {
             break;
         }
-        let Some(line) = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten() else {
+        let mut line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
+        while line.is_none() && s.conn.fill_ready()? {
+            line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
+        }
+        let Some(line) = line else {
             break;
         };
         match parse_command(&line) {

@@ -29,7 +29,7 @@ use data_encoding::{BASE32_NOPAD, BASE64};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::keys::{parse_public_key, public_key_text};
+use super::keys::{parse_public_key_cached, public_key_text};
 use crate::article::Article;
 
 /// Name of the signature header.
@@ -189,7 +189,7 @@ pub fn prepare(article: &Article) -> Result<Prepared, SigStatus> {
         (Some(k), Some(h), Some(s)) => (k, h, s),
         _ => return Err(bad("missing k=, h= or s=")),
     };
-    let key = parse_public_key(&k).map_err(|_| bad("malformed author key"))?;
+    let key = parse_public_key_cached(&k).map_err(|_| bad("malformed author key"))?;
     let signature = BASE64
         .decode(s.as_bytes())
         .ok()

@@ -213,8 +213,19 @@ async fn pull(
                 wanted.push(id.to_string());
             }
         }
-        for chunk in wanted.chunks(FETCH_CHUNK) {
-            fetch(node, chunk, conn, report).await?;
+        // One chunk's ARTICLE commands are always in flight while the previous chunk is
+        // verified and stored, so the peer is serving while we are checking.
+        let chunks: Vec<&[String]> = wanted.chunks(FETCH_CHUNK).collect();
+        if let Some(first) = chunks.first() {
+            request(first, conn);
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            let articles = receive(node, chunk, conn, report).await?;
+            if let Some(next) = chunks.get(i + 1) {
+                request(next, conn);
+                conn.flush().await.map_err(net)?;
+            }
+            store(node, &articles, report)?;
         }
         if through != marks.pull_seq || saved != marks {
             marks.pull_seq = through;
@@ -226,16 +237,20 @@ async fn pull(
     }
 }
 
-/// Fetches `ids` with pipelined ARTICLE and stores them in one transaction.
-async fn fetch(
-    node: &mut Node,
-    ids: &[String],
-    conn: &mut Conn,
-    report: &mut PeerReport,
-) -> Result<()> {
+/// Queues pipelined ARTICLE commands for `ids`.
+fn request(ids: &[String], conn: &mut Conn) {
     for id in ids {
         Command::Article(ArticleRef::MessageId(id.clone())).write(conn.out());
     }
+}
+
+/// Reads the answers to [`request`]: the articles the peer still has.
+async fn receive(
+    node: &Node,
+    ids: &[String],
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<Vec<Vec<u8>>> {
     let max = node.config.limits.max_article_bytes;
     let mut articles = Vec::with_capacity(ids.len());
     for id in ids {
@@ -258,6 +273,11 @@ async fn fetch(
             }
         }
     }
+    Ok(articles)
+}
+
+/// Verifies and stores fetched articles in one transaction.
+fn store(node: &mut Node, articles: &[Vec<u8>], report: &mut PeerReport) -> Result<()> {
     let name = node.config.node.name.clone();
     let rules = Rules {
         node_name: &name,
@@ -270,10 +290,7 @@ async fn fetch(
             Verdict::Stored(_) => report.received += 1,
             Verdict::Duplicate => {}
             Verdict::Refused(why) => {
-                tracing::info!(
-                    "refused an article from {}: {why}",
-                    conn.peer_addr().map(|a| a.to_string()).unwrap_or_default()
-                );
+                tracing::info!("refused an article: {why}");
                 report.refused += 1;
             }
         }
@@ -291,25 +308,19 @@ async fn push(
     expect(&r, 203, "MODE STREAM")?;
     let feed = peer.feed();
     let mut marks = node.spool.marks(&peer.name)?;
-    loop {
-        let arrivals = node.spool.arrivals_since(marks.push_seq, PUSH_CHUNK)?;
-        let Some(last) = arrivals.last().map(|a| a.seq) else {
-            return Ok(());
-        };
-        let offer: Vec<&str> = arrivals
-            .iter()
-            .filter(|a| wanted_by(&peer.name, &feed, &a.path, &a.newsgroups))
-            .map(|a| a.msgid.as_str())
-            .collect();
-        for id in &offer {
-            Command::Check(id.to_string()).write(conn.out());
-        }
+    // The offer of chunk k+1 (CHECK) travels with the articles of chunk k (TAKETHIS), so
+    // every round trip carries both and the peer's batches stay full.
+    let mut offer = next_offer(node, peer, &feed, marks.push_seq)?;
+    for id in &offer.ids {
+        Command::Check(id.clone()).write(conn.out());
+    }
+    while let Some(last) = offer.last_seq {
         let mut send = Vec::new();
-        for id in &offer {
+        for id in &offer.ids {
             let r = response(conn).await?;
             match (r.code, r.first_arg()) {
-                (238, Some(got)) if got == *id => send.push(*id),
-                (438 | 431, Some(got)) if got == *id => {}
+                (238, Some(got)) if got == id => send.push(id.as_str()),
+                (438 | 431, Some(got)) if got == id => {}
                 _ => {
                     return Err(Error::Network(format!(
                         "CHECK {id}: peer answered {} {}",
@@ -323,8 +334,12 @@ async fn push(
             if let Some(stored) = node.spool.article(id)? {
                 Command::Takethis(id.to_string()).write(conn.out());
                 write_block(conn.out(), &stored.raw);
-                sent_ids.push(id);
+                sent_ids.push(id.to_string());
             }
+        }
+        let next = next_offer(node, peer, &feed, last)?;
+        for id in &next.ids {
+            Command::Check(id.clone()).write(conn.out());
         }
         for id in sent_ids {
             let r = response(conn).await?;
@@ -344,7 +359,33 @@ async fn push(
         }
         marks.push_seq = last;
         node.spool.set_marks(&peer.name, &marks)?;
+        offer = next;
     }
+    Ok(())
+}
+
+/// The next chunk of our arrivals after `after` that `peer` should be offered.
+struct Offer {
+    ids: Vec<String>,
+    /// Sequence of the last arrival examined (None: nothing new).
+    last_seq: Option<i64>,
+}
+
+fn next_offer(
+    node: &Node,
+    peer: &PeerConfig,
+    feed: &crate::wildmat::Wildmat,
+    after: i64,
+) -> Result<Offer> {
+    let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
+    Ok(Offer {
+        last_seq: arrivals.last().map(|a| a.seq),
+        ids: arrivals
+            .into_iter()
+            .filter(|a| wanted_by(&peer.name, feed, &a.path, &a.newsgroups))
+            .map(|a| a.msgid)
+            .collect(),
+    })
 }
 
 /// Connects to `peer` as this node, authenticates, and pushes `articles` (wire form)

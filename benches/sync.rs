@@ -1,0 +1,336 @@
+//! Sync benchmark (a harness that prints figures, not a test):
+//!
+//! 1. throughput: N signed 1 KB articles sync between two nodes on loopback, both ways:
+//!    push (A's `sync` offers with CHECK/TAKETHIS to B's `serve`) and pull (B's `sync`
+//!    fetches from A's `serve` with MESH SINCE + ARTICLE). The receiving side verifies
+//!    every signature and stores every article; articles/s = N / the `ms` of the sync line.
+//! 2. no-op: both nodes hold the same M articles; a sync with nothing new, timed and
+//!    measured in bytes (the `ms=` and `bytes=` of the sync line).
+//!
+//! Real processes: the release `newsmesh` binary for `serve` and `sync`, real SQLite files.
+//!
+//!     cargo bench --bench sync
+//!     NEWSMESH_BENCH_SYNC=20000,100000 NEWSMESH_BENCH_NOOP=1000000 NEWSMESH_BENCH_RUNS=3 cargo bench --bench sync
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use newsmesh::compose::{compose, Draft};
+use newsmesh::home::Home;
+use newsmesh::ingest::{ingest, Rules};
+use newsmesh::sign::public_key_text;
+
+const BIN: &str = env!("CARGO_BIN_EXE_newsmesh");
+
+fn env_list(name: &str, default: &str) -> Vec<usize> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nm(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .output()
+        .expect("run newsmesh");
+    assert!(
+        out.status.success(),
+        "newsmesh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGINT, so a wrapping profiler can write its data.
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.0.id().to_string())
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `NEWSMESH_BENCH_WRAP="perf record -g -o serve.perf"` runs `serve` under a profiler.
+fn serve(home: &Path, port: u16) -> Server {
+    let wrap = std::env::var("NEWSMESH_BENCH_WRAP").unwrap_or_default();
+    let mut words = wrap
+        .split_whitespace()
+        .map(str::to_string)
+        .chain([BIN.to_string()]);
+    let program = words.next().unwrap_or_default();
+    let child = Command::new(program)
+        .args(words)
+        .arg("--home")
+        .arg(home)
+        .arg("serve")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Server(child);
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("serve did not start");
+}
+
+/// Two wired nodes: a and b, each listing the other with its address.
+fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, u16, u16) {
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let (pa, pb) = (free_port(), free_port());
+    nm(
+        &a,
+        &[
+            "init",
+            "--name",
+            "a",
+            "--listen",
+            &format!("127.0.0.1:{pa}"),
+        ],
+    );
+    nm(
+        &b,
+        &[
+            "init",
+            "--name",
+            "b",
+            "--listen",
+            &format!("127.0.0.1:{pb}"),
+        ],
+    );
+    let ka = nm(&a, &["key", "--node"]);
+    let kb = nm(&b, &["key", "--node"]);
+    nm(
+        &a,
+        &[
+            "peer",
+            "add",
+            "b",
+            kb.trim(),
+            "--address",
+            &format!("127.0.0.1:{pb}"),
+        ],
+    );
+    nm(
+        &b,
+        &[
+            "peer",
+            "add",
+            "a",
+            ka.trim(),
+            "--address",
+            &format!("127.0.0.1:{pa}"),
+        ],
+    );
+    (a, b, pa, pb)
+}
+
+/// Signs `n` articles with ~1 KB bodies (wire form).
+fn articles(n: usize, seed: usize) -> Vec<Vec<u8>> {
+    let keys: Vec<_> = (0..16u8)
+        .map(|i| {
+            ed25519_dalek::SigningKey::from_bytes(
+                &[i.wrapping_add(seed as u8).wrapping_mul(7) | 1; 32],
+            )
+        })
+        .collect();
+    let line =
+        "The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n";
+    let body: String = line.repeat(12);
+    (0..n)
+        .map(|i| {
+            let subject = format!("bench {seed}/{i}");
+            let from = format!("author{} <a{}@bench.invalid>", i % 16, i % 16);
+            compose(
+                &Draft {
+                    groups: "mesh.test",
+                    subject: &subject,
+                    from: &from,
+                    references: None,
+                    body: body.as_bytes(),
+                },
+                "gen",
+                &keys[i % keys.len()],
+            )
+            .to_bytes()
+        })
+        .collect()
+}
+
+fn load(home: &Path, raws: &[Vec<u8>]) {
+    let mut node = Home::new(home).open().unwrap();
+    let name = node.name().to_string();
+    let rules = Rules {
+        node_name: &name,
+        limits: node.config.limits.article_limits(),
+        trust: &node.trust,
+    };
+    for chunk in raws.chunks(5000) {
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        ingest(&mut node.spool, &rules, &refs).unwrap();
+    }
+}
+
+/// CPU seconds (user + system) used by finished child processes so far.
+fn children_cpu() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {line:?}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn throughput(n: usize, runs: usize) {
+    let mut push = Vec::new();
+    let mut pull = Vec::new();
+    let raws = articles(n, n);
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, pa, pb) = pair(dir.path());
+        load(&a, &raws);
+        {
+            let _server = serve(&b, pb);
+            let cpu = children_cpu();
+            let line = nm(&a, &["sync", "--peer", "b"]);
+            println!(
+                "  push: {line} (sync process CPU {:.2} s)",
+                children_cpu() - cpu
+            );
+            assert_eq!(field(&line, "sent") as usize, n, "{line}");
+            push.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+        }
+        // Pull: a fresh receiver fetches everything from a's server.
+        let c = dir.path().join("c");
+        let pc = free_port();
+        nm(
+            &c,
+            &[
+                "init",
+                "--name",
+                "c",
+                "--listen",
+                &format!("127.0.0.1:{pc}"),
+            ],
+        );
+        let kc = nm(&c, &["key", "--node"]);
+        let ka = nm(&a, &["key", "--node"]);
+        nm(&a, &["peer", "add", "c", kc.trim()]);
+        nm(
+            &c,
+            &[
+                "peer",
+                "add",
+                "a",
+                ka.trim(),
+                "--address",
+                &format!("127.0.0.1:{pa}"),
+            ],
+        );
+        let _server = serve(&a, pa);
+        let cpu = children_cpu();
+        let line = nm(&c, &["sync", "--peer", "a"]);
+        println!(
+            "  pull: {line} (sync process CPU {:.2} s)",
+            children_cpu() - cpu
+        );
+        assert_eq!(field(&line, "received") as usize, n, "{line}");
+        pull.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+    }
+    println!(
+        "sync {n:>7} signed 1 KB articles: push {:>8.0} articles/s, pull {:>8.0} articles/s (median of {runs}; runs push {:?} pull {:?})",
+        median(push.clone()),
+        median(pull.clone()),
+        push.iter().map(|x| x.round() as u64).collect::<Vec<_>>(),
+        pull.iter().map(|x| x.round() as u64).collect::<Vec<_>>()
+    );
+}
+
+fn noop(m: usize, runs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, _pa, pb) = pair(dir.path());
+    let started = Instant::now();
+    let mut made = 0;
+    while made < m {
+        let chunk = articles((m - made).min(50_000), made);
+        load(&a, &chunk);
+        load(&b, &chunk);
+        made += chunk.len();
+    }
+    println!(
+        "  (built two spools of {m} articles in {:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    let _server = serve(&b, pb);
+    // The first sync walks the whole history once (re-offers, all refused as duplicates).
+    let first = nm(&a, &["sync", "--peer", "b"]);
+    println!("  first sync over identical spools: {}", first.trim());
+    let mut ms = Vec::new();
+    let mut bytes = Vec::new();
+    for _ in 0..runs.max(3) {
+        let line = nm(&a, &["sync", "--peer", "b"]);
+        assert_eq!(field(&line, "sent") + field(&line, "received"), 0, "{line}");
+        ms.push(field(&line, "ms") as f64);
+        bytes.push(field(&line, "bytes") as f64);
+    }
+    println!(
+        "no-op sync, spools of {m} articles: {:.0} ms, {:.0} bytes on the wire (median of {}; ms {:?})",
+        median(ms.clone()),
+        median(bytes),
+        ms.len(),
+        ms
+    );
+    let _ = public_key_text;
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runs = env_list("NEWSMESH_BENCH_RUNS", "3")[0];
+    for n in env_list("NEWSMESH_BENCH_SYNC", "20000,100000") {
+        throughput(n, runs);
+    }
+    for m in env_list("NEWSMESH_BENCH_NOOP", "1000000") {
+        noop(m, runs);
+    }
+}
