@@ -82,17 +82,19 @@ fn serve(home: &Path, port: u16) -> Server {
         .map(str::to_string)
         .chain([BIN.to_string()]);
     let program = words.next().unwrap_or_default();
-    let child = Command::new(program)
-        .args(words)
-        .arg("--home")
-        .arg(home)
-        .arg("serve")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve");
+    let server = Server(
+        Command::new(program)
+            .args(words)
+            .arg("--home")
+            .arg(home)
+            .arg("serve")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server(child);
+            return server;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
