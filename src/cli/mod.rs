@@ -2,6 +2,7 @@
 //! to one small function per command.
 
 mod local;
+pub mod man;
 mod peer;
 mod read;
 
@@ -14,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::Result;
 use crate::home::Home;
 
-/// newsmesh — a private, fully decentralized newsgroup mesh.
+/// A private, fully decentralized newsgroup mesh.
 ///
 /// Every machine runs one node; nodes exchange signed articles with the neighbours they
 /// name (IHAVE/SENDME over NNTP streaming), and every article reaches every node.
