@@ -48,10 +48,32 @@ pub fn ingest(
     rules: &Rules<'_>,
     raws: &[&[u8]],
 ) -> Result<Vec<Verdict>, SpoolError> {
-    let mut verdicts: Vec<Option<Verdict>> = vec![None; raws.len()];
-    let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(raws.len());
-    for (i, raw) in raws.iter().enumerate() {
-        match examine(spool, rules, raw)? {
+    let items: Vec<(Option<&str>, &[u8])> = raws.iter().map(|raw| (None, *raw)).collect();
+    ingest_items(spool, rules, &items)
+}
+
+/// [`ingest`] for articles offered under a Message-ID (TAKETHIS, IHAVE, ARTICLE
+/// answers): an article whose own Message-ID is not the one it was offered under is
+/// refused, so a peer cannot get an answer for one id by sending another article.
+pub fn ingest_offered(
+    spool: &mut Spool,
+    rules: &Rules<'_>,
+    offered: &[(&str, &[u8])],
+) -> Result<Vec<Verdict>, SpoolError> {
+    let items: Vec<(Option<&str>, &[u8])> =
+        offered.iter().map(|(id, raw)| (Some(*id), *raw)).collect();
+    ingest_items(spool, rules, &items)
+}
+
+fn ingest_items(
+    spool: &mut Spool,
+    rules: &Rules<'_>,
+    items: &[(Option<&str>, &[u8])],
+) -> Result<Vec<Verdict>, SpoolError> {
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; items.len()];
+    let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(items.len());
+    for (i, (offered_as, raw)) in items.iter().enumerate() {
+        match examine(spool, rules, *offered_as, raw)? {
             Ok(c) => candidates.push((i, c)),
             Err(v) => verdicts[i] = Some(v),
         }
@@ -114,6 +136,7 @@ pub fn ingest(
 fn examine(
     spool: &Spool,
     rules: &Rules<'_>,
+    offered_as: Option<&str>,
     raw: &[u8],
 ) -> Result<Result<Candidate, Verdict>, SpoolError> {
     let article = match Article::parse(raw, &rules.limits) {
@@ -127,6 +150,11 @@ fn examine(
         Some(id) => id.to_string(),
         None => return Ok(Err(Verdict::Refused("no Message-ID".into()))),
     };
+    if let Some(offered) = offered_as.filter(|o| *o != msgid) {
+        return Ok(Err(Verdict::Refused(format!(
+            "offered as {offered} but its Message-ID is {msgid}"
+        ))));
+    }
     if spool.seen(&msgid)? {
         return Ok(Err(Verdict::Duplicate));
     }
@@ -170,5 +198,121 @@ fn new_article(
         lines: article.body_line_count(),
         signer,
         raw: article.to_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::{compose, Draft};
+    use crate::config::{Authors, TrustRuleConfig};
+    use crate::spool::test_support::temp_spool;
+    use ed25519_dalek::SigningKey;
+
+    fn article(subject: &str, group: &str, key: u8) -> Vec<u8> {
+        let draft = Draft {
+            groups: group,
+            subject,
+            from: "ann@example.org",
+            references: None,
+            body: b"hello\n",
+        };
+        compose(&draft, "alpha", &SigningKey::from_bytes(&[key; 32])).to_bytes()
+    }
+
+    fn policy() -> TrustPolicy {
+        let boss = public_key_text(&SigningKey::from_bytes(&[9; 32]).verifying_key());
+        let rules = [
+            TrustRuleConfig {
+                groups: "mesh.*".into(),
+                authors: Authors::Word("any".into()),
+            },
+            TrustRuleConfig {
+                groups: "mesh.announce".into(),
+                authors: Authors::Keys(vec![boss]),
+            },
+        ];
+        TrustPolicy::from_config(&rules, false).unwrap()
+    }
+
+    fn id_of(raw: &[u8]) -> String {
+        Article::parse(raw, &Limits::default())
+            .unwrap()
+            .message_id()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_squatter_cannot_block_the_real_article() {
+        let (_dir, mut spool) = temp_spool();
+        let trust = policy();
+        let rules = Rules {
+            node_name: "beta",
+            limits: Limits::default(),
+            trust: &trust,
+        };
+        let real = article("real", "mesh.test", 1);
+        let id = id_of(&real);
+        // Another article, its Message-ID replaced by the real one's.
+        let squat = String::from_utf8(article("squat", "mesh.test", 2))
+            .unwrap()
+            .replace(&id_of(&article("squat", "mesh.test", 2)), &id);
+        let v = ingest(&mut spool, &rules, &[squat.as_bytes()]).unwrap();
+        assert!(
+            matches!(&v[0], Verdict::Refused(why) if why.contains("does not match")),
+            "{v:?}"
+        );
+        assert!(!spool.seen(&id).unwrap());
+        let v = ingest(&mut spool, &rules, &[&real]).unwrap();
+        assert!(matches!(v[0], Verdict::Stored(_)), "{v:?}");
+        let stored = spool.article(&id).unwrap().unwrap();
+        assert!(stored.raw.starts_with(b"Path: beta!alpha!not-for-mail\r\n"));
+    }
+
+    #[test]
+    fn untrusted_author_is_refused_and_remembered() {
+        let (_dir, mut spool) = temp_spool();
+        let trust = policy();
+        let rules = Rules {
+            node_name: "beta",
+            limits: Limits::default(),
+            trust: &trust,
+        };
+        let raw = article("news", "mesh.announce", 1);
+        let v = ingest(&mut spool, &rules, &[&raw]).unwrap();
+        assert!(
+            matches!(&v[0], Verdict::Refused(why) if why.contains("may not post to mesh.announce"))
+        );
+        assert_eq!(spool.history(&id_of(&raw)).unwrap().unwrap().0, "refused");
+        let boss = article("news", "mesh.announce", 9);
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&boss]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+    }
+
+    #[test]
+    fn an_article_offered_under_another_id_is_refused() {
+        let (_dir, mut spool) = temp_spool();
+        let trust = policy();
+        let rules = Rules {
+            node_name: "beta",
+            limits: Limits::default(),
+            trust: &trust,
+        };
+        let raw = article("x", "mesh.test", 1);
+        let v = ingest_offered(&mut spool, &rules, &[("<other@newsmesh>", &raw)]).unwrap();
+        assert!(matches!(&v[0], Verdict::Refused(why) if why.contains("offered as")));
+        let v = ingest_offered(
+            &mut spool,
+            &rules,
+            &[(&id_of(&raw), &raw), (&id_of(&raw), &raw)],
+        )
+        .unwrap();
+        assert!(
+            matches!(v[..], [Verdict::Stored(_), Verdict::Duplicate]),
+            "{v:?}"
+        );
     }
 }

@@ -22,7 +22,7 @@ use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::home::Node;
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest_offered, Rules, Verdict};
 use crate::net::{Conn, NetError};
 use crate::protocol::{
     parse_response, write_block, ArticleRef, Command, MeshCommand, Response, MAX_RESPONSE_LINE,
@@ -245,19 +245,19 @@ fn request(ids: &[String], conn: &mut Conn) {
 }
 
 /// Reads the answers to [`request`]: the articles the peer still has.
-async fn receive(
+async fn receive<'a>(
     node: &Node,
-    ids: &[String],
+    ids: &'a [String],
     conn: &mut Conn,
     report: &mut PeerReport,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<Vec<(&'a str, Vec<u8>)>> {
     let max = node.config.limits.max_article_bytes;
     let mut articles = Vec::with_capacity(ids.len());
     for id in ids {
         let r = response(conn).await?;
         match r.code {
             220 => match conn.read_block(max).await {
-                Ok(raw) => articles.push(raw),
+                Ok(raw) => articles.push((id.as_str(), raw)),
                 Err(NetError::Protocol(e)) => {
                     tracing::info!("refused {id} from peer: {e}");
                     report.refused += 1;
@@ -277,15 +277,18 @@ async fn receive(
 }
 
 /// Verifies and stores fetched articles in one transaction.
-fn store(node: &mut Node, articles: &[Vec<u8>], report: &mut PeerReport) -> Result<()> {
+fn store(node: &mut Node, articles: &[(&str, Vec<u8>)], report: &mut PeerReport) -> Result<()> {
     let name = node.config.node.name.clone();
     let rules = Rules {
         node_name: &name,
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
     };
-    let raws: Vec<&[u8]> = articles.iter().map(Vec::as_slice).collect();
-    for verdict in ingest(&mut node.spool, &rules, &raws)? {
+    let offered: Vec<(&str, &[u8])> = articles
+        .iter()
+        .map(|(id, raw)| (*id, raw.as_slice()))
+        .collect();
+    for verdict in ingest_offered(&mut node.spool, &rules, &offered)? {
         match verdict {
             Verdict::Stored(_) => report.received += 1,
             Verdict::Duplicate => {}
