@@ -48,10 +48,22 @@ pub fn ingest(
     rules: &Rules<'_>,
     raws: &[&[u8]],
 ) -> Result<Vec<Verdict>, SpoolError> {
-    let mut verdicts: Vec<Option<Verdict>> = vec![None; raws.len()];
-    let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(raws.len());
-    for (i, raw) in raws.iter().enumerate() {
-        match examine(spool, rules, raw)? {
+    let offers: Vec<(Option<&str>, &[u8])> = raws.iter().map(|raw| (None, *raw)).collect();
+    ingest_offered(spool, rules, &offers)
+}
+
+/// [`ingest`] for articles a peer offered under a Message-ID (TAKETHIS, IHAVE): one whose
+/// own Message-ID is not the offered one is refused, so an acknowledgement of an id
+/// always means that very article was stored.
+pub fn ingest_offered(
+    spool: &mut Spool,
+    rules: &Rules<'_>,
+    offers: &[(Option<&str>, &[u8])],
+) -> Result<Vec<Verdict>, SpoolError> {
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; offers.len()];
+    let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(offers.len());
+    for (i, (offered, raw)) in offers.iter().enumerate() {
+        match examine(spool, rules, *offered, raw)? {
             Ok(c) => candidates.push((i, c)),
             Err(v) => verdicts[i] = Some(v),
         }
@@ -114,6 +126,7 @@ pub fn ingest(
 fn examine(
     spool: &Spool,
     rules: &Rules<'_>,
+    offered: Option<&str>,
     raw: &[u8],
 ) -> Result<Result<Candidate, Verdict>, SpoolError> {
     let article = match Article::parse(raw, &rules.limits) {
@@ -127,6 +140,11 @@ fn examine(
         Some(id) => id.to_string(),
         None => return Ok(Err(Verdict::Refused("no Message-ID".into()))),
     };
+    if let Some(offered) = offered.filter(|o| *o != msgid) {
+        return Ok(Err(Verdict::Refused(format!(
+            "offered as {offered} but its Message-ID is {msgid}"
+        ))));
+    }
     if spool.seen(&msgid)? {
         return Ok(Err(Verdict::Duplicate));
     }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use super::session::Session;
 use crate::error::Error;
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest_offered, Rules, Verdict};
 use crate::net::NetError;
 use crate::protocol::{
     parse_command, write_block, ArticleRef, Command, MeshCommand, MAX_COMMAND_LINE,
@@ -91,10 +91,10 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
     let result = s
         .shared
         .with_spool(move |shared, spool| {
-            let takes: Vec<&[u8]> = items
+            let takes: Vec<(Option<&str>, &[u8])> = items
                 .iter()
                 .filter_map(|i| match i {
-                    Item::Take(_, Ok(raw)) => Some(raw.as_slice()),
+                    Item::Take(id, Ok(raw)) => Some((Some(id.as_str()), raw.as_slice())),
                     _ => None,
                 })
                 .collect();
@@ -118,7 +118,7 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
                 limits: shared.config.limits.article_limits(),
                 trust: &shared.trust,
             };
-            let mut verdicts = ingest(spool, &rules, &takes)?.into_iter();
+            let mut verdicts = ingest_offered(spool, &rules, &takes)?.into_iter();
             let mut checks = checks.into_iter();
             let (mut out, mut received, mut refused) = (Vec::new(), 0u64, 0u64);
             for item in &items {
@@ -226,7 +226,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
                 limits: shared.config.limits.article_limits(),
                 trust: &shared.trust,
             };
-            Ok(ingest(spool, &rules, &[&body])?.pop())
+            Ok(ingest_offered(spool, &rules, &[(Some(&id), &body)])?.pop())
         })
         .await;
     match verdict {
