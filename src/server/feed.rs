@@ -27,6 +27,16 @@ const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Most Message-IDs one `MESH SINCE` answer lists.
 pub const MAX_SINCE: u32 = 10_000;
 
+/// The answer to one CHECK.
+enum Answer {
+    /// 238: send it.
+    Send,
+    /// 431: another session is sending it; offer it again later.
+    Later,
+    /// 438: already here.
+    Have,
+}
+
 enum Item {
     Check(String),
     Take(String, Result<Vec<u8>, String>),
@@ -92,6 +102,7 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
         }
         return Ok(());
     }
+    let session = s.id;
     let result = s
         .shared
         .with_spool(move |shared, spool| {
@@ -102,14 +113,26 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
                     _ => None,
                 })
                 .collect();
-            // Answers to CHECK reflect history before this batch, plus the TAKETHIS
-            // earlier in the same batch.
+            // Answers to CHECK reflect history before this batch, the TAKETHIS earlier in
+            // the same batch, and the bodies other sessions have been asked for.
             let mut offered: HashSet<&str> = HashSet::new();
             let mut checks = Vec::new();
             for item in &items {
                 match item {
                     Item::Check(id) => {
-                        checks.push(offered.contains(id.as_str()) || spool.seen(id)?)
+                        let answer = if offered.contains(id.as_str()) || spool.seen(id)? {
+                            Answer::Have
+                        } else {
+                            let mut in_flight = shared.in_flight();
+                            match in_flight.get(id) {
+                                Some(owner) if *owner != session => Answer::Later,
+                                _ => {
+                                    in_flight.insert(id.clone(), session);
+                                    Answer::Send
+                                }
+                            }
+                        };
+                        checks.push(answer);
                     }
                     Item::Take(id, _) => {
                         offered.insert(id);
@@ -122,16 +145,25 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
                 limits: shared.config.limits.article_limits(),
                 trust: &shared.trust,
             };
-            let mut verdicts = ingest_offered(spool, &rules, &takes)?.into_iter();
+            let verdicts = ingest_offered(spool, &rules, &takes)?;
+            {
+                let mut in_flight = shared.in_flight();
+                for (id, _) in &takes {
+                    in_flight.remove(*id);
+                }
+            }
+            let mut verdicts = verdicts.into_iter();
             let mut checks = checks.into_iter();
             let (mut out, mut received, mut refused) = (Vec::new(), 0u64, 0u64);
             for item in &items {
                 match item {
                     Item::Check(id) => {
-                        let line = if checks.next().unwrap_or(true) {
-                            format!("438 {id} already have it\r\n")
-                        } else {
-                            format!("238 {id} send it\r\n")
+                        let line = match checks.next() {
+                            Some(Answer::Send) => format!("238 {id} send it\r\n"),
+                            Some(Answer::Later) => {
+                                format!("431 {id} another peer is sending it, try later\r\n")
+                            }
+                            Some(Answer::Have) | None => format!("438 {id} already have it\r\n"),
                         };
                         out.extend_from_slice(line.as_bytes());
                     }
@@ -197,9 +229,14 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         .shared
         .with_spool(move |_, spool| Ok(spool.seen(&probe)?))
         .await;
+    let busy = s.shared.in_flight().contains_key(&id);
     match seen {
         Ok(true) => {
             s.reply(435, "already have it");
+            return Ok(());
+        }
+        Ok(false) if busy => {
+            s.reply(436, "another peer is sending it, try again later");
             return Ok(());
         }
         Ok(false) => s.reply(335, "send it; end with <CR-LF>.<CR-LF>"),

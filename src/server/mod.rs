@@ -41,12 +41,25 @@ pub struct Shared {
     pub epoch: String,
     /// The spool; SQLite calls run on the blocking pool while holding it.
     pub spool: Mutex<Spool>,
+    /// Message-IDs some session answered 238 (send it) and whose TAKETHIS has not been
+    /// processed yet, with the session that will send it: another peer's CHECK for one of
+    /// them gets 431 (try later), so a body crosses the link into this node once.
+    pub in_flight: Mutex<std::collections::HashMap<String, u64>>,
+    /// Source of session ids.
+    pub next_session: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
     /// This node's Path identity.
     pub fn name(&self) -> &str {
         &self.config.node.name
+    }
+
+    /// The in-flight table (see [`Shared::in_flight`]).
+    pub fn in_flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u64>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` with the spool on tokio's blocking pool.
@@ -110,6 +123,8 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
         trust: node.trust,
         config: node.config,
         spool: Mutex::new(node.spool),
+        in_flight: Mutex::new(std::collections::HashMap::new()),
+        next_session: std::sync::atomic::AtomicU64::new(1),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));

@@ -27,6 +27,8 @@ pub struct Session {
     /// Articles this connection delivered to us / we refused (for the log line).
     pub(super) received: u64,
     pub(super) refused: u64,
+    /// This session's id in [`Shared::in_flight`].
+    pub(super) id: u64,
 }
 
 /// What the command loop does next.
@@ -38,7 +40,11 @@ pub(super) enum Flow {
 impl Session {
     /// A session on an accepted connection.
     pub fn new(shared: Arc<Shared>, conn: Conn, addr: SocketAddr) -> Session {
+        let id = shared
+            .next_session
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Session {
+            id,
             shared,
             conn,
             addr,
@@ -129,6 +135,8 @@ impl Session {
                 self.refused
             );
         }
+        // Bodies this peer promised and never sent may now come from another peer.
+        self.shared.in_flight().retain(|_, owner| *owner != self.id);
         self.conn.shutdown().await;
     }
 

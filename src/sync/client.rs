@@ -314,16 +314,22 @@ async fn push(
     // The offer of chunk k+1 (CHECK) travels with the articles of chunk k (TAKETHIS), so
     // every round trip carries both and the peer's batches stay full.
     let mut offer = next_offer(node, peer, &feed, marks.push_seq)?;
-    for id in &offer.ids {
+    for (_, id) in &offer.ids {
         Command::Check(id.clone()).write(conn.out());
     }
+    // The first arrival the peer asked us to offer again later (431): the mark must not
+    // pass it, so the next sync offers it again.
+    let mut deferred: Option<i64> = None;
     while let Some(last) = offer.last_seq {
         let mut send = Vec::new();
-        for id in &offer.ids {
+        for (seq, id) in &offer.ids {
             let r = response(conn).await?;
             match (r.code, r.first_arg()) {
                 (238, Some(got)) if got == id => send.push(id.as_str()),
-                (438 | 431, Some(got)) if got == id => {}
+                (438, Some(got)) if got == id => {}
+                (431, Some(got)) if got == id => {
+                    deferred = Some(deferred.map_or(*seq, |d| d.min(*seq)));
+                }
                 _ => {
                     return Err(Error::Network(format!(
                         "CHECK {id}: peer answered {} {}",
@@ -341,7 +347,7 @@ async fn push(
             }
         }
         let next = next_offer(node, peer, &feed, last)?;
-        for id in &next.ids {
+        for (_, id) in &next.ids {
             Command::Check(id.clone()).write(conn.out());
         }
         for id in sent_ids {
@@ -360,8 +366,11 @@ async fn push(
                 }
             }
         }
-        marks.push_seq = last;
-        node.spool.set_marks(&peer.name, &marks)?;
+        let mark = deferred.map_or(last, |d| last.min(d - 1));
+        if mark != marks.push_seq {
+            marks.push_seq = mark;
+            node.spool.set_marks(&peer.name, &marks)?;
+        }
         offer = next;
     }
     Ok(())
@@ -369,7 +378,8 @@ async fn push(
 
 /// The next chunk of our arrivals after `after` that `peer` should be offered.
 struct Offer {
-    ids: Vec<String>,
+    /// (arrival sequence, Message-ID) to offer.
+    ids: Vec<(i64, String)>,
     /// Sequence of the last arrival examined (None: nothing new).
     last_seq: Option<i64>,
 }
@@ -386,7 +396,7 @@ fn next_offer(
         ids: arrivals
             .into_iter()
             .filter(|a| wanted_by(&peer.name, feed, &a.path, &a.newsgroups))
-            .map(|a| a.msgid)
+            .map(|a| (a.seq, a.msgid))
             .collect(),
     })
 }
