@@ -546,8 +546,6 @@ fn a_peer_gets_only_the_groups_its_feed_pattern_names() {
 }
 
 #[test]
-#[ignore = "known bug: after a rebuild, articles whose Path names the rebuilt node are \
-            never offered or listed to it again (wanted_by's Path filter)"]
 fn a_rebuilt_spool_gets_everything_back() {
     let mut a = TestNode::new("a");
     let mut b = TestNode::new("b");

@@ -359,15 +359,23 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
-                    let start = if epoch == shared.epoch { seq as i64 } else { 0 };
+                    // "none" asks for a full listing from `seq` (first contact, or the
+                    // client's spool was rebuilt): no Path filter, it may have lost
+                    // what its Path says it had. A stale epoch means OUR spool was
+                    // rebuilt: start over; the client notices the new epoch.
+                    let full = epoch == "none";
+                    let start = if full || epoch == shared.epoch {
+                        seq as i64
+                    } else {
+                        0
+                    };
                     let arrivals = spool.arrivals_since(start, limit as usize)?;
                     let through = arrivals.last().map_or(start, |a| a.seq);
                     let more = arrivals.len() == limit as usize;
                     let mut block = Vec::new();
-                    for a in arrivals
-                        .iter()
-                        .filter(|a| wanted_by(&peer, &feed, &a.path, &a.newsgroups))
-                    {
+                    for a in arrivals.iter().filter(|a| {
+                        feed_matches(&feed, &a.newsgroups) && (full || !path_names(&a.path, &peer))
+                    }) {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");
                     }
@@ -389,9 +397,12 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
     Ok(())
 }
 
-/// Whether an article with this Path and Newsgroups should go to `peer`: not when the
-/// peer is already in its Path, and only when one of its groups matches the peer's feed.
-pub fn wanted_by(peer: &str, feed: &Wildmat, path: &str, newsgroups: &str) -> bool {
-    !path.split('!').any(|hop| hop.trim() == peer)
-        && newsgroups.split(',').any(|g| feed.matches(g.trim()))
+/// Whether a Path (`a!b!c`) names `node`: it has the article already.
+pub fn path_names(path: &str, node: &str) -> bool {
+    path.split('!').any(|hop| hop.trim() == node)
+}
+
+/// Whether one of an article's groups (comma-separated) matches a peer's feed pattern.
+pub fn feed_matches(feed: &Wildmat, newsgroups: &str) -> bool {
+    newsgroups.split(',').any(|g| feed.matches(g.trim()))
 }

@@ -9,7 +9,7 @@ mod feed;
 mod reader;
 mod session;
 
-pub use feed::wanted_by;
+pub use feed::{feed_matches, path_names};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension};
 use super::{Spool, SpoolError};
 
 /// The marks held for one peer.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerMarks {
     /// The neighbour's spool epoch the pull mark belongs to ("" = never pulled).
     pub pull_epoch: String,
@@ -14,19 +14,42 @@ pub struct PeerMarks {
     pub pull_seq: i64,
     /// Our own arrival sequence up to which we have offered it everything.
     pub push_seq: i64,
+    /// The next pull asks for a full listing (Path filter off): first contact, or our
+    /// spool was rebuilt.
+    pub pull_full: bool,
+    /// The peer's spool was rebuilt: our arrivals up to here are offered to it even
+    /// when their Path names it.
+    pub resync_through: i64,
+}
+
+impl Default for PeerMarks {
+    fn default() -> Self {
+        PeerMarks {
+            pull_epoch: String::new(),
+            pull_seq: 0,
+            push_seq: 0,
+            pull_full: true,
+            resync_through: 0,
+        }
+    }
 }
 
 impl Spool {
     /// Marks for `peer` (all zero when never synced).
     pub fn marks(&self, peer: &str) -> Result<PeerMarks, SpoolError> {
         self.conn
-            .prepare_cached("SELECT pull_epoch, pull_seq, push_seq FROM peer_marks WHERE peer = ?1")
+            .prepare_cached(
+                "SELECT pull_epoch, pull_seq, push_seq, pull_full, resync_through
+                 FROM peer_marks WHERE peer = ?1",
+            )
             .and_then(|mut s| {
                 s.query_row(params![peer], |r| {
                     Ok(PeerMarks {
                         pull_epoch: r.get(0)?,
                         pull_seq: r.get(1)?,
                         push_seq: r.get(2)?,
+                        pull_full: r.get(3)?,
+                        resync_through: r.get(4)?,
                     })
                 })
                 .optional()
@@ -39,10 +62,21 @@ impl Spool {
     pub fn set_marks(&mut self, peer: &str, marks: &PeerMarks) -> Result<(), SpoolError> {
         self.conn
             .prepare_cached(
-                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(peer) DO UPDATE SET pull_epoch = ?2, pull_seq = ?3, push_seq = ?4",
+                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(peer) DO UPDATE SET pull_epoch = ?2, pull_seq = ?3, push_seq = ?4,
+                                                 pull_full = ?5, resync_through = ?6",
             )
-            .and_then(|mut s| s.execute(params![peer, marks.pull_epoch, marks.pull_seq, marks.push_seq]))
+            .and_then(|mut s| {
+                s.execute(params![
+                    peer,
+                    marks.pull_epoch,
+                    marks.pull_seq,
+                    marks.push_seq,
+                    marks.pull_full,
+                    marks.resync_through
+                ])
+            })
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
@@ -61,6 +95,8 @@ mod tests {
             pull_epoch: "e1".into(),
             pull_seq: 7,
             push_seq: 9,
+            pull_full: false,
+            resync_through: 3,
         };
         spool.set_marks("beta", &m).unwrap();
         assert_eq!(spool.marks("beta").unwrap(), m);

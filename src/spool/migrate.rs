@@ -8,7 +8,10 @@ use rusqlite::Connection;
 use super::SpoolError;
 
 /// Every migration, in order; index + 1 is the version it brings the spool to.
-const MIGRATIONS: &[&str] = &[include_str!("../../schema/001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../schema/001_init.sql"),
+    include_str!("../../schema/002_resync.sql"),
+];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolError> {
     let wrap = |source| SpoolError::Sqlite {

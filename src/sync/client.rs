@@ -27,7 +27,7 @@ use crate::net::{Conn, NetError};
 use crate::protocol::{
     parse_response, write_block, ArticleRef, Command, MeshCommand, Response, MAX_RESPONSE_LINE,
 };
-use crate::server::wanted_by;
+use crate::server::{feed_matches, path_names};
 use crate::sign::handshake::{nonce, Role, Transcript};
 use crate::sign::{parse_public_key, public_key_text};
 
@@ -38,8 +38,9 @@ const PUSH_CHUNK: usize = 1000;
 const FETCH_CHUNK: usize = 500;
 /// Message-IDs asked for per `MESH SINCE`.
 const SINCE_LIMIT: u32 = 10_000;
-/// Epoch sent before we know the peer's.
-const NO_EPOCH: &str = "none";
+/// The epoch token asking for a full listing from a sequence, with no Path filter:
+/// first contact, or after a rebuild on either side.
+const FULL_LISTING: &str = "none";
 
 fn net(e: NetError) -> Error {
     Error::Network(e.to_string())
@@ -167,8 +168,8 @@ async fn pull(
     let mut marks = node.spool.marks(&peer.name)?;
     loop {
         let saved = marks.clone();
-        let epoch = if marks.pull_epoch.is_empty() {
-            NO_EPOCH.to_string()
+        let epoch = if marks.pull_full {
+            FULL_LISTING.to_string()
         } else {
             marks.pull_epoch.clone()
         };
@@ -197,14 +198,22 @@ async fn pull(
             .await
             .map_err(net)?;
         if epoch != marks.pull_epoch {
-            if !marks.pull_epoch.is_empty() {
+            let first_contact = marks.pull_epoch.is_empty();
+            marks.pull_epoch = epoch.to_string();
+            if !first_contact {
+                // The peer's spool was rebuilt: list all of it again, and offer it all of
+                // ours, even what its Path says it had.
                 tracing::warn!(
-                    "peer {} has a new spool (epoch {epoch}); offering everything again",
+                    "peer {} has a new spool (epoch {epoch}); syncing everything again",
                     peer.name
                 );
+                marks.pull_seq = 0;
+                marks.pull_full = true;
                 marks.push_seq = 0;
+                marks.resync_through = node.spool.last_seq()?;
+                node.spool.set_marks(&peer.name, &marks)?;
+                continue;
             }
-            marks.pull_epoch = epoch.to_string();
         }
         let mut wanted = Vec::new();
         let mut unique = HashSet::new();
@@ -227,8 +236,11 @@ async fn pull(
             }
             store(node, &articles, report)?;
         }
-        if through != marks.pull_seq || saved != marks {
-            marks.pull_seq = through;
+        marks.pull_seq = through;
+        if more != "1" {
+            marks.pull_full = false;
+        }
+        if saved != marks {
             node.spool.set_marks(&peer.name, &marks)?;
         }
         if more != "1" {
@@ -313,7 +325,7 @@ async fn push(
     let mut marks = node.spool.marks(&peer.name)?;
     // The offer of chunk k+1 (CHECK) travels with the articles of chunk k (TAKETHIS), so
     // every round trip carries both and the peer's batches stay full.
-    let mut offer = next_offer(node, peer, &feed, marks.push_seq)?;
+    let mut offer = next_offer(node, peer, &feed, marks.push_seq, marks.resync_through)?;
     for (_, id) in &offer.ids {
         Command::Check(id.clone()).write(conn.out());
     }
@@ -346,7 +358,7 @@ async fn push(
                 sent_ids.push(id.to_string());
             }
         }
-        let next = next_offer(node, peer, &feed, last)?;
+        let next = next_offer(node, peer, &feed, last, marks.resync_through)?;
         for (_, id) in &next.ids {
             Command::Check(id.clone()).write(conn.out());
         }
@@ -384,18 +396,22 @@ struct Offer {
     last_seq: Option<i64>,
 }
 
+/// Arrivals whose Path names the peer are skipped (it has them), except up to
+/// `resync_through` (its spool was rebuilt: it may have lost them).
 fn next_offer(
     node: &Node,
     peer: &PeerConfig,
     feed: &crate::wildmat::Wildmat,
     after: i64,
+    resync_through: i64,
 ) -> Result<Offer> {
     let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
     Ok(Offer {
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
             .into_iter()
-            .filter(|a| wanted_by(&peer.name, feed, &a.path, &a.newsgroups))
+            .filter(|a| feed_matches(feed, &a.newsgroups))
+            .filter(|a| a.seq <= resync_through || !path_names(&a.path, &peer.name))
             .map(|a| (a.seq, a.msgid))
             .collect(),
     })
