@@ -61,6 +61,9 @@ pub struct Config {
     /// `[[peer]]` neighbours.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
+    /// `[[nntp_peer]]` plain news servers (INN...).
+    #[serde(default, rename = "nntp_peer")]
+    pub nntp_peers: Vec<NntpPeerConfig>,
     /// `[reader]`.
     #[serde(default)]
     pub reader: ReaderConfig,
@@ -172,6 +175,33 @@ impl PeerConfig {
     }
 }
 
+/// One `[[nntp_peer]]`: a plain news server (INN, ...) that cannot prove a node key. It
+/// may feed us from `hosts` (like INN's incoming.conf) and `sync` feeds it at `address`
+/// with MODE STREAM or IHAVE (like an INN newsfeeds entry). Its articles are verified
+/// like any other.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NntpPeerConfig {
+    /// Its Path identity (INN's `pathhost`), so articles it has are not offered back.
+    pub name: String,
+    /// Where `sync` feeds it; none to only receive from it.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Addresses it may feed us from.
+    #[serde(default)]
+    pub hosts: Vec<std::net::IpAddr>,
+    /// Groups it gets from us.
+    #[serde(default = "all_groups")]
+    pub groups: String,
+}
+
+impl NntpPeerConfig {
+    /// The server's group feed pattern.
+    pub fn feed(&self) -> Wildmat {
+        Wildmat::new(&self.groups)
+    }
+}
+
 /// `[reader]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -227,9 +257,20 @@ impl Config {
             )));
         }
         let mut seen = std::collections::HashSet::new();
+        for nntp in &config.nntp_peers {
+            if !seen.insert(nntp.name.as_str()) {
+                return Err(invalid(format!(
+                    "nntp_peer {:?} is listed twice",
+                    nntp.name
+                )));
+            }
+        }
         for peer in &config.peers {
             if !seen.insert(peer.name.as_str()) {
-                return Err(invalid(format!("peer {:?} is listed twice", peer.name)));
+                return Err(invalid(format!(
+                    "peer {:?} is listed twice (names are shared with [[nntp_peer]])",
+                    peer.name
+                )));
             }
             parse_public_key(&peer.key)
                 .map_err(|e| invalid(format!("peer {:?}: {e}", peer.name)))?;
@@ -246,6 +287,11 @@ impl Config {
     /// The peer called `name`.
     pub fn peer(&self, name: &str) -> Option<&PeerConfig> {
         self.peers.iter().find(|p| p.name == name)
+    }
+
+    /// The plain NNTP peer allowed to feed us from `ip`, if any.
+    pub fn nntp_peer_at(&self, ip: std::net::IpAddr) -> Option<&NntpPeerConfig> {
+        self.nntp_peers.iter().find(|p| p.hosts.contains(&ip))
     }
 }
 

@@ -107,6 +107,8 @@ fn ingest_items(
         if c.article.path_entries().first().map(String::as_str) != Some(rules.node_name) {
             c.article.path_prepend(rules.node_name);
         }
+        // Xref is the sender's local numbering (RFC 5537 §3.2.2): meaningless here.
+        c.article.remove_header("Xref");
         to_store.push((
             i,
             new_article(

@@ -18,6 +18,8 @@ pub struct Session {
     pub(super) addr: SocketAddr,
     /// The configured neighbour this connection proved to be (MESH HELLO/PROVE).
     pub(super) peer: Option<String>,
+    /// The `[[nntp_peer]]` (plain news server) this connection comes from, by address.
+    pub(super) nntp_peer: Option<String>,
     /// A MESH HELLO awaiting its PROVE.
     pub(super) hello: Option<Transcript>,
     /// The AUTHINFO user, once authenticated.
@@ -43,8 +45,13 @@ impl Session {
         let id = shared
             .next_session
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nntp_peer = shared
+            .config
+            .nntp_peer_at(addr.ip())
+            .map(|p| p.name.clone());
         Session {
             id,
+            nntp_peer,
             shared,
             conn,
             addr,
@@ -75,7 +82,7 @@ impl Session {
 
     /// Whether this client may feed articles (CHECK, TAKETHIS, IHAVE).
     pub(super) fn may_feed(&self) -> bool {
-        self.peer.is_some()
+        self.peer.is_some() || self.nntp_peer.is_some()
     }
 
     /// Serves the connection until QUIT, error, idle timeout or server shutdown.
@@ -130,7 +137,10 @@ impl Session {
             tracing::info!(
                 "{} ({}): received {} refused {}",
                 self.addr,
-                self.peer.as_deref().unwrap_or("reader"),
+                self.peer
+                    .as_deref()
+                    .or(self.nntp_peer.as_deref())
+                    .unwrap_or("reader"),
                 self.received,
                 self.refused
             );

@@ -42,21 +42,21 @@ const SINCE_LIMIT: u32 = 10_000;
 /// first contact, or after a rebuild on either side.
 const FULL_LISTING: &str = "none";
 
-fn net(e: NetError) -> Error {
+pub(super) fn net(e: NetError) -> Error {
     Error::Network(e.to_string())
 }
 
-async fn command(conn: &mut Conn, command: &Command) -> Result<Response> {
+pub(super) async fn command(conn: &mut Conn, command: &Command) -> Result<Response> {
     command.write(conn.out());
     response(conn).await
 }
 
-async fn response(conn: &mut Conn) -> Result<Response> {
+pub(super) async fn response(conn: &mut Conn) -> Result<Response> {
     let line = conn.read_line(MAX_RESPONSE_LINE).await.map_err(net)?;
     parse_response(&line).map_err(|e| Error::Network(e.to_string()))
 }
 
-fn expect(r: &Response, code: u16, what: &str) -> Result<()> {
+pub(super) fn expect(r: &Response, code: u16, what: &str) -> Result<()> {
     if r.code == code {
         Ok(())
     } else {
@@ -114,7 +114,13 @@ async fn run(
     }
     authenticate(node_key, peer, conn).await?;
     pull(node, peer, conn, report).await?;
-    push(node, peer, conn, report).await
+    let r = command(conn, &Command::ModeStream).await?;
+    expect(&r, 203, "MODE STREAM")?;
+    let target = Target {
+        name: &peer.name,
+        feed: peer.feed(),
+    };
+    push(node, &target, conn, report).await
 }
 
 async fn authenticate(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn) -> Result<()> {
@@ -313,19 +319,24 @@ fn store(node: &mut Node, articles: &[(&str, Vec<u8>)], report: &mut PeerReport)
     Ok(())
 }
 
-async fn push(
+/// Where pushed articles go: a neighbour's name (for marks and the Path filter) and
+/// its feed pattern.
+pub(super) struct Target<'a> {
+    pub(super) name: &'a str,
+    pub(super) feed: crate::wildmat::Wildmat,
+}
+
+/// Pushes our new arrivals with pipelined CHECK/TAKETHIS (after MODE STREAM).
+pub(super) async fn push(
     node: &mut Node,
-    peer: &PeerConfig,
+    target: &Target<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
-    let r = command(conn, &Command::ModeStream).await?;
-    expect(&r, 203, "MODE STREAM")?;
-    let feed = peer.feed();
-    let mut marks = node.spool.marks(&peer.name)?;
+    let mut marks = node.spool.marks(target.name)?;
     // The offer of chunk k+1 (CHECK) travels with the articles of chunk k (TAKETHIS), so
     // every round trip carries both and the peer's batches stay full.
-    let mut offer = next_offer(node, peer, &feed, marks.push_seq, marks.resync_through)?;
+    let mut offer = next_offer(node, target, marks.push_seq, marks.resync_through)?;
     for (_, id) in &offer.ids {
         Command::Check(id.clone()).write(conn.out());
     }
@@ -358,7 +369,7 @@ async fn push(
                 sent_ids.push(id.to_string());
             }
         }
-        let next = next_offer(node, peer, &feed, last, marks.resync_through)?;
+        let next = next_offer(node, target, last, marks.resync_through)?;
         for (_, id) in &next.ids {
             Command::Check(id.clone()).write(conn.out());
         }
@@ -367,7 +378,7 @@ async fn push(
             match (r.code, r.first_arg()) {
                 (239, Some(got)) if got == id => report.sent += 1,
                 (439, Some(got)) if got == id => {
-                    tracing::info!("peer {} refused {id}: {}", peer.name, r.text);
+                    tracing::info!("peer {} refused {id}: {}", target.name, r.text);
                     report.refused += 1;
                 }
                 _ => {
@@ -381,7 +392,7 @@ async fn push(
         let mark = deferred.map_or(last, |d| last.min(d - 1));
         if mark != marks.push_seq {
             marks.push_seq = mark;
-            node.spool.set_marks(&peer.name, &marks)?;
+            node.spool.set_marks(target.name, &marks)?;
         }
         offer = next;
     }
@@ -389,19 +400,18 @@ async fn push(
 }
 
 /// The next chunk of our arrivals after `after` that `peer` should be offered.
-struct Offer {
+pub(super) struct Offer {
     /// (arrival sequence, Message-ID) to offer.
-    ids: Vec<(i64, String)>,
+    pub(super) ids: Vec<(i64, String)>,
     /// Sequence of the last arrival examined (None: nothing new).
-    last_seq: Option<i64>,
+    pub(super) last_seq: Option<i64>,
 }
 
 /// Arrivals whose Path names the peer are skipped (it has them), except up to
 /// `resync_through` (its spool was rebuilt: it may have lost them).
-fn next_offer(
+pub(super) fn next_offer(
     node: &Node,
-    peer: &PeerConfig,
-    feed: &crate::wildmat::Wildmat,
+    target: &Target<'_>,
     after: i64,
     resync_through: i64,
 ) -> Result<Offer> {
@@ -410,8 +420,8 @@ fn next_offer(
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
             .into_iter()
-            .filter(|a| feed_matches(feed, &a.newsgroups))
-            .filter(|a| a.seq <= resync_through || !path_names(&a.path, &peer.name))
+            .filter(|a| feed_matches(&target.feed, &a.newsgroups))
+            .filter(|a| a.seq <= resync_through || !path_names(&a.path, target.name))
             .map(|a| (a.seq, a.msgid))
             .collect(),
     })

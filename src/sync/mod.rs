@@ -4,6 +4,7 @@
 
 mod client;
 mod lock;
+mod nntp;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -66,45 +67,58 @@ impl fmt::Display for PeerReport {
 }
 
 /// Syncs with every neighbour that has an address (or only `only`), one after the
-/// other, holding the node's sync lock. Passive neighbours are never dialled.
+/// other, holding the node's sync lock: mesh peers both ways, then plain NNTP servers
+/// (feed only). Passive neighbours are never dialled.
 pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
     let _lock = SyncLock::acquire(&home.sync_lock_path(), LOCK_WAIT)?;
-    let node = home.open()?;
-    let peers: Vec<_> = match only {
-        Some(name) => {
-            let peer = node
-                .config
-                .peer(name)
-                .ok_or_else(|| Error::NotFound(format!("no peer named {name:?} in the config")))?;
-            if peer.address.is_none() {
-                return Err(Error::Invalid(format!(
+    let mut node = home.open()?;
+    let config = node.config.clone();
+    let dialled = |address: &Option<String>| address.is_some();
+    let mut peers: Vec<&crate::config::PeerConfig> = config
+        .peers
+        .iter()
+        .filter(|p| dialled(&p.address))
+        .collect();
+    let mut servers: Vec<&crate::config::NntpPeerConfig> = config
+        .nntp_peers
+        .iter()
+        .filter(|p| dialled(&p.address))
+        .collect();
+    if let Some(name) = only {
+        peers.retain(|p| p.name == name);
+        servers.retain(|p| p.name == name);
+        if peers.is_empty() && servers.is_empty() {
+            let known = config.peers.iter().any(|p| p.name == name)
+                || config.nntp_peers.iter().any(|p| p.name == name);
+            return Err(if known {
+                Error::Invalid(format!(
                     "peer {name} is passive (no address): it dials us, we never dial it"
-                )));
-            }
-            vec![peer.clone()]
+                ))
+            } else {
+                Error::NotFound(format!("no peer named {name:?} in the config"))
+            });
         }
-        None => node
-            .config
-            .peers
-            .iter()
-            .filter(|p| p.address.is_some())
-            .cloned()
-            .collect(),
-    };
+    }
     let node_key = home.node_key()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io("tokio runtime", e))?;
-    let mut node = node;
-    let mut reports = Vec::with_capacity(peers.len());
-    for peer in peers {
+    let mut reports = Vec::with_capacity(peers.len() + servers.len());
+    let names = peers
+        .iter()
+        .map(|p| p.name.as_str())
+        .chain(servers.iter().map(|s| s.name.as_str()));
+    for (i, name) in names.enumerate() {
         let started = Instant::now();
         let mut report = PeerReport {
-            peer: peer.name.clone(),
+            peer: name.to_string(),
             ..PeerReport::default()
         };
-        let outcome = runtime.block_on(exchange(&mut node, &node_key, &peer, &mut report));
+        let outcome = match peers.get(i) {
+            Some(peer) => runtime.block_on(exchange(&mut node, &node_key, peer, &mut report)),
+            None => runtime.block_on(nntp::feed(&mut node, servers[i - peers.len()], &mut report)),
+        };
         if let Err(e) = outcome {
             report.error = Some(e.to_string());
         }

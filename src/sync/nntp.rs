@@ -1,0 +1,107 @@
+//! Feeding a plain news server (`[[nntp_peer]]`, e.g. INN) that cannot prove a node key:
+//! no MESH handshake and no pull (such a server feeds us itself, from its own newsfeeds);
+//! our new arrivals go out with MODE STREAM (CHECK/TAKETHIS) when the server streams,
+//! else one IHAVE per article (RFC 3977 §6.3.2).
+
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use super::client::{command, expect, net, next_offer, push, response, Target};
+use super::PeerReport;
+use crate::config::NntpPeerConfig;
+use crate::error::{Error, Result};
+use crate::home::Node;
+use crate::net::Conn;
+use crate::protocol::{write_block, Command};
+
+/// Feeds `server` everything new since its mark.
+pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerReport) -> Result<()> {
+    let address = server
+        .address
+        .as_deref()
+        .ok_or_else(|| Error::Invalid(format!("nntp_peer {} has no address", server.name)))?;
+    let limits = &node.config.limits;
+    let connect = Duration::from_secs(limits.connect_timeout_secs);
+    let stream = tokio::time::timeout(connect, TcpStream::connect(address))
+        .await
+        .map_err(|_| {
+            Error::Network(format!(
+                "connecting to {address}: timed out after {connect:?}"
+            ))
+        })?
+        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
+    let mut conn = Conn::new(stream, Duration::from_secs(limits.io_timeout_secs));
+    let target = Target {
+        name: &server.name,
+        feed: server.feed(),
+    };
+    let result = async {
+        let greeting = response(&mut conn).await?;
+        if greeting.code != 200 && greeting.code != 201 {
+            return Err(Error::Network(format!(
+                "server refused the connection: {} {}",
+                greeting.code, greeting.text
+            )));
+        }
+        let mode = command(&mut conn, &Command::ModeStream).await?;
+        if mode.code == 203 {
+            push(node, &target, &mut conn, report).await
+        } else {
+            push_ihave(node, &target, &mut conn, report).await
+        }
+    }
+    .await;
+    if result.is_ok() {
+        let _ = command(&mut conn, &Command::Quit).await;
+    }
+    conn.shutdown().await;
+    report.bytes = conn.bytes_in + conn.bytes_out;
+    result
+}
+
+/// One IHAVE round trip per article: 335 send it, 435 not wanted, 436 later.
+async fn push_ihave(
+    node: &mut Node,
+    target: &Target<'_>,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let mut marks = node.spool.marks(target.name)?;
+    loop {
+        let offer = next_offer(node, target, marks.push_seq, marks.resync_through)?;
+        let Some(last) = offer.last_seq else {
+            return Ok(());
+        };
+        for (seq, id) in &offer.ids {
+            let r = command(conn, &Command::Ihave(id.clone())).await?;
+            match r.code {
+                335 => {}
+                435 => continue,
+                436 => {
+                    // Try again next time: keep the mark before this article.
+                    marks.push_seq = seq - 1;
+                    node.spool.set_marks(target.name, &marks)?;
+                    return Ok(());
+                }
+                _ => {
+                    return Err(Error::Network(format!(
+                        "IHAVE {id}: server answered {} {}",
+                        r.code, r.text
+                    )))
+                }
+            }
+            let raw = node.spool.article(id)?.map(|a| a.raw).unwrap_or_default();
+            write_block(conn.out(), &raw);
+            conn.flush().await.map_err(net)?;
+            let r = response(conn).await?;
+            match r.code {
+                235 => report.sent += 1,
+                437 => report.refused += 1,
+                _ => expect(&r, 235, &format!("IHAVE {id} transfer"))?,
+            }
+        }
+        marks.push_seq = last;
+        node.spool.set_marks(target.name, &marks)?;
+    }
+}
