@@ -5,15 +5,11 @@
 //! home (config, keys, SQLite spool) with a real NNTP server on a loopback port.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use crate::compose::{compose, Draft};
-use crate::config::{edit, PeerConfig};
 use crate::error::{Error, Result};
-use crate::home::{Home, DEFAULT_AUTHOR, DEFAULT_GROUP};
-use crate::ingest::{ingest, Rules, Verdict};
-use crate::sign::{self, public_key_text};
+use crate::sign;
+use crate::testbed::{Link, Testbed};
 
 const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 const MAX_ROUNDS: usize = 6;
@@ -40,107 +36,34 @@ fn say(text: &str) {
     let _ = writeln!(out, "{text}");
 }
 
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Network(e.to_string()))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::Network(e.to_string()))
-}
-
 fn demo(base: &Path) -> Result<()> {
     say(&format!(
         "newsmesh demo: four nodes in a line, alpha - bravo - charlie - delta, under {}",
         base.display()
     ));
-    let mut homes = Vec::new();
-    let mut addresses = Vec::new();
-    for name in NAMES {
-        let home = Home::new(base.join(name));
-        let address = format!("127.0.0.1:{}", free_port()?);
-        home.init(name, &address)?;
-        homes.push(home);
-        addresses.push(address);
-    }
     // Neighbours only: each node knows the one or two next to it, by name, node key and address.
-    for i in 0..NAMES.len() - 1 {
-        link(&homes[i], &homes[i + 1], &addresses[i + 1])?;
-        link(&homes[i + 1], &homes[i], &addresses[i])?;
-    }
+    let mesh = Testbed::build(base, &NAMES, &[(0, 1), (1, 2), (2, 3)], Link::BothDial)?;
     say("  each node has its own config, ed25519 node key, author key and SQLite spool;");
     say("  each knows only its neighbours' names, node keys and addresses.");
-
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| Error::io("tokio runtime", e))?;
-    let mut servers = Vec::new();
-    for home in &homes {
-        servers.push(runtime.block_on(crate::server::start(home, None))?);
-    }
     say(&format!(
-        "  started {} NNTP servers on {}",
-        servers.len(),
-        addresses.join(", ")
+        "  started 4 NNTP servers on {}",
+        mesh.addresses.join(", ")
     ));
-
-    let outcome = story(&homes, &runtime);
-    for server in servers {
-        runtime.block_on(server.stop());
-    }
+    let outcome = story(&mesh);
+    mesh.stop();
     outcome
 }
 
-fn link(home: &Home, neighbour: &Home, address: &str) -> Result<()> {
-    let peer = PeerConfig {
-        name: neighbour.open()?.name().to_string(),
-        key: public_key_text(&neighbour.node_key()?.verifying_key()),
-        address: Some(address.to_string()),
-        groups: "*".into(),
-    };
-    Ok(edit::add_peer(&home.config_path(), &peer)?)
-}
-
-fn post(home: &Home, subject: &str, body: &str, references: Option<&str>) -> Result<String> {
-    let mut node = home.open()?;
-    let key = home.author_key(DEFAULT_AUTHOR)?;
-    let from = format!("{0} <{0}@{0}.invalid>", node.name());
-    let article = compose(
-        &Draft {
-            groups: DEFAULT_GROUP,
-            subject,
-            from: &from,
-            references,
-            body: body.as_bytes(),
-        },
-        node.name(),
-        &key,
-    );
-    let name = node.name().to_string();
-    let rules = Rules {
-        node_name: &name,
-        limits: node.config.limits.article_limits(),
-        trust: &node.trust,
-    };
-    match ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop() {
-        Some(Verdict::Stored(_)) => Ok(article.message_id().unwrap_or_default().to_string()),
-        other => Err(Error::Refused(format!("{other:?}"))),
-    }
-}
-
-fn has(home: &Home, id: &str) -> Result<bool> {
-    Ok(home.open()?.spool.article(id)?.is_some())
-}
-
-/// Sync rounds (every node syncs with its neighbours) until `target` has `id`.
-fn rounds_until(homes: &[Home], target: &Home, id: &str) -> Result<()> {
+/// Sync rounds (every node syncs with its neighbours) until node `target` has `id`.
+fn rounds_until(mesh: &Testbed, target: usize, id: &str) -> Result<()> {
     for round in 1..=MAX_ROUNDS {
         say(&format!("  sync round {round}:"));
-        for home in homes {
-            let name = home.open()?.name().to_string();
-            for report in crate::sync::sync_all(home, None)? {
-                if report.sent + report.received + report.refused > 0 || !report.ok() {
-                    say(&format!("    {name:<8} {report}"));
-                }
+        for (i, report) in mesh.round()? {
+            if report.sent + report.received + report.refused > 0 || !report.ok() {
+                say(&format!("    {:<8} {report}", mesh.names[i]));
             }
         }
-        if has(target, id)? {
+        if mesh.has(target, id)? {
             return Ok(());
         }
     }
@@ -149,8 +72,8 @@ fn rounds_until(homes: &[Home], target: &Home, id: &str) -> Result<()> {
     )))
 }
 
-fn show(home: &Home, id: &str) -> Result<()> {
-    let node = home.open()?;
+fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
+    let node = mesh.homes[i].open()?;
     let stored = node
         .spool
         .article(id)?
@@ -175,11 +98,11 @@ fn show(home: &Home, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn story(homes: &[Home], runtime: &tokio::runtime::Runtime) -> Result<()> {
-    let (alpha, bravo, delta) = (&homes[0], &homes[1], &homes[3]);
+fn story(mesh: &Testbed) -> Result<()> {
+    let (alpha, bravo, delta) = (0, 1, 3);
     say("");
     say("1. alpha posts to mesh.test; its author key signs it and the Message-ID is the hash of the signed content.");
-    let id = post(
+    let id = mesh.post(
         alpha,
         "Hello from alpha",
         "Hello, mesh!\n.a line starting with a dot\n",
@@ -188,34 +111,30 @@ fn story(homes: &[Home], runtime: &tokio::runtime::Runtime) -> Result<()> {
     say(&format!("  posted {id}"));
     say("");
     say("2. Nodes sync with their neighbours (cron would do this); the article is relayed hop by hop.");
-    rounds_until(homes, delta, &id)?;
+    rounds_until(mesh, delta, &id)?;
     say("");
     say("3. delta, three hops away, reads it; the Path shows the relays, the signature verifies.");
-    show(delta, &id)?;
+    show(mesh, delta, &id)?;
     say("");
     say("4. delta replies; the reply travels back the other way.");
-    let reply = post(
+    let reply = mesh.post(
         delta,
         "Re: Hello from alpha",
         "Hello back from delta.\n",
         Some(&id),
     )?;
-    rounds_until(homes, alpha, &reply)?;
-    show(alpha, &reply)?;
+    rounds_until(mesh, alpha, &reply)?;
+    show(mesh, alpha, &reply)?;
     say("");
     say("5. A further round moves nothing: every node has every article, duplicates are suppressed.");
-    let mut moved = 0;
-    for home in homes {
-        for report in crate::sync::sync_all(home, None)? {
-            moved += report.sent + report.received;
-        }
-    }
+    let moved: u64 = mesh.round()?.iter().map(|(_, r)| r.sent + r.received).sum();
     say(&format!("  articles moved in that round: {moved}"));
     say("");
     say("6. alpha turns rogue: it changes one byte of a signed article and pushes it to bravo.");
-    let node = alpha.open()?;
-    let mut forged =
-        post(alpha, "Pay Mallory", "Send 10 coins to Alice.\n", None).and_then(|fid| {
+    let node = mesh.homes[alpha].open()?;
+    let mut forged = mesh
+        .post(alpha, "Pay Mallory", "Send 10 coins to Alice.\n", None)
+        .and_then(|fid| {
             Ok((
                 fid.clone(),
                 node.spool.article(&fid)?.map(|s| s.raw).unwrap_or_default(),
@@ -229,8 +148,8 @@ fn story(homes: &[Home], runtime: &tokio::runtime::Runtime) -> Result<()> {
         .peer("bravo")
         .cloned()
         .ok_or_else(|| Error::NotFound("bravo".into()))?;
-    let answers = runtime.block_on(crate::sync::push_raw(
-        &alpha.node_key()?,
+    let answers = mesh.runtime().block_on(crate::sync::push_raw(
+        &mesh.homes[alpha].node_key()?,
         &peer,
         &[forged.clone()],
     ))?;
@@ -242,7 +161,7 @@ fn story(homes: &[Home], runtime: &tokio::runtime::Runtime) -> Result<()> {
     }
     say(&format!(
         "  bravo stored the tampered article: {}",
-        if has(bravo, &forged.0)? {
+        if mesh.has(bravo, &forged.0)? {
             "YES (bug!)"
         } else {
             "no"

@@ -19,6 +19,7 @@ pub mod server;
 pub mod sign;
 pub mod spool;
 pub mod sync;
+pub mod testbed;
 pub mod wildmat;
 
 pub use error::{Error, Result};
