@@ -994,3 +994,76 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+#[test]
+fn user_add_cli_then_authinfo_and_post_with_that_key() {
+    let bin = env!("CARGO_BIN_EXE_newsmesh");
+    let run = |home: &Home, args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(bin)
+            .arg("--home")
+            .arg(home.dir())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A refusal may come before stdin is read: ignore a broken pipe.
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let mut printed = String::new();
+    let node = TestNode::new(
+        |home, _| {
+            let out = run(home, &["user", "add", "bob"], "correct horse\n");
+            assert!(out.status.success(), "{out:?}");
+            printed = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            // Refusals: the same name again, a bad name, an empty password.
+            let again = run(home, &["user", "add", "bob"], "x\n");
+            assert_eq!(again.status.code(), Some(1), "{again:?}");
+            assert_eq!(
+                run(home, &["user", "add", "../evil"], "x\n").status.code(),
+                Some(1)
+            );
+            assert_eq!(
+                run(home, &["user", "add", "carol"], "\n").status.code(),
+                Some(1)
+            );
+            let list = run(home, &["user", "list"], "");
+            assert_eq!(
+                String::from_utf8_lossy(&list.stdout),
+                "bob authors/bob.key\n"
+            );
+            let text = std::fs::read_to_string(home.config_path()).unwrap();
+            assert!(text.contains("[[user]]\nname = \"bob\""), "{text}");
+            assert!(!text.contains("correct horse"), "no clear-text password");
+            assert!(
+                text.contains("# Local users for AUTHINFO"),
+                "comments are kept"
+            );
+            text.replace(
+                "loopback_without_auth = true",
+                "loopback_without_auth = false",
+            )
+        },
+        |f| f.standard(),
+    );
+    let key_path = node.home.author_key_path("bob");
+    let bob = public_key_text(&node.home.author_key("bob").unwrap().verifying_key());
+    assert_eq!(printed, bob, "user add prints the user's author public key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut c = node.connect();
+    assert_eq!(c.code("AUTHINFO USER bob"), 381);
+    assert_eq!(c.code("AUTHINFO PASS correct horse "), 481);
+    assert_eq!(c.code("AUTHINFO USER bob"), 381);
+    assert_eq!(c.code("AUTHINFO PASS correct horse"), 281);
+    let status = c.post(&reader_article("mesh.test", "from bob", "hi\r\n"));
+    assert!(status.starts_with("240 "), "{status}");
+    let raw = String::from_utf8(node.raw(&word(&status, 1))).unwrap();
+    assert!(raw.contains(&format!("k={bob};")), "{raw}");
+}
