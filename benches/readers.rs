@@ -28,18 +28,20 @@ fn knob(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A numeric field of /proc/PID/status (kB for the Vm* ones).
+fn status_field(pid: u32, name: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// VmRSS and VmHWM of a process, in kB.
 fn rss_kb(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (status_field(pid, "VmRSS:"), status_field(pid, "VmHWM:"))
 }
 
 fn mb(kb: u64) -> f64 {
@@ -290,6 +292,7 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let (rest, _) = rss_kb(pid);
+    let threads_rest = status_field(pid, "Threads:");
 
     // 100 idle reader connections.
     let idle: Vec<Reader> = (0..clients)
@@ -324,10 +327,11 @@ fn main() {
             })
         })
         .collect();
-    let mut peak = 0;
+    let (mut peak, mut threads_peak) = (0, 0);
     while started.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_millis(100));
         peak = peak.max(rss_kb(pid).0);
+        threads_peak = threads_peak.max(status_field(pid, "Threads:"));
     }
     stop.store(true, Ordering::Relaxed);
     for t in threads {
@@ -362,7 +366,8 @@ fn main() {
     );
     println!(
         "readers: server RSS at rest {:.1} MB, with {clients} idle connections {:.1} MB \
-         (target < 50 MB: {}), peak under load {:.1} MB, after load {:.1} MB (VmHWM {:.1} MB)",
+         (target < 50 MB: {}), peak under load {:.1} MB, after load {:.1} MB (VmHWM {:.1} MB); \
+         server threads at rest {threads_rest}, peak under load {threads_peak}",
         mb(rest),
         mb(idle_rss),
         if idle_rss < 50 * 1024 {
