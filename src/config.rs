@@ -208,12 +208,15 @@ impl NntpPeerConfig {
 pub struct ReaderConfig {
     /// Loopback readers may read and post without AUTHINFO.
     pub loopback_without_auth: bool,
+    /// Newsreaders may POST (false: a read-only reader service, POST gets 440).
+    pub posting: bool,
 }
 
 impl Default for ReaderConfig {
     fn default() -> Self {
         ReaderConfig {
             loopback_without_auth: true,
+            posting: true,
         }
     }
 }
@@ -228,6 +231,61 @@ pub struct UserConfig {
     pub password_sha256: String,
     /// Author key file, relative to the home.
     pub author_key: String,
+}
+
+/// Bytes of random salt in a new password hash.
+const SALT_BYTES: usize = 16;
+
+impl UserConfig {
+    /// Whether `password` matches [`password_sha256`](Self::password_sha256). The digest
+    /// comparison takes the same time wherever the first difference is; a malformed
+    /// stored value matches nothing.
+    pub fn check_password(&self, password: &str) -> bool {
+        let (salt, stored) = split_password_hash(&self.password_sha256).unwrap_or(("", [0u8; 32]));
+        let computed = salted_sha256(salt, password);
+        let diff = computed
+            .iter()
+            .zip(stored.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        std::hint::black_box(diff) == 0 && !salt.is_empty()
+    }
+}
+
+/// `sha256(salt || password)`.
+fn salted_sha256(salt: &str, password: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    hasher.update(password.as_bytes());
+    hasher.finalize().into()
+}
+
+/// Splits `salt$hex` into the salt and the 32-byte digest.
+fn split_password_hash(value: &str) -> Option<(&str, [u8; 32])> {
+    let (salt, hex) = value.split_once('$')?;
+    if salt.is_empty() || salt.contains('$') {
+        return None;
+    }
+    let digest = data_encoding::HEXLOWER_PERMISSIVE
+        .decode(hex.as_bytes())
+        .ok()?;
+    Some((salt, digest.try_into().ok()?))
+}
+
+/// A new `password_sha256` value for `password`: a fresh random salt (hex), `$`, and
+/// `hex(sha256(salt || password))`.
+pub fn hash_password(password: &str) -> String {
+    use rand_core::RngCore;
+    let mut salt = [0u8; SALT_BYTES];
+    rand_core::OsRng.fill_bytes(&mut salt);
+    let salt = data_encoding::HEXLOWER.encode(&salt);
+    let digest = salted_sha256(&salt, password);
+    format!("{salt}${}", data_encoding::HEXLOWER.encode(&digest))
+}
+
+/// A valid `[[user]]` name: what a Path identity allows (it also names the key file).
+pub fn is_valid_user_name(name: &str) -> bool {
+    is_valid_node_name(name) && !name.starts_with('.')
 }
 
 impl Config {
@@ -276,6 +334,25 @@ impl Config {
                 .map_err(|e| invalid(format!("peer {:?}: {e}", peer.name)))?;
         }
         config.trust_policy().map_err(invalid)?;
+        let mut users = std::collections::HashSet::new();
+        for user in &config.users {
+            if !is_valid_user_name(&user.name) {
+                return Err(invalid(format!(
+                    "[[user]] name {:?} is not valid (letters, digits, '.', '-', '_')",
+                    user.name
+                )));
+            }
+            if !users.insert(user.name.as_str()) {
+                return Err(invalid(format!("user {:?} is listed twice", user.name)));
+            }
+            if split_password_hash(&user.password_sha256).is_none() {
+                return Err(invalid(format!(
+                    "user {:?}: password_sha256 is not \"salt$hex(sha256(salt || password))\" \
+                     (set it with `newsmesh user add`)",
+                    user.name
+                )));
+            }
+        }
         Ok(config)
     }
 
@@ -292,6 +369,11 @@ impl Config {
     /// The plain NNTP peer allowed to feed us from `ip`, if any.
     pub fn nntp_peer_at(&self, ip: std::net::IpAddr) -> Option<&NntpPeerConfig> {
         self.nntp_peers.iter().find(|p| p.hosts.contains(&ip))
+    }
+
+    /// The `[[user]]` called `name`.
+    pub fn user(&self, name: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.name == name)
     }
 }
 
@@ -395,6 +477,58 @@ pub mod edit {
         save(path, &doc)
     }
 
+    /// Appends a `[[user]]`; refuses a name that is already there.
+    pub fn add_user(path: &Path, user: &UserConfig) -> Result<(), ConfigError> {
+        if !is_valid_user_name(&user.name) {
+            return Err(ConfigError::Peer(format!(
+                "user name {:?} is not valid (letters, digits, '.', '-', '_')",
+                user.name
+            )));
+        }
+        let mut doc = load(path)?;
+        let users = doc
+            .entry("user")
+            .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(|| {
+                ConfigError::Peer("`user` in the config is not an array of tables".into())
+            })?;
+        if users
+            .iter()
+            .any(|t| t.get("name").and_then(|n| n.as_str()) == Some(user.name.as_str()))
+        {
+            return Err(ConfigError::Peer(format!(
+                "a user named {:?} already exists (remove it first with `newsmesh user remove {}`)",
+                user.name, user.name
+            )));
+        }
+        let mut table = Table::new();
+        table["name"] = value(user.name.as_str());
+        table["password_sha256"] = value(user.password_sha256.as_str());
+        table["author_key"] = value(user.author_key.as_str());
+        users.push(table);
+        save(path, &doc)
+    }
+
+    /// Removes the `[[user]]` called `name`.
+    pub fn remove_user(path: &Path, name: &str) -> Result<(), ConfigError> {
+        let mut doc = load(path)?;
+        let missing = || ConfigError::Peer(format!("no user named {name:?} in the config"));
+        let users = doc
+            .get_mut("user")
+            .and_then(Item::as_array_of_tables_mut)
+            .ok_or_else(missing)?;
+        let index = users
+            .iter()
+            .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+            .ok_or_else(missing)?;
+        users.remove(index);
+        if users.is_empty() {
+            doc.remove("user");
+        }
+        save(path, &doc)
+    }
+
     /// Removes the `[[peer]]` called `name`.
     pub fn remove_peer(path: &Path, name: &str) -> Result<(), ConfigError> {
         let mut doc = load(path)?;
@@ -435,6 +569,56 @@ mod tests {
         assert!(msg.contains("line 2"), "{msg}");
         assert!(msg.contains("column"), "{msg}");
         assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn passwords_hash_and_check() {
+        let user = UserConfig {
+            name: "ann".into(),
+            password_sha256: hash_password("s3cret"),
+            author_key: "authors/ann.key".into(),
+        };
+        assert!(user.check_password("s3cret"));
+        assert!(!user.check_password("s3cret "));
+        assert!(!user.check_password(""));
+        // Two hashes of one password differ (salted) and both check.
+        let other = hash_password("s3cret");
+        assert_ne!(other, user.password_sha256);
+        // The documented format: salt$hex(sha256(salt || password)).
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(b"pepperpw");
+        let made = UserConfig {
+            password_sha256: format!("pepper${}", data_encoding::HEXLOWER.encode(&digest)),
+            ..user.clone()
+        };
+        assert!(made.check_password("pw"));
+        assert!(!made.check_password("pepperpw"));
+        for bad in ["", "nodollar", "$abcd", "salt$zz", "salt$abcd"] {
+            let u = UserConfig {
+                password_sha256: bad.into(),
+                ..user.clone()
+            };
+            assert!(!u.check_password(""), "{bad}");
+            assert!(!u.check_password("pw"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn users_are_checked_at_load() {
+        let base = edit::node_template("alpha", "127.0.0.1:1119").unwrap();
+        let with = |users: &str| format!("{base}\n{users}");
+        let good = format!(
+            "[[user]]\nname = \"ann\"\npassword_sha256 = \"{}\"\nauthor_key = \"authors/ann.key\"\n",
+            hash_password("x")
+        );
+        let c = Config::parse(&with(&good), Path::new("n")).unwrap();
+        assert!(c.user("ann").is_some() && c.user("bob").is_none());
+        let twice = format!("{good}{good}");
+        let err = Config::parse(&with(&twice), Path::new("n")).unwrap_err();
+        assert!(err.to_string().contains("twice"), "{err}");
+        let bad = "[[user]]\nname = \"ann\"\npassword_sha256 = \"plain\"\nauthor_key = \"a\"\n";
+        let err = Config::parse(&with(bad), Path::new("n")).unwrap_err();
+        assert!(err.to_string().contains("password_sha256"), "{err}");
     }
 
     #[test]

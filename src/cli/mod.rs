@@ -5,6 +5,7 @@ mod local;
 pub mod man;
 mod peer;
 mod read;
+mod user;
 
 pub use read::status_line;
 
@@ -44,6 +45,9 @@ pub enum Command {
     /// Manage neighbours in newsmesh.toml (comments are kept).
     #[command(subcommand)]
     Peer(PeerCommand),
+    /// Manage newsreader users (AUTHINFO USER/PASS) in newsmesh.toml.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Sign and post an article; prints its Message-ID alone on stdout.
     Post(PostArgs),
     /// Read: groups, a group's articles, or one article with its signature status.
@@ -130,6 +134,25 @@ pub enum PeerCommand {
     },
 }
 
+/// `user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user: reads the password from stdin (first line; asked without echo on a
+    /// terminal), creates the author key authors/NAME.key (or reuses it) and appends a
+    /// [[user]] entry with a salted SHA-256 hash. Prints the user's author public key.
+    Add {
+        /// The AUTHINFO user name (letters, digits, '.', '-', '_').
+        name: String,
+    },
+    /// List users, one per line: name and author key file.
+    List,
+    /// Remove a user (its author key file is kept).
+    Remove {
+        /// Its name.
+        name: String,
+    },
+}
+
 /// `post`.
 #[derive(Debug, Args)]
 pub struct PostArgs {
@@ -210,6 +233,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Init(args) => local::init(&home, args),
         Command::Key(args) => local::key(&home, args),
         Command::Peer(cmd) => peer::run(&home, cmd),
+        Command::User(cmd) => user::run(&home, cmd),
         Command::Post(args) => local::post(&home, args),
         Command::Read(args) => read::run(&home, args),
         Command::Groups(args) => local::groups(&home, args),

@@ -24,6 +24,14 @@ pub struct Session {
     pub(super) hello: Option<Transcript>,
     /// The AUTHINFO user, once authenticated.
     pub(super) user: Option<String>,
+    /// An AUTHINFO USER awaiting its AUTHINFO PASS.
+    pub(super) pending_user: Option<String>,
+    /// Failed AUTHINFO PASS attempts on this connection.
+    pub(super) auth_failures: u32,
+    /// The selected newsgroup (GROUP, LISTGROUP).
+    pub(super) group: Option<String>,
+    /// The current article number in the selected group, if there is one.
+    pub(super) current: Option<i64>,
     /// A command line read ahead by a batch that belongs to the next command.
     pub(super) leftover: Option<Vec<u8>>,
     /// Articles this connection delivered to us / we refused (for the log line).
@@ -58,6 +66,10 @@ impl Session {
             peer: None,
             hello: None,
             user: None,
+            pending_user: None,
+            auth_failures: 0,
+            group: None,
+            current: None,
             leftover: None,
             received: 0,
             refused: 0,
@@ -80,6 +92,12 @@ impl Session {
         self.trusted_reader() || self.user.is_some() || self.peer.is_some()
     }
 
+    /// Whether this client may POST: posting is enabled and it is an AUTHINFO user or a
+    /// trusted (loopback) reader.
+    pub(super) fn may_post(&self) -> bool {
+        self.shared.config.reader.posting && (self.user.is_some() || self.trusted_reader())
+    }
+
     /// Whether this client may feed articles (CHECK, TAKETHIS, IHAVE).
     pub(super) fn may_feed(&self) -> bool {
         self.peer.is_some() || self.nntp_peer.is_some()
@@ -87,9 +105,14 @@ impl Session {
 
     /// Serves the connection until QUIT, error, idle timeout or server shutdown.
     pub async fn run(mut self, mut stopped: watch::Receiver<bool>) {
-        let greeting = if self.trusted_reader() {
+        let greeting = if self.may_post() {
             format!(
                 "200 newsmesh {} ready (posting allowed)",
+                self.shared.name()
+            )
+        } else if self.trusted_reader() {
+            format!(
+                "201 newsmesh {} ready (posting prohibited)",
                 self.shared.name()
             )
         } else {

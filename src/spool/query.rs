@@ -207,6 +207,63 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
+    /// The first article of `group` numbered above `after`: (number, Message-ID). NEXT and
+    /// GROUP; one index probe.
+    pub fn next_in(&self, group: &str, after: i64) -> Result<Option<(i64, String)>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT g.num, a.msgid FROM group_articles g JOIN articles a ON a.seq = g.seq
+                 WHERE g.grp = ?1 AND g.num > ?2 ORDER BY g.num LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![group, after], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// The last article of `group` numbered below `before`: (number, Message-ID). LAST;
+    /// one index probe.
+    pub fn prev_in(&self, group: &str, before: i64) -> Result<Option<(i64, String)>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT g.num, a.msgid FROM group_articles g JOIN articles a ON a.seq = g.seq
+                 WHERE g.grp = ?1 AND g.num < ?2 ORDER BY g.num DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![group, before], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Overview fields of the article with this Message-ID (`number` is 0): OVER and HDR
+    /// by Message-ID, from the indexed columns, no article is parsed.
+    pub fn overview_of(&self, msgid: &str) -> Result<Option<Overview>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT 0, subject, author, date, posted, msgid, refs, bytes, lines
+                 FROM articles WHERE msgid = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![msgid], |r| {
+                    Ok(Overview {
+                        number: r.get(0)?,
+                        subject: r.get(1)?,
+                        author: r.get(2)?,
+                        date: r.get(3)?,
+                        posted: r.get(4)?,
+                        msgid: r.get(5)?,
+                        refs: r.get(6)?,
+                        bytes: r.get(7)?,
+                        lines: r.get(8)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// Up to `limit` arrivals with a sequence above `after`, in order.
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
@@ -286,5 +343,32 @@ mod tests {
         );
         assert_eq!(spool.number_in("mesh.test", "<4@x>").unwrap(), Some(5));
         assert!(spool.article("<nope@x>").unwrap().is_none());
+    }
+
+    #[test]
+    fn next_prev_and_overview_by_id() {
+        let (_dir, mut spool) = temp_spool();
+        let batch: Vec<_> = (0..3)
+            .map(|i| new_article(&format!("<{i}@x>"), "mesh.test"))
+            .collect();
+        spool.store_batch(&batch).unwrap();
+        assert_eq!(
+            spool.next_in("mesh.test", 0).unwrap(),
+            Some((1, "<0@x>".to_string()))
+        );
+        assert_eq!(
+            spool.next_in("mesh.test", 1).unwrap(),
+            Some((2, "<1@x>".to_string()))
+        );
+        assert_eq!(spool.next_in("mesh.test", 3).unwrap(), None);
+        assert_eq!(
+            spool.prev_in("mesh.test", 3).unwrap(),
+            Some((2, "<1@x>".to_string()))
+        );
+        assert_eq!(spool.prev_in("mesh.test", 1).unwrap(), None);
+        assert_eq!(spool.next_in("other", 0).unwrap(), None);
+        let o = spool.overview_of("<2@x>").unwrap().unwrap();
+        assert_eq!((o.number, o.subject.as_str()), (0, "about <2@x>"));
+        assert!(spool.overview_of("<9@x>").unwrap().is_none());
     }
 }

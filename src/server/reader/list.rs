@@ -1,0 +1,213 @@
+//! LIST variants (RFC 3977 §7.6, RFC 6048 COUNTS and SUBSCRIPTIONS), NEWGROUPS and
+//! NEWNEWS (§7.3, §7.4).
+
+use chrono::{Datelike, NaiveDate, TimeZone};
+
+use super::over::OVERVIEW_FMT;
+use super::query;
+use crate::protocol::ListKind;
+use crate::server::session::Session;
+use crate::spool::GroupInfo;
+use crate::wildmat::Wildmat;
+
+/// `high low` for LIST ACTIVE / NEWGROUPS (an empty group reports low = high + 1).
+fn marks(g: &GroupInfo) -> (i64, i64) {
+    if g.count == 0 {
+        (g.high, g.high + 1)
+    } else {
+        (g.high, g.low)
+    }
+}
+
+/// The posting status letter of a group for this client.
+fn status(s: &Session, group: &str) -> char {
+    if s.shared.config.reader.posting && s.shared.trust.covers(group) {
+        'y'
+    } else {
+        'n'
+    }
+}
+
+/// The groups matching `wildmat` (all when None), or None after a `403`.
+async fn groups(s: &mut Session, wildmat: Option<&str>) -> Option<Vec<GroupInfo>> {
+    let all = query(s, |_, spool| Ok(spool.groups()?)).await?;
+    let pattern = wildmat.map(Wildmat::new);
+    Some(
+        all.into_iter()
+            .filter(|g| pattern.as_ref().is_none_or(|p| p.matches(&g.name)))
+            .collect(),
+    )
+}
+
+/// LIST ...
+pub(super) async fn list(s: &mut Session, kind: ListKind) {
+    let (wildmat, what) = match &kind {
+        ListKind::OverviewFmt => {
+            s.reply(215, "order of fields in overview database");
+            s.conn.queue(OVERVIEW_FMT.as_bytes());
+            s.conn.queue(b".\r\n");
+            return;
+        }
+        ListKind::Headers => {
+            s.reply(215, "headers and metadata items supported");
+            s.conn.queue(b":\r\n:bytes\r\n:lines\r\n.\r\n");
+            return;
+        }
+        ListKind::Active(w) => (w.as_deref(), "list of newsgroups follows"),
+        ListKind::Newsgroups(w) => (w.as_deref(), "list of newsgroups follows"),
+        ListKind::ActiveTimes(w) => (w.as_deref(), "information follows"),
+        ListKind::Other(k) if k == "COUNTS" => (None, "list of newsgroups follows"),
+        ListKind::Other(k) if k == "SUBSCRIPTIONS" => (None, "default subscriptions follow"),
+        ListKind::Other(k)
+            if matches!(
+                k.as_str(),
+                "MOTD" | "DISTRIB.PATS" | "DISTRIBUTIONS" | "MODERATORS"
+            ) =>
+        {
+            s.reply(503, &format!("no {k} information on this server"));
+            return;
+        }
+        ListKind::Other(k) => {
+            s.reply(501, &format!("unknown LIST keyword {k}"));
+            return;
+        }
+    };
+    let wildmat = wildmat.map(str::to_owned);
+    let Some(groups) = groups(s, wildmat.as_deref()).await else {
+        return;
+    };
+    let mut text = String::new();
+    for g in &groups {
+        let (high, low) = marks(g);
+        let line = match &kind {
+            ListKind::Active(_) => format!("{} {high} {low} {}\r\n", g.name, status(s, &g.name)),
+            ListKind::Other(k) if k == "COUNTS" => format!(
+                "{} {high} {low} {} {}\r\n",
+                g.name,
+                g.count,
+                status(s, &g.name)
+            ),
+            ListKind::Newsgroups(_) => {
+                format!("{}\t{}\r\n", g.name, super::one_line(&g.description))
+            }
+            ListKind::ActiveTimes(_) => format!("{} {} {}\r\n", g.name, g.created, s.shared.name()),
+            _ => format!("{}\r\n", g.name),
+        };
+        text.push_str(&line);
+    }
+    s.reply(215, what);
+    s.conn.queue(text.as_bytes());
+    s.conn.queue(b".\r\n");
+}
+
+/// The Unix time of `[yy]yymmdd hhmmss` (UTC with GMT, else the server's local time),
+/// None when it is not a real date. A two-digit year is in the current century unless
+/// that would be in the future (RFC 3977 §7.3.2).
+pub(super) fn parse_since(date: &str, time: &str, gmt: bool) -> Option<i64> {
+    let digits = |s: &str| s.parse::<u32>().ok();
+    let (year, rest) = if date.len() == 8 {
+        (digits(&date[..4])? as i32, &date[4..])
+    } else {
+        let yy = digits(date.get(..2)?)? as i32;
+        let now = chrono::Utc::now().year();
+        let century = now - now % 100;
+        let year = if century + yy <= now {
+            century + yy
+        } else {
+            century - 100 + yy
+        };
+        (year, date.get(2..)?)
+    };
+    let day = NaiveDate::from_ymd_opt(year, digits(rest.get(..2)?)?, digits(rest.get(2..4)?)?)?;
+    let at = day.and_hms_opt(
+        digits(time.get(..2)?)?,
+        digits(time.get(2..4)?)?,
+        digits(time.get(4..6)?)?,
+    )?;
+    if gmt {
+        Some(at.and_utc().timestamp())
+    } else {
+        chrono::Local
+            .from_local_datetime(&at)
+            .earliest()
+            .map(|t| t.timestamp())
+    }
+}
+
+/// NEWGROUPS date time [GMT]: groups created since then.
+pub(super) async fn newgroups(s: &mut Session, date: &str, time: &str, gmt: bool) {
+    let Some(since) = parse_since(date, time, gmt) else {
+        s.reply(501, &format!("invalid date and time {date} {time}"));
+        return;
+    };
+    let Some(groups) = groups(s, None).await else {
+        return;
+    };
+    let mut text = String::new();
+    for g in groups.iter().filter(|g| g.created >= since) {
+        let (high, low) = marks(g);
+        text.push_str(&format!(
+            "{} {high} {low} {}\r\n",
+            g.name,
+            status(s, &g.name)
+        ));
+    }
+    s.reply(231, "list of new newsgroups follows");
+    s.conn.queue(text.as_bytes());
+    s.conn.queue(b".\r\n");
+}
+
+/// NEWNEWS wildmat date time [GMT]: Message-IDs of articles that arrived here since
+/// then in a group the wildmat matches.
+pub(super) async fn newnews(s: &mut Session, wildmat: &str, date: &str, time: &str, gmt: bool) {
+    let Some(since) = parse_since(date, time, gmt) else {
+        s.reply(501, &format!("invalid date and time {date} {time}"));
+        return;
+    };
+    let pattern = Wildmat::new(wildmat);
+    let Some(text) = query(s, move |_, spool| {
+        let mut text = String::new();
+        for (id, groups) in spool.arrived_since(since)? {
+            if groups.split(',').any(|g| pattern.matches(g.trim())) {
+                text.push_str(&id);
+                text.push_str("\r\n");
+            }
+        }
+        Ok(text)
+    })
+    .await
+    else {
+        return;
+    };
+    s.reply(230, "list of new articles follows");
+    s.conn.queue(text.as_bytes());
+    s.conn.queue(b".\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            parse_since("19700101", "000000", true),
+            Some(0),
+            "the epoch"
+        );
+        assert_eq!(parse_since("20240229", "235959", true), Some(1_709_251_199));
+        assert_eq!(parse_since("20230229", "000000", true), None);
+        assert_eq!(parse_since("20241301", "000000", true), None);
+        assert_eq!(parse_since("20240101", "246000", true), None);
+        // Two-digit years: 99 is 1999 (2099 would be in the future), 00 is 2000.
+        assert_eq!(
+            parse_since("991231", "235959", true),
+            parse_since("19991231", "235959", true)
+        );
+        assert_eq!(
+            parse_since("000101", "000000", true),
+            parse_since("20000101", "000000", true)
+        );
+        assert!(parse_since("20240101", "000000", false).is_some());
+    }
+}

@@ -1,0 +1,1071 @@
+//! The reader side of `newsmesh serve`, end to end: a real node (home, spool, config) and
+//! the real server started in-process on 127.0.0.1, spoken to in raw NNTP over TCP; then
+//! Python's nntplib and tin as real newsreaders.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use newsmesh::compose::{compose, Draft};
+use newsmesh::home::{Home, DEFAULT_AUTHOR};
+use newsmesh::ingest::{ingest, Rules, Verdict};
+use newsmesh::server::{start, Running};
+use newsmesh::sign::public_key_text;
+
+/// A node with a running server; stops it when dropped.
+struct TestNode {
+    dir: tempfile::TempDir,
+    home: Home,
+    rt: tokio::runtime::Runtime,
+    running: Option<Running>,
+    addr: SocketAddr,
+}
+
+impl TestNode {
+    /// A fresh node; `tweak` edits newsmesh.toml text before the server starts, `fill`
+    /// stores articles through the library's one way in.
+    fn new(tweak: impl FnOnce(&Home, String) -> String, fill: impl FnOnce(&mut Filler)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::new(dir.path().join("alpha"));
+        let node = home.init("alpha", "127.0.0.1:0").expect("init");
+        drop(node);
+        let text = std::fs::read_to_string(home.config_path()).unwrap();
+        std::fs::write(home.config_path(), tweak(&home, text)).unwrap();
+        let mut filler = Filler {
+            node: home.open().expect("open"),
+            key: home.author_key(DEFAULT_AUTHOR).unwrap(),
+            ids: Vec::new(),
+        };
+        fill(&mut filler);
+        drop(filler);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = rt
+            .block_on(start(&home, Some("127.0.0.1:0".parse().unwrap())))
+            .expect("server starts");
+        let addr = running.addr;
+        TestNode {
+            dir,
+            home,
+            rt,
+            running: Some(running),
+            addr,
+        }
+    }
+
+    /// A node with the default config and `fill`'s articles.
+    fn with(fill: impl FnOnce(&mut Filler)) -> Self {
+        Self::new(|_, t| t, fill)
+    }
+
+    fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// The stored wire form of an article.
+    fn raw(&self, id: &str) -> Vec<u8> {
+        let node = self.home.open().unwrap();
+        node.spool.article(id).unwrap().expect("stored").raw
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.stop());
+        }
+        let _ = self.dir.path();
+    }
+}
+
+/// Stores articles before the server starts.
+struct Filler {
+    node: newsmesh::home::Node,
+    key: SigningKey,
+    ids: Vec<String>,
+}
+
+impl Filler {
+    fn post(&mut self, group: &str, subject: &str, body: &str) -> String {
+        let article = compose(
+            &Draft {
+                groups: group,
+                subject,
+                from: "Tester <tester@example.org>",
+                references: None,
+                body: body.as_bytes(),
+            },
+            "alpha",
+            &self.key,
+        );
+        let raw = article.to_bytes();
+        let rules = Rules {
+            node_name: "alpha",
+            limits: self.node.config.limits.article_limits(),
+            trust: &self.node.trust,
+        };
+        let verdicts = ingest(&mut self.node.spool, &rules, &[&raw]).unwrap();
+        assert!(matches!(verdicts[..], [Verdict::Stored(_)]), "{verdicts:?}");
+        let id = article.message_id().unwrap().to_string();
+        self.ids.push(id.clone());
+        id
+    }
+
+    /// Three articles in mesh.test, one in mesh.other, an empty mesh.empty.
+    fn standard(&mut self) {
+        self.post("mesh.test", "first", "one\n");
+        self.post("mesh.test", "second", "two\n.dot\n..dots\n");
+        self.post("mesh.test", "third", "three\n");
+        self.post("mesh.other", "elsewhere", "other\n");
+        self.node
+            .spool
+            .create_group("mesh.empty", "nothing here")
+            .unwrap();
+    }
+}
+
+/// A raw NNTP client.
+struct Client {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+    greeting: String,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let w = stream.try_clone().unwrap();
+        let mut c = Client {
+            r: BufReader::new(stream),
+            w,
+            greeting: String::new(),
+        };
+        c.greeting = c.line();
+        c
+    }
+
+    /// One line, without CRLF.
+    fn line(&mut self) -> String {
+        let mut buf = Vec::new();
+        self.r.read_until(b'\n', &mut buf).expect("read");
+        assert!(buf.ends_with(b"\r\n"), "line not CRLF-terminated: {buf:?}");
+        buf.truncate(buf.len() - 2);
+        String::from_utf8(buf).expect("utf-8")
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command line and returns the status line.
+    fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.line()
+    }
+
+    /// The status code of a command's answer.
+    fn code(&mut self, line: &str) -> u16 {
+        let status = self.cmd(line);
+        status[..3]
+            .parse()
+            .unwrap_or_else(|_| panic!("bad status {status:?}"))
+    }
+
+    /// A multi-line block as raw bytes, unstuffed, terminator removed.
+    fn block_bytes(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let mut buf = Vec::new();
+            self.r.read_until(b'\n', &mut buf).expect("read block");
+            assert!(buf.ends_with(b"\r\n"), "block line not CRLF: {buf:?}");
+            if buf == b".\r\n" {
+                return out;
+            }
+            let line = match buf.strip_prefix(b".") {
+                Some(rest) => {
+                    assert!(rest.starts_with(b"."), "unstuffed dot line {buf:?}");
+                    rest
+                }
+                None => &buf[..],
+            };
+            out.extend_from_slice(line);
+        }
+    }
+
+    /// A multi-line block as lines.
+    fn block(&mut self) -> Vec<String> {
+        let bytes = self.block_bytes();
+        String::from_utf8(bytes)
+            .unwrap()
+            .split_terminator("\r\n")
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Sends a command that must answer `code`, then reads its block.
+    fn listing(&mut self, line: &str, code: u16) -> Vec<String> {
+        let status = self.cmd(line);
+        assert!(status.starts_with(&code.to_string()), "{line}: {status}");
+        self.block()
+    }
+
+    /// True when the server closes the connection without sending anything more.
+    fn closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        self.r.read_to_end(&mut rest).is_ok() && rest.is_empty()
+    }
+
+    /// POSTs `article` (wire form, CRLF), dot-stuffing it; returns the final status.
+    fn post(&mut self, article: &[u8]) -> String {
+        let status = self.cmd("POST");
+        assert!(status.starts_with("340"), "POST: {status}");
+        let mut data = Vec::new();
+        newsmesh::protocol::write_block(&mut data, article);
+        self.send(&data);
+        self.line()
+    }
+}
+
+fn word(status: &str, n: usize) -> String {
+    status.split(' ').nth(n).unwrap_or_default().to_string()
+}
+
+#[test]
+fn capabilities_mode_reader_date_help() {
+    let node = TestNode::with(|f| f.standard());
+    let mut c = node.connect();
+    assert!(c.greeting.starts_with("200 "), "{}", c.greeting);
+    let caps = c.listing("CAPABILITIES", 101);
+    for want in [
+        "VERSION 2",
+        "READER",
+        "POST",
+        "IHAVE",
+        "STREAMING",
+        "OVER MSGID",
+        "HDR",
+        "NEWNEWS",
+    ] {
+        assert!(caps.iter().any(|l| l == want), "{want} missing: {caps:?}");
+    }
+    let list = caps.iter().find(|l| l.starts_with("LIST ")).unwrap();
+    for kw in [
+        "ACTIVE",
+        "NEWSGROUPS",
+        "OVERVIEW.FMT",
+        "ACTIVE.TIMES",
+        "HEADERS",
+    ] {
+        assert!(list.split(' ').any(|w| w == kw), "{kw} not in {list}");
+    }
+    // No [[user]]: AUTHINFO is not offered.
+    assert!(!caps.iter().any(|l| l.starts_with("AUTHINFO")), "{caps:?}");
+    assert_eq!(c.code("MODE READER"), 200);
+    let date = c.cmd("DATE");
+    assert!(date.starts_with("111 "), "{date}");
+    let stamp = word(&date, 1);
+    assert_eq!(stamp.len(), 14, "{date}");
+    let then = chrono::NaiveDateTime::parse_from_str(&stamp, "%Y%m%d%H%M%S")
+        .expect("DATE is yyyymmddhhmmss")
+        .and_utc();
+    let skew = (chrono::Utc::now() - then).num_seconds().abs();
+    assert!(skew < 60, "{date} is {skew} s away from now (UTC)");
+    let help = c.listing("HELP", 100);
+    assert!(help.iter().any(|l| l.contains("OVER")), "{help:?}");
+    assert!(help.iter().any(|l| l.contains("POST")), "{help:?}");
+    assert_eq!(c.code("QUIT"), 205);
+    assert!(c.closed());
+}
+
+#[test]
+fn group_listgroup_next_last() {
+    let node = TestNode::with(|f| f.standard());
+    let ids: Vec<String> = {
+        let n = node.home.open().unwrap();
+        (1..=3)
+            .map(|i| n.spool.article_at("mesh.test", i).unwrap().unwrap().msgid)
+            .collect()
+    };
+    let mut c = node.connect();
+    // Nothing selected yet.
+    assert_eq!(c.code("NEXT"), 412);
+    assert_eq!(c.code("LAST"), 412);
+    assert_eq!(c.code("STAT"), 412);
+    assert_eq!(c.code("STAT 1"), 412);
+    assert_eq!(c.code("LISTGROUP"), 412);
+    assert_eq!(c.code("OVER"), 412);
+    assert_eq!(c.code("OVER 1-2"), 412);
+    assert_eq!(c.code("HDR Subject 1-2"), 412);
+    assert_eq!(c.code("GROUP no.such.group"), 411);
+    assert_eq!(c.code("LISTGROUP no.such.group"), 411);
+    assert_eq!(c.code("NEXT"), 412, "a failed GROUP selects nothing");
+
+    assert_eq!(c.cmd("GROUP mesh.test"), "211 3 1 3 mesh.test");
+    assert_eq!(c.cmd("STAT"), format!("223 1 {} article exists", ids[0]));
+    assert_eq!(c.code("LAST"), 422);
+    assert_eq!(c.cmd("NEXT"), format!("223 2 {} article selected", ids[1]));
+    assert_eq!(word(&c.cmd("NEXT"), 1), "3");
+    assert_eq!(c.code("NEXT"), 421);
+    assert_eq!(
+        word(&c.cmd("STAT"), 1),
+        "3",
+        "a failed NEXT keeps the current article"
+    );
+    assert_eq!(word(&c.cmd("LAST"), 2), ids[1]);
+    assert_eq!(word(&c.cmd("LAST"), 1), "1");
+    assert_eq!(c.code("LAST"), 422);
+
+    let status = c.cmd("LISTGROUP");
+    assert!(status.starts_with("211 3 1 3 mesh.test"), "{status}");
+    assert_eq!(c.block(), ["1", "2", "3"]);
+    assert_eq!(c.listing("LISTGROUP mesh.test 2-", 211), ["2", "3"]);
+    assert_eq!(c.listing("LISTGROUP mesh.test 2", 211), ["2"]);
+    assert_eq!(c.listing("LISTGROUP mesh.test 1-2", 211), ["1", "2"]);
+    assert!(c.listing("LISTGROUP mesh.test 7-9", 211).is_empty());
+    assert!(c.listing("LISTGROUP mesh.test 3-1", 211).is_empty());
+    // LISTGROUP selects the group and its first article.
+    assert_eq!(c.listing("LISTGROUP mesh.other", 211), ["1"]);
+    assert_eq!(
+        word(&c.cmd("STAT"), 2),
+        node.home
+            .open()
+            .unwrap()
+            .spool
+            .article_at("mesh.other", 1)
+            .unwrap()
+            .unwrap()
+            .msgid
+    );
+
+    // An empty group: count 0, low = high + 1, and no current article.
+    assert_eq!(c.cmd("GROUP mesh.empty"), "211 0 1 0 mesh.empty");
+    assert_eq!(c.code("STAT"), 420);
+    assert_eq!(c.code("ARTICLE"), 420);
+    assert_eq!(c.code("HEAD"), 420);
+    assert_eq!(c.code("BODY"), 420);
+    assert_eq!(c.code("NEXT"), 420);
+    assert_eq!(c.code("LAST"), 420);
+    assert_eq!(c.code("OVER"), 420);
+    assert_eq!(c.code("HDR Subject"), 420);
+    assert_eq!(c.code("STAT 1"), 423);
+    assert!(c.listing("LISTGROUP", 211).is_empty());
+}
+
+#[test]
+fn article_head_body_stat_and_current_article() {
+    let node = TestNode::with(|f| f.standard());
+    let (ids, raws): (Vec<String>, Vec<Vec<u8>>) = {
+        let n = node.home.open().unwrap();
+        (1..=3)
+            .map(|i| {
+                let a = n.spool.article_at("mesh.test", i).unwrap().unwrap();
+                (a.msgid, a.raw)
+            })
+            .unzip()
+    };
+    let mut c = node.connect();
+    // By Message-ID without a selected group: number 0.
+    assert_eq!(
+        c.cmd(&format!("STAT {}", ids[1])),
+        format!("223 0 {} article exists", ids[1])
+    );
+    assert_eq!(c.code("STAT <no-such@article>"), 430);
+    assert_eq!(c.code("ARTICLE <no-such@article>"), 430);
+    assert_eq!(c.code("HEAD <no-such@article>"), 430);
+    assert_eq!(c.code("BODY <no-such@article>"), 430);
+    // The whole article, byte-exact (its body has lines starting with '.' and '..').
+    let status = c.cmd(&format!("ARTICLE {}", ids[1]));
+    assert!(status.starts_with(&format!("220 0 {}", ids[1])), "{status}");
+    assert_eq!(c.block_bytes(), raws[1]);
+    assert_eq!(node.raw(&ids[1]), raws[1]);
+
+    assert_eq!(c.code("GROUP mesh.test"), 211);
+    // By Message-ID in the selected group: its number; the current article stays.
+    let status = c.cmd(&format!("HEAD {}", ids[2]));
+    assert_eq!(status, format!("221 3 {} headers follow", ids[2]));
+    let head = c.block_bytes();
+    let split = raws[2].windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert_eq!(head, &raws[2][..split + 2]);
+    assert!(String::from_utf8_lossy(&head).contains("Newsmesh-Signature: "));
+    assert_eq!(word(&c.cmd("STAT"), 1), "1");
+    // By number: it becomes the current article.
+    let status = c.cmd("BODY 2");
+    assert_eq!(status, format!("222 2 {} body follows", ids[1]));
+    assert_eq!(c.block_bytes(), b"two\r\n.dot\r\n..dots\r\n");
+    assert_eq!(word(&c.cmd("STAT"), 1), "2");
+    // A missing number: 423 and the current article is unchanged.
+    assert_eq!(c.code("ARTICLE 99"), 423);
+    assert_eq!(c.code("STAT 0"), 423);
+    assert_eq!(c.code("HEAD 9999999999999999"), 423);
+    assert_eq!(word(&c.cmd("STAT"), 1), "2");
+    // The current article, each form.
+    let status = c.cmd("ARTICLE");
+    assert!(status.starts_with("220 2 "), "{status}");
+    assert_eq!(c.block_bytes(), raws[1]);
+    assert!(c.cmd("HEAD").starts_with("221 2 "));
+    c.block_bytes();
+    assert!(c.cmd("BODY").starts_with("222 2 "));
+    assert_eq!(c.block_bytes(), b"two\r\n.dot\r\n..dots\r\n");
+    assert_eq!(c.cmd("STAT 3"), format!("223 3 {} article exists", ids[2]));
+    assert_eq!(word(&c.cmd("NEXT"), 0), "421");
+    // Syntax errors.
+    assert_eq!(c.code("ARTICLE abc"), 501);
+    assert_eq!(c.code("ARTICLE 12345678901234567890"), 501);
+    assert_eq!(c.code("STAT <no-brackets"), 501);
+    assert_eq!(c.code("HEAD 1 2"), 501);
+}
+
+#[test]
+fn over_and_hdr_from_the_index() {
+    let node = TestNode::with(|f| {
+        f.standard();
+        f.post("mesh.test", "tab\there", "x\n");
+        f.post("mesh.test", "folded\r\n  subject", "a\nb\nc\n");
+    });
+    let (ids, raws): (Vec<String>, Vec<Vec<u8>>) = {
+        let n = node.home.open().unwrap();
+        (1..=5)
+            .map(|i| {
+                let a = n.spool.article_at("mesh.test", i).unwrap().unwrap();
+                (a.msgid, a.raw)
+            })
+            .unzip()
+    };
+    let mut c = node.connect();
+    assert_eq!(
+        c.listing("LIST OVERVIEW.FMT", 215),
+        [
+            "Subject:",
+            "From:",
+            "Date:",
+            "Message-ID:",
+            "References:",
+            ":bytes",
+            ":lines"
+        ]
+    );
+    assert_eq!(c.listing("LIST HEADERS", 215), [":", ":bytes", ":lines"]);
+    // OVER by Message-ID needs no group; its number field is 0.
+    let over = c.listing(&format!("OVER {}", ids[0]), 224);
+    assert_eq!(over.len(), 1);
+    let fields: Vec<&str> = over[0].split('\t').collect();
+    assert_eq!(fields[0], "0");
+    assert_eq!(fields[1], "first");
+    assert_eq!(c.code("OVER <no-such@article>"), 430);
+
+    assert_eq!(c.code("GROUP mesh.test"), 211);
+    let all = c.listing("XOVER 1-", 224);
+    assert_eq!(all.len(), 5, "{all:?}");
+    for (i, line) in all.iter().enumerate() {
+        let f: Vec<&str> = line.split('\t').collect();
+        assert_eq!(f.len(), 8, "8 fields, no stray tab: {line:?}");
+        assert_eq!(f[0], (i + 1).to_string());
+        assert_eq!(f[2], "Tester <tester@example.org>");
+        assert_eq!(f[4], ids[i]);
+        assert_eq!(f[6], raws[i].len().to_string(), ":bytes");
+        assert!(!line.contains('\r'));
+    }
+    assert_eq!(all[1].split('\t').nth(7), Some("3"), ":lines");
+    assert_eq!(
+        all[3].split('\t').nth(1),
+        Some("tab here"),
+        "TAB became a space"
+    );
+    assert_eq!(
+        all[4].split('\t').nth(1),
+        Some("folded  subject"),
+        "unfolded"
+    );
+    assert_eq!(all[4].split('\t').nth(7), Some("3"));
+    assert_eq!(c.listing("OVER 2-3", 224).len(), 2);
+    assert_eq!(c.listing("OVER 4", 224).len(), 1);
+    // The current article (the first after GROUP).
+    let cur = c.listing("OVER", 224);
+    assert_eq!(cur.len(), 1);
+    assert!(cur[0].starts_with("1\tfirst\t"));
+    assert_eq!(c.code("OVER 6-9"), 423);
+    assert_eq!(c.code("OVER 3-2"), 423);
+    assert_eq!(c.code("OVER 1-2-3"), 501);
+
+    // HDR: indexed fields, metadata, and any header by parsing.
+    assert_eq!(
+        c.listing("HDR Subject 1-3", 225),
+        ["1 first", "2 second", "3 third"]
+    );
+    assert_eq!(
+        c.listing("XHDR from 2", 225),
+        ["2 Tester <tester@example.org>"]
+    );
+    assert_eq!(
+        c.listing("HDR message-id 3", 225),
+        [format!("3 {}", ids[2])]
+    );
+    assert_eq!(c.listing("HDR :lines 2", 225), ["2 3"]);
+    assert_eq!(
+        c.listing("HDR :bytes 1", 225),
+        [format!("1 {}", raws[0].len())]
+    );
+    assert_eq!(
+        c.listing("HDR Subject 4-5", 225),
+        ["4 tab here", "5 folded  subject"]
+    );
+    let agents = c.listing("HDR User-Agent 1-", 225);
+    assert_eq!(agents.len(), 5);
+    assert!(agents[0].starts_with("1 newsmesh/"), "{agents:?}");
+    assert_eq!(c.listing("HDR X-Not-There 1-2", 225), ["1 ", "2 "]);
+    assert_eq!(c.listing("HDR Subject", 225), ["1 first"]);
+    assert_eq!(
+        c.listing(&format!("HDR Newsgroups {}", ids[0]), 225),
+        ["0 mesh.test"]
+    );
+    assert_eq!(
+        c.listing(&format!("HDR Subject {}", ids[1]), 225),
+        ["0 second"]
+    );
+    assert_eq!(c.code("HDR Subject <no-such@article>"), 430);
+    assert_eq!(c.code("HDR Subject 9-"), 423);
+    assert_eq!(c.code("HDR :nonsense 1"), 503);
+    assert_eq!(c.code("HDR"), 501);
+}
+
+#[test]
+fn list_variants_newgroups_newnews() {
+    let node = TestNode::with(|f| f.standard());
+    let mut c = node.connect();
+    let active = c.listing("LIST", 215);
+    assert_eq!(
+        active,
+        ["mesh.empty 0 1 y", "mesh.other 1 1 y", "mesh.test 3 1 y"]
+    );
+    assert_eq!(c.listing("LIST ACTIVE", 215), active);
+    assert_eq!(c.listing("LIST ACTIVE mesh.o*", 215), ["mesh.other 1 1 y"]);
+    assert_eq!(
+        c.listing("LIST ACTIVE mesh.*,!mesh.test", 215),
+        ["mesh.empty 0 1 y", "mesh.other 1 1 y"]
+    );
+    assert!(c.listing("LIST ACTIVE nothing.*", 215).is_empty());
+    let newsgroups = c.listing("LIST NEWSGROUPS", 215);
+    assert!(
+        newsgroups.contains(&"mesh.empty\tnothing here".to_string()),
+        "{newsgroups:?}"
+    );
+    assert_eq!(
+        c.listing("LIST NEWSGROUPS mesh.e*", 215),
+        ["mesh.empty\tnothing here"]
+    );
+    let times = c.listing("LIST ACTIVE.TIMES mesh.test", 215);
+    assert_eq!(times.len(), 1);
+    let created: i64 = word(&times[0], 1).parse().unwrap();
+    assert!(
+        (chrono::Utc::now().timestamp() - created).abs() < 600,
+        "{times:?}"
+    );
+    assert_eq!(word(&times[0], 2), "alpha");
+    let counts = c.listing("LIST COUNTS", 215);
+    assert!(
+        counts.contains(&"mesh.test 3 1 3 y".to_string()),
+        "{counts:?}"
+    );
+    assert_eq!(c.listing("LIST SUBSCRIPTIONS", 215).len(), 3);
+    assert_eq!(c.code("LIST MOTD"), 503);
+    assert_eq!(c.code("LIST NO.SUCH.LIST"), 501);
+    assert_eq!(c.code("LIST ACTIVE a b"), 501);
+
+    // NEWGROUPS / NEWNEWS: yesterday finds everything, tomorrow nothing.
+    let day = chrono::Duration::days(1);
+    let yesterday = (chrono::Utc::now() - day)
+        .format("%Y%m%d %H%M%S GMT")
+        .to_string();
+    let tomorrow = (chrono::Utc::now() + day)
+        .format("%Y%m%d %H%M%S GMT")
+        .to_string();
+    let short = (chrono::Utc::now() - day)
+        .format("%y%m%d %H%M%S GMT")
+        .to_string();
+    let groups = c.listing(&format!("NEWGROUPS {yesterday}"), 231);
+    assert_eq!(groups, active);
+    assert_eq!(
+        c.listing(&format!("NEWGROUPS {short}"), 231),
+        active,
+        "two-digit year"
+    );
+    assert!(c.listing(&format!("NEWGROUPS {tomorrow}"), 231).is_empty());
+    let local = (chrono::Local::now() - day)
+        .format("%Y%m%d %H%M%S")
+        .to_string();
+    assert_eq!(
+        c.listing(&format!("NEWGROUPS {local}"), 231),
+        active,
+        "local time"
+    );
+    let ids = {
+        let n = node.home.open().unwrap();
+        let mut ids: Vec<String> = (1..=3)
+            .map(|i| n.spool.article_at("mesh.test", i).unwrap().unwrap().msgid)
+            .collect();
+        ids.push(n.spool.article_at("mesh.other", 1).unwrap().unwrap().msgid);
+        ids
+    };
+    assert_eq!(c.listing(&format!("NEWNEWS * {yesterday}"), 230), ids);
+    assert_eq!(
+        c.listing(&format!("NEWNEWS mesh.other {yesterday}"), 230),
+        &ids[3..]
+    );
+    assert_eq!(
+        c.listing(&format!("NEWNEWS *,!mesh.other {yesterday}"), 230),
+        &ids[..3]
+    );
+    assert!(c.listing(&format!("NEWNEWS * {tomorrow}"), 230).is_empty());
+    assert_eq!(c.code("NEWGROUPS 20241301 000000 GMT"), 501);
+    assert_eq!(c.code("NEWGROUPS 20240101 250000"), 501);
+    assert_eq!(c.code("NEWGROUPS 2024011 000000"), 501);
+    assert_eq!(c.code("NEWNEWS * 20240230 000000 GMT"), 501);
+    assert_eq!(c.code("NEWNEWS 20240101 000000"), 501);
+}
+
+/// A minimal article as a newsreader would POST it.
+fn reader_article(group: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Reader <reader@example.org>\r\nNewsgroups: {group}\r\nSubject: {subject}\r\n\r\n{body}"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn post_signs_stores_and_reads_back_byte_exact() {
+    let node = TestNode::new(
+        |_, t| t.replace("max_article_bytes = 1048576", "max_article_bytes = 4096"),
+        |f| f.standard(),
+    );
+    let default_key = public_key_text(
+        &node
+            .home
+            .author_key(DEFAULT_AUTHOR)
+            .unwrap()
+            .verifying_key(),
+    );
+    let mut c = node.connect();
+    let body = ".starts with a dot\r\n..two dots\r\n.\r\n\r\nend\r\n";
+    let status = c.post(&reader_article("mesh.test", "posted", body));
+    assert!(status.starts_with("240 <"), "{status}");
+    let id = word(&status, 1);
+    // Back through BODY, byte-exact, and through ARTICLE with the signature.
+    assert!(c.cmd(&format!("BODY {id}")).starts_with("222 "));
+    assert_eq!(c.block_bytes(), body.as_bytes());
+    assert!(c.cmd(&format!("ARTICLE {id}")).starts_with("220 "));
+    let article = String::from_utf8(c.block_bytes()).unwrap();
+    let sig = article
+        .lines()
+        .find(|l| l.starts_with("Newsmesh-Signature: "))
+        .expect("signature header");
+    assert!(sig.contains(&format!("k={default_key}")), "{sig}");
+    assert!(article.contains(&format!("Message-ID: {id}\r\n")));
+    assert!(article.contains("Path: alpha!not-for-mail\r\n"));
+    assert!(article.contains("\r\nDate: "), "Date was filled in");
+    // It is in the group now, with a number.
+    assert_eq!(c.cmd("GROUP mesh.test"), "211 4 1 4 mesh.test");
+    assert_eq!(c.listing("HDR Subject 4", 225), ["4 posted"]);
+    // Node-supplied headers sent by the poster are replaced.
+    let forged = "Message-ID: <mine@example.org>\r\nPath: elsewhere!x\r\nFrom: a@b.c\r\nNewsgroups: mesh.test\r\nSubject: forged\r\n\r\nbody\r\n";
+    let status = c.post(forged.as_bytes());
+    assert!(status.starts_with("240 <"), "{status}");
+    assert_ne!(word(&status, 1), "<mine@example.org>");
+    assert_eq!(c.code("STAT <mine@example.org>"), 430);
+
+    // Refusals: 441 with a reason, and the connection goes on.
+    let status = c.post(b"From: a@b.c\r\nSubject: no groups\r\n\r\nbody\r\n");
+    assert!(
+        status.starts_with("441 ") && status.contains("Newsgroups"),
+        "{status}"
+    );
+    let status = c.post(b"this is not an article at all\r\n");
+    assert!(status.starts_with("441 "), "{status}");
+    let status = c.post(b"From: a@b.c\r\nNewsgroups: no.trust.rule\r\nSubject: s\r\n\r\nbody\r\n");
+    assert!(
+        status.starts_with("441 ") && status.contains("no trust rule"),
+        "{status}"
+    );
+    let status = c.post(b"From: a@b.c\r\nNewsgroups: bad..group\r\nSubject: s\r\n\r\nbody\r\n");
+    assert!(status.starts_with("441 "), "{status}");
+    // Over the size limit (4096): refused, the rest of the block is skipped.
+    let big = reader_article("mesh.test", "too big", &"0123456789abcdef\r\n".repeat(1000));
+    let status = c.post(&big);
+    assert!(
+        status.starts_with("441 ") && status.contains("4096"),
+        "{status}"
+    );
+    assert_eq!(c.code("DATE"), 111, "connection still usable");
+    assert_eq!(c.cmd("GROUP mesh.test"), "211 5 1 5 mesh.test");
+    // A POST whose data never ends stays within the size limit too.
+    assert!(c.cmd("POST").starts_with("340"));
+    c.send(&vec![b'x'; 100_000]);
+    c.send(b"\r\n.\r\n");
+    let status = c.line();
+    assert!(status.starts_with("441 "), "{status}");
+    assert_eq!(c.code("MODE READER"), 200);
+}
+
+/// Config with AUTHINFO required on loopback and user `ann` (password "open sesame").
+fn auth_config(home: &Home, text: String) -> String {
+    newsmesh::sign::generate_secret(&home.author_key_path("ann")).unwrap();
+    let hash = newsmesh::config::hash_password("open sesame");
+    text.replace("loopback_without_auth = true", "loopback_without_auth = false")
+        + &format!(
+            "\n[[user]]\nname = \"ann\"\npassword_sha256 = \"{hash}\"\nauthor_key = \"authors/ann.key\"\n"
+        )
+}
+
+#[test]
+fn authinfo_gates_reading_and_posting() {
+    let node = TestNode::new(auth_config, |f| f.standard());
+    let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
+    let mut c = node.connect();
+    assert!(c.greeting.starts_with("201 "), "{}", c.greeting);
+    let caps = c.listing("CAPABILITIES", 101);
+    assert!(caps.iter().any(|l| l == "AUTHINFO USER"), "{caps:?}");
+    assert!(
+        !caps.iter().any(|l| l == "READER" || l == "POST"),
+        "{caps:?}"
+    );
+    assert_eq!(c.code("MODE READER"), 201);
+    assert_eq!(c.code("DATE"), 111, "DATE needs no authentication");
+    assert_eq!(c.code("HELP"), 100);
+    c.block();
+    for command in [
+        "GROUP mesh.test",
+        "LISTGROUP mesh.test",
+        "LIST",
+        "LIST NEWSGROUPS",
+        "ARTICLE <x@y>",
+        "HEAD 1",
+        "BODY",
+        "STAT",
+        "NEXT",
+        "LAST",
+        "OVER 1-",
+        "HDR Subject 1-",
+        "NEWGROUPS 20240101 000000 GMT",
+        "NEWNEWS * 20240101 000000 GMT",
+        "POST",
+    ] {
+        assert_eq!(c.code(command), 480, "{command}");
+    }
+    // Sequence errors and bad credentials.
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 482);
+    assert_eq!(c.code("AUTHINFO USER ann"), 381);
+    assert_eq!(c.code("AUTHINFO PASS open sesame!"), 481);
+    assert_eq!(
+        c.code("AUTHINFO PASS open sesame"),
+        482,
+        "USER is needed again"
+    );
+    assert_eq!(c.code("AUTHINFO USER nobody"), 381);
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 481);
+    assert_eq!(c.code("GROUP mesh.test"), 480);
+    // The right password.
+    assert_eq!(c.code("AUTHINFO USER ann"), 381);
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 281);
+    assert_eq!(c.code("AUTHINFO USER ann"), 502);
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 502);
+    let caps = c.listing("CAPABILITIES", 101);
+    assert!(caps.iter().any(|l| l == "READER") && caps.iter().any(|l| l == "POST"));
+    assert!(!caps.iter().any(|l| l.starts_with("AUTHINFO")), "{caps:?}");
+    assert_eq!(c.cmd("GROUP mesh.test"), "211 3 1 3 mesh.test");
+    assert_eq!(c.listing("OVER 1-", 224).len(), 3);
+    // POST is signed with ann's key.
+    let status = c.post(&reader_article("mesh.test", "from ann", "hello\r\n"));
+    assert!(status.starts_with("240 "), "{status}");
+    let id = word(&status, 1);
+    assert!(c.cmd(&format!("HEAD {id}")).starts_with("221 "));
+    let head = String::from_utf8(c.block_bytes()).unwrap();
+    assert!(head.contains(&format!("k={ann_key};")), "{head}");
+
+    // Three failures close the connection; the server goes on.
+    let mut c = node.connect();
+    for attempt in 1..=3 {
+        assert_eq!(c.code("AUTHINFO USER ann"), 381);
+        let status = c.cmd("AUTHINFO PASS guess");
+        assert!(status.starts_with("481"), "{attempt}: {status}");
+    }
+    assert!(c.closed());
+    let mut c = node.connect();
+    assert_eq!(c.code("AUTHINFO USER ann"), 381);
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 281);
+}
+
+#[test]
+fn loopback_reader_may_authenticate_to_post_as_a_user() {
+    let node = TestNode::new(
+        |home, text| {
+            auth_config(home, text).replace(
+                "loopback_without_auth = false",
+                "loopback_without_auth = true",
+            )
+        },
+        |f| f.standard(),
+    );
+    let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
+    let mut c = node.connect();
+    let caps = c.listing("CAPABILITIES", 101);
+    assert!(caps.iter().any(|l| l == "READER") && caps.iter().any(|l| l == "AUTHINFO USER"));
+    assert_eq!(c.code("AUTHINFO USER ann"), 381);
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 281);
+    let status = c.post(&reader_article("mesh.test", "ann again", "hi\r\n"));
+    let id = word(&status, 1);
+    let raw = String::from_utf8(node.raw(&id)).unwrap();
+    assert!(raw.contains(&format!("k={ann_key};")), "{raw}");
+}
+
+#[test]
+fn posting_can_be_disabled() {
+    let node = TestNode::new(
+        |_, t| t.replace("posting = true", "posting = false"),
+        |f| f.standard(),
+    );
+    let mut c = node.connect();
+    assert!(c.greeting.starts_with("201 "), "{}", c.greeting);
+    assert_eq!(c.code("MODE READER"), 201);
+    let caps = c.listing("CAPABILITIES", 101);
+    assert!(caps.iter().any(|l| l == "READER") && !caps.iter().any(|l| l == "POST"));
+    assert_eq!(c.code("POST"), 440);
+    assert_eq!(c.listing("LIST ACTIVE mesh.test", 215), ["mesh.test 3 1 n"]);
+    assert_eq!(
+        c.cmd("GROUP mesh.test"),
+        "211 3 1 3 mesh.test",
+        "reading still works"
+    );
+}
+
+#[test]
+fn bad_input_gets_a_code_and_the_service_goes_on() {
+    let node = TestNode::with(|f| f.standard());
+    let mut c = node.connect();
+    assert_eq!(c.code("FROBNICATE"), 500);
+    assert_eq!(c.code(""), 500);
+    assert_eq!(c.code("XYZZY 1 2 3"), 500);
+    assert_eq!(c.code("GROUP"), 501);
+    assert_eq!(c.code("GROUP a b"), 501);
+    assert_eq!(c.code("LISTGROUP mesh.test x-y"), 501);
+    assert_eq!(c.code("NEXT 1"), 501);
+    assert_eq!(c.code("OVER abc"), 501);
+    assert_eq!(c.code("NEWNEWS"), 501);
+    assert_eq!(c.code("MODE SPEEDY"), 501);
+    c.send(b"GROUP \xff\xfe\r\n");
+    assert!(c.line().starts_with("501"));
+    // Feed commands from a reader that is not a neighbour.
+    assert_eq!(c.code("IHAVE <a@b>"), 480);
+    assert_eq!(c.code("CHECK <a@b>"), 480);
+    assert_eq!(
+        c.cmd("GROUP mesh.test"),
+        "211 3 1 3 mesh.test",
+        "still usable"
+    );
+    assert_eq!(c.code("ARTICLE 3"), 220);
+    c.block();
+
+    // A 100 KB command line: 501, this connection is dropped (it cannot resync),
+    // the server serves the next one.
+    let mut long = Client::connect(node.addr);
+    let mut line = b"GROUP ".to_vec();
+    line.extend(std::iter::repeat_n(b'a', 100 * 1024));
+    line.extend_from_slice(b"\r\n");
+    let _ = long.w.write_all(&line);
+    let status = long.line();
+    assert!(status.starts_with("501"), "{status}");
+    assert!(long.closed());
+    let mut again = node.connect();
+    assert_eq!(again.cmd("GROUP mesh.test"), "211 3 1 3 mesh.test");
+    assert_eq!(c.code("DATE"), 111, "other connections are unaffected");
+}
+
+// ------------------------------------------------------------- real newsreaders
+
+fn have(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
+#[test]
+fn python_nntplib_reads_and_posts() {
+    if !have("python3") {
+        println!("SKIPPED python_nntplib_reads_and_posts: python3 is not installed");
+        return;
+    }
+    let node = TestNode::with(|f| f.standard());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_nntplib.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(node.addr.ip().to_string())
+        .arg(node.addr.port().to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}{stderr}");
+    if out.status.code() == Some(77) {
+        println!("SKIPPED python_nntplib_reads_and_posts: this python3 has no nntplib module");
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "nntplib script failed:\n{stdout}\n{stderr}"
+    );
+    // What nntplib posted is stored, signed, with its body byte-exact.
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("posted "))
+        .expect("the script prints the posted Message-ID")
+        .trim()
+        .to_string();
+    let raw = node.raw(&id);
+    let text = String::from_utf8(raw).unwrap();
+    assert!(text.contains("Newsmesh-Signature: "), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n.leading dot\r\n..two leading dots\r\n.\r\nlast line\r\n"),
+        "{text:?}"
+    );
+}
+
+#[test]
+fn tin_saves_a_group_non_interactively() {
+    if !have("tin") {
+        println!("SKIPPED tin_saves_a_group_non_interactively: tin is not installed (apt-get install tin)");
+        return;
+    }
+    let node = TestNode::with(|f| f.standard());
+    let tin_home = node.dir.path().join("tin-home");
+    let save = tin_home.join("News");
+    std::fs::create_dir_all(&save).unwrap();
+    std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
+    let out = std::process::Command::new("tin")
+        .args(["-r", "-S", "-q", "-v"])
+        .arg("-p")
+        .arg(node.addr.port().to_string())
+        .arg("-s")
+        .arg(&save)
+        .env("HOME", &tin_home)
+        .env("TIN_HOMEDIR", &tin_home)
+        .env("NNTPSERVER", node.addr.ip().to_string())
+        .env("TERM", "dumb")
+        // The run report tin mails at the end goes nowhere.
+        .env("MAILER", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("tin runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
+    let mut saved = Vec::new();
+    collect_files(&save, &mut saved);
+    let texts: Vec<String> = saved
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect();
+    for subject in ["first", "second", "third"] {
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains(&format!("Subject: {subject}"))),
+            "tin did not save {subject:?}; files {saved:?}\n{stdout}\n{stderr}"
+        );
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("\n.dot\n..dots\n")),
+        "{texts:?}"
+    );
+}
+
+fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn user_add_cli_then_authinfo_and_post_with_that_key() {
+    let bin = env!("CARGO_BIN_EXE_newsmesh");
+    let run = |home: &Home, args: &[&str], stdin: &str| {
+        let mut child = std::process::Command::new(bin)
+            .arg("--home")
+            .arg(home.dir())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A refusal may come before stdin is read: ignore a broken pipe.
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let mut printed = String::new();
+    let node = TestNode::new(
+        |home, _| {
+            let out = run(home, &["user", "add", "bob"], "correct horse\n");
+            assert!(out.status.success(), "{out:?}");
+            printed = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            // Refusals: the same name again, a bad name, an empty password.
+            let again = run(home, &["user", "add", "bob"], "x\n");
+            assert_eq!(again.status.code(), Some(1), "{again:?}");
+            assert_eq!(
+                run(home, &["user", "add", "../evil"], "x\n").status.code(),
+                Some(1)
+            );
+            assert_eq!(
+                run(home, &["user", "add", "carol"], "\n").status.code(),
+                Some(1)
+            );
+            let list = run(home, &["user", "list"], "");
+            assert_eq!(
+                String::from_utf8_lossy(&list.stdout),
+                "bob authors/bob.key\n"
+            );
+            let text = std::fs::read_to_string(home.config_path()).unwrap();
+            assert!(text.contains("[[user]]\nname = \"bob\""), "{text}");
+            assert!(!text.contains("correct horse"), "no clear-text password");
+            assert!(
+                text.contains("# Local users for AUTHINFO"),
+                "comments are kept"
+            );
+            text.replace(
+                "loopback_without_auth = true",
+                "loopback_without_auth = false",
+            )
+        },
+        |f| f.standard(),
+    );
+    let key_path = node.home.author_key_path("bob");
+    let bob = public_key_text(&node.home.author_key("bob").unwrap().verifying_key());
+    assert_eq!(printed, bob, "user add prints the user's author public key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut c = node.connect();
+    assert_eq!(c.code("AUTHINFO USER bob"), 381);
+    assert_eq!(c.code("AUTHINFO PASS correct horse "), 481);
+    assert_eq!(c.code("AUTHINFO USER bob"), 381);
+    assert_eq!(c.code("AUTHINFO PASS correct horse"), 281);
+    let status = c.post(&reader_article("mesh.test", "from bob", "hi\r\n"));
+    assert!(status.starts_with("240 "), "{status}");
+    let raw = String::from_utf8(node.raw(&word(&status, 1))).unwrap();
+    assert!(raw.contains(&format!("k={bob};")), "{raw}");
+}
