@@ -51,9 +51,11 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         Conn {
             stream,
-            rbuf: Vec::with_capacity(READ_CHUNK),
+            // Buffers start empty and shrink back after bursts: an idle connection
+            // costs next to nothing.
+            rbuf: Vec::new(),
             rpos: 0,
-            wbuf: Vec::with_capacity(READ_CHUNK),
+            wbuf: Vec::new(),
             scanner: BlockScanner::new(),
             timeout,
             bytes_in: 0,
@@ -81,6 +83,9 @@ impl Conn {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK {
+            self.rbuf = Vec::new();
+        }
     }
 
     /// Reads more bytes from the socket (flushing pending writes first, so the other
@@ -90,22 +95,13 @@ impl Conn {
     async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<(), NetError> {
         self.flush().await?;
         self.compact();
-        let start = self.rbuf.len();
-        self.rbuf.resize(start + READ_CHUNK, 0);
-        let read =
-            tokio::time::timeout_at(deadline, self.stream.read(&mut self.rbuf[start..])).await;
+        self.rbuf.reserve(READ_CHUNK);
+        let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await;
         let n = match read {
             Ok(Ok(n)) => n,
-            Ok(Err(e)) => {
-                self.rbuf.truncate(start);
-                return Err(e.into());
-            }
-            Err(_) => {
-                self.rbuf.truncate(start);
-                return Err(NetError::Timeout(self.timeout));
-            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(NetError::Timeout(self.timeout)),
         };
-        self.rbuf.truncate(start + n);
         if n == 0 {
             return Err(NetError::Closed);
         }
@@ -117,18 +113,12 @@ impl Conn {
     /// came. Lets a server take everything a peer has pipelined into one batch.
     pub fn fill_ready(&mut self) -> Result<bool, NetError> {
         self.compact();
-        let start = self.rbuf.len();
-        self.rbuf.resize(start + READ_CHUNK, 0);
-        let result = self.stream.try_read(&mut self.rbuf[start..]);
-        let n = match result {
+        self.rbuf.reserve(READ_CHUNK);
+        let n = match self.stream.try_read_buf(&mut self.rbuf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-            Err(e) => {
-                self.rbuf.truncate(start);
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         };
-        self.rbuf.truncate(start + n);
         self.bytes_in += n as u64;
         Ok(n > 0)
     }
@@ -209,6 +199,21 @@ impl Conn {
         tokio::time::Instant::now() + self.timeout
     }
 
+    /// Skips the rest of an over-long line, in bounded memory, so the connection can go
+    /// on with the next command.
+    pub async fn discard_line(&mut self) -> Result<(), NetError> {
+        let deadline = self.deadline();
+        loop {
+            let buf = &self.rbuf[self.rpos..];
+            if let Some(lf) = buf.iter().position(|&b| b == b'\n') {
+                self.rpos += lf + 1;
+                return Ok(());
+            }
+            self.rpos = self.rbuf.len();
+            self.fill(deadline).await?;
+        }
+    }
+
     /// Queues bytes to send.
     pub fn queue(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);
@@ -232,6 +237,9 @@ impl Conn {
         }
         self.bytes_out += self.wbuf.len() as u64;
         self.wbuf.clear();
+        if self.wbuf.capacity() > 4 * READ_CHUNK {
+            self.wbuf = Vec::new();
+        }
         Ok(())
     }
 

@@ -47,6 +47,8 @@ pub struct Shared {
     pub in_flight: Mutex<std::collections::HashMap<String, u64>>,
     /// Source of session ids.
     pub next_session: std::sync::atomic::AtomicU64,
+    /// Bounds the blocking tasks waiting for the spool.
+    pub spool_slots: Semaphore,
 }
 
 impl Shared {
@@ -68,6 +70,13 @@ impl Shared {
         F: FnOnce(&Shared, &mut Spool) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        // One SQLite connection serves the whole server: more than a couple of blocking
+        // tasks would only park threads (and their stacks) on its lock.
+        let _slot = self
+            .spool_slots
+            .acquire()
+            .await
+            .map_err(|e| Error::Invalid(format!("spool closed: {e}")))?;
         let shared = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut spool = shared
@@ -125,6 +134,7 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
         spool: Mutex::new(node.spool),
         in_flight: Mutex::new(std::collections::HashMap::new()),
         next_session: std::sync::atomic::AtomicU64::new(1),
+        spool_slots: Semaphore::new(2),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));

@@ -136,9 +136,12 @@ impl Session {
             let line = match line {
                 Ok(line) => line,
                 Err(NetError::Protocol(e)) => {
-                    // Too long a line: answer and drop the connection, we cannot resync.
+                    // Too long a line: skip the rest of it and carry on.
+                    if let Err(e) = self.conn.discard_line().await {
+                        break Err(e);
+                    }
                     self.reply(501, &format!("command line too long ({e})"));
-                    break Ok(());
+                    continue;
                 }
                 Err(e) => break Err(e),
             };

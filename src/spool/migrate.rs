@@ -11,6 +11,7 @@ use super::SpoolError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/001_init.sql"),
     include_str!("../../schema/002_resync.sql"),
+    include_str!("../../schema/003_arrived_index.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolError> {
