@@ -40,8 +40,19 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// `NEWSMESH_BENCH_WRAP_SYNC="perf record -g -o sync.perf"` runs `sync` under a profiler.
 fn nm(home: &Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
+    let wrap = match args.first() {
+        Some(&"sync") => std::env::var("NEWSMESH_BENCH_WRAP_SYNC").unwrap_or_default(),
+        _ => String::new(),
+    };
+    let mut words = wrap
+        .split_whitespace()
+        .map(str::to_string)
+        .chain([BIN.to_string()]);
+    let program = words.next().unwrap_or_default();
+    let out = Command::new(program)
+        .args(words)
         .arg("--home")
         .arg(home)
         .args(args)
