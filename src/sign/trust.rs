@@ -38,10 +38,12 @@ impl TrustPolicy {
             .map(|(i, r)| {
                 let admits = match &r.authors {
                     Authors::Word(w) if w == "any" => Admits::Any,
-                    Authors::Word(w) => return Err(format!(
+                    Authors::Word(w) => {
+                        return Err(format!(
                         "[[trust]] rule {}: authors must be \"any\" or a list of keys, not {w:?}",
                         i + 1
-                    )),
+                    ))
+                    }
                     Authors::Keys(keys) => Admits::Keys(
                         keys.iter()
                             .map(|k| parse_public_key(k))
