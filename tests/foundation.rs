@@ -749,3 +749,15 @@ fn bad_peer_edits_are_refused_and_change_nothing() {
         format!("beta passive * {}\n", beta.node_key())
     );
 }
+
+#[test]
+fn a_group_named_twice_in_newsgroups_files_the_article_once() {
+    let alpha = Node::init("alpha");
+    let id = alpha.post("mesh.test,mesh.test", "Said twice", b"once\n");
+    assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 1)]);
+    alpha
+        .cmd(&["read", "mesh.test", "1"])
+        .success()
+        .stdout_has(&format!("Message-ID: {id}"));
+    alpha.cmd(&["read", "mesh.test", "2"]).failure();
+}
