@@ -761,3 +761,33 @@ fn a_group_named_twice_in_newsgroups_files_the_article_once() {
         .stdout_has(&format!("Message-ID: {id}"));
     alpha.cmd(&["read", "mesh.test", "2"]).failure();
 }
+
+#[test]
+fn a_line_break_in_a_header_option_is_refused_before_signing() {
+    // Otherwise "a\nControl: cancel <...>" would inject a header into the article.
+    let alpha = Node::init("alpha");
+    alpha
+        .cmd_stdin(
+            &["post", "-g", "mesh.test", "-s", "a\nControl: cancel <x@y>"],
+            b"x\n",
+        )
+        .failure()
+        .stdout_empty()
+        .stderr_has("--subject must be one line");
+    alpha
+        .cmd_stdin(
+            &[
+                "post",
+                "-g",
+                "mesh.test",
+                "-s",
+                "ok",
+                "--from",
+                "a@b\r\nX-Evil: 1",
+            ],
+            b"x\n",
+        )
+        .failure()
+        .stderr_has("--from must be one line");
+    assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
+}
