@@ -215,17 +215,21 @@ impl Article {
     }
 
     /// Newsgroups split on `,`, each trimmed of whitespace and folding;
-    /// empty entries dropped.
+    /// empty and repeated entries dropped (first occurrence kept), so an
+    /// article naming a group twice is filed there once.
     pub fn newsgroups(&self) -> Vec<String> {
-        self.header_unfolded("Newsgroups")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|g| !g.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
+        let mut groups: Vec<String> = Vec::new();
+        for g in self
+            .header_unfolded("Newsgroups")
             .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+        {
+            if !g.is_empty() && !groups.iter().any(|seen| seen == g) {
+                groups.push(g.to_string());
+            }
+        }
+        groups
     }
 
     /// Prepends `identity!` to the Path header (`a!b` becomes
@@ -356,6 +360,8 @@ mod tests {
         let mut a = sample();
         assert_eq!(a.newsgroups(), ["comp.lang.rust", "alt.test"]);
         a.set_header("Newsgroups", "a.b,\r\n c.d,,");
+        assert_eq!(a.newsgroups(), ["a.b", "c.d"]);
+        a.set_header("Newsgroups", "a.b,c.d,a.b, c.d");
         assert_eq!(a.newsgroups(), ["a.b", "c.d"]);
         a.path_prepend("me");
         assert_eq!(a.header("Path"), Some("me!b!a"));

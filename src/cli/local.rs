@@ -62,6 +62,18 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             )));
         }
     }
+    // A CR or LF in a header value would end the header early and inject another one.
+    for (what, value) in [
+        ("--subject", Some(&args.subject)),
+        ("--from", args.from.as_ref()),
+        ("--references", args.references.as_ref()),
+    ] {
+        if value.is_some_and(|v| v.contains(['\r', '\n'])) {
+            return Err(Error::Invalid(format!(
+                "{what} must be one line (it contains a line break)"
+            )));
+        }
+    }
     let body = read_body(&args)?;
     let from = args.from.clone().unwrap_or_else(|| {
         let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
