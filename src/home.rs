@@ -113,6 +113,7 @@ impl Home {
 
     /// An author identity key (`default` unless named).
     pub fn author_key(&self, name: &str) -> Result<SigningKey> {
+        check_author_name(name)?;
         Ok(sign::load_secret(&self.author_key_path(name))?)
     }
 }
@@ -134,6 +135,18 @@ impl Node {
     /// The node's Path identity.
     pub fn name(&self) -> &str {
         &self.config.node.name
+    }
+}
+
+/// Refuses author names that are not plain names: `authors/NAME.key` must stay inside
+/// the home (no `..`, no `/`).
+pub fn check_author_name(name: &str) -> Result<()> {
+    if config::is_valid_user_name(name) {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "author name {name:?} must be letters, digits, '.', '-', '_' (not starting with '.')"
+        )))
     }
 }
 

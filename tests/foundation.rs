@@ -791,3 +791,21 @@ fn a_line_break_in_a_header_option_is_refused_before_signing() {
         .stderr_has("--from must be one line");
     assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
 }
+
+#[test]
+fn author_names_cannot_leave_the_home_and_empty_bodies_are_not_posted() {
+    let alpha = Node::init("alpha");
+    alpha
+        .cmd(&["post", "-g", "mesh.test", "-s", "x", "--author", "../node"])
+        .failure()
+        .stderr_has("author name");
+    alpha
+        .cmd(&["key", "--author", "../../escape", "--generate"])
+        .failure()
+        .stderr_has("author name");
+    alpha
+        .cmd_stdin(&["post", "-g", "mesh.test", "-s", "nothing"], b"")
+        .failure()
+        .stderr_has("empty body");
+    assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
+}

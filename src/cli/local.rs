@@ -44,6 +44,7 @@ pub fn key(home: &Home, args: KeyArgs) -> Result<()> {
     let key = if args.node {
         home.node_key()?
     } else if args.generate {
+        crate::home::check_author_name(&args.author)?;
         crate::sign::generate_secret(&home.author_key_path(&args.author))?
     } else {
         home.author_key(&args.author)?
@@ -74,7 +75,16 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             )));
         }
     }
-    let body = read_body(&args)?;
+    if args.subject.len() > MAX_SUBJECT {
+        return Err(Error::Invalid(format!(
+            "--subject is {} bytes long; at most {MAX_SUBJECT}",
+            args.subject.len()
+        )));
+    }
+    let body = read_body(&args, node.config.limits.max_article_bytes)?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Invalid("empty body; nothing posted".into()));
+    }
     let from = args.from.clone().unwrap_or_else(|| {
         let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
         format!("{user}@{}.invalid", node.name())
@@ -111,8 +121,20 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
     }
 }
 
-fn read_body(args: &PostArgs) -> Result<Vec<u8>> {
+/// Longest subject `post` takes: a header line must stay under 998 octets (RFC 5322).
+const MAX_SUBJECT: usize = 900;
+
+fn read_body(args: &PostArgs, max_article: usize) -> Result<Vec<u8>> {
     if let Some(file) = &args.file {
+        let size = std::fs::metadata(file)
+            .map_err(|e| Error::io(file, e))?
+            .len();
+        if size > max_article as u64 {
+            return Err(Error::Invalid(format!(
+                "{} is {size} bytes: exceeds the limit of {max_article} bytes ([limits] max_article_bytes)",
+                file.display()
+            )));
+        }
         return std::fs::read(file).map_err(|e| Error::io(file, e));
     }
     let stdin = std::io::stdin();
@@ -145,11 +167,7 @@ fn read_body(args: &PostArgs) -> Result<Vec<u8>> {
             "{editor} exited with {status}; nothing posted"
         )));
     }
-    let body = body?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::Invalid("empty body; nothing posted".into()));
-    }
-    Ok(body)
+    body
 }
 
 pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
