@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/001_init.sql"),
     include_str!("../../schema/002_resync.sql"),
     include_str!("../../schema/003_arrived_index.sql"),
+    include_str!("../../schema/004_history_locates_articles.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolError> {
@@ -30,6 +31,10 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolErr
             known,
         });
     }
+    // Table rebuilds must not cascade through foreign keys; the pragma cannot change
+    // inside a transaction, so it is off around the migrations and checked after.
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .map_err(wrap)?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction().map_err(wrap)?;
         tx.execute_batch(sql).map_err(wrap)?;
@@ -44,6 +49,19 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolErr
             .map_err(wrap)?;
         tx.commit().map_err(wrap)?;
     }
+    let broken: i64 = conn
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .map_err(wrap)?;
+    if broken > 0 {
+        return Err(SpoolError::Sqlite {
+            path: path.to_path_buf(),
+            source: rusqlite::Error::InvalidQuery,
+        });
+    }
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(wrap)?;
     Ok(())
 }
 
@@ -66,6 +84,49 @@ mod tests {
         let epoch = Spool::open(&path).unwrap().epoch().unwrap();
         assert_eq!(epoch.len(), 32);
         assert_eq!(Spool::open(&path).unwrap().epoch().unwrap(), epoch);
+    }
+
+    #[test]
+    fn version_3_spools_upgrade_keeping_articles_numbers_and_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for sql in &super::MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO meta VALUES ('epoch', 'e3');
+                 INSERT INTO groups (name, high, count, created) VALUES ('mesh.test', 2, 1, 0);
+                 INSERT INTO articles (seq, msgid, path, newsgroups, subject, author, date, posted,
+                                       bytes, lines, arrived, raw)
+                      VALUES (7, '<a@x>', 'p', 'mesh.test', 's', 'f', 'd', 0, 1, 1, 0, x'41'),
+                             (9, '<gone@x>', 'p', 'mesh.test', 's', 'f', 'd', 0, 1, 1, 0, x'42');
+                 INSERT INTO group_articles VALUES ('mesh.test', 1, 7), ('mesh.test', 2, 9);
+                 INSERT INTO history (msgid, status, seen) VALUES ('<a@x>', 'stored', 0),
+                                                                  ('<gone@x>', 'stored', 0);
+                 DELETE FROM group_articles WHERE seq = 9;
+                 DELETE FROM articles WHERE seq = 9;",
+            )
+            .unwrap();
+        }
+        let mut spool = Spool::open(&path).unwrap();
+        assert_eq!(spool.epoch().unwrap(), "e3");
+        assert_eq!(spool.article("<a@x>").unwrap().unwrap().seq, 7);
+        assert_eq!(
+            spool.article_at("mesh.test", 1).unwrap().unwrap().msgid,
+            "<a@x>"
+        );
+        // The next arrival gets a sequence above every one ever used (9), not 8.
+        let out = spool
+            .store_batch(&[crate::spool::test_support::new_article(
+                "<b@x>",
+                "mesh.test",
+            )])
+            .unwrap();
+        assert_eq!(out, vec![crate::spool::StoreOutcome::Stored(10)]);
+        assert_eq!(spool.article("<b@x>").unwrap().unwrap().seq, 10);
     }
 
     #[test]

@@ -86,7 +86,10 @@ impl Spool {
     /// The article with this Message-ID, if stored.
     pub fn article(&self, msgid: &str) -> Result<Option<StoredArticle>, SpoolError> {
         self.conn
-            .prepare_cached("SELECT seq, msgid, raw FROM articles WHERE msgid = ?1")
+            .prepare_cached(
+                "SELECT a.seq, a.msgid, a.raw FROM history h JOIN articles a ON a.seq = h.seq
+                 WHERE h.msgid = ?1",
+            )
             .and_then(|mut s| {
                 s.query_row(params![msgid], |r| {
                     Ok(StoredArticle {
@@ -200,8 +203,8 @@ impl Spool {
     pub fn number_in(&self, group: &str, msgid: &str) -> Result<Option<i64>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT g.num FROM group_articles g JOIN articles a ON a.seq = g.seq
-                 WHERE g.grp = ?1 AND a.msgid = ?2",
+                "SELECT g.num FROM history h JOIN group_articles g ON g.seq = h.seq
+                 WHERE g.grp = ?1 AND h.msgid = ?2",
             )
             .and_then(|mut s| s.query_row(params![group, msgid], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))
@@ -242,8 +245,8 @@ impl Spool {
     pub fn overview_of(&self, msgid: &str) -> Result<Option<Overview>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT 0, subject, author, date, posted, msgid, refs, bytes, lines
-                 FROM articles WHERE msgid = ?1",
+                "SELECT 0, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines
+                 FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1",
             )
             .and_then(|mut s| {
                 s.query_row(params![msgid], |r| {

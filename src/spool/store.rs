@@ -131,6 +131,8 @@ fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutc
         a.raw
     ])?;
     let seq = tx.last_insert_rowid();
+    tx.prepare_cached("UPDATE history SET seq = ?2 WHERE msgid = ?1")?
+        .execute(params![a.msgid, seq])?;
     for group in &a.newsgroups {
         let number: Option<i64> = tx
             .prepare_cached(
