@@ -34,6 +34,17 @@ pub struct Rules<'a> {
     pub trust: &'a TrustPolicy,
 }
 
+impl<'a> Rules<'a> {
+    /// The rules a node's configuration and trust policy give.
+    pub fn new(config: &'a crate::config::Config, trust: &'a TrustPolicy) -> Rules<'a> {
+        Rules {
+            node_name: &config.node.name,
+            limits: config.limits.article_limits(),
+            trust,
+        }
+    }
+}
+
 struct Candidate {
     article: Article,
     msgid: String,

@@ -111,12 +111,7 @@ impl Testbed {
             body: body.as_bytes(),
         };
         let article = compose(&draft, node.name(), &key);
-        let name = node.name().to_string();
-        let rules = Rules {
-            node_name: &name,
-            limits: node.config.limits.article_limits(),
-            trust: &node.trust,
-        };
+        let rules = Rules::new(&node.config, &node.trust);
         match ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop() {
             Some(Verdict::Stored(_)) => Ok(article.message_id().unwrap_or_default().to_string()),
             other => Err(Error::Refused(format!("{other:?}"))),

@@ -101,12 +101,7 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
         &key,
     );
     let raw = article.to_bytes();
-    let name = node.name().to_string();
-    let rules = Rules {
-        node_name: &name,
-        limits: node.config.limits.article_limits(),
-        trust: &node.trust,
-    };
+    let rules = Rules::new(&node.config, &node.trust);
     let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
     match verdict.first() {
         Some(Verdict::Stored(_)) => {

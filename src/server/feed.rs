@@ -140,11 +140,7 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
                     Item::Fetch(_) => {}
                 }
             }
-            let rules = Rules {
-                node_name: shared.name(),
-                limits: shared.config.limits.article_limits(),
-                trust: &shared.trust,
-            };
+            let rules = Rules::new(&shared.config, &shared.trust);
             let verdicts = ingest_offered(spool, &rules, &takes)?;
             {
                 let mut in_flight = shared.in_flight();
@@ -262,11 +258,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     let verdict = s
         .shared
         .with_spool(move |shared, spool| {
-            let rules = Rules {
-                node_name: shared.name(),
-                limits: shared.config.limits.article_limits(),
-                trust: &shared.trust,
-            };
+            let rules = Rules::new(&shared.config, &shared.trust);
             Ok(ingest_offered(spool, &rules, &[(&id, &body)])?.pop())
         })
         .await;

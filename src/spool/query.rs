@@ -69,6 +69,21 @@ pub struct Arrival {
     pub newsgroups: String,
 }
 
+/// Maps `number, subject, author, date, posted, msgid, refs, bytes, lines`.
+fn overview_row(r: &Row<'_>) -> rusqlite::Result<Overview> {
+    Ok(Overview {
+        number: r.get(0)?,
+        subject: r.get(1)?,
+        author: r.get(2)?,
+        date: r.get(3)?,
+        posted: r.get(4)?,
+        msgid: r.get(5)?,
+        refs: r.get(6)?,
+        bytes: r.get(7)?,
+        lines: r.get(8)?,
+    })
+}
+
 fn group_row(r: &Row<'_>) -> rusqlite::Result<GroupInfo> {
     Ok(GroupInfo {
         name: r.get(0)?,
@@ -181,19 +196,7 @@ impl Spool {
                  WHERE g.grp = ?1 AND g.num BETWEEN ?2 AND ?3 ORDER BY g.num",
             )
             .and_then(|mut s| {
-                s.query_map(params![group, from, to], |r| {
-                    Ok(Overview {
-                        number: r.get(0)?,
-                        subject: r.get(1)?,
-                        author: r.get(2)?,
-                        date: r.get(3)?,
-                        posted: r.get(4)?,
-                        msgid: r.get(5)?,
-                        refs: r.get(6)?,
-                        bytes: r.get(7)?,
-                        lines: r.get(8)?,
-                    })
-                })?
+                s.query_map(params![group, from, to], overview_row)?
                 .collect()
             })
             .map_err(|e| self.err(e))
@@ -248,22 +251,7 @@ impl Spool {
                 "SELECT 0, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines
                  FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1",
             )
-            .and_then(|mut s| {
-                s.query_row(params![msgid], |r| {
-                    Ok(Overview {
-                        number: r.get(0)?,
-                        subject: r.get(1)?,
-                        author: r.get(2)?,
-                        date: r.get(3)?,
-                        posted: r.get(4)?,
-                        msgid: r.get(5)?,
-                        refs: r.get(6)?,
-                        bytes: r.get(7)?,
-                        lines: r.get(8)?,
-                    })
-                })
-                .optional()
-            })
+            .and_then(|mut s| s.query_row(params![msgid], overview_row).optional())
             .map_err(|e| self.err(e))
     }
 

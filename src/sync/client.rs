@@ -19,7 +19,7 @@ use ed25519_dalek::SigningKey;
 use tokio::net::TcpStream;
 
 use super::PeerReport;
-use crate::config::PeerConfig;
+use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::Node;
 use crate::ingest::{ingest_offered, Rules, Verdict};
@@ -74,11 +74,14 @@ pub async fn exchange(
     peer: &PeerConfig,
     report: &mut PeerReport,
 ) -> Result<()> {
-    let address = peer
-        .address
-        .as_deref()
-        .ok_or_else(|| Error::Invalid(format!("peer {} has no address", peer.name)))?;
-    let limits = &node.config.limits;
+    let mut conn = dial(&peer.name, peer.address.as_deref(), &node.config.limits).await?;
+    let result = run(node, node_key, peer, &mut conn, report).await;
+    hang_up(conn, result, report).await
+}
+
+/// Connects to a neighbour's address within the configured timeouts.
+pub(super) async fn dial(name: &str, address: Option<&str>, limits: &LimitsConfig) -> Result<Conn> {
+    let address = address.ok_or_else(|| Error::Invalid(format!("peer {name} has no address")))?;
     let connect = Duration::from_secs(limits.connect_timeout_secs);
     let stream = tokio::time::timeout(connect, TcpStream::connect(address))
         .await
@@ -88,8 +91,18 @@ pub async fn exchange(
             ))
         })?
         .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
-    let mut conn = Conn::new(stream, Duration::from_secs(limits.io_timeout_secs));
-    let result = run(node, node_key, peer, &mut conn, report).await;
+    Ok(Conn::new(
+        stream,
+        Duration::from_secs(limits.io_timeout_secs),
+    ))
+}
+
+/// Ends a session: QUIT when it went well, close, and count the bytes that crossed.
+pub(super) async fn hang_up(
+    mut conn: Conn,
+    result: Result<()>,
+    report: &mut PeerReport,
+) -> Result<()> {
     if result.is_ok() {
         let _ = command(&mut conn, &Command::Quit).await;
     }
@@ -296,12 +309,7 @@ async fn receive<'a>(
 
 /// Verifies and stores fetched articles in one transaction.
 fn store(node: &mut Node, articles: &[(&str, Vec<u8>)], report: &mut PeerReport) -> Result<()> {
-    let name = node.config.node.name.clone();
-    let rules = Rules {
-        node_name: &name,
-        limits: node.config.limits.article_limits(),
-        trust: &node.trust,
-    };
+    let rules = Rules::new(&node.config, &node.trust);
     let offered: Vec<(&str, &[u8])> = articles
         .iter()
         .map(|(id, raw)| (*id, raw.as_slice()))

@@ -3,11 +3,7 @@
 //! our new arrivals go out with MODE STREAM (CHECK/TAKETHIS) when the server streams,
 //! else one IHAVE per article (RFC 3977 §6.3.2).
 
-use std::time::Duration;
-
-use tokio::net::TcpStream;
-
-use super::client::{command, expect, net, next_offer, push, response, Target};
+use super::client::{command, dial, expect, hang_up, net, next_offer, push, response, Target};
 use super::PeerReport;
 use crate::config::NntpPeerConfig;
 use crate::error::{Error, Result};
@@ -17,21 +13,7 @@ use crate::protocol::{write_block, Command};
 
 /// Feeds `server` everything new since its mark.
 pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerReport) -> Result<()> {
-    let address = server
-        .address
-        .as_deref()
-        .ok_or_else(|| Error::Invalid(format!("nntp_peer {} has no address", server.name)))?;
-    let limits = &node.config.limits;
-    let connect = Duration::from_secs(limits.connect_timeout_secs);
-    let stream = tokio::time::timeout(connect, TcpStream::connect(address))
-        .await
-        .map_err(|_| {
-            Error::Network(format!(
-                "connecting to {address}: timed out after {connect:?}"
-            ))
-        })?
-        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
-    let mut conn = Conn::new(stream, Duration::from_secs(limits.io_timeout_secs));
+    let mut conn = dial(&server.name, server.address.as_deref(), &node.config.limits).await?;
     let target = Target {
         name: &server.name,
         feed: server.feed(),
@@ -52,12 +34,7 @@ pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerRep
         }
     }
     .await;
-    if result.is_ok() {
-        let _ = command(&mut conn, &Command::Quit).await;
-    }
-    conn.shutdown().await;
-    report.bytes = conn.bytes_in + conn.bytes_out;
-    result
+    hang_up(conn, result, report).await
 }
 
 /// One IHAVE round trip per article: 335 send it, 435 not wanted, 436 later.
