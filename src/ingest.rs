@@ -9,8 +9,8 @@
 //! history: that would let anyone block a real article by sending garbage under its id.
 
 use crate::article::{Article, Limits};
-use crate::sign::{self, batch::verify_many, public_key_text, Prepared, SigStatus, TrustPolicy};
-use crate::spool::{NewArticle, Spool, SpoolError, StoreOutcome};
+use crate::sign::{self, batch::verify_chunk, public_key_text, Prepared, SigStatus, TrustPolicy};
+use crate::spool::{NewArticle, Spool, SpoolError, StoreOutcome, Storer};
 
 /// What happened to one offered article.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,73 +76,96 @@ pub fn ingest_offered(
     ingest_items(spool, rules, &items)
 }
 
+/// Articles per step of the ingest pipeline: while one step is stored, the signatures of
+/// the next are verified on other threads, so SQLite and ed25519 use the cores at once.
+const STEP: usize = 256;
+
 fn ingest_items(
     spool: &mut Spool,
     rules: &Rules<'_>,
     items: &[(Option<&str>, &[u8])],
 ) -> Result<Vec<Verdict>, SpoolError> {
     let mut verdicts: Vec<Option<Verdict>> = vec![None; items.len()];
-    let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(items.len());
+    let mut steps: Vec<Vec<(usize, Candidate)>> = Vec::new();
     for (i, (offered_as, raw)) in items.iter().enumerate() {
         match examine(spool, rules, *offered_as, raw)? {
-            Ok(c) => candidates.push((i, c)),
+            Ok(c) => match steps.last_mut() {
+                Some(step) if step.len() < STEP => step.push((i, c)),
+                _ => steps.push(vec![(i, c)]),
+            },
             Err(v) => verdicts[i] = Some(v),
         }
     }
-    let prepared: Vec<Prepared> = candidates
+    let signatures: Vec<Vec<Prepared>> = steps
         .iter()
-        .filter_map(|(_, c)| c.prepared.clone())
+        .map(|step| {
+            step.iter()
+                .filter_map(|(_, c)| c.prepared.clone())
+                .collect()
+        })
         .collect();
-    let mut statuses = verify_many(&prepared).into_iter();
-    let mut to_store: Vec<(usize, NewArticle)> = Vec::with_capacity(candidates.len());
-    let mut policy_refusals = Vec::new();
-    for (i, mut c) in candidates {
-        let author = match &c.prepared {
-            None => None,
-            Some(_) => match statuses.next() {
-                Some(SigStatus::Valid { key }) => Some(key),
-                Some(other) => {
-                    verdicts[i] = Some(Verdict::Refused(other.describe()));
-                    continue;
+    std::thread::scope(|scope| {
+        let (verified, results) = std::sync::mpsc::sync_channel::<Vec<SigStatus>>(2);
+        scope.spawn(move || {
+            for step in &signatures {
+                if verified.send(verify_chunk(step)).is_err() {
+                    return;
                 }
-                None => None,
-            },
-        };
-        if let Err(why) = rules.trust.allows(&c.groups, author.as_ref()) {
-            if author.is_some() {
-                policy_refusals.push((c.msgid.clone(), why.clone()));
             }
-            verdicts[i] = Some(Verdict::Refused(why));
-            continue;
-        }
-        if c.article.path_entries().first().map(String::as_str) != Some(rules.node_name) {
-            c.article.path_prepend(rules.node_name);
-        }
-        // Xref is the sender's local numbering (RFC 5537 §3.2.2): meaningless here.
-        c.article.remove_header("Xref");
-        to_store.push((
-            i,
-            new_article(
-                c.article,
-                c.msgid,
-                c.groups,
-                author.map(|k| public_key_text(&k)),
-            ),
-        ));
-    }
-    let batch: Vec<NewArticle> = to_store.iter().map(|(_, a)| a.clone()).collect();
-    let outcomes = spool.store_batch(&batch)?;
-    for ((i, _), outcome) in to_store.iter().zip(outcomes) {
-        verdicts[*i] = Some(match outcome {
-            StoreOutcome::Stored(seq) => Verdict::Stored(seq),
-            StoreOutcome::Duplicate => Verdict::Duplicate,
         });
-    }
-    spool.record_refused(&policy_refusals)?;
+        spool.store_with(|store| {
+            for step in steps {
+                let mut statuses = results.recv().unwrap_or_default().into_iter();
+                for (i, c) in step {
+                    verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
+                }
+            }
+            Ok(())
+        })
+    })?;
     Ok(verdicts
         .into_iter()
         .map(|v| v.unwrap_or_else(|| Verdict::Refused("internal: no verdict".into())))
         .collect())
+}
+
+/// Decides on one examined article given its signature status, and stores it when it
+/// passes. `statuses` yields the verification results of the step, in order.
+fn settle(
+    store: &mut Storer<'_>,
+    rules: &Rules<'_>,
+    mut c: Candidate,
+    statuses: &mut impl Iterator<Item = SigStatus>,
+) -> rusqlite::Result<Verdict> {
+    let author = match &c.prepared {
+        None => None,
+        Some(_) => match statuses.next() {
+            Some(SigStatus::Valid { key }) => Some(key),
+            Some(other) => return Ok(Verdict::Refused(other.describe())),
+            None => {
+                return Ok(Verdict::Refused(
+                    "signature not verified (internal error)".into(),
+                ))
+            }
+        },
+    };
+    if let Err(why) = rules.trust.allows(&c.groups, author.as_ref()) {
+        if author.is_some() {
+            store.record_refused(&c.msgid, &why)?;
+        }
+        return Ok(Verdict::Refused(why));
+    }
+    if c.article.path_entries().first().map(String::as_str) != Some(rules.node_name) {
+        c.article.path_prepend(rules.node_name);
+    }
+    // Xref is the sender's local numbering (RFC 5537 §3.2.2): meaningless here.
+    c.article.remove_header("Xref");
+    let signer = author.map(|k| public_key_text(&k));
+    let stored = new_article(c.article, c.msgid, c.groups, signer);
+    Ok(match store.store(&stored)? {
+        StoreOutcome::Stored(seq) => Verdict::Stored(seq),
+        StoreOutcome::Duplicate => Verdict::Duplicate,
+    })
 }
 
 /// Parses and pre-checks one article; `Err(verdict)` when it is settled already.

@@ -28,7 +28,8 @@ pub fn verify_many(items: &[Prepared]) -> Vec<SigStatus> {
     })
 }
 
-fn verify_chunk(items: &[Prepared]) -> Vec<SigStatus> {
+/// Verifies on the calling thread only (one batch, then one by one if it fails).
+pub fn verify_chunk(items: &[Prepared]) -> Vec<SigStatus> {
     if items.len() > 1 {
         let messages: Vec<[u8; 48]> = items.iter().map(Prepared::signed_message).collect();
         let refs: Vec<&[u8]> = messages.iter().map(|m| &m[..]).collect();

@@ -19,7 +19,7 @@ use rusqlite::Connection;
 
 pub use marks::PeerMarks;
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
-pub use store::{NewArticle, StoreOutcome};
+pub use store::{NewArticle, StoreOutcome, Storer};
 
 /// What can go wrong in the spool.
 #[derive(Debug, thiserror::Error)]

@@ -41,50 +41,65 @@ pub enum StoreOutcome {
     Duplicate,
 }
 
+/// An open write transaction on the spool (see [`Spool::store_with`]).
+pub struct Storer<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Storer<'_> {
+    /// Stores one article: its history row, its row in `articles` and a number in each
+    /// of its groups (groups are created on first use).
+    pub fn store(&mut self, article: &NewArticle) -> rusqlite::Result<StoreOutcome> {
+        store_one(&self.tx, article)
+    }
+
+    /// Records a refused Message-ID in history so it is not fetched again; an id already
+    /// in history is left as it is.
+    pub fn record_refused(&mut self, msgid: &str, reason: &str) -> rusqlite::Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO history (msgid, status, seen, reason) VALUES (?1, 'refused', ?2, ?3)",
+            )?
+            .execute(params![msgid, now(), reason])
+            .map(|_| ())
+    }
+}
+
 impl Spool {
-    /// Stores a batch in ONE transaction: for each article, its history row, its row in
-    /// `articles` and a number in each of its groups (groups are created on first use).
-    /// When this returns Ok, everything it reports as stored is durable.
-    pub fn store_batch(&mut self, batch: &[NewArticle]) -> Result<Vec<StoreOutcome>, SpoolError> {
+    /// Runs `f` in ONE write transaction and commits it: when this returns Ok, everything
+    /// `f` stored is durable; when `f` fails, nothing it did is kept.
+    pub fn store_with<R>(
+        &mut self,
+        f: impl FnOnce(&mut Storer<'_>) -> rusqlite::Result<R>,
+    ) -> Result<R, SpoolError> {
         let path = self.path.clone();
         let wrap = |source| SpoolError::Sqlite {
             path: path.clone(),
             source,
         };
-        let tx = self.conn.transaction().map_err(wrap)?;
-        let outcomes = batch
-            .iter()
-            .map(|a| store_one(&tx, a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(wrap)?;
-        tx.commit().map_err(wrap)?;
-        Ok(outcomes)
+        let mut storer = Storer {
+            tx: self.conn.transaction().map_err(wrap)?,
+        };
+        let result = f(&mut storer).map_err(wrap)?;
+        storer.tx.commit().map_err(wrap)?;
+        Ok(result)
     }
 
-    /// Records refused Message-IDs in history so they are not fetched again; ids already
-    /// in history are left as they are. One transaction.
+    /// Stores a batch in one transaction (see [`Storer::store`]).
+    pub fn store_batch(&mut self, batch: &[NewArticle]) -> Result<Vec<StoreOutcome>, SpoolError> {
+        self.store_with(|s| batch.iter().map(|a| s.store(a)).collect())
+    }
+
+    /// Records refused Message-IDs (with reasons) in one transaction.
     pub fn record_refused(&mut self, refused: &[(String, String)]) -> Result<(), SpoolError> {
         if refused.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let wrap = |source| SpoolError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(wrap)?;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO history (msgid, status, seen, reason) VALUES (?1, 'refused', ?2, ?3)",
-                )
-                .map_err(wrap)?;
-            let t = now();
-            for (id, reason) in refused {
-                insert.execute(params![id, t, reason]).map_err(wrap)?;
-            }
-        }
-        tx.commit().map_err(wrap)
+        self.store_with(|s| {
+            refused
+                .iter()
+                .try_for_each(|(id, why)| s.record_refused(id, why))
+        })
     }
 
     /// Creates a group if it does not exist; returns whether it was created.
