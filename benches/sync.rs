@@ -233,11 +233,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// INN as `shared/tools/inn-setup.sh` leaves it: innd on 127.0.0.1:119, pathhost
+/// inn.localdomain, carrying mesh.test, accepting feeds from localhost.
+fn inn_running() -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", 119)).is_ok()
+}
+
 fn throughput(n: usize, runs: usize) {
     let mut push = Vec::new();
     let mut pull = Vec::new();
-    let raws = articles(n, n);
-    for _ in 0..runs {
+    let mut inn = Vec::new();
+    for run in 0..runs {
+        // Fresh articles every run (a distinct seed): INN's history outlives the run.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(run, |d| d.as_micros() as usize);
+        let raws = articles(n, seed);
         let dir = tempfile::tempdir().unwrap();
         let (a, b, pa, pb) = pair(dir.path());
         load(&a, &raws);
@@ -246,11 +257,29 @@ fn throughput(n: usize, runs: usize) {
             let cpu = children_cpu();
             let line = nm(&a, &["sync", "--peer", "b"]);
             println!(
-                "  push: {line} (sync process CPU {:.2} s)",
+                "  push: {} (sync process CPU {:.2} s)",
+                line.trim(),
                 children_cpu() - cpu
             );
             assert_eq!(field(&line, "sent") as usize, n, "{line}");
             push.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+        }
+        if inn_running() {
+            // The same client, the same articles, the same protocol (MODE STREAM,
+            // pipelined CHECK/TAKETHIS), into INN instead of a newsmesh node.
+            let mut config = std::fs::OpenOptions::new()
+                .append(true)
+                .open(a.join("newsmesh.toml"))
+                .unwrap();
+            std::io::Write::write_all(
+                &mut config,
+                b"\n[[nntp_peer]]\nname = \"inn.localdomain\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n",
+            )
+            .unwrap();
+            let line = nm(&a, &["sync", "--peer", "inn.localdomain"]);
+            println!("  INN:  {}", line.trim());
+            assert_eq!(field(&line, "sent") as usize, n, "{line}");
+            inn.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
         }
         // Pull: a fresh receiver fetches everything from a's server.
         let c = dir.path().join("c");
@@ -283,7 +312,8 @@ fn throughput(n: usize, runs: usize) {
         let cpu = children_cpu();
         let line = nm(&c, &["sync", "--peer", "a"]);
         println!(
-            "  pull: {line} (sync process CPU {:.2} s)",
+            "  pull: {} (sync process CPU {:.2} s)",
+            line.trim(),
             children_cpu() - cpu
         );
         assert_eq!(field(&line, "received") as usize, n, "{line}");
@@ -296,6 +326,17 @@ fn throughput(n: usize, runs: usize) {
         push.iter().map(|x| x.round() as u64).collect::<Vec<_>>(),
         pull.iter().map(|x| x.round() as u64).collect::<Vec<_>>()
     );
+    if !inn.is_empty() {
+        let ratios: Vec<f64> = push.iter().zip(&inn).map(|(p, i)| p / i).collect();
+        println!(
+            "  side by side, same client and articles: INN 2.7 ingests {:>8.0} articles/s; newsmesh/INN = {:.2}x (median of per-run ratios {:?})",
+            median(inn.clone()),
+            median(ratios.clone()),
+            ratios.iter().map(|r| (r * 100.0).round() / 100.0).collect::<Vec<_>>()
+        );
+    } else {
+        println!("  (INN is not running on 127.0.0.1:119: no side-by-side figure; see shared/tools/inn-setup.sh)");
+    }
 }
 
 fn noop(m: usize, runs: usize) {
