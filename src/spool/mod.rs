@@ -70,6 +70,10 @@ impl Spool {
         };
         let mut conn = Connection::open(path).map_err(wrap)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(wrap)?;
+        // 16 KiB pages (set before the first table exists, so only for new spools): with
+        // ~1.5 KB rows and random Message-ID keys, bigger pages mean fewer B-tree levels and
+        // WAL frames per article; measured +27% bulk ingest against 4 KiB (BENCHMARKS.md).
+        conn.pragma_update(None, "page_size", 16384).map_err(wrap)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "FULL")
