@@ -360,15 +360,19 @@ fn noop(m: usize, runs: usize) {
     println!("  first sync over identical spools: {}", first.trim());
     let mut ms = Vec::new();
     let mut bytes = Vec::new();
+    let mut process = Vec::new();
     for _ in 0..runs.max(3) {
+        let started = Instant::now();
         let line = nm(&a, &["sync", "--peer", "b"]);
+        process.push(started.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(field(&line, "sent") + field(&line, "received"), 0, "{line}");
         ms.push(field(&line, "ms") as f64);
         bytes.push(field(&line, "bytes") as f64);
     }
     println!(
-        "no-op sync, spools of {m} articles: {:.0} ms, {:.0} bytes on the wire (median of {}; ms {:?})",
+        "no-op sync, spools of {m} articles: exchange {:.0} ms, whole `newsmesh sync` process {:.1} ms, {:.0} bytes on the wire (median of {}; exchange ms {:?})",
         median(ms.clone()),
+        median(process),
         median(bytes),
         ms.len(),
         ms
