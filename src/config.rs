@@ -67,6 +67,9 @@ pub struct Config {
     /// `[reader]`.
     #[serde(default)]
     pub reader: ReaderConfig,
+    /// `[expire]`.
+    #[serde(default)]
+    pub expire: ExpireConfig,
     /// `[[user]]` local AUTHINFO users.
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
@@ -199,6 +202,48 @@ impl NntpPeerConfig {
     /// The server's group feed pattern.
     pub fn feed(&self) -> Wildmat {
         Wildmat::new(&self.groups)
+    }
+}
+
+/// `[expire]`: article retention per group, and how long history outlives articles.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExpireConfig {
+    /// History rows of articles no longer stored here are kept this many days after they
+    /// were first seen (longer than any retention, so an expired article is not taken back).
+    pub history_days: u64,
+    /// `[[expire.rule]]` in order; the last whose pattern matches a group decides.
+    #[serde(rename = "rule")]
+    pub rules: Vec<RetentionRule>,
+}
+
+impl Default for ExpireConfig {
+    fn default() -> Self {
+        ExpireConfig {
+            history_days: 365,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// One `[[expire.rule]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// Wildmat of groups.
+    pub groups: String,
+    /// Days an article stays after its arrival.
+    pub days: u64,
+}
+
+impl ExpireConfig {
+    /// Retention of `group` in days (None: kept until removed by hand).
+    pub fn days_for(&self, group: &str) -> Option<u64> {
+        self.rules
+            .iter()
+            .rev()
+            .find(|r| Wildmat::new(&r.groups).matches(group))
+            .map(|r| r.days)
     }
 }
 

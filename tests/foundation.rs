@@ -809,3 +809,28 @@ fn author_names_cannot_leave_the_home_and_empty_bodies_are_not_posted() {
         .stderr_has("empty body");
     assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
 }
+
+#[test]
+fn expire_removes_articles_past_retention_and_remembers_their_ids() {
+    let alpha = Node::init("alpha");
+    let id = alpha.post("mesh.test", "short-lived", b"gone soon\n");
+    let mut config = std::fs::read_to_string(alpha.home().join("newsmesh.toml")).unwrap();
+    config.push_str("\n[[expire.rule]]\ngroups = \"mesh.*\"\ndays = 0\n");
+    std::fs::write(alpha.home().join("newsmesh.toml"), config).unwrap();
+    // Nothing is older than "now" within the same second: wait for the next one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    alpha
+        .cmd(&["expire"])
+        .success()
+        .stdout_has("group=mesh.test expired=1")
+        .stdout_has("articles_removed=1 history_pruned=0");
+    alpha.cmd(&["read", &id]).code(1);
+    assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
+    let status: String = rusqlite::Connection::open(alpha.home().join("spool.db"))
+        .unwrap()
+        .query_row("SELECT status FROM history WHERE msgid = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(status, "expired");
+}

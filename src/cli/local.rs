@@ -189,3 +189,22 @@ pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
     }
     Ok(())
 }
+
+pub fn expire(home: &Home) -> Result<()> {
+    let mut node = home.open()?;
+    let now = crate::spool::now();
+    let rules = node.config.expire.clone();
+    let day = 86_400i64;
+    let report = node.spool.expire(
+        |group| rules.days_for(group).map(|d| now - d as i64 * day),
+        now - rules.history_days as i64 * day,
+    )?;
+    for (group, removed) in &report.groups {
+        println!("group={group} expired={removed}");
+    }
+    println!(
+        "articles_removed={} history_pruned={}",
+        report.articles, report.history
+    );
+    Ok(())
+}

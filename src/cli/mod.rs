@@ -64,6 +64,9 @@ pub enum Command {
     /// `peer=NAME status=ok|failed sent=N received=N refused=N bytes=N ms=N [error="..."]`.
     /// Exits 0 only when every dialled peer succeeded; 3 when another sync holds the lock.
     Sync(SyncArgs),
+    /// Remove articles older than their group's retention ([[expire.rule]]) and prune old
+    /// history; prints what it removed. Run it daily from cron.
+    Expire,
     /// Build a mesh of four nodes on 127.0.0.1, post, sync, read at the far end, and show
     /// a tampered article refused.
     Demo {
@@ -239,6 +242,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Groups(args) => local::groups(&home, args),
         Command::Serve => crate::server::serve_forever(&home),
         Command::Sync(args) => sync(&home, args),
+        Command::Expire => local::expire(&home),
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
     }
 }

@@ -46,7 +46,12 @@ pub struct Storer<'a> {
     tx: Transaction<'a>,
 }
 
-impl Storer<'_> {
+impl<'a> Storer<'a> {
+    /// The open transaction, for multi-statement changes inside the spool module.
+    pub(super) fn transaction(&self) -> &Transaction<'a> {
+        &self.tx
+    }
+
     /// Stores one article: its history row, its row in `articles` and a number in each
     /// of its groups (groups are created on first use).
     pub fn store(&mut self, article: &NewArticle) -> rusqlite::Result<StoreOutcome> {
