@@ -41,6 +41,16 @@ pub fn date_now() -> String {
 
 /// Builds and signs an article from a draft; returns it with its Message-ID set.
 pub fn compose(draft: &Draft<'_>, node_name: &str, key: &SigningKey) -> Article {
+    compose_with(draft, &[], node_name, key)
+}
+
+/// [`compose`] with extra headers (Control, Supersedes...), signed with the rest.
+pub fn compose_with(
+    draft: &Draft<'_>,
+    extra: &[(&str, &str)],
+    node_name: &str,
+    key: &SigningKey,
+) -> Article {
     let header = |name: &str, value: &str| Header {
         name: name.to_string(),
         value: value.to_string(),
@@ -55,6 +65,7 @@ pub fn compose(draft: &Draft<'_>, node_name: &str, key: &SigningKey) -> Article 
     if let Some(refs) = draft.references {
         headers.push(header("References", refs));
     }
+    headers.extend(extra.iter().map(|(name, value)| header(name, value)));
     headers.push(header(
         "User-Agent",
         concat!("newsmesh/", env!("CARGO_PKG_VERSION")),
@@ -65,6 +76,26 @@ pub fn compose(draft: &Draft<'_>, node_name: &str, key: &SigningKey) -> Article 
     };
     sign_article(&mut article, key);
     article
+}
+
+/// A cancel control message (RFC 5537 §5.3) for `target`, which was posted to `groups`.
+pub fn compose_cancel(
+    target: &str,
+    groups: &str,
+    from: &str,
+    node_name: &str,
+    key: &SigningKey,
+) -> Article {
+    let subject = format!("cmsg cancel {target}");
+    let control = format!("cancel {target}");
+    let draft = Draft {
+        groups,
+        subject: &subject,
+        from,
+        references: None,
+        body: b"Cancelled by its author.\n",
+    };
+    compose_with(&draft, &[("Control", &control)], node_name, key)
 }
 
 /// Takes an article from a newsreader's POST (wire form), fills Date and Path when

@@ -10,7 +10,7 @@
 
 use crate::article::{Article, Limits};
 use crate::sign::{self, batch::verify_chunk, public_key_text, Prepared, SigStatus, TrustPolicy};
-use crate::spool::{NewArticle, Spool, SpoolError, StoreOutcome, Storer};
+use crate::spool::{NewArticle, Spool, SpoolError, StoreOutcome, Storer, Target};
 
 /// What happened to one offered article.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,17 +155,91 @@ fn settle(
         }
         return Ok(Verdict::Refused(why));
     }
+    let signer = author.map(|k| public_key_text(&k));
+    let mut filed_in = c.groups.clone();
+    match withdrawal(&c.article) {
+        Ok(None) => {}
+        Ok(Some(Withdraw::Cancel(target))) => {
+            let Some(by) = &signer else {
+                return Ok(Verdict::Refused(
+                    "an unsigned cancel cannot be checked".into(),
+                ));
+            };
+            if let Err(why) = withdraw(store, &target, by)? {
+                return Ok(Verdict::Refused(why));
+            }
+            // Like INN, cancels are filed in control.cancel, not in the groups they name.
+            filed_in = vec![CANCEL_GROUP.to_string()];
+        }
+        Ok(Some(Withdraw::Supersede(target))) => {
+            if let Some(by) = &signer {
+                // A Supersedes by another author is ignored; the new article stays.
+                let _ = withdraw(store, &target, by)?;
+            }
+        }
+        Err(why) => return Ok(Verdict::Refused(why)),
+    }
     if c.article.path_entries().first().map(String::as_str) != Some(rules.node_name) {
         c.article.path_prepend(rules.node_name);
     }
     // Xref is the sender's local numbering (RFC 5537 §3.2.2): meaningless here.
     c.article.remove_header("Xref");
-    let signer = author.map(|k| public_key_text(&k));
-    let stored = new_article(c.article, c.msgid, c.groups, signer);
+    let stored = new_article(c.article, c.msgid, filed_in, signer);
     Ok(match store.store(&stored)? {
         StoreOutcome::Stored(seq) => Verdict::Stored(seq),
         StoreOutcome::Duplicate => Verdict::Duplicate,
     })
+}
+
+/// The pseudo-group cancel control messages are filed in.
+pub const CANCEL_GROUP: &str = "control.cancel";
+
+/// What an article asks to withdraw.
+enum Withdraw {
+    /// `Control: cancel <id>`.
+    Cancel(String),
+    /// `Supersedes: <id>`.
+    Supersede(String),
+}
+
+/// Reads Control and Supersedes; other control messages are refused (newgroup and
+/// rmgroup are an operator's decision here: `newsmesh groups --add`).
+fn withdrawal(article: &Article) -> Result<Option<Withdraw>, String> {
+    if let Some(control) = article.header_unfolded("Control") {
+        let mut words = control.split_whitespace();
+        return match (
+            words.next().map(str::to_ascii_lowercase).as_deref(),
+            words.next(),
+        ) {
+            (Some("cancel"), Some(id)) if crate::article::is_valid_message_id(id) => {
+                Ok(Some(Withdraw::Cancel(id.to_string())))
+            }
+            _ => Err(format!("unsupported control message: {control}")),
+        };
+    }
+    Ok(article
+        .header_unfolded("Supersedes")
+        .map(|id| id.trim().to_string())
+        .filter(|id| crate::article::is_valid_message_id(id))
+        .map(Withdraw::Supersede))
+}
+
+/// Withdraws `target` on behalf of author key `by`: only its own author may. An article
+/// not here yet is marked in advance. `Ok(Err(reason))` when refused.
+fn withdraw(
+    store: &mut Storer<'_>,
+    target: &str,
+    by: &str,
+) -> rusqlite::Result<Result<(), String>> {
+    match store.target(target)? {
+        Target::Stored(Some(signer)) if signer == by => store.withdraw(target, by)?,
+        Target::Stored(_) => {
+            return Ok(Err(format!("{target} is not by the author of this cancel")))
+        }
+        Target::Unknown => store.mark_cancelled(target, by)?,
+        Target::Gone => {}
+    }
+    Ok(Ok(()))
 }
 
 /// Parses and pre-checks one article; `Err(verdict)` when it is settled already.
@@ -191,6 +265,8 @@ fn examine(
             "offered as {offered} but its Message-ID is {msgid}"
         ))));
     }
+    // Seen before: a duplicate. (A cancel that came first does not count: whether it
+    // binds this article depends on its author, decided once the signature checks.)
     if spool.seen(&msgid)? {
         return Ok(Err(Verdict::Duplicate));
     }
@@ -350,5 +426,110 @@ mod tests {
             matches!(v[..], [Verdict::Stored(_), Verdict::Duplicate]),
             "{v:?}"
         );
+    }
+
+    fn signed(extra: &[(&str, &str)], subject: &str, key: u8) -> Vec<u8> {
+        let draft = Draft {
+            groups: "mesh.test",
+            subject,
+            from: "ann@example.org",
+            references: None,
+            body: b"text\n",
+        };
+        crate::compose::compose_with(&draft, extra, "alpha", &SigningKey::from_bytes(&[key; 32]))
+            .to_bytes()
+    }
+
+    fn cancel_of(target: &str, key: u8) -> Vec<u8> {
+        crate::compose::compose_cancel(
+            target,
+            "mesh.test",
+            "ann@example.org",
+            "alpha",
+            &SigningKey::from_bytes(&[key; 32]),
+        )
+        .to_bytes()
+    }
+
+    #[test]
+    fn only_the_author_may_cancel_and_a_cancel_may_come_first() {
+        let (_dir, mut spool) = temp_spool();
+        let trust = policy();
+        let rules = Rules {
+            node_name: "beta",
+            limits: Limits::default(),
+            trust: &trust,
+        };
+        let x = signed(&[], "x", 1);
+        let x_id = id_of(&x);
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&x]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        // Someone else's cancel is refused and changes nothing.
+        let forged = cancel_of(&x_id, 2);
+        let v = ingest(&mut spool, &rules, &[&forged]).unwrap();
+        assert!(
+            matches!(&v[0], Verdict::Refused(why) if why.contains("not by the author")),
+            "{v:?}"
+        );
+        assert!(spool.article(&x_id).unwrap().is_some());
+        // The author's cancel withdraws it and is filed in control.cancel.
+        let cancel = cancel_of(&x_id, 1);
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&cancel]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        assert!(spool.article(&x_id).unwrap().is_none());
+        assert_eq!(spool.history(&x_id).unwrap().unwrap().0, "cancelled");
+        assert_eq!(spool.group("mesh.test").unwrap().unwrap().count, 0);
+        assert_eq!(spool.group(CANCEL_GROUP).unwrap().unwrap().count, 1);
+        // A cancel that arrives before its article: the article is then not taken...
+        let y = signed(&[], "y", 1);
+        ingest(&mut spool, &rules, &[&cancel_of(&id_of(&y), 1)]).unwrap();
+        assert_eq!(
+            ingest(&mut spool, &rules, &[&y]).unwrap(),
+            vec![Verdict::Duplicate]
+        );
+        // ...unless the early cancel was not by its author.
+        let z = signed(&[], "z", 1);
+        ingest(&mut spool, &rules, &[&cancel_of(&id_of(&z), 3)]).unwrap();
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&z]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+    }
+
+    #[test]
+    fn supersedes_replaces_only_the_same_authors_article() {
+        let (_dir, mut spool) = temp_spool();
+        let trust = policy();
+        let rules = Rules {
+            node_name: "beta",
+            limits: Limits::default(),
+            trust: &trust,
+        };
+        let old = signed(&[], "v1", 1);
+        let old_id = id_of(&old);
+        ingest(&mut spool, &rules, &[&old]).unwrap();
+        let hijack = signed(&[("Supersedes", &old_id)], "mine now", 2);
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&hijack]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        assert!(
+            spool.article(&old_id).unwrap().is_some(),
+            "another author cannot supersede"
+        );
+        let v2 = signed(&[("Supersedes", &old_id)], "v2", 1);
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&v2]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        assert!(spool.article(&old_id).unwrap().is_none());
+        assert!(spool.article(&id_of(&v2)).unwrap().is_some());
+        let other = signed(&[("Control", "newgroup mesh.evil")], "cmsg", 1);
+        let v = ingest(&mut spool, &rules, &[&other]).unwrap();
+        assert!(matches!(&v[0], Verdict::Refused(why) if why.contains("unsupported control")));
     }
 }

@@ -575,3 +575,38 @@ fn a_rebuilt_spool_gets_everything_back() {
         "b's own article, which a holds with b in its Path, never comes back"
     );
 }
+
+#[test]
+fn a_cancel_by_the_author_withdraws_the_article_across_the_mesh() {
+    let mut a = TestNode::new("a");
+    let mut b = TestNode::new("b");
+    let mut c = TestNode::new("c");
+    link(&a, &b);
+    link(&b, &c);
+    for node in [&mut a, &mut b, &mut c] {
+        node.start();
+    }
+    let id = a.post("regrettable", "I take it back\n");
+    for _ in 0..2 {
+        sync_round(&[&a, &b, &c]);
+    }
+    assert!(c.has(&id));
+    // Another node's author key cannot cancel it.
+    let forged = c.run(&["cancel", &id]);
+    assert_eq!(forged.code, 1, "{forged:?}");
+    assert!(forged.stderr.contains("not by the author"), "{forged:?}");
+    assert!(c.has(&id));
+    // Its author can; the cancel travels like an article and every node honours it.
+    let cancel = a.run(&["cancel", &id]).ok();
+    let cancel_id = cancel.stdout.trim().to_string();
+    assert!(!a.has(&id));
+    for _ in 0..2 {
+        sync_round(&[&a, &b, &c]);
+    }
+    for node in [&a, &b, &c] {
+        assert!(!node.has(&id), "{} still has it", node.name);
+        assert!(node.has(&cancel_id), "{} lacks the cancel", node.name);
+        assert_eq!(node.history_status(&id).as_deref(), Some("cancelled"));
+    }
+    assert_quiet(&sync_round(&[&a, &b, &c]));
+}

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Read};
 
 use super::{GroupsArgs, InitArgs, KeyArgs, PostArgs};
 use crate::article::is_valid_group_name;
-use crate::compose::{compose, Draft};
+use crate::compose::{compose_cancel, compose_with, Draft};
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::ingest::{ingest, Rules, Verdict};
@@ -68,6 +68,7 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
         ("--subject", Some(&args.subject)),
         ("--from", args.from.as_ref()),
         ("--references", args.references.as_ref()),
+        ("--supersedes", args.supersedes.as_ref()),
     ] {
         if value.is_some_and(|v| v.contains(['\r', '\n'])) {
             return Err(Error::Invalid(format!(
@@ -89,7 +90,12 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
         let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
         format!("{user}@{}.invalid", node.name())
     });
-    let article = compose(
+    let supersedes: Vec<(&str, &str)> = args
+        .supersedes
+        .iter()
+        .map(|id| ("Supersedes", id.as_str()))
+        .collect();
+    let article = compose_with(
         &Draft {
             groups: &args.group,
             subject: &args.subject,
@@ -97,9 +103,15 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             references: args.references.as_deref(),
             body: &body,
         },
+        &supersedes,
         node.name(),
         &key,
     );
+    store_own(&mut node, &article)
+}
+
+/// Stores an article composed here and prints its Message-ID alone on stdout.
+fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) -> Result<()> {
     let raw = article.to_bytes();
     let rules = Rules::new(&node.config, &node.trust);
     let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
@@ -207,4 +219,19 @@ pub fn expire(home: &Home) -> Result<()> {
         report.articles, report.history
     );
     Ok(())
+}
+
+pub fn cancel(home: &Home, target: &str, author: &str) -> Result<()> {
+    let mut node = home.open()?;
+    let key = home.author_key(author)?;
+    let stored = node
+        .spool
+        .article(target)?
+        .ok_or_else(|| Error::NotFound(format!("no article {target} on this node")))?;
+    let original =
+        crate::article::Article::parse(&stored.raw, &node.config.limits.article_limits())?;
+    let groups = original.header_unfolded("Newsgroups").unwrap_or_default();
+    let from = original.header_unfolded("From").unwrap_or_default();
+    let article = compose_cancel(target, &groups, &from, node.name(), &key);
+    store_own(&mut node, &article)
 }

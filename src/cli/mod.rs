@@ -67,6 +67,18 @@ pub enum Command {
     /// Remove articles older than their group's retention ([[expire.rule]]) and prune old
     /// history; prints what it removed. Run it daily from cron.
     Expire,
+    /// Withdraw an article you posted (a signed cancel; honoured only for its own author).
+    ///
+    /// Prints the cancel's Message-ID. The cancel travels through the mesh like an
+    /// article; every node removes the target when the cancel is signed by the target's
+    /// author key.
+    Cancel {
+        /// The article's '<message-id>'.
+        message_id: String,
+        /// Author identity to sign with (the one that posted it).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
     /// Build a mesh of four nodes on 127.0.0.1, post, sync, read at the far end, and show
     /// a tampered article refused.
     Demo {
@@ -174,6 +186,9 @@ pub struct PostArgs {
     /// Message-ID(s) this follows up (References).
     #[arg(long, value_name = "MESSAGE-ID")]
     pub references: Option<String>,
+    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere.
+    #[arg(long, value_name = "MESSAGE-ID")]
+    pub supersedes: Option<String>,
     /// Author identity to sign with.
     #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
     pub author: String,
@@ -243,6 +258,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve => crate::server::serve_forever(&home),
         Command::Sync(args) => sync(&home, args),
         Command::Expire => local::expire(&home),
+        Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
     }
 }

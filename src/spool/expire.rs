@@ -18,6 +18,19 @@ pub struct ExpireReport {
     pub history: u64,
 }
 
+/// Recomputes a group's count and low mark after articles left it: low is the lowest
+/// number left, or high + 1 for an empty group (RFC 3977 §6.1.1).
+pub(super) fn recount(tx: &rusqlite::Transaction<'_>, group: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE groups SET
+            count = (SELECT COUNT(*) FROM group_articles WHERE grp = ?1),
+            low = COALESCE((SELECT MIN(num) FROM group_articles WHERE grp = ?1), high + 1)
+         WHERE name = ?1",
+    )?
+    .execute(params![group])
+    .map(|_| ())
+}
+
 impl Spool {
     /// Removes from each group the articles that arrived before its cutoff (Unix seconds;
     /// `cutoff(group)` = None keeps the group's articles), deletes articles no group holds
@@ -41,14 +54,7 @@ impl Spool {
                     )?
                     .execute(params![group, before])?;
                 if removed > 0 {
-                    // low = the lowest number left, or high + 1 for an empty group (RFC 3977).
-                    tx.prepare_cached(
-                        "UPDATE groups SET
-                            count = (SELECT COUNT(*) FROM group_articles WHERE grp = ?1),
-                            low = COALESCE((SELECT MIN(num) FROM group_articles WHERE grp = ?1), high + 1)
-                         WHERE name = ?1",
-                    )?
-                    .execute(params![group])?;
+                    recount(tx, &group)?;
                     report.groups.push((group, removed as u64));
                 }
             }

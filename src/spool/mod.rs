@@ -7,6 +7,7 @@
 //! process and of the machine; an article is acknowledged to a peer only after the
 //! transaction that stores it has committed. Batches amortise the fsync.
 
+mod cancel;
 mod expire;
 mod marks;
 mod migrate;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use cancel::Target;
 pub use expire::ExpireReport;
 pub use marks::PeerMarks;
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};

@@ -142,9 +142,13 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
-    /// Whether the Message-ID is in history (stored, refused or expired).
+    /// Whether the Message-ID is in history as stored, refused or expired: not wanted
+    /// again. An id only marked by a cancel that came first is not "seen": that cancel
+    /// binds the article only if it turns out to be by the same author.
     pub fn seen(&self, msgid: &str) -> Result<bool, SpoolError> {
-        Ok(self.history(msgid)?.is_some())
+        Ok(self
+            .history(msgid)?
+            .is_some_and(|(status, _)| status != "cancelled"))
     }
 
     /// History status and reason of a Message-ID.

@@ -128,7 +128,20 @@ fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutc
         )?
         .execute(params![a.msgid, t])?;
     if fresh == 0 {
-        return Ok(StoreOutcome::Duplicate);
+        // A cancel that came first marked this id; it binds only the same author.
+        let cancelled_by: Option<String> = tx
+            .prepare_cached("SELECT reason FROM history WHERE msgid = ?1 AND status = 'cancelled'")?
+            .query_row(params![a.msgid], |r| r.get(0))
+            .optional()?;
+        match cancelled_by {
+            Some(by) if a.signer.as_deref().is_some_and(|s| s != by) => {
+                tx.prepare_cached(
+                    "UPDATE history SET status = 'stored', reason = '' WHERE msgid = ?1",
+                )?
+                .execute(params![a.msgid])?;
+            }
+            _ => return Ok(StoreOutcome::Duplicate),
+        }
     }
     tx.prepare_cached(
         "INSERT INTO articles (msgid, path, newsgroups, subject, author, date, posted, refs,

@@ -1,0 +1,75 @@
+//! Withdrawing articles: cancels and supersedes (honoured by `ingest` only when signed by
+//! the same author key as their target) remove the target from its groups and the spool,
+//! and mark it `cancelled` in history, with the key that cancelled it. A cancel that
+//! arrives before its target leaves that mark in advance; the target is then refused on
+//! arrival only if it really is by the same author (see `store_one`).
+
+use rusqlite::{params, OptionalExtension};
+
+use super::store::Storer;
+
+/// Where a cancel's target stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Stored here, signed by this key (None: unsigned).
+    Stored(Option<String>),
+    /// Not stored, and no history row says why.
+    Unknown,
+    /// Seen before and not stored (refused, expired, cancelled).
+    Gone,
+}
+
+impl Storer<'_> {
+    /// Where `msgid` stands.
+    pub fn target(&self, msgid: &str) -> rusqlite::Result<Target> {
+        let tx = self.transaction();
+        let row: Option<(String, Option<String>)> = tx
+            .prepare_cached(
+                "SELECT h.status, a.signer FROM history h LEFT JOIN articles a ON a.seq = h.seq
+                 WHERE h.msgid = ?1",
+            )?
+            .query_row(params![msgid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(match row {
+            Some((status, signer)) if status == "stored" => Target::Stored(signer),
+            Some(_) => Target::Gone,
+            None => Target::Unknown,
+        })
+    }
+
+    /// Removes a stored article from its groups and the spool; history says `cancelled`
+    /// by `by` (an author key).
+    pub fn withdraw(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
+        let tx = self.transaction();
+        let seq: Option<i64> = tx
+            .prepare_cached("SELECT seq FROM history WHERE msgid = ?1")?
+            .query_row(params![msgid], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if let Some(seq) = seq {
+            let groups: Vec<String> = tx
+                .prepare_cached("SELECT grp FROM group_articles WHERE seq = ?1")?
+                .query_map(params![seq], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            tx.prepare_cached("DELETE FROM group_articles WHERE seq = ?1")?
+                .execute(params![seq])?;
+            tx.prepare_cached("DELETE FROM articles WHERE seq = ?1")?
+                .execute(params![seq])?;
+            for group in groups {
+                super::expire::recount(tx, &group)?;
+            }
+        }
+        self.mark_cancelled(msgid, by)
+    }
+
+    /// Marks `msgid` cancelled by `by` in history (in advance when it has not arrived).
+    pub fn mark_cancelled(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
+        self.transaction()
+            .prepare_cached(
+                "INSERT INTO history (msgid, status, seen, reason, seq) VALUES (?1, 'cancelled', ?2, ?3, NULL)
+                 ON CONFLICT(msgid) DO UPDATE SET status = 'cancelled', reason = ?3, seq = NULL",
+            )?
+            .execute(params![msgid, super::now(), by])
+            .map(|_| ())
+    }
+}
