@@ -35,13 +35,6 @@ pub enum Link {
     FirstDials,
 }
 
-fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Network(e.to_string()))?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|e| Error::Network(e.to_string()))
-}
-
 impl Testbed {
     /// Creates one node per name under `dir`, links the edges (indices into `names`) and
     /// starts every node's server.
@@ -53,12 +46,20 @@ impl Testbed {
     ) -> Result<Testbed> {
         let mut homes = Vec::with_capacity(names.len());
         let mut addresses = Vec::with_capacity(names.len());
+        // Every port stays bound from here on and is handed to its server.
+        let mut listeners = Vec::with_capacity(names.len());
         for name in names {
             let home = Home::new(dir.join(name));
-            let address = format!("127.0.0.1:{}", free_port()?);
+            let listener =
+                TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Network(e.to_string()))?;
+            let address = listener
+                .local_addr()
+                .map_err(|e| Error::Network(e.to_string()))?
+                .to_string();
             home.init(name, &address)?;
             homes.push(home);
             addresses.push(address);
+            listeners.push(listener);
         }
         let keys = homes
             .iter()
@@ -81,7 +82,8 @@ impl Testbed {
             .map_err(|e| Error::io("tokio runtime", e))?;
         let servers = homes
             .iter()
-            .map(|h| runtime.block_on(crate::server::start(h, None)))
+            .zip(listeners)
+            .map(|(h, l)| runtime.block_on(crate::server::start_on(h, l)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Testbed {
             homes,

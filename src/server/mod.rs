@@ -121,6 +121,21 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| Error::Network(format!("cannot listen on {addr}: {e}")))?;
+    serve_on(home, node, listener)
+}
+
+/// Serves `home` on a listener bound already (tests and the testbed bind their ports
+/// first, so no other process can take one between choosing and binding it).
+pub async fn start_on(home: &Home, listener: std::net::TcpListener) -> Result<Running> {
+    let node = home.open()?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::Network(e.to_string()))?;
+    let listener = TcpListener::from_std(listener).map_err(|e| Error::Network(e.to_string()))?;
+    serve_on(home, node, listener)
+}
+
+fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Result<Running> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Network(e.to_string()))?;
