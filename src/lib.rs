@@ -15,6 +15,7 @@ pub mod home;
 pub mod ingest;
 pub mod net;
 pub mod protocol;
+pub mod rnews;
 pub mod server;
 pub mod sign;
 pub mod spool;

@@ -149,3 +149,52 @@ fn a_host_not_listed_may_not_feed() {
     assert!(log.contains("480"), "{log}");
     assert!(!bravo.has(&id));
 }
+
+/// Sneakernet both ways with INN's own tools: a batch from `newsmesh export` is read by
+/// INN's `rnews` into INN, and INN's `rnews` feeds the same batch to a node (IHAVE).
+#[test]
+fn rnews_batches_are_inn_compatible() {
+    if !inn_running() {
+        return;
+    }
+    let alpha = TestNode::new("alpha");
+    let mut bravo = TestNode::new("bravo");
+    append_config(
+        &bravo,
+        "\n[[nntp_peer]]\nname = \"rnews\"\nhosts = [\"127.0.0.1\"]\n",
+    );
+    let ids = vec![
+        alpha.post("rnews 1", "by sneakernet\n"),
+        alpha.post("rnews 2", ".dotted\n..twice\n"),
+    ];
+    let batch = alpha.home().join("batch");
+    let out = alpha
+        .run(&["export", "--file", batch.to_str().unwrap()])
+        .ok();
+    assert!(out.stderr.contains("exported=2"), "{out:?}");
+    let into_inn = Command::new("rnews")
+        .args(["-r", "127.0.0.1"])
+        .arg(&batch)
+        .output()
+        .expect("rnews");
+    assert!(into_inn.status.success(), "{into_inn:?}");
+    for id in &ids {
+        assert!(
+            inn_token(id).is_some(),
+            "INN did not take {id} from the batch"
+        );
+    }
+    bravo.start();
+    let into_node = Command::new("rnews")
+        .args(["-r", "127.0.0.1", "-P", &bravo.addr.port().to_string()])
+        .arg(&batch)
+        .output()
+        .expect("rnews");
+    assert!(into_node.status.success(), "{into_node:?}");
+    for id in &ids {
+        let shown = bravo
+            .read_id(id)
+            .unwrap_or_else(|| panic!("bravo lacks {id}: {into_node:?}"));
+        assert!(shown.contains("signature valid"), "{shown}");
+    }
+}

@@ -5,6 +5,7 @@ mod local;
 pub mod man;
 mod peer;
 mod read;
+mod sneakernet;
 mod user;
 
 pub use read::status_line;
@@ -67,6 +68,29 @@ pub enum Command {
     /// Remove articles older than their group's retention ([[expire.rule]]) and prune old
     /// history; prints what it removed. Run it daily from cron.
     Expire,
+    /// Write articles as an rnews batch (INN/UUCP format) for an air gap.
+    ///
+    /// With --to NAME only what arrived since the last export to NAME (and whose Path does
+    /// not name it) is written, and the mark moves once the file is synced to disk.
+    Export {
+        /// The destination's name: export only what is new for it.
+        #[arg(long, value_name = "NAME")]
+        to: Option<String>,
+        /// Only articles in these groups (wildmat).
+        #[arg(long, default_value = "*", value_name = "WILDMAT")]
+        groups: String,
+        /// Write to FILE instead of stdout.
+        #[arg(long, short = 'f', value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Read an rnews batch (from `export`, or INN's batcher) and store what verifies.
+    ///
+    /// Prints `imported=N duplicates=N refused=N`; exits 1 when the batch is malformed
+    /// (after storing the articles before the damage).
+    Import {
+        /// The batch file (default: stdin).
+        file: Option<PathBuf>,
+    },
     /// Withdraw an article you posted (a signed cancel; honoured only for its own author).
     ///
     /// Prints the cancel's Message-ID. The cancel travels through the mesh like an
@@ -258,6 +282,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve => crate::server::serve_forever(&home),
         Command::Sync(args) => sync(&home, args),
         Command::Expire => local::expire(&home),
+        Command::Export { to, groups, file } => sneakernet::export(&home, to, &groups, file),
+        Command::Import { file } => sneakernet::import(&home, file),
         Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
     }

@@ -1,0 +1,126 @@
+//! `newsmesh export` and `newsmesh import`: rnews batches for an air gap.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::ingest::{ingest, Rules, Verdict};
+use crate::rnews::{write_article, BatchReader, Item};
+use crate::server::{feed_matches, path_names};
+use crate::wildmat::Wildmat;
+
+/// Arrivals read from the spool per step.
+const CHUNK: usize = 1000;
+/// Articles imported per transaction.
+const IMPORT_BATCH: usize = 500;
+
+pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBuf>) -> Result<()> {
+    let mut node = home.open()?;
+    let feed = Wildmat::new(groups);
+    let mark_name = to.as_ref().map(|name| format!("rnews:{name}"));
+    let mut marks = match &mark_name {
+        Some(name) => node.spool.marks(name)?,
+        None => crate::spool::PeerMarks::default(),
+    };
+    let after = if mark_name.is_some() {
+        marks.push_seq
+    } else {
+        0
+    };
+    let sink: Box<dyn Write> = match &file {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    let where_ = file
+        .as_ref()
+        .map_or("<stdout>".into(), |p| p.display().to_string());
+    let (mut count, mut bytes, mut last) = (0u64, 0u64, after);
+    loop {
+        let arrivals = node.spool.arrivals_since(last, CHUNK)?;
+        let Some(end) = arrivals.last().map(|a| a.seq) else {
+            break;
+        };
+        for a in arrivals {
+            let skip = to.as_deref().is_some_and(|name| path_names(&a.path, name));
+            if skip || !feed_matches(&feed, &a.newsgroups) {
+                continue;
+            }
+            if let Some(stored) = node.spool.article(&a.msgid)? {
+                write_article(&mut out, &stored.raw).map_err(|e| Error::io(&where_, e))?;
+                count += 1;
+                bytes += stored.raw.len() as u64;
+            }
+        }
+        last = end;
+    }
+    out.flush().map_err(|e| Error::io(&where_, e))?;
+    drop(out);
+    if let Some(path) = &file {
+        // The mark moves only once the batch is safely on the stick.
+        std::fs::File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(path, e))?;
+    }
+    if let Some(name) = &mark_name {
+        marks.push_seq = last;
+        node.spool.set_marks(name, &marks)?;
+    }
+    eprintln!("exported={count} bytes={bytes}");
+    Ok(())
+}
+
+pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
+    let mut node = home.open()?;
+    let max = node.config.limits.max_article_bytes;
+    let input: Box<dyn std::io::BufRead> = match &file {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let mut reader = BatchReader::new(input, max);
+    let (mut imported, mut duplicates, mut refused) = (0u64, 0u64, 0u64);
+    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let failure = loop {
+        let (done, failure) = match reader.next_item() {
+            Ok(Some(Item::Article(raw))) => {
+                pending.push(raw);
+                (false, None)
+            }
+            Ok(Some(Item::TooLarge(size))) => {
+                eprintln!(
+                    "refused an article of {size} bytes: over [limits] max_article_bytes ({max})"
+                );
+                refused += 1;
+                (false, None)
+            }
+            Ok(None) => (true, None),
+            Err(e) => (true, Some(e)),
+        };
+        if pending.len() >= IMPORT_BATCH || done {
+            let rules = Rules::new(&node.config, &node.trust);
+            let raws: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
+            for verdict in ingest(&mut node.spool, &rules, &raws)? {
+                match verdict {
+                    Verdict::Stored(_) => imported += 1,
+                    Verdict::Duplicate => duplicates += 1,
+                    Verdict::Refused(why) => {
+                        eprintln!("refused: {why}");
+                        refused += 1;
+                    }
+                }
+            }
+            pending.clear();
+        }
+        if done {
+            break failure;
+        }
+    };
+    println!("imported={imported} duplicates={duplicates} refused={refused}");
+    match failure {
+        Some(e) => Err(Error::Invalid(e.to_string())),
+        None => Ok(()),
+    }
+}
