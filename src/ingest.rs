@@ -347,6 +347,15 @@ mod tests {
         TrustPolicy::from_config(&rules, false).unwrap()
     }
 
+    /// The rules of a node named beta.
+    fn beta(trust: &TrustPolicy) -> Rules<'_> {
+        Rules {
+            node_name: "beta",
+            limits: Limits::default(),
+            trust,
+        }
+    }
+
     fn id_of(raw: &[u8]) -> String {
         Article::parse(raw, &Limits::default())
             .unwrap()
@@ -359,11 +368,7 @@ mod tests {
     fn a_squatter_cannot_block_the_real_article() {
         let (_dir, mut spool) = temp_spool();
         let trust = policy();
-        let rules = Rules {
-            node_name: "beta",
-            limits: Limits::default(),
-            trust: &trust,
-        };
+        let rules = beta(&trust);
         let real = article("real", "mesh.test", 1);
         let id = id_of(&real);
         // Another article, its Message-ID replaced by the real one's.
@@ -386,11 +391,7 @@ mod tests {
     fn untrusted_author_is_refused_and_remembered() {
         let (_dir, mut spool) = temp_spool();
         let trust = policy();
-        let rules = Rules {
-            node_name: "beta",
-            limits: Limits::default(),
-            trust: &trust,
-        };
+        let rules = beta(&trust);
         let raw = article("news", "mesh.announce", 1);
         let v = ingest(&mut spool, &rules, &[&raw]).unwrap();
         assert!(
@@ -408,11 +409,7 @@ mod tests {
     fn an_article_offered_under_another_id_is_refused() {
         let (_dir, mut spool) = temp_spool();
         let trust = policy();
-        let rules = Rules {
-            node_name: "beta",
-            limits: Limits::default(),
-            trust: &trust,
-        };
+        let rules = beta(&trust);
         let raw = article("x", "mesh.test", 1);
         let v = ingest_offered(&mut spool, &rules, &[("<other@newsmesh>", &raw)]).unwrap();
         assert!(matches!(&v[0], Verdict::Refused(why) if why.contains("offered as")));
@@ -455,11 +452,7 @@ mod tests {
     fn only_the_author_may_cancel_and_a_cancel_may_come_first() {
         let (_dir, mut spool) = temp_spool();
         let trust = policy();
-        let rules = Rules {
-            node_name: "beta",
-            limits: Limits::default(),
-            trust: &trust,
-        };
+        let rules = beta(&trust);
         let x = signed(&[], "x", 1);
         let x_id = id_of(&x);
         assert!(matches!(
@@ -504,11 +497,7 @@ mod tests {
     fn supersedes_replaces_only_the_same_authors_article() {
         let (_dir, mut spool) = temp_spool();
         let trust = policy();
-        let rules = Rules {
-            node_name: "beta",
-            limits: Limits::default(),
-            trust: &trust,
-        };
+        let rules = beta(&trust);
         let old = signed(&[], "v1", 1);
         let old_id = id_of(&old);
         ingest(&mut spool, &rules, &[&old]).unwrap();
