@@ -448,7 +448,8 @@ fn over_and_hdr_from_the_index() {
             "Message-ID:",
             "References:",
             ":bytes",
-            ":lines"
+            ":lines",
+            "Xref:full"
         ]
     );
     assert_eq!(c.listing("LIST HEADERS", 215), [":", ":bytes", ":lines"]);
@@ -465,7 +466,12 @@ fn over_and_hdr_from_the_index() {
     assert_eq!(all.len(), 5, "{all:?}");
     for (i, line) in all.iter().enumerate() {
         let f: Vec<&str> = line.split('\t').collect();
-        assert_eq!(f.len(), 8, "8 fields, no stray tab: {line:?}");
+        assert_eq!(f.len(), 9, "9 fields, no stray tab: {line:?}");
+        assert_eq!(
+            f[8],
+            format!("Xref: alpha mesh.test:{}", i + 1),
+            "Xref as filed here"
+        );
         assert_eq!(f[0], (i + 1).to_string());
         assert_eq!(f[2], "Tester <tester@example.org>");
         assert_eq!(f[4], ids[i]);
@@ -495,6 +501,10 @@ fn over_and_hdr_from_the_index() {
     assert_eq!(c.code("OVER 1-2-3"), 501);
 
     // HDR: indexed fields, metadata, and any header by parsing.
+    assert_eq!(
+        c.listing("XHDR Xref 1-2", 225),
+        ["1 alpha mesh.test:1", "2 alpha mesh.test:2"]
+    );
     assert_eq!(
         c.listing("HDR Subject 1-3", 225),
         ["1 first", "2 second", "3 third"]

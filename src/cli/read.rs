@@ -148,6 +148,7 @@ mod tests {
             refs: refs.into(),
             bytes: 0,
             lines: 0,
+            xref: String::new(),
         }
     }
 

@@ -54,6 +54,8 @@ pub struct Overview {
     pub bytes: i64,
     /// Body lines.
     pub lines: i64,
+    /// Where it is filed here: `group:number` pairs separated by spaces (for Xref).
+    pub xref: String,
 }
 
 /// One arrival: what sync offers.
@@ -69,7 +71,11 @@ pub struct Arrival {
     pub newsgroups: String,
 }
 
-/// Maps `number, subject, author, date, posted, msgid, refs, bytes, lines`.
+/// The Xref pairs of article `a`, as an overview column.
+const XREF_COLUMN: &str = "COALESCE((SELECT GROUP_CONCAT(x.grp || ':' || x.num, ' ')
+                                      FROM group_articles x WHERE x.seq = a.seq), '')";
+
+/// Maps `number, subject, author, date, posted, msgid, refs, bytes, lines, xref`.
 fn overview_row(r: &Row<'_>) -> rusqlite::Result<Overview> {
     Ok(Overview {
         number: r.get(0)?,
@@ -81,6 +87,7 @@ fn overview_row(r: &Row<'_>) -> rusqlite::Result<Overview> {
         refs: r.get(6)?,
         bytes: r.get(7)?,
         lines: r.get(8)?,
+        xref: r.get(9)?,
     })
 }
 
@@ -194,11 +201,12 @@ impl Spool {
     /// range scan, no article is parsed.
     pub fn overview(&self, group: &str, from: i64, to: i64) -> Result<Vec<Overview>, SpoolError> {
         self.conn
-            .prepare_cached(
-                "SELECT g.num, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines
+            .prepare_cached(&format!(
+                "SELECT g.num, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines,
+                        {XREF_COLUMN}
                  FROM group_articles g JOIN articles a ON a.seq = g.seq
-                 WHERE g.grp = ?1 AND g.num BETWEEN ?2 AND ?3 ORDER BY g.num",
-            )
+                 WHERE g.grp = ?1 AND g.num BETWEEN ?2 AND ?3 ORDER BY g.num"
+            ))
             .and_then(|mut s| {
                 s.query_map(params![group, from, to], overview_row)?
                 .collect()
@@ -251,10 +259,11 @@ impl Spool {
     /// by Message-ID, from the indexed columns, no article is parsed.
     pub fn overview_of(&self, msgid: &str) -> Result<Option<Overview>, SpoolError> {
         self.conn
-            .prepare_cached(
-                "SELECT 0, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines
-                 FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT 0, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines,
+                        {XREF_COLUMN}
+                 FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1"
+            ))
             .and_then(|mut s| s.query_row(params![msgid], overview_row).optional())
             .map_err(|e| self.err(e))
     }

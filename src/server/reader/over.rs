@@ -18,7 +18,7 @@ const CHUNK: i64 = 1000;
 
 /// The fields of LIST OVERVIEW.FMT, in OVER order after the article number.
 pub(super) const OVERVIEW_FMT: &str =
-    "Subject:\r\nFrom:\r\nDate:\r\nMessage-ID:\r\nReferences:\r\n:bytes\r\n:lines\r\n";
+    "Subject:\r\nFrom:\r\nDate:\r\nMessage-ID:\r\nReferences:\r\n:bytes\r\n:lines\r\nXref:full\r\n";
 
 /// Formats one chunk of a range: (spool, group, first, last) -> lines.
 type ChunkFn = dyn Fn(&Spool, &str, i64, i64) -> crate::Result<Vec<u8>> + Send + Sync;
@@ -31,14 +31,17 @@ fn put_clean(out: &mut Vec<u8>, value: &str) {
     }));
 }
 
-/// One overview line: number, the five header fields, `:bytes`, `:lines`.
-pub(super) fn put_overview(out: &mut Vec<u8>, o: &Overview) {
+/// One overview line: number, the five header fields, `:bytes`, `:lines`, and Xref as
+/// this node files the article (newsreaders use it to mark crossposts read).
+pub(super) fn put_overview(out: &mut Vec<u8>, o: &Overview, node: &str) {
     out.extend_from_slice(o.number.to_string().as_bytes());
     for field in [&o.subject, &o.author, &o.date, &o.msgid, &o.refs] {
         out.push(b'\t');
         put_clean(out, field);
     }
-    out.extend_from_slice(format!("\t{}\t{}\r\n", o.bytes, o.lines).as_bytes());
+    out.extend_from_slice(format!("\t{}\t{}\tXref: {node} ", o.bytes, o.lines).as_bytes());
+    put_clean(out, &o.xref);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// An HDR field.
@@ -46,12 +49,14 @@ pub(super) fn put_overview(out: &mut Vec<u8>, o: &Overview) {
 enum Field {
     /// One of the overview index's fields (by its position in OVERVIEW.FMT).
     Indexed(usize),
+    /// Xref, as this node (named here) files the article.
+    Xref(String),
     /// Any other header: parse the stored articles.
     Parsed(String),
 }
 
 impl Field {
-    fn new(name: &str) -> Option<Field> {
+    fn new(name: &str, node: &str) -> Option<Field> {
         let indexed = [
             "subject",
             "from",
@@ -64,6 +69,7 @@ impl Field {
         let lower = name.to_ascii_lowercase();
         match indexed.iter().position(|f| *f == lower) {
             Some(i) => Some(Field::Indexed(i)),
+            None if lower == "xref" => Some(Field::Xref(node.to_string())),
             None if name.starts_with(':') => None,
             None => Some(Field::Parsed(name.to_string())),
         }
@@ -78,6 +84,7 @@ impl Field {
             Field::Indexed(4) => o.refs.clone(),
             Field::Indexed(5) => o.bytes.to_string(),
             Field::Indexed(6) => o.lines.to_string(),
+            Field::Xref(node) => format!("{node} {}", o.xref),
             _ => String::new(),
         }
     }
@@ -105,7 +112,7 @@ impl Field {
             out.extend_from_slice(b"\r\n");
         };
         match self {
-            Field::Indexed(_) => {
+            Field::Indexed(_) | Field::Xref(_) => {
                 for o in spool.overview(group, from, to)? {
                     line(o.number, &self.of_overview(&o));
                 }
@@ -124,7 +131,9 @@ impl Field {
     /// The value for one article by Message-ID, None when it is not stored.
     fn by_id(&self, spool: &Spool, id: &str) -> crate::Result<Option<String>> {
         Ok(match self {
-            Field::Indexed(_) => spool.overview_of(id)?.map(|o| self.of_overview(&o)),
+            Field::Indexed(_) | Field::Xref(_) => {
+                spool.overview_of(id)?.map(|o| self.of_overview(&o))
+            }
             Field::Parsed(_) => spool.article(id)?.map(|a| self.of_raw(&a.raw)),
         })
     }
@@ -140,17 +149,19 @@ pub(super) async fn over(s: &mut Session, arg: OverArg) -> Result<(), NetError> 
         match found {
             Some(o) => {
                 s.reply(224, "overview information follows");
-                put_overview(s.conn.out(), &o);
+                let node = s.shared.name().to_string();
+                put_overview(s.conn.out(), &o, &node);
                 s.conn.queue(b".\r\n");
             }
             None => s.reply(430, &format!("no article with message-id {id}")),
         }
         return Ok(());
     }
-    let chunk: Arc<ChunkFn> = Arc::new(|spool, group, from, to| {
+    let node = s.shared.name().to_string();
+    let chunk: Arc<ChunkFn> = Arc::new(move |spool, group, from, to| {
         let mut out = Vec::new();
         for o in spool.overview(group, from, to)? {
-            put_overview(&mut out, &o);
+            put_overview(&mut out, &o, &node);
         }
         Ok(out)
     });
@@ -159,7 +170,7 @@ pub(super) async fn over(s: &mut Session, arg: OverArg) -> Result<(), NetError> 
 
 /// HDR / XHDR.
 pub(super) async fn hdr(s: &mut Session, name: String, arg: OverArg) -> Result<(), NetError> {
-    let Some(field) = Field::new(&name) else {
+    let Some(field) = Field::new(&name, s.shared.name()) else {
         s.reply(503, &format!("metadata item {name} not supported"));
         return Ok(());
     };
@@ -263,19 +274,23 @@ mod tests {
             refs: String::new(),
             bytes: 12,
             lines: 3,
+            xref: "mesh.test:7 mesh.b:2".into(),
         };
         let mut out = Vec::new();
-        put_overview(&mut out, &o);
-        assert_eq!(out, b"7\ta b  c\tx y\td\t<m@x>\t\t12\t3\r\n");
+        put_overview(&mut out, &o, "alpha");
+        assert_eq!(
+            out,
+            b"7\ta b  c\tx y\td\t<m@x>\t\t12\t3\tXref: alpha mesh.test:7 mesh.b:2\r\n"
+        );
     }
 
     #[test]
     fn fields() {
-        assert_eq!(Field::new("SUBJECT"), Some(Field::Indexed(0)));
-        assert_eq!(Field::new(":lines"), Some(Field::Indexed(6)));
-        assert_eq!(Field::new(":nope"), None);
+        assert_eq!(Field::new("SUBJECT", "alpha"), Some(Field::Indexed(0)));
+        assert_eq!(Field::new(":lines", "alpha"), Some(Field::Indexed(6)));
+        assert_eq!(Field::new(":nope", "alpha"), None);
         assert_eq!(
-            Field::new("Newsgroups"),
+            Field::new("Newsgroups", "alpha"),
             Some(Field::Parsed("Newsgroups".into()))
         );
         let raw = b"Subject: s\r\nX-Long: a\r\n b\r\n\r\nbody\r\n";
