@@ -58,6 +58,9 @@ pub struct Config {
     /// `[[trust]]` rules in order.
     #[serde(default, rename = "trust")]
     pub trust: Vec<TrustRuleConfig>,
+    /// `[[control]]` rules: who may create and remove groups (newgroup, rmgroup).
+    #[serde(default, rename = "control")]
+    pub control: Vec<TrustRuleConfig>,
     /// `[[peer]]` neighbours.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
@@ -403,7 +406,7 @@ impl Config {
 
     /// The trust policy the `[[trust]]` rules and `[policy]` describe.
     pub fn trust_policy(&self) -> Result<TrustPolicy, String> {
-        TrustPolicy::from_config(&self.trust, self.policy.accept_unsigned)
+        TrustPolicy::from_config(&self.trust, &self.control, self.policy.accept_unsigned)
     }
 
     /// The peer called `name`.

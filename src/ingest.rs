@@ -177,6 +177,27 @@ fn settle(
                 let _ = withdraw(store, &target, by)?;
             }
         }
+        Ok(Some(Withdraw::NewGroup(group))) | Ok(Some(Withdraw::RmGroup(group))) => {
+            let Some(key) = &author else {
+                return Ok(Verdict::Refused(
+                    "an unsigned group control cannot be checked".into(),
+                ));
+            };
+            if let Err(why) = rules.trust.allows_control(&group, key) {
+                return Ok(Verdict::Refused(why));
+            }
+            let newgroup = c
+                .article
+                .header_unfolded("Control")
+                .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("newgroup"));
+            if newgroup {
+                store.create_group(&group, &group_description(&c.article, &group))?;
+                filed_in = vec!["control.newgroup".to_string()];
+            } else {
+                store.remove_group(&group)?;
+                filed_in = vec!["control.rmgroup".to_string()];
+            }
+        }
         Err(why) => return Ok(Verdict::Refused(why)),
     }
     if c.article.path_entries().first().map(String::as_str) != Some(rules.node_name) {
@@ -194,26 +215,33 @@ fn settle(
 /// The pseudo-group cancel control messages are filed in.
 pub const CANCEL_GROUP: &str = "control.cancel";
 
-/// What an article asks to withdraw.
+/// What a control message or Supersedes asks for.
 enum Withdraw {
     /// `Control: cancel <id>`.
     Cancel(String),
     /// `Supersedes: <id>`.
     Supersede(String),
+    /// `Control: newgroup <group> [moderated]`.
+    NewGroup(String),
+    /// `Control: rmgroup <group>`.
+    RmGroup(String),
 }
 
-/// Reads Control and Supersedes; other control messages are refused (newgroup and
-/// rmgroup are an operator's decision here: `newsmesh groups --add`).
+/// Reads Control and Supersedes (RFC 5537 §5); checkgroups and the rest are refused.
 fn withdrawal(article: &Article) -> Result<Option<Withdraw>, String> {
     if let Some(control) = article.header_unfolded("Control") {
         let mut words = control.split_whitespace();
-        return match (
-            words.next().map(str::to_ascii_lowercase).as_deref(),
-            words.next(),
-        ) {
-            (Some("cancel"), Some(id)) if crate::article::is_valid_message_id(id) => {
+        let verb = words.next().map(str::to_ascii_lowercase);
+        let arg = words.next();
+        let group = arg
+            .filter(|g| crate::article::is_valid_group_name(g))
+            .map(str::to_string);
+        return match (verb.as_deref(), arg, group) {
+            (Some("cancel"), Some(id), _) if crate::article::is_valid_message_id(id) => {
                 Ok(Some(Withdraw::Cancel(id.to_string())))
             }
+            (Some("newgroup"), _, Some(group)) => Ok(Some(Withdraw::NewGroup(group))),
+            (Some("rmgroup"), _, Some(group)) => Ok(Some(Withdraw::RmGroup(group))),
             _ => Err(format!("unsupported control message: {control}")),
         };
     }
@@ -222,6 +250,19 @@ fn withdrawal(article: &Article) -> Result<Option<Withdraw>, String> {
         .map(|id| id.trim().to_string())
         .filter(|id| crate::article::is_valid_message_id(id))
         .map(Withdraw::Supersede))
+}
+
+/// The description a newgroup carries: the body line `<group> <description>` (the
+/// "For your newsgroups file:" convention), or nothing.
+fn group_description(article: &Article, group: &str) -> String {
+    String::from_utf8_lossy(&article.body)
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(group)
+                .filter(|rest| rest.starts_with([' ', '\t']))
+        })
+        .map(|rest| rest.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Withdraws `target` on behalf of author key `by`: only its own author may. An article
@@ -344,7 +385,13 @@ mod tests {
                 authors: Authors::Keys(vec![boss]),
             },
         ];
-        TrustPolicy::from_config(&rules, false).unwrap()
+        let control = [TrustRuleConfig {
+            groups: "mesh.*".into(),
+            authors: Authors::Keys(vec![public_key_text(
+                &SigningKey::from_bytes(&[9; 32]).verifying_key(),
+            )]),
+        }];
+        TrustPolicy::from_config(&rules, &control, false).unwrap()
     }
 
     /// The rules of a node named beta.
@@ -517,8 +564,69 @@ mod tests {
         ));
         assert!(spool.article(&old_id).unwrap().is_none());
         assert!(spool.article(&id_of(&v2)).unwrap().is_some());
-        let other = signed(&[("Control", "newgroup mesh.evil")], "cmsg", 1);
+        let other = signed(&[("Control", "checkgroups")], "cmsg", 1);
         let v = ingest(&mut spool, &rules, &[&other]).unwrap();
         assert!(matches!(&v[0], Verdict::Refused(why) if why.contains("unsupported control")));
+    }
+
+    #[test]
+    fn groups_are_created_and_removed_only_by_keys_control_trusts() {
+        let (_dir, mut spool) = temp_spool();
+        let trust = policy();
+        let rules = beta(&trust);
+        let body = "For your newsgroups file:\nmesh.new\tA new group\n";
+        let newgroup = |key: u8| {
+            let draft = Draft {
+                groups: "mesh.new",
+                subject: "cmsg newgroup mesh.new",
+                from: "admin@example.org",
+                references: None,
+                body: body.as_bytes(),
+            };
+            let extra = [("Control", "newgroup mesh.new")];
+            crate::compose::compose_with(
+                &draft,
+                &extra,
+                "alpha",
+                &SigningKey::from_bytes(&[key; 32]),
+            )
+            .to_bytes()
+        };
+        let v = ingest(&mut spool, &rules, &[&newgroup(1)]).unwrap();
+        assert!(
+            matches!(&v[0], Verdict::Refused(why) if why.contains("may not create")),
+            "{v:?}"
+        );
+        assert!(spool.group("mesh.new").unwrap().is_none());
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&newgroup(9)]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        let g = spool.group("mesh.new").unwrap().unwrap();
+        assert_eq!((g.count, g.description.as_str()), (0, "A new group"));
+        assert_eq!(spool.group("control.newgroup").unwrap().unwrap().count, 1);
+        let post = {
+            let draft = Draft {
+                groups: "mesh.new",
+                subject: "first",
+                from: "ann@example.org",
+                references: None,
+                body: b"hi\n",
+            };
+            crate::compose::compose(&draft, "alpha", &SigningKey::from_bytes(&[1; 32])).to_bytes()
+        };
+        ingest(&mut spool, &rules, &[&post]).unwrap();
+        let rmgroup = signed(
+            &[("Control", "rmgroup mesh.new")],
+            "cmsg rmgroup mesh.new",
+            9,
+        );
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&rmgroup]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        assert!(spool.group("mesh.new").unwrap().is_none());
+        assert!(spool.article(&id_of(&post)).unwrap().is_none());
+        assert_eq!(spool.history(&id_of(&post)).unwrap().unwrap().0, "expired");
     }
 }

@@ -906,3 +906,37 @@ fn articles_cross_an_air_gap_as_an_rnews_batch() {
         .failure()
         .stderr_has("truncated");
 }
+
+#[test]
+fn newgroup_and_rmgroup_need_a_key_that_control_trusts() {
+    let alpha = Node::init("alpha");
+    let admin = alpha.cmd(&["key"]).success().stdout_text();
+    let admin = admin.trim();
+    alpha
+        .cmd(&["key", "--author", "mallory", "--generate"])
+        .success();
+    let mut config = std::fs::read_to_string(alpha.home().join("newsmesh.toml")).unwrap();
+    config.push_str(&format!(
+        "\n[[control]]\ngroups = \"mesh.*\"\nauthors = [\"{admin}\"]\n"
+    ));
+    std::fs::write(alpha.home().join("newsmesh.toml"), config).unwrap();
+    alpha
+        .cmd(&["newgroup", "mesh.rogue", "--author", "mallory"])
+        .failure()
+        .stderr_has("may not create or remove mesh.rogue");
+    alpha
+        .cmd(&[
+            "newgroup",
+            "mesh.announce",
+            "--description",
+            "Announcements",
+        ])
+        .success();
+    let groups = alpha.cmd(&["groups"]).success().stdout_text();
+    assert!(groups.contains("mesh.announce 0"), "{groups}");
+    assert!(!groups.contains("mesh.rogue"), "{groups}");
+    alpha.post("mesh.announce", "hello", b"first\n");
+    alpha.cmd(&["rmgroup", "mesh.announce"]).success();
+    let groups = alpha.cmd(&["groups"]).success().stdout_text();
+    assert!(!groups.contains("mesh.announce"), "{groups}");
+}

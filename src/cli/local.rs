@@ -235,3 +235,41 @@ pub fn cancel(home: &Home, target: &str, author: &str) -> Result<()> {
     let article = compose_cancel(target, &groups, &from, node.name(), &key);
     store_own(&mut node, &article)
 }
+
+/// Posts a signed newgroup or rmgroup control message for `group`.
+pub fn group_control(
+    home: &Home,
+    verb: &str,
+    group: &str,
+    description: &str,
+    author: &str,
+) -> Result<()> {
+    if !is_valid_group_name(group) {
+        return Err(Error::Invalid(format!(
+            "{group:?} is not a valid newsgroup name"
+        )));
+    }
+    if description.contains(['\r', '\n']) {
+        return Err(Error::Invalid("--description must be one line".into()));
+    }
+    let mut node = home.open()?;
+    let key = home.author_key(author)?;
+    let subject = format!("cmsg {verb} {group}");
+    let control = format!("{verb} {group}");
+    let body = match verb {
+        "newgroup" => {
+            format!("{group} is created.\n\nFor your newsgroups file:\n{group}\t{description}\n")
+        }
+        _ => format!("{group} is removed.\n"),
+    };
+    let from = format!("{author}@{}.invalid", node.name());
+    let draft = Draft {
+        groups: group,
+        subject: &subject,
+        from: &from,
+        references: None,
+        body: body.as_bytes(),
+    };
+    let article = compose_with(&draft, &[("Control", &control)], node.name(), &key);
+    store_own(&mut node, &article)
+}

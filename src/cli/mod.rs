@@ -91,6 +91,27 @@ pub enum Command {
         /// The batch file (default: stdin).
         file: Option<PathBuf>,
     },
+    /// Create a group mesh-wide: posts a signed newgroup control message.
+    ///
+    /// Every node whose [[control]] rules trust this author key for the group creates it.
+    Newgroup {
+        /// The group.
+        group: String,
+        /// Its one-line description.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Author identity to sign with.
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Remove a group mesh-wide: posts a signed rmgroup control message.
+    Rmgroup {
+        /// The group.
+        group: String,
+        /// Author identity to sign with.
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
     /// Withdraw an article you posted (a signed cancel; honoured only for its own author).
     ///
     /// Prints the cancel's Message-ID. The cancel travels through the mesh like an
@@ -282,6 +303,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve => crate::server::serve_forever(&home),
         Command::Sync(args) => sync(&home, args),
         Command::Expire => local::expire(&home),
+        Command::Newgroup {
+            group,
+            description,
+            author,
+        } => local::group_control(&home, "newgroup", &group, &description, &author),
+        Command::Rmgroup { group, author } => {
+            local::group_control(&home, "rmgroup", &group, "", &author)
+        }
         Command::Export { to, groups, file } => sneakernet::export(&home, to, &groups, file),
         Command::Import { file } => sneakernet::import(&home, file),
         Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),

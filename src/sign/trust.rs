@@ -23,44 +23,69 @@ struct Rule {
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     rules: Vec<Rule>,
+    control: Vec<Rule>,
     accept_unsigned: bool,
 }
 
-impl TrustPolicy {
-    /// Builds the policy; an error names the bad rule.
-    pub fn from_config(
-        rules: &[TrustRuleConfig],
-        accept_unsigned: bool,
-    ) -> Result<TrustPolicy, String> {
-        let rules = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let admits = match &r.authors {
-                    Authors::Word(w) if w == "any" => Admits::Any,
-                    Authors::Word(w) => {
-                        return Err(format!(
-                        "[[trust]] rule {}: authors must be \"any\" or a list of keys, not {w:?}",
+fn parse_rules(table: &str, rules: &[TrustRuleConfig]) -> Result<Vec<Rule>, String> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let admits = match &r.authors {
+                Authors::Word(w) if w == "any" => Admits::Any,
+                Authors::Word(w) => {
+                    return Err(format!(
+                        "[[{table}]] rule {}: authors must be \"any\" or a list of keys, not {w:?}",
                         i + 1
                     ))
-                    }
-                    Authors::Keys(keys) => Admits::Keys(
-                        keys.iter()
-                            .map(|k| parse_public_key(k))
-                            .collect::<Result<_, _>>()
-                            .map_err(|e| format!("[[trust]] rule {}: {e}", i + 1))?,
-                    ),
-                };
-                Ok(Rule {
-                    groups: Wildmat::new(&r.groups),
-                    admits,
-                })
+                }
+                Authors::Keys(keys) => Admits::Keys(
+                    keys.iter()
+                        .map(|k| parse_public_key(k))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| format!("[[{table}]] rule {}: {e}", i + 1))?,
+                ),
+            };
+            Ok(Rule {
+                groups: Wildmat::new(&r.groups),
+                admits,
             })
-            .collect::<Result<_, _>>()?;
+        })
+        .collect()
+}
+
+impl TrustPolicy {
+    /// Builds the policy from `[[trust]]` (who may post where) and `[[control]]` (who may
+    /// create and remove groups by newgroup/rmgroup); an error names the bad rule.
+    pub fn from_config(
+        rules: &[TrustRuleConfig],
+        control: &[TrustRuleConfig],
+        accept_unsigned: bool,
+    ) -> Result<TrustPolicy, String> {
         Ok(TrustPolicy {
-            rules,
+            rules: parse_rules("trust", rules)?,
+            control: parse_rules("control", control)?,
             accept_unsigned,
         })
+    }
+
+    /// Checks that `author` may create or remove `group` with a control message.
+    pub fn allows_control(&self, group: &str, author: &VerifyingKey) -> Result<(), String> {
+        let rule = self
+            .control
+            .iter()
+            .rev()
+            .find(|r| r.groups.matches(group))
+            .ok_or_else(|| format!("no [[control]] rule lets anyone create or remove {group}"))?;
+        match &rule.admits {
+            Admits::Any => Ok(()),
+            Admits::Keys(keys) if keys.contains(author) => Ok(()),
+            Admits::Keys(_) => Err(format!(
+                "author key {} may not create or remove {group}",
+                public_key_text(author)
+            )),
+        }
     }
 
     /// Whether unsigned articles are accepted.
@@ -119,7 +144,7 @@ mod tests {
                 authors: Authors::Keys(vec![public_key_text(announcer)]),
             },
         ];
-        TrustPolicy::from_config(&rules, false).unwrap()
+        TrustPolicy::from_config(&rules, &[], false).unwrap()
     }
 
     #[test]
@@ -149,7 +174,7 @@ mod tests {
             groups: "*".into(),
             authors: Authors::Word("everyone".into()),
         }];
-        assert!(TrustPolicy::from_config(&rules, false)
+        assert!(TrustPolicy::from_config(&rules, &[], false)
             .unwrap_err()
             .contains("rule 1"));
     }

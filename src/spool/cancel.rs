@@ -1,8 +1,10 @@
-//! Withdrawing articles: cancels and supersedes (honoured by `ingest` only when signed by
+//! Control messages' effects on the spool. Withdrawing articles: cancels and supersedes (honoured by `ingest` only when signed by
 //! the same author key as their target) remove the target from its groups and the spool,
 //! and mark it `cancelled` in history, with the key that cancelled it. A cancel that
 //! arrives before its target leaves that mark in advance; the target is then refused on
-//! arrival only if it really is by the same author (see `store_one`).
+//! arrival only if it really is by the same author (see `store_one`). Creating and
+//! removing groups: newgroup and rmgroup, honoured by `ingest` for the keys `[[control]]`
+//! trusts.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -60,6 +62,27 @@ impl Storer<'_> {
             }
         }
         self.mark_cancelled(msgid, by)
+    }
+
+    /// Creates a group (newgroup); an existing one gets the new description.
+    pub fn create_group(&mut self, name: &str, description: &str) -> rusqlite::Result<()> {
+        self.transaction()
+            .prepare_cached(
+                "INSERT INTO groups (name, created, description) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET description = ?3",
+            )?
+            .execute(params![name, super::now(), description])
+            .map(|_| ())
+    }
+
+    /// Removes a group (rmgroup) and the articles only it held (their ids stay in history).
+    pub fn remove_group(&mut self, name: &str) -> rusqlite::Result<()> {
+        let tx = self.transaction();
+        tx.prepare_cached("DELETE FROM group_articles WHERE grp = ?1")?
+            .execute(params![name])?;
+        tx.prepare_cached("DELETE FROM groups WHERE name = ?1")?
+            .execute(params![name])?;
+        super::expire::drop_orphans(tx).map(|_| ())
     }
 
     /// Marks `msgid` cancelled by `by` in history (in advance when it has not arrived).

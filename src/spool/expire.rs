@@ -31,6 +31,22 @@ pub(super) fn recount(tx: &rusqlite::Transaction<'_>, group: &str) -> rusqlite::
     .map(|_| ())
 }
 
+/// Deletes the articles no group holds any more; their history rows stay, `expired`,
+/// so they are not taken back. Returns how many.
+pub(super) fn drop_orphans(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<u64> {
+    tx.execute(
+        "UPDATE history SET status = 'expired', seq = NULL
+         WHERE seq IN (SELECT a.seq FROM articles a
+                       WHERE NOT EXISTS (SELECT 1 FROM group_articles g WHERE g.seq = a.seq))",
+        [],
+    )?;
+    Ok(tx.execute(
+        "DELETE FROM articles
+         WHERE NOT EXISTS (SELECT 1 FROM group_articles g WHERE g.seq = articles.seq)",
+        [],
+    )? as u64)
+}
+
 impl Spool {
     /// Removes from each group the articles that arrived before its cutoff (Unix seconds;
     /// `cutoff(group)` = None keeps the group's articles), deletes articles no group holds
@@ -46,7 +62,9 @@ impl Spool {
             let tx = s.transaction();
             let mut report = ExpireReport::default();
             for group in groups {
-                let Some(before) = cutoff(&group) else { continue };
+                let Some(before) = cutoff(&group) else {
+                    continue;
+                };
                 let removed = tx
                     .prepare_cached(
                         "DELETE FROM group_articles WHERE grp = ?1
@@ -58,17 +76,7 @@ impl Spool {
                     report.groups.push((group, removed as u64));
                 }
             }
-            tx.execute(
-                "UPDATE history SET status = 'expired', seq = NULL
-                 WHERE seq IN (SELECT a.seq FROM articles a
-                               WHERE NOT EXISTS (SELECT 1 FROM group_articles g WHERE g.seq = a.seq))",
-                [],
-            )?;
-            report.articles = tx.execute(
-                "DELETE FROM articles
-                 WHERE NOT EXISTS (SELECT 1 FROM group_articles g WHERE g.seq = articles.seq)",
-                [],
-            )? as u64;
+            report.articles = drop_orphans(tx)?;
             report.history = tx.execute(
                 "DELETE FROM history WHERE status <> 'stored' AND seen < ?1",
                 params![history_before],
