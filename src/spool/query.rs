@@ -203,7 +203,8 @@ impl Spool {
         self.conn
             .prepare_cached(&format!(
                 "SELECT g.num, a.subject, a.author, a.date, a.posted, a.msgid, a.refs, a.bytes, a.lines,
-                        {XREF_COLUMN}
+                        CASE WHEN instr(a.newsgroups, ',') = 0 THEN g.grp || ':' || g.num
+                             ELSE {XREF_COLUMN} END
                  FROM group_articles g JOIN articles a ON a.seq = g.seq
                  WHERE g.grp = ?1 AND g.num BETWEEN ?2 AND ?3 ORDER BY g.num"
             ))
@@ -374,5 +375,22 @@ mod tests {
         let o = spool.overview_of("<2@x>").unwrap().unwrap();
         assert_eq!((o.number, o.subject.as_str()), (0, "about <2@x>"));
         assert!(spool.overview_of("<9@x>").unwrap().is_none());
+    }
+
+    #[test]
+    fn overview_xref_names_every_group_an_article_is_filed_in() {
+        let (_dir, mut spool) = temp_spool();
+        let mut cross = new_article("<x@x>", "mesh.a");
+        cross.newsgroups.push("mesh.b".into());
+        spool
+            .store_batch(&[new_article("<0@x>", "mesh.b"), cross])
+            .unwrap();
+        let in_b = spool.overview("mesh.b", 1, 2).unwrap();
+        assert_eq!(in_b[0].xref, "mesh.b:1");
+        assert_eq!(in_b[1].xref, "mesh.a:1 mesh.b:2");
+        assert_eq!(
+            spool.overview_of("<x@x>").unwrap().unwrap().xref,
+            "mesh.a:1 mesh.b:2"
+        );
     }
 }
