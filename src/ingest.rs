@@ -9,7 +9,11 @@
 //! history: that would let anyone block a real article by sending garbage under its id.
 
 use crate::article::{Article, Limits};
-use crate::sign::{self, batch::verify_chunk, public_key_text, Prepared, SigStatus, TrustPolicy};
+use crate::sign::{
+    self,
+    batch::{verify_chunk, verify_many},
+    public_key_text, Prepared, SigStatus, TrustPolicy,
+};
 use crate::spool::{NewArticle, Spool, SpoolError, StoreOutcome, Storer, Target};
 
 /// What happened to one offered article.
@@ -104,25 +108,40 @@ fn ingest_items(
                 .collect()
         })
         .collect();
-    std::thread::scope(|scope| {
-        let (verified, results) = std::sync::mpsc::sync_channel::<Vec<SigStatus>>(2);
-        scope.spawn(move || {
-            for step in &signatures {
-                if verified.send(verify_chunk(step)).is_err() {
-                    return;
-                }
-            }
-        });
+    if steps.len() <= 1 {
+        // One step (a single article, a small batch): nothing to overlap, no thread.
+        let mut statuses = signatures
+            .first()
+            .map(|s| verify_many(s))
+            .unwrap_or_default()
+            .into_iter();
         spool.store_with(|store| {
-            for step in steps {
-                let mut statuses = results.recv().unwrap_or_default().into_iter();
-                for (i, c) in step {
-                    verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
-                }
+            for (i, c) in steps.into_iter().flatten() {
+                verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
             }
             Ok(())
-        })
-    })?;
+        })?;
+    } else {
+        std::thread::scope(|scope| {
+            let (verified, results) = std::sync::mpsc::sync_channel::<Vec<SigStatus>>(2);
+            scope.spawn(move || {
+                for step in &signatures {
+                    if verified.send(verify_chunk(step)).is_err() {
+                        return;
+                    }
+                }
+            });
+            spool.store_with(|store| {
+                for step in steps {
+                    let mut statuses = results.recv().unwrap_or_default().into_iter();
+                    for (i, c) in step {
+                        verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
+                    }
+                }
+                Ok(())
+            })
+        })?;
+    }
     Ok(verdicts
         .into_iter()
         .map(|v| v.unwrap_or_else(|| Verdict::Refused("internal: no verdict".into())))
