@@ -43,17 +43,37 @@ enum Item {
     Fetch(String),
 }
 
+/// A command that joins a batch.
+pub(super) enum Batched {
+    /// CHECK <id>.
+    Check(String),
+    /// TAKETHIS <id> (its article follows on the wire).
+    Takethis(String),
+    /// ARTICLE <id> from an authenticated peer (the pull side of a sync).
+    Fetch(String),
+}
+
+/// Whether `command` joins a batch: CHECK, TAKETHIS, and ARTICLE <id> from a peer.
+pub(super) fn batchable(command: Command, from_peer: bool) -> Result<Batched, Command> {
+    match command {
+        Command::Check(id) => Ok(Batched::Check(id)),
+        Command::Takethis(id) => Ok(Batched::Takethis(id)),
+        Command::Article(ArticleRef::MessageId(id)) if from_peer => Ok(Batched::Fetch(id)),
+        other => Err(other),
+    }
+}
+
 /// Serves a run of pipelined CHECK / TAKETHIS / ARTICLE <id> commands starting with
 /// `first`, as one batch.
-pub(super) async fn batch(s: &mut Session, first: Command) -> Result<(), NetError> {
+pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetError> {
     let max_article = s.shared.config.limits.max_article_bytes;
     let mut items = Vec::new();
     let mut bytes = 0;
     let mut next = Some(first);
     while let Some(command) = next.take() {
         match command {
-            Command::Check(id) => items.push(Item::Check(id)),
-            Command::Takethis(id) => {
+            Batched::Check(id) => items.push(Item::Check(id)),
+            Batched::Takethis(id) => {
                 let body = match s.conn.read_block(max_article).await {
                     Ok(body) => Ok(body),
                     Err(NetError::Protocol(e)) => Err(format!("{e}")),
@@ -62,8 +82,7 @@ pub(super) async fn batch(s: &mut Session, first: Command) -> Result<(), NetErro
                 bytes += body.as_ref().map_or(0, Vec::len);
                 items.push(Item::Take(id, body));
             }
-            Command::Article(ArticleRef::MessageId(id)) => items.push(Item::Fetch(id)),
-            _ => unreachable_command(),
+            Batched::Fetch(id) => items.push(Item::Fetch(id)),
         }
         if items.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES {
             break;
@@ -75,19 +94,12 @@ pub(super) async fn batch(s: &mut Session, first: Command) -> Result<(), NetErro
         let Some(line) = line else {
             break;
         };
-        match parse_command(&line) {
-            Ok(c @ (Command::Check(_) | Command::Takethis(_))) => next = Some(c),
-            Ok(c @ Command::Article(ArticleRef::MessageId(_))) if s.peer.is_some() => {
-                next = Some(c)
-            }
+        match parse_command(&line).map(|c| batchable(c, s.peer.is_some())) {
+            Ok(Ok(more)) => next = Some(more),
             _ => s.leftover = Some(line),
         }
     }
     answer(s, items).await
-}
-
-fn unreachable_command() {
-    debug_assert!(false, "batch() only takes CHECK, TAKETHIS and ARTICLE <id>");
 }
 
 async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {

@@ -188,16 +188,19 @@ impl Session {
                 return Ok(Flow::Continue);
             }
         };
+        let command = match feed::batchable(command, self.peer.is_some()) {
+            Ok(first) => {
+                feed::batch(self, first).await?;
+                return Ok(Flow::Continue);
+            }
+            Err(other) => other,
+        };
         match command {
             Command::Quit => {
                 self.reply(205, "closing connection, goodbye");
                 return Ok(Flow::Quit);
             }
             Command::ModeStream => self.reply(203, "streaming permitted"),
-            Command::Check(_) | Command::Takethis(_) => feed::batch(self, command).await?,
-            Command::Article(crate::protocol::ArticleRef::MessageId(_)) if self.peer.is_some() => {
-                feed::batch(self, command).await?
-            }
             Command::Ihave(id) => feed::ihave(self, id).await?,
             Command::Mesh(m) => feed::mesh(self, m).await?,
             other => return reader::handle(self, other).await,
