@@ -36,6 +36,8 @@ const PUSH_CHUNK: usize = 1000;
 /// Articles fetched per pipelined ARTICLE round: small enough that the commands always
 /// fit in the peer's socket buffer, so neither side can block the other.
 const FETCH_CHUNK: usize = 500;
+/// Fetched articles stored per transaction.
+const STORE_BATCH: usize = 2000;
 /// Message-IDs asked for per `MESH SINCE`.
 const SINCE_LIMIT: u32 = 10_000;
 /// The epoch token asking for a full listing from a sequence, with no Path filter:
@@ -247,13 +249,20 @@ async fn pull(
         if let Some(first) = chunks.first() {
             request(first, conn);
         }
+        let mut fetched = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            let articles = receive(node, chunk, conn, report).await?;
-            if let Some(next) = chunks.get(i + 1) {
+            fetched.extend(receive(node, chunk, conn, report).await?);
+            let next = chunks.get(i + 1);
+            if let Some(next) = next {
                 request(next, conn);
                 conn.flush().await.map_err(net)?;
             }
-            store(node, &articles, report)?;
+            // Bigger transactions write each page of the (random-key) history index
+            // fewer times; the peer serves the next chunk meanwhile.
+            if fetched.len() >= STORE_BATCH || next.is_none() {
+                store(node, &fetched, report)?;
+                fetched.clear();
+            }
         }
         marks.pull_seq = through;
         if more != "1" {
