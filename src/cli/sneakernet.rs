@@ -13,7 +13,7 @@ use crate::wildmat::Wildmat;
 /// Arrivals read from the spool per step.
 const CHUNK: usize = 1000;
 /// Articles imported per transaction.
-const IMPORT_BATCH: usize = 500;
+const IMPORT_BATCH: usize = 2000;
 
 pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBuf>) -> Result<()> {
     let mut node = home.open()?;
