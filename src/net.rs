@@ -10,6 +10,8 @@ use tokio::net::TcpStream;
 
 use crate::protocol::{take_line, BlockScanner, ProtocolError};
 
+/// Most unread bytes [`Conn::flush`] takes in while it waits to write.
+pub const MAX_READ_AHEAD: usize = 8 * 1024 * 1024;
 /// How much to read from the socket at once.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -93,7 +95,12 @@ impl Conn {
     /// The whole of one line or block must arrive before `deadline`: a client trickling
     /// a byte at a time (slowloris) cannot hold a connection open forever.
     async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<(), NetError> {
+        let before = self.bytes_in;
         self.flush().await?;
+        if self.bytes_in > before {
+            // The flush already took in new bytes: let the caller look at them first.
+            return Ok(());
+        }
         self.compact();
         self.rbuf.reserve(READ_CHUNK);
         let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await;
@@ -225,15 +232,36 @@ impl Conn {
     }
 
     /// Sends everything queued.
+    ///
+    /// While it waits to write, it also reads what the other side sends (up to
+    /// [`MAX_READ_AHEAD`] bytes), so two pipelining peers can never both block on full
+    /// socket buffers, however much each writes before reading.
     pub async fn flush(&mut self) -> Result<(), NetError> {
-        if self.wbuf.is_empty() {
-            return Ok(());
-        }
-        let write = tokio::time::timeout(self.timeout, self.stream.write_all(&self.wbuf)).await;
-        match write {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e.into()),
-            Err(_) => return Err(NetError::Timeout(self.timeout)),
+        let deadline = self.deadline();
+        let mut written = 0;
+        while written < self.wbuf.len() {
+            let room = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
+            tokio::select! {
+                ready = self.stream.writable() => {
+                    ready?;
+                    match self.stream.try_write(&self.wbuf[written..]) {
+                        Ok(n) => written += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                ready = self.stream.readable(), if room => {
+                    ready?;
+                    self.rbuf.reserve(READ_CHUNK);
+                    match self.stream.try_read_buf(&mut self.rbuf) {
+                        Ok(0) => return Err(NetError::Closed),
+                        Ok(n) => self.bytes_in += n as u64,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline) => return Err(NetError::Timeout(self.timeout)),
+            }
         }
         self.bytes_out += self.wbuf.len() as u64;
         self.wbuf.clear();
@@ -247,5 +275,43 @@ impl Conn {
     pub async fn shutdown(&mut self) {
         let _ = self.flush().await;
         let _ = self.stream.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two peers each write 6 MB before reading anything: with a plain write both would
+    /// block forever on full socket buffers; `flush` reads while it writes.
+    #[tokio::test]
+    async fn peers_that_both_write_before_reading_do_not_deadlock() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        fn big(tag: u8) -> Vec<u8> {
+            let mut line = vec![tag; 1000];
+            line.extend_from_slice(b"\r\n");
+            line.repeat(6000)
+        }
+        let side = |stream: TcpStream, tag: u8, other: u8| async move {
+            let mut conn = Conn::new(stream, Duration::from_secs(20));
+            conn.queue(&big(tag));
+            conn.flush().await.unwrap();
+            for _ in 0..6000 {
+                let line = conn.read_line(2000).await.unwrap();
+                assert_eq!(line, vec![other; 1000]);
+            }
+        };
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            side(stream, b's', b'c').await
+        });
+        let client = side(TcpStream::connect(addr).await.unwrap(), b'c', b's');
+        tokio::time::timeout(Duration::from_secs(30), async {
+            client.await;
+            server.await.unwrap();
+        })
+        .await
+        .expect("deadlock: both sides blocked writing");
     }
 }
