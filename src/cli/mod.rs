@@ -93,7 +93,7 @@ pub enum Command {
     },
     /// Create a group mesh-wide: posts a signed newgroup control message.
     ///
-    /// Every node whose [[control]] rules trust this author key for the group creates it.
+    /// Every node whose `[[control]]` rules trust this author key for the group creates it.
     Newgroup {
         /// The group.
         group: String,
@@ -118,7 +118,7 @@ pub enum Command {
     /// article; every node removes the target when the cancel is signed by the target's
     /// author key.
     Cancel {
-        /// The article's '<message-id>'.
+        /// The article's `<message-id>` (quote it for the shell).
         message_id: String,
         /// Author identity to sign with (the one that posted it).
         #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
@@ -174,7 +174,7 @@ pub struct KeyArgs {
 pub enum PeerCommand {
     /// Add a neighbour. Without --address it is passive: it dials us, we never dial it.
     Add {
-        /// The neighbour's Path identity (its [node] name).
+        /// The neighbour's Path identity (its `[node]` name).
         name: String,
         /// Its node public key (`newsmesh key --node` there).
         node_key: String,
@@ -199,7 +199,7 @@ pub enum PeerCommand {
 pub enum UserCommand {
     /// Add a user: reads the password from stdin (first line; asked without echo on a
     /// terminal), creates the author key authors/NAME.key (or reuses it) and appends a
-    /// [[user]] entry with a salted SHA-256 hash. Prints the user's author public key.
+    /// `[[user]]` entry with a salted SHA-256 hash. Prints the user's author public key.
     Add {
         /// The AUTHINFO user name (letters, digits, '.', '-', '_').
         name: String,
@@ -225,7 +225,7 @@ pub struct PostArgs {
     /// Read the body from FILE (default: stdin when it is not a terminal, else $EDITOR).
     #[arg(long, short = 'f')]
     pub file: Option<PathBuf>,
-    /// The From header [default: $USER@NODE.invalid].
+    /// The From header (default: `$USER@NODE.invalid`).
     #[arg(long, env = "NEWSMESH_FROM")]
     pub from: Option<String>,
     /// Message-ID(s) this follows up (References).
@@ -242,7 +242,7 @@ pub struct PostArgs {
 /// `read`.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
-    /// A group name, or a '<message-id>'.
+    /// A group name, or a `<message-id>` (quote it for the shell).
     pub target: Option<String>,
     /// An article number in GROUP.
     pub number: Option<i64>,

@@ -1,7 +1,7 @@
 //! The spool: one SQLite database (`spool.db`, WAL) holding articles, groups with their
 //! NNTP article numbers, overview fields, the history of every Message-ID seen, the local
-//! arrival sequence and the per-peer sync marks. Schema: `schema/*.sql`, applied by
-//! [`migrate`].
+//! arrival sequence and the per-peer sync marks. Schema: `schema/*.sql`, applied in
+//! order at open (`migrate.rs`).
 //!
 //! Durability: `synchronous=FULL`, so a committed transaction survives a crash of the
 //! process and of the machine; an article is acknowledged to a peer only after the
