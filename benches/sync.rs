@@ -112,54 +112,39 @@ fn serve(home: &Path, port: u16) -> Server {
     panic!("serve did not start");
 }
 
+/// `newsmesh init` of node `name` under `dir` on a free port.
+fn node(dir: &Path, name: &str) -> (std::path::PathBuf, u16) {
+    let (home, port) = (dir.join(name), free_port());
+    nm(
+        &home,
+        &[
+            "init",
+            "--name",
+            name,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    (home, port)
+}
+
+/// Lists node `other` (named `name`) as a peer of `home`: dialled at `port`, or passive.
+fn add_peer(home: &Path, name: &str, other: &Path, port: Option<u16>) {
+    let key = nm(other, &["key", "--node"]);
+    let address = port.map(|p| format!("127.0.0.1:{p}"));
+    let mut args = vec!["peer", "add", name, key.trim()];
+    if let Some(address) = &address {
+        args.extend(["--address", address.as_str()]);
+    }
+    nm(home, &args);
+}
+
 /// Two wired nodes: a and b, each listing the other with its address.
 fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, u16, u16) {
-    let (a, b) = (dir.join("a"), dir.join("b"));
-    let (pa, pb) = (free_port(), free_port());
-    nm(
-        &a,
-        &[
-            "init",
-            "--name",
-            "a",
-            "--listen",
-            &format!("127.0.0.1:{pa}"),
-        ],
-    );
-    nm(
-        &b,
-        &[
-            "init",
-            "--name",
-            "b",
-            "--listen",
-            &format!("127.0.0.1:{pb}"),
-        ],
-    );
-    let ka = nm(&a, &["key", "--node"]);
-    let kb = nm(&b, &["key", "--node"]);
-    nm(
-        &a,
-        &[
-            "peer",
-            "add",
-            "b",
-            kb.trim(),
-            "--address",
-            &format!("127.0.0.1:{pb}"),
-        ],
-    );
-    nm(
-        &b,
-        &[
-            "peer",
-            "add",
-            "a",
-            ka.trim(),
-            "--address",
-            &format!("127.0.0.1:{pa}"),
-        ],
-    );
+    let (a, pa) = node(dir, "a");
+    let (b, pb) = node(dir, "b");
+    add_peer(&a, "b", &b, Some(pb));
+    add_peer(&b, "a", &a, Some(pa));
     (a, b, pa, pb)
 }
 
@@ -282,32 +267,9 @@ fn throughput(n: usize, runs: usize) {
             inn.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
         }
         // Pull: a fresh receiver fetches everything from a's server.
-        let c = dir.path().join("c");
-        let pc = free_port();
-        nm(
-            &c,
-            &[
-                "init",
-                "--name",
-                "c",
-                "--listen",
-                &format!("127.0.0.1:{pc}"),
-            ],
-        );
-        let kc = nm(&c, &["key", "--node"]);
-        let ka = nm(&a, &["key", "--node"]);
-        nm(&a, &["peer", "add", "c", kc.trim()]);
-        nm(
-            &c,
-            &[
-                "peer",
-                "add",
-                "a",
-                ka.trim(),
-                "--address",
-                &format!("127.0.0.1:{pa}"),
-            ],
-        );
+        let (c, _) = node(dir.path(), "c");
+        add_peer(&a, "c", &c, None);
+        add_peer(&c, "a", &a, Some(pa));
         let _server = serve(&a, pa);
         let cpu = children_cpu();
         let line = nm(&c, &["sync", "--peer", "a"]);
