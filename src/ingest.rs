@@ -168,6 +168,28 @@ fn settle(
             }
         },
     };
+    let withdraws = withdrawal(&c.article);
+    // Groups are made deliberately (init, `groups --add`, a trusted newgroup), never by
+    // posting: an ordinary article is filed in the groups this node carries, and refused
+    // when it names none. Not written to history: if the group is created later, the
+    // article can still be fetched.
+    let mut filed_in = c.groups.clone();
+    if matches!(withdraws, Ok(None) | Ok(Some(Withdraw::Supersede(_)))) {
+        let mut carried = Vec::with_capacity(c.groups.len());
+        for group in &c.groups {
+            if store.carries(group)? {
+                carried.push(group.clone());
+            }
+        }
+        if carried.is_empty() {
+            return Ok(Verdict::Refused(format!(
+                "this node does not carry {} (groups are created with `newsmesh groups --add` \
+                 or a newgroup from a key [[control]] trusts)",
+                c.groups.join(",")
+            )));
+        }
+        filed_in = carried;
+    }
     if let Err(why) = rules.trust.allows(&c.groups, author.as_ref()) {
         if author.is_some() {
             store.record_refused(&c.msgid, &why)?;
@@ -175,8 +197,7 @@ fn settle(
         return Ok(Verdict::Refused(why));
     }
     let signer = author.map(|k| public_key_text(&k));
-    let mut filed_in = c.groups.clone();
-    match withdrawal(&c.article) {
+    match withdraws {
         Ok(None) => {}
         Ok(Some(Withdraw::Cancel(target))) => {
             let Some(by) = &signer else {
@@ -296,7 +317,7 @@ fn withdraw(
         Target::Stored(_) => {
             return Ok(Err(format!("{target} is not by the author of this cancel")))
         }
-        Target::Unknown => store.mark_cancelled(target, by)?,
+        Target::Unknown => store.mark_cancelled_early(target, by)?,
         Target::Gone => {}
     }
     Ok(Ok(()))
@@ -379,6 +400,15 @@ mod tests {
     use crate::compose::{compose, Draft};
     use crate::config::{Authors, TrustRuleConfig};
     use crate::spool::test_support::temp_spool;
+
+    /// A spool carrying the groups these tests post to.
+    fn spool_carrying() -> (tempfile::TempDir, Spool) {
+        let (dir, mut spool) = temp_spool();
+        for group in ["mesh.test", "mesh.announce"] {
+            spool.create_group(group, "").unwrap();
+        }
+        (dir, spool)
+    }
     use ed25519_dalek::SigningKey;
 
     fn article(subject: &str, group: &str, key: u8) -> Vec<u8> {
@@ -432,7 +462,7 @@ mod tests {
 
     #[test]
     fn a_squatter_cannot_block_the_real_article() {
-        let (_dir, mut spool) = temp_spool();
+        let (_dir, mut spool) = spool_carrying();
         let trust = policy();
         let rules = beta(&trust);
         let real = article("real", "mesh.test", 1);
@@ -455,7 +485,7 @@ mod tests {
 
     #[test]
     fn untrusted_author_is_refused_and_remembered() {
-        let (_dir, mut spool) = temp_spool();
+        let (_dir, mut spool) = spool_carrying();
         let trust = policy();
         let rules = beta(&trust);
         let raw = article("news", "mesh.announce", 1);
@@ -473,7 +503,7 @@ mod tests {
 
     #[test]
     fn an_article_offered_under_another_id_is_refused() {
-        let (_dir, mut spool) = temp_spool();
+        let (_dir, mut spool) = spool_carrying();
         let trust = policy();
         let rules = beta(&trust);
         let raw = article("x", "mesh.test", 1);
@@ -516,7 +546,7 @@ mod tests {
 
     #[test]
     fn only_the_author_may_cancel_and_a_cancel_may_come_first() {
-        let (_dir, mut spool) = temp_spool();
+        let (_dir, mut spool) = spool_carrying();
         let trust = policy();
         let rules = beta(&trust);
         let x = signed(&[], "x", 1);
@@ -550,6 +580,7 @@ mod tests {
             ingest(&mut spool, &rules, &[&y]).unwrap(),
             vec![Verdict::Duplicate]
         );
+        assert_eq!(spool.history(&id_of(&y)).unwrap().unwrap().0, "cancelled");
         // ...unless the early cancel was not by its author.
         let z = signed(&[], "z", 1);
         ingest(&mut spool, &rules, &[&cancel_of(&id_of(&z), 3)]).unwrap();
@@ -560,8 +591,62 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_early_cancel_does_not_shadow_the_authors() {
+        let (_dir, mut spool) = spool_carrying();
+        let trust = policy();
+        let rules = beta(&trust);
+        let x = signed(&[], "x", 1);
+        let x_id = id_of(&x);
+        // A stranger's cancel comes first, then the author's, then the article.
+        for key in [3, 1] {
+            assert!(matches!(
+                ingest(&mut spool, &rules, &[&cancel_of(&x_id, key)]).unwrap()[0],
+                Verdict::Stored(_)
+            ));
+        }
+        assert!(
+            !spool.seen(&x_id).unwrap(),
+            "the target may still be fetched"
+        );
+        assert_eq!(
+            ingest(&mut spool, &rules, &[&x]).unwrap(),
+            vec![Verdict::Duplicate]
+        );
+        assert!(spool.article(&x_id).unwrap().is_none());
+        assert_eq!(spool.history(&x_id).unwrap().unwrap().0, "cancelled");
+    }
+
+    #[test]
+    fn an_article_for_a_group_not_carried_is_refused_but_not_remembered() {
+        let (_dir, mut spool) = spool_carrying();
+        let trust = policy();
+        let rules = beta(&trust);
+        let raw = article("early", "mesh.later", 1);
+        let v = ingest(&mut spool, &rules, &[&raw]).unwrap();
+        assert!(
+            matches!(&v[0], Verdict::Refused(why) if why.contains("does not carry mesh.later")),
+            "{v:?}"
+        );
+        assert!(spool.group("mesh.later").unwrap().is_none());
+        assert!(spool.history(&id_of(&raw)).unwrap().is_none());
+        // Once the group is created, the same article is taken.
+        spool.create_group("mesh.later", "").unwrap();
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&raw]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        // A crosspost is filed only in the groups carried here.
+        let cross = article("both", "mesh.test,mesh.nowhere", 1);
+        assert!(matches!(
+            ingest(&mut spool, &rules, &[&cross]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        assert!(spool.group("mesh.nowhere").unwrap().is_none());
+    }
+
+    #[test]
     fn supersedes_replaces_only_the_same_authors_article() {
-        let (_dir, mut spool) = temp_spool();
+        let (_dir, mut spool) = spool_carrying();
         let trust = policy();
         let rules = beta(&trust);
         let old = signed(&[], "v1", 1);
@@ -590,7 +675,7 @@ mod tests {
 
     #[test]
     fn groups_are_created_and_removed_only_by_keys_control_trusts() {
-        let (_dir, mut spool) = temp_spool();
+        let (_dir, mut spool) = spool_carrying();
         let trust = policy();
         let rules = beta(&trust);
         let body = "For your newsgroups file:\nmesh.new\tA new group\n";

@@ -1,8 +1,10 @@
-//! Control messages' effects on the spool. Withdrawing articles: cancels and supersedes (honoured by `ingest` only when signed by
-//! the same author key as their target) remove the target from its groups and the spool,
-//! and mark it `cancelled` in history, with the key that cancelled it. A cancel that
-//! arrives before its target leaves that mark in advance; the target is then refused on
-//! arrival only if it really is by the same author (see `store_one`). Creating and
+//! Control messages' effects on the spool. Withdrawing articles: cancels and supersedes
+//! (honoured by `ingest` only when signed by the same author key as their target) remove
+//! the target from its groups and the spool, and mark it `cancelled` in history, with the
+//! key that cancelled it. A cancel that arrives before its target is kept in
+//! `early_cancels` with its key, one row per (target, key): whoever sent one first, the
+//! target is withdrawn on arrival when its own author's key is among them (see
+//! `store_one`), so a stranger's early cancel cannot pre-empt the author's. Creating and
 //! removing groups: newgroup and rmgroup, honoured by `ingest` for the keys `[[control]]`
 //! trusts.
 
@@ -64,6 +66,14 @@ impl Storer<'_> {
         self.mark_cancelled(msgid, by)
     }
 
+    /// Whether this node carries `group` (created by `init`, `groups --add` or a trusted
+    /// newgroup). Articles are filed only in groups it carries.
+    pub fn carries(&self, group: &str) -> rusqlite::Result<bool> {
+        self.transaction()
+            .prepare_cached("SELECT 1 FROM groups WHERE name = ?1")?
+            .exists(params![group])
+    }
+
     /// Creates a group (newgroup); an existing one gets the new description.
     pub fn create_group(&mut self, name: &str, description: &str) -> rusqlite::Result<()> {
         self.transaction()
@@ -85,7 +95,18 @@ impl Storer<'_> {
         super::expire::drop_orphans(tx).map(|_| ())
     }
 
-    /// Marks `msgid` cancelled by `by` in history (in advance when it has not arrived).
+    /// Keeps a cancel of `msgid` (not here yet) signed by `by`; every key's cancel is
+    /// kept, so the first one cannot shadow the author's.
+    pub fn mark_cancelled_early(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
+        self.transaction()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO early_cancels (msgid, signer, seen) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![msgid, by, super::now()])
+            .map(|_| ())
+    }
+
+    /// Marks `msgid` cancelled by `by` in history.
     pub fn mark_cancelled(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
         self.transaction()
             .prepare_cached(

@@ -81,6 +81,9 @@ impl Spool {
                 "DELETE FROM history WHERE status <> 'stored' AND seen < ?1",
                 params![history_before],
             )? as u64;
+            // Early cancels whose target never came age out with history.
+            tx.prepare_cached("DELETE FROM early_cancels WHERE seen < ?1")?
+                .execute(params![history_before])?;
             Ok(report)
         })
     }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/002_resync.sql"),
     include_str!("../../schema/003_arrived_index.sql"),
     include_str!("../../schema/004_history_locates_articles.sql"),
+    include_str!("../../schema/005_early_cancels.sql"),
 ];
 
 pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolError> {
@@ -132,6 +133,35 @@ mod tests {
             .unwrap();
         assert_eq!(out, vec![crate::spool::StoreOutcome::Stored(10)]);
         assert_eq!(spool.article("<b@x>").unwrap().unwrap().seq, 10);
+    }
+
+    #[test]
+    fn version_4_advance_cancels_become_early_cancels() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for sql in &super::MIGRATIONS[..4] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO meta VALUES ('epoch', 'e4');
+                 INSERT INTO history (msgid, status, seen, reason) VALUES
+                     ('<early@x>', 'cancelled', 5, 'KEY'), ('<kept@x>', 'refused', 5, 'no');",
+            )
+            .unwrap();
+        }
+        drop(Spool::open(&path).unwrap());
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let rows: Vec<(String, String, i64)> = conn
+            .prepare("SELECT msgid, signer, seen FROM early_cancels")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, vec![("<early@x>".to_string(), "KEY".to_string(), 5)]);
     }
 
     #[test]

@@ -122,13 +122,28 @@ impl Spool {
 
 fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutcome> {
     let t = now();
+    if let Some(signer) = &a.signer {
+        // Its own author cancelled it before it came: it is withdrawn on arrival.
+        let cancelled_early = tx
+            .prepare_cached("SELECT 1 FROM early_cancels WHERE msgid = ?1 AND signer = ?2")?
+            .exists(params![a.msgid, signer])?;
+        if cancelled_early {
+            tx.prepare_cached(
+                "INSERT INTO history (msgid, status, seen, reason, seq) VALUES (?1, 'cancelled', ?2, ?3, NULL)
+                 ON CONFLICT(msgid) DO UPDATE SET status = 'cancelled', reason = ?3, seq = NULL",
+            )?
+            .execute(params![a.msgid, t, signer])?;
+            return Ok(StoreOutcome::Duplicate);
+        }
+    }
     let fresh = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO history (msgid, status, seen) VALUES (?1, 'stored', ?2)",
         )?
         .execute(params![a.msgid, t])?;
     if fresh == 0 {
-        // A cancel that came first marked this id; it binds only the same author.
+        // A cancel withdrew this id (or, in a spool from before schema 5, came first and
+        // marked it); it binds only the same author.
         let cancelled_by: Option<String> = tx
             .prepare_cached("SELECT reason FROM history WHERE msgid = ?1 AND status = 'cancelled'")?
             .query_row(params![a.msgid], |r| r.get(0))
