@@ -17,6 +17,21 @@ const NODE_SUPPLIED: [&str; 5] = [
     "Injection-Info",
 ];
 
+/// Headers that act on other articles or on groups: a cancel or newgroup/rmgroup
+/// (Control), a replacement (Supersedes), a moderator's approval (Approved). A newsreader
+/// may send them only as an AUTHINFO user; an anonymous loopback reader would otherwise
+/// wield the node's default author key (and, through `[[control]]`, its group rights).
+pub const PRIVILEGED_HEADERS: [&str; 3] = ["Control", "Supersedes", "Approved"];
+
+/// Whether the poster of an NNTP POST has proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poster {
+    /// An AUTHINFO user, signing with their own author key.
+    Authenticated,
+    /// A loopback reader without AUTHINFO, signing with the node's default author key.
+    AnonymousLoopback,
+}
+
 /// What `newsmesh post` asks for.
 #[derive(Debug, Clone)]
 pub struct Draft<'a> {
@@ -99,14 +114,28 @@ pub fn compose_cancel(
 }
 
 /// Takes an article from a newsreader's POST (wire form), fills Date and Path when
-/// missing, drops headers only the node may set, and signs it.
+/// missing, drops headers only the node may set, and signs it. An anonymous loopback
+/// poster may not send [`PRIVILEGED_HEADERS`].
 pub fn sign_posted(
     raw: &[u8],
     node_name: &str,
     key: &SigningKey,
     limits: &Limits,
+    poster: Poster,
 ) -> Result<Article, String> {
     let mut article = Article::parse(raw, limits).map_err(|e| e.to_string())?;
+    if poster == Poster::AnonymousLoopback {
+        if let Some(name) = PRIVILEGED_HEADERS
+            .iter()
+            .find(|name| article.header(name).is_some())
+        {
+            return Err(format!(
+                "a {name} header needs AUTHINFO (a [[user]] whose key the rules allow); \
+                 without it a loopback reader may not cancel, supersede or control \
+                 (on the node itself use `newsmesh cancel`, `newgroup`, `post --supersedes`)"
+            ));
+        }
+    }
     for name in NODE_SUPPLIED {
         article.remove_header(name);
     }
@@ -121,4 +150,49 @@ pub fn sign_posted(
     article.set_header("Path", &format!("{node_name}!not-for-mail"));
     sign_article(&mut article, key);
     Ok(article)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_anonymous_loopback_post_may_not_cancel_supersede_or_approve() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let limits = Limits::default();
+        let base = "From: a@b.c\r\nNewsgroups: mesh.test\r\nSubject: s\r\n";
+        for extra in [
+            "Control: cancel <x@y>\r\n",
+            "Supersedes: <x@y>\r\n",
+            "Approved: me\r\n",
+        ] {
+            let raw = format!("{base}{extra}\r\nbody\r\n");
+            let err = sign_posted(
+                raw.as_bytes(),
+                "alpha",
+                &key,
+                &limits,
+                Poster::AnonymousLoopback,
+            )
+            .unwrap_err();
+            assert!(err.contains("needs AUTHINFO"), "{err}");
+            assert!(sign_posted(
+                raw.as_bytes(),
+                "alpha",
+                &key,
+                &limits,
+                Poster::Authenticated
+            )
+            .is_ok());
+        }
+        let plain = format!("{base}\r\nbody\r\n");
+        assert!(sign_posted(
+            plain.as_bytes(),
+            "alpha",
+            &key,
+            &limits,
+            Poster::AnonymousLoopback
+        )
+        .is_ok());
+    }
 }

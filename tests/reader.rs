@@ -103,11 +103,7 @@ impl Filler {
             &self.key,
         );
         let raw = article.to_bytes();
-        let rules = Rules {
-            node_name: "alpha",
-            limits: self.node.config.limits.article_limits(),
-            trust: &self.node.trust,
-        };
+        let rules = Rules::new(&self.node.config, &self.node.trust);
         let verdicts = ingest(&mut self.node.spool, &rules, &[&raw]).unwrap();
         assert!(matches!(verdicts[..], [Verdict::Stored(_)]), "{verdicts:?}");
         let id = article.message_id().unwrap().to_string();
@@ -120,6 +116,7 @@ impl Filler {
         self.post("mesh.test", "first", "one\n");
         self.post("mesh.test", "second", "two\n.dot\n..dots\n");
         self.post("mesh.test", "third", "three\n");
+        self.node.spool.create_group("mesh.other", "").unwrap();
         self.post("mesh.other", "elsewhere", "other\n");
         self.node
             .spool
@@ -699,7 +696,7 @@ fn post_signs_stores_and_reads_back_byte_exact() {
     assert!(status.starts_with("441 "), "{status}");
     let status = c.post(b"From: a@b.c\r\nNewsgroups: no.trust.rule\r\nSubject: s\r\n\r\nbody\r\n");
     assert!(
-        status.starts_with("441 ") && status.contains("no trust rule"),
+        status.starts_with("441 ") && status.contains("does not carry no.trust.rule"),
         "{status}"
     );
     let status = c.post(b"From: a@b.c\r\nNewsgroups: bad..group\r\nSubject: s\r\n\r\nbody\r\n");
@@ -831,6 +828,69 @@ fn loopback_reader_may_authenticate_to_post_as_a_user() {
     let id = word(&status, 1);
     let raw = String::from_utf8(node.raw(&id)).unwrap();
     assert!(raw.contains(&format!("k={ann_key};")), "{raw}");
+}
+
+/// Finding: an anonymous loopback POST signed with the operator's key could cancel the
+/// operator's articles mesh-wide (and, where [[control]] trusts that key, remove groups).
+#[test]
+fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
+    let node = TestNode::new(
+        |home, text| {
+            auth_config(home, text).replace(
+                "loopback_without_auth = false",
+                "loopback_without_auth = true",
+            )
+        },
+        |f| f.standard(),
+    );
+    let operators = node.home.open().unwrap().spool.groups().unwrap().len();
+    let target = {
+        let n = node.home.open().unwrap();
+        n.spool.article_at("mesh.test", 1).unwrap().unwrap().msgid
+    };
+    let mut c = node.connect();
+    for extra in [
+        format!("Control: cancel {target}\r\n"),
+        format!("Supersedes: {target}\r\n"),
+        "Control: rmgroup mesh.test\r\n".to_string(),
+        "Approved: moderator@example.org\r\n".to_string(),
+    ] {
+        let raw =
+            format!("From: a@b.c\r\nNewsgroups: mesh.test\r\nSubject: cmsg\r\n{extra}\r\nbye\r\n");
+        let status = c.post(raw.as_bytes());
+        assert!(
+            status.starts_with("441 ") && status.contains("needs AUTHINFO"),
+            "{extra}: {status}"
+        );
+    }
+    // The operator's article survives, and so do the groups.
+    assert!(c.cmd(&format!("STAT {target}")).starts_with("223 "));
+    assert_eq!(c.cmd("GROUP mesh.test"), "211 3 1 3 mesh.test");
+    let groups = node.home.open().unwrap().spool.groups().unwrap().len();
+    assert_eq!(groups, operators);
+    // An ordinary post from loopback still works (the documented default).
+    let status = c.post(&reader_article("mesh.test", "plain", "hi\r\n"));
+    assert!(status.starts_with("240 "), "{status}");
+    // An AUTHINFO user may send a cancel, but only their own articles yield to it.
+    assert_eq!(c.code("AUTHINFO USER ann"), 381);
+    assert_eq!(c.code("AUTHINFO PASS open sesame"), 281);
+    let raw = format!(
+        "From: a@b.c\r\nNewsgroups: mesh.test\r\nSubject: cmsg\r\nControl: cancel {target}\r\n\r\nbye\r\n"
+    );
+    let status = c.post(raw.as_bytes());
+    assert!(
+        status.starts_with("441 ") && status.contains("not by the author"),
+        "{status}"
+    );
+    let status = c.post(&reader_article("mesh.test", "ann's", "mine\r\n"));
+    let own = word(&status, 1);
+    let raw = format!(
+        "From: a@b.c\r\nNewsgroups: mesh.test\r\nSubject: cmsg\r\nControl: cancel {own}\r\n\r\nbye\r\n"
+    );
+    let status = c.post(raw.as_bytes());
+    assert!(status.starts_with("240 "), "{status}");
+    assert_eq!(c.code(&format!("STAT {own}")), 430);
+    assert!(c.cmd(&format!("STAT {target}")).starts_with("223 "));
 }
 
 #[test]

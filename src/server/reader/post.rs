@@ -1,11 +1,16 @@
 //! POST (RFC 3977 §6.3.1): read the article within the size limit, sign it here with the
 //! author key of the AUTHINFO user (or the node's default author key for a trusted
 //! loopback reader), then store it through `ingest`, the one way into the spool.
+//!
+//! A loopback reader without AUTHINFO may post ordinary articles only: Control,
+//! Supersedes and Approved need an AUTHINFO user, because any local process can open
+//! a loopback connection and must not cancel the operator's articles mesh-wide or
+//! remove groups with the node's default key.
 
 use ed25519_dalek::SigningKey;
 
 use super::one_line;
-use crate::compose::sign_posted;
+use crate::compose::{sign_posted, Poster};
 use crate::ingest::{ingest, Rules, Verdict};
 use crate::net::NetError;
 use crate::server::session::Session;
@@ -28,24 +33,20 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
     };
     let user = s.user.clone();
     let Some(outcome) = super::query(s, move |shared, spool| {
-        let key = match &user {
+        let (key, poster) = match &user {
             Some(name) => match author_key(shared, name) {
-                Ok(key) => key,
+                Ok(key) => (key, Poster::Authenticated),
                 Err(why) => return Ok(Err(why)),
             },
-            None => shared.author_key.clone(),
+            None => (shared.author_key.clone(), Poster::AnonymousLoopback),
         };
         let limits = shared.config.limits.article_limits();
-        let article = match sign_posted(&raw, shared.name(), &key, &limits) {
+        let article = match sign_posted(&raw, shared.name(), &key, &limits, poster) {
             Ok(a) => a,
             Err(why) => return Ok(Err(why)),
         };
         let id = article.message_id().unwrap_or_default().to_string();
-        let rules = Rules {
-            node_name: shared.name(),
-            limits,
-            trust: &shared.trust,
-        };
+        let rules = Rules::new(&shared.config, &shared.trust);
         let signed = article.to_bytes();
         Ok(match ingest(spool, &rules, &[&signed])?.pop() {
             Some(Verdict::Stored(_)) => Ok(id),
