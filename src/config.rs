@@ -199,6 +199,10 @@ pub struct NntpPeerConfig {
     /// Groups it gets from us.
     #[serde(default = "all_groups")]
     pub groups: String,
+    /// Groups (wildmat) in which unsigned articles it relays are accepted, when
+    /// `[policy] accept_unsigned` is on; empty (the default): none.
+    #[serde(default)]
+    pub unsigned_groups: String,
 }
 
 impl NntpPeerConfig {
@@ -406,7 +410,11 @@ impl Config {
 
     /// The trust policy the `[[trust]]` rules and `[policy]` describe.
     pub fn trust_policy(&self) -> Result<TrustPolicy, String> {
-        TrustPolicy::from_config(&self.trust, &self.control, self.policy.accept_unsigned)
+        let policy =
+            TrustPolicy::from_config(&self.trust, &self.control, self.policy.accept_unsigned)?;
+        Ok(self.nntp_peers.iter().fold(policy, |policy, peer| {
+            policy.with_unsigned_from(&peer.name, &peer.unsigned_groups)
+        }))
     }
 
     /// The peer called `name`.

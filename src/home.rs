@@ -1,8 +1,14 @@
 //! The node home: one directory holding `newsmesh.toml`, `spool.db`, `node.key` (the node
 //! identity) and `authors/*.key` (author identities). `init` creates it; everything else
 //! opens it as a [`Node`].
+//!
+//! The home holds secrets (keys, AUTHINFO password hashes in the config, the spool), so
+//! it is private: the directory 0700, config and spool 0600 from the moment they are
+//! created, and `open` warns when someone has loosened them. Files are replaced through
+//! a temporary file created exclusively with a random name (no symlink is followed).
 
 use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
@@ -77,6 +83,18 @@ impl Home {
         }
         let authors = self.dir.join("authors");
         std::fs::create_dir_all(&authors).map_err(|e| Error::io(&authors, e))?;
+        for dir in [&self.dir, &authors] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR))
+                .map_err(|e| Error::io(dir, e))?;
+        }
+        // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the
+        // database file's mode).
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(PRIVATE_FILE)
+            .open(self.spool_path())
+            .map_err(|e| Error::io(self.spool_path(), e))?;
         sign::generate_secret(&self.node_key_path())?;
         sign::generate_secret(&self.author_key_path(DEFAULT_AUTHOR))?;
         let text = config::edit::node_template(name, listen)?;
@@ -95,6 +113,9 @@ impl Home {
         if !self.config_path().exists() {
             return Err(Error::NoHome(self.dir.clone()));
         }
+        warn_if_not_private(&self.dir, PRIVATE_DIR);
+        warn_if_not_private(&self.config_path(), PRIVATE_FILE);
+        warn_if_not_private(&self.spool_path(), PRIVATE_FILE);
         let config = Config::load(&self.config_path())?;
         let trust = config.trust_policy().map_err(Error::Invalid)?;
         let spool = Spool::open(&self.spool_path())?;
@@ -150,12 +171,73 @@ pub fn check_author_name(name: &str) -> Result<()> {
     }
 }
 
+/// Mode of the home and `authors/`: only the owner may list or enter them.
+pub const PRIVATE_DIR: u32 = 0o700;
+/// Mode of the config and the spool: only the owner may read or write them.
+pub const PRIVATE_FILE: u32 = 0o600;
+
+/// Warns (does not fail: the operator may have reasons) when `path` grants more than
+/// `mode` to group or others.
+fn warn_if_not_private(path: &Path, mode: u32) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let actual = meta.permissions().mode() & 0o777;
+        if actual & 0o077 & !mode != 0 {
+            tracing::warn!(
+                "{} is mode {actual:o}: others on this machine may read it \
+                 (it holds keys, password hashes or articles); chmod {mode:o} it",
+                path.display()
+            );
+        }
+    }
+}
+
 /// Writes `bytes` to `path` via a temporary file and a rename, so a crash never leaves a
-/// half-written file.
+/// half-written file. The temporary file is created exclusively (O_EXCL, a random name,
+/// mode 0600) in the same directory, so nobody can plant a symlink or a file there for
+/// us to write through, and the result is private.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".newsmesh-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))
+        .tempfile_in(dir)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    file.as_file().sync_all()?;
+    file.persist(path).map(|_| ()).map_err(|e| e.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fresh_home_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path().join("node"));
+        home.init("alpha", "127.0.0.1:1119").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(home.dir()), 0o700);
+        assert_eq!(mode(&home.dir().join("authors")), 0o700);
+        assert_eq!(mode(&home.config_path()), 0o600);
+        assert_eq!(mode(&home.spool_path()), 0o600);
+    }
+
+    #[test]
+    fn an_atomic_write_does_not_follow_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let target = dir.path().join("newsmesh.toml");
+        // The old fixed temporary name: a symlink there used to be written through.
+        std::os::unix::fs::symlink(&victim, dir.path().join("newsmesh.tmp")).unwrap();
+        write_atomically(&target, b"new").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 }

@@ -36,6 +36,9 @@ pub struct Rules<'a> {
     pub limits: Limits,
     /// Who may post where.
     pub trust: &'a TrustPolicy,
+    /// The `[[nntp_peer]]` these articles come from, if any: unsigned articles are
+    /// accepted only from one whose `unsigned_groups` names their groups.
+    pub from_nntp_peer: Option<&'a str>,
 }
 
 impl<'a> Rules<'a> {
@@ -45,6 +48,15 @@ impl<'a> Rules<'a> {
             node_name: &config.node.name,
             limits: config.limits.article_limits(),
             trust,
+            from_nntp_peer: None,
+        }
+    }
+
+    /// These rules for articles relayed by `[[nntp_peer]]` `name` (None: not one).
+    pub fn from_nntp_peer(self, name: Option<&'a str>) -> Rules<'a> {
+        Rules {
+            from_nntp_peer: name,
+            ..self
         }
     }
 }
@@ -190,7 +202,11 @@ fn settle(
         }
         filed_in = carried;
     }
-    if let Err(why) = rules.trust.allows(&c.groups, author.as_ref()) {
+    let allowed = match &author {
+        Some(key) => rules.trust.allows(&c.groups, Some(key)),
+        None => unsigned_allowed(rules, &c.article, &c.groups),
+    };
+    if let Err(why) = allowed {
         if author.is_some() {
             store.record_refused(&c.msgid, &why)?;
         }
@@ -250,6 +266,21 @@ fn settle(
         StoreOutcome::Stored(seq) => Verdict::Stored(seq),
         StoreOutcome::Duplicate => Verdict::Duplicate,
     })
+}
+
+/// Whether an unsigned article may be stored: it must come from a `[[nntp_peer]]` that
+/// may relay unsigned articles to its groups, and that peer must be the last relay its
+/// Path names (so `read` can say truthfully where it came from).
+fn unsigned_allowed(rules: &Rules<'_>, article: &Article, groups: &[String]) -> Result<(), String> {
+    rules.trust.allows_unsigned(groups, rules.from_nntp_peer)?;
+    let relay = article.path_entries().first().cloned().unwrap_or_default();
+    match rules.from_nntp_peer {
+        Some(peer) if relay == peer => Ok(()),
+        Some(peer) => Err(format!(
+            "unsigned article from {peer} whose Path starts with {relay:?}, not {peer}"
+        )),
+        None => Err("unsigned articles are accepted only from an [[nntp_peer]]".into()),
+    }
 }
 
 /// The pseudo-group cancel control messages are filed in.
@@ -449,6 +480,7 @@ mod tests {
             node_name: "beta",
             limits: Limits::default(),
             trust,
+            from_nntp_peer: None,
         }
     }
 

@@ -62,6 +62,21 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
                 "{group:?} is not a valid newsgroup name"
             )));
         }
+        // Groups are made deliberately: a typo must not create a group that would
+        // spread mesh-wide.
+        if node.spool.group(group)?.is_none() {
+            let carried: Vec<String> = node
+                .spool
+                .groups()?
+                .into_iter()
+                .map(|g| g.name)
+                .filter(|name| !name.starts_with("control."))
+                .collect();
+            return Err(Error::Invalid(format!(
+                "this node does not carry {group}; its groups: {} (create one with `newsmesh groups --add`)",
+                carried.join(", ")
+            )));
+        }
     }
     // A CR or LF in a header value would end the header early and inject another one.
     for (what, value) in [

@@ -109,7 +109,25 @@ pub fn status_line(node: &Node, article: &Article) -> String {
                 SigStatus::Valid { key }.describe()
             ),
         },
+        SigStatus::Unsigned => unsigned_origin(node, article),
         other => other.describe(),
+    }
+}
+
+/// Where an unsigned article came from: the relay after this node in its Path, which
+/// `ingest` has checked is the `[[nntp_peer]]` that fed it.
+fn unsigned_origin(node: &Node, article: &Article) -> String {
+    let path = article.path_entries();
+    let relay = match path.first() {
+        Some(first) if first == node.name() => path.get(1),
+        other => other,
+    };
+    match relay {
+        Some(relay) if node.config.nntp_peers.iter().any(|p| &p.name == relay) => {
+            format!("unsigned, from INN peer {relay} (its author cannot be checked)")
+        }
+        Some(relay) => format!("unsigned, relayed by {relay} (its author cannot be checked)"),
+        None => "unsigned, origin unknown (its author cannot be checked)".into(),
     }
 }
 
@@ -122,7 +140,14 @@ fn show(node: &Node, stored: &StoredArticle) -> Result<()> {
         },
     )?;
     let mut out = std::io::stdout().lock();
-    let mut text = format!("Verified: {}\n", status_line(node, &article)).into_bytes();
+    let status = status_line(node, &article);
+    // An unsigned article was not verified: the line must not say it was.
+    let label = if status.starts_with("unsigned") {
+        "Unverified"
+    } else {
+        "Verified"
+    };
+    let mut text = format!("{label}: {status}\n").into_bytes();
     for h in &article.headers {
         text.extend_from_slice(
             format!("{}: {}\n", h.name, h.value.replace("\r\n", "\n")).as_bytes(),
