@@ -291,9 +291,15 @@ fn generate(n: usize, authors: usize) -> Vec<Vec<u8>> {
 
 fn fresh_home(s: &Settings) -> (tempfile::TempDir, newsmesh::home::Node) {
     let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
-    let node = Home::new(dir.path().join("bench"))
+    let mut node = Home::new(dir.path().join("bench"))
         .init("bench", "127.0.0.1:1119")
         .expect("init bench home");
+    // Groups are made deliberately, not by posting: create the ones the articles use.
+    for g in 0..GROUPS {
+        node.spool
+            .create_group(&format!("mesh.bench.g{g}"), "benchmark group")
+            .expect("create bench group");
+    }
     (dir, node)
 }
 
@@ -303,6 +309,7 @@ fn ingest_once(s: &Settings, articles: &[Vec<u8>]) -> Duration {
         node_name: &node.config.node.name,
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
+        from_nntp_peer: None,
     };
     let start = Instant::now();
     let mut stored = 0;

@@ -87,25 +87,13 @@ impl Home {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR))
                 .map_err(|e| Error::io(dir, e))?;
         }
-        // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the
-        // database file's mode).
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(PRIVATE_FILE)
-            .open(self.spool_path())
-            .map_err(|e| Error::io(self.spool_path(), e))?;
+        create_private(&self.spool_path())?;
         sign::generate_secret(&self.node_key_path())?;
         sign::generate_secret(&self.author_key_path(DEFAULT_AUTHOR))?;
         let text = config::edit::node_template(name, listen)?;
         write_atomically(&self.config_path(), text.as_bytes())
             .map_err(|e| Error::io(self.config_path(), e))?;
-        let mut node = self.open()?;
-        node.spool.create_group(
-            DEFAULT_GROUP,
-            "Testing the mesh: any valid signature may post",
-        )?;
-        Ok(node)
+        self.open()
     }
 
     /// Opens an initialised node.
@@ -113,12 +101,28 @@ impl Home {
         if !self.config_path().exists() {
             return Err(Error::NoHome(self.dir.clone()));
         }
-        warn_if_not_private(&self.dir, PRIVATE_DIR);
-        warn_if_not_private(&self.config_path(), PRIVATE_FILE);
-        warn_if_not_private(&self.spool_path(), PRIVATE_FILE);
+        for (path, mode) in [
+            (self.dir.clone(), PRIVATE_DIR),
+            (self.config_path(), PRIVATE_FILE),
+            (self.spool_path(), PRIVATE_FILE),
+        ] {
+            warn_if_not_private(&path, mode);
+        }
         let config = Config::load(&self.config_path())?;
         let trust = config.trust_policy().map_err(Error::Invalid)?;
-        let spool = Spool::open(&self.spool_path())?;
+        if !self.spool_path().exists() {
+            // A spool lost and rebuilt is private from the start too.
+            create_private(&self.spool_path())?;
+        }
+        let mut spool = Spool::open(&self.spool_path())?;
+        if spool.is_new() {
+            // A new spool (init, or rebuilt after a loss) carries the default group, so
+            // a fresh mesh works without editing.
+            spool.create_group(
+                DEFAULT_GROUP,
+                "Testing the mesh: any valid signature may post",
+            )?;
+        }
         Ok(Node {
             home: self.clone(),
             config,
@@ -175,6 +179,18 @@ pub fn check_author_name(name: &str) -> Result<()> {
 pub const PRIVATE_DIR: u32 = 0o700;
 /// Mode of the config and the spool: only the owner may read or write them.
 pub const PRIVATE_FILE: u32 = 0o600;
+
+/// Creates an empty file with mode 0600 before SQLite opens it (SQLite gives its -wal
+/// and -shm files the database file's mode).
+fn create_private(path: &Path) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(PRIVATE_FILE)
+        .open(path)
+        .map(|_| ())
+        .map_err(|e| Error::io(path, e))
+}
 
 /// Warns (does not fail: the operator may have reasons) when `path` grants more than
 /// `mode` to group or others.

@@ -648,6 +648,71 @@ mod tests {
         assert_eq!(spool.history(&x_id).unwrap().unwrap().0, "cancelled");
     }
 
+    /// An unsigned article as a plain news server relays it.
+    fn unsigned(id: &str, group: &str, relay: &str) -> Vec<u8> {
+        format!(
+            "Path: {relay}!not-for-mail\r\nFrom: a@example.org\r\nNewsgroups: {group}\r\n\
+             Subject: plain\r\nDate: Sat, 28 Nov 2026 12:00:00 +0000\r\nMessage-ID: {id}\r\n\r\nhi\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn unsigned_articles_only_from_the_named_peer_into_open_groups() {
+        let (_dir, mut spool) = spool_carrying();
+        let trust = TrustPolicy::from_config(
+            &[
+                TrustRuleConfig {
+                    groups: "mesh.*".into(),
+                    authors: Authors::Word("any".into()),
+                },
+                TrustRuleConfig {
+                    groups: "mesh.announce".into(),
+                    authors: Authors::Keys(vec![public_key_text(
+                        &SigningKey::from_bytes(&[9; 32]).verifying_key(),
+                    )]),
+                },
+            ],
+            &[],
+            true,
+        )
+        .unwrap()
+        .with_unsigned_from("inn", "mesh.*");
+        let from_inn = beta(&trust).from_nntp_peer(Some("inn"));
+        let ok = unsigned("<u1@x>", "mesh.test", "inn");
+        assert!(matches!(
+            ingest(&mut spool, &from_inn, &[&ok]).unwrap()[0],
+            Verdict::Stored(_)
+        ));
+        let refused = |v: Vec<Verdict>, what: &str| {
+            assert!(
+                matches!(&v[0], Verdict::Refused(why) if why.contains(what)),
+                "{v:?}"
+            )
+        };
+        // Key-restricted group: refused whatever accept_unsigned says.
+        let announce = unsigned("<u2@x>", "mesh.announce", "inn");
+        refused(
+            ingest(&mut spool, &from_inn, &[&announce]).unwrap(),
+            "restricted to listed author keys",
+        );
+        // Not from the named peer (a mesh neighbour, an import): refused.
+        let elsewhere = unsigned("<u3@x>", "mesh.test", "inn");
+        refused(
+            ingest(&mut spool, &beta(&trust), &[&elsewhere]).unwrap(),
+            "[[nntp_peer]]",
+        );
+        // From the peer but claiming another relay in Path: refused.
+        let spoofed = unsigned("<u4@x>", "mesh.test", "other");
+        refused(
+            ingest(&mut spool, &from_inn, &[&spoofed]).unwrap(),
+            "Path starts with",
+        );
+        for id in ["<u2@x>", "<u3@x>", "<u4@x>"] {
+            assert!(spool.history(id).unwrap().is_none(), "{id}");
+        }
+    }
+
     #[test]
     fn an_article_for_a_group_not_carried_is_refused_but_not_remembered() {
         let (_dir, mut spool) = spool_carrying();

@@ -35,6 +35,7 @@ fn ingest_into(node: &Node, raw: &[u8]) -> Verdict {
         node_name: &open.config.node.name,
         limits: open.config.limits.article_limits(),
         trust: &open.trust,
+        from_nntp_peer: None,
     };
     let mut verdicts = ingest(&mut open.spool, &rules, &[raw]).expect("ingest");
     assert_eq!(verdicts.len(), 1);
@@ -284,6 +285,9 @@ fn a_valid_signature_from_an_untrusted_key_to_a_restricted_group_is_refused() {
         "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{}\"]\n",
         beta.author_key()
     ));
+    for node in [&alpha, &beta] {
+        node.cmd(&["groups", "--add", "mesh.announce"]).success();
+    }
     // alpha's policy (mesh.* open to any key) lets alpha post there.
     let announce = alpha.post("mesh.announce", "Announcement", b"hear ye\n");
     let chat = alpha.post("mesh.test", "Chat", b"hello\n");
@@ -408,6 +412,7 @@ fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
     beta.append_config(&format!(
         "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{boss}\"]\n"
     ));
+    beta.cmd(&["groups", "--add", "mesh.announce"]).success();
 
     let refused = beta.cmd_stdin(
         &["post", "-g", "mesh.announce", "-s", "Not mine to say"],
@@ -417,7 +422,13 @@ fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
         "author key {} may not post to mesh.announce",
         beta.author_key()
     ));
-    assert_eq!(group_counts(&beta), [("mesh.test".to_string(), 0)]);
+    assert_eq!(
+        group_counts(&beta),
+        [
+            ("mesh.announce".to_string(), 0),
+            ("mesh.test".to_string(), 0)
+        ]
+    );
 
     // The listed key may.
     let ok = beta.cmd_stdin(

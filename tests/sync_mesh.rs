@@ -318,6 +318,7 @@ fn fill_spool(node: &TestNode, n: usize) -> Vec<String> {
             node_name: &name,
             limits: open.config.limits.article_limits(),
             trust: &open.trust,
+            from_nntp_peer: None,
         };
         let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
         for (raw, verdict) in raws.iter().zip(verdicts) {

@@ -16,7 +16,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/005_early_cancels.sql"),
 ];
 
-pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolError> {
+/// Brings the spool up to date; returns whether it was empty (made just now).
+pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<bool, SpoolError> {
     let wrap = |source| SpoolError::Sqlite {
         path: path.to_path_buf(),
         source,
@@ -68,7 +69,7 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), SpoolErr
     }
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(wrap)?;
-    Ok(())
+    Ok(version == 0)
 }
 
 /// 16 random bytes, hex: unique per spool ever created.

@@ -52,6 +52,7 @@ pub enum SpoolError {
 pub struct Spool {
     conn: Connection,
     path: PathBuf,
+    created: bool,
 }
 
 impl std::fmt::Debug for Spool {
@@ -85,11 +86,18 @@ impl Spool {
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
         conn.set_prepared_statement_cache_capacity(64);
-        migrate::migrate(&mut conn, path)?;
+        let created = migrate::migrate(&mut conn, path)?;
         Ok(Spool {
             conn,
             path: path.to_path_buf(),
+            created,
         })
+    }
+
+    /// Whether this open made the spool (it had no schema yet): a new node, or a spool
+    /// rebuilt after a loss.
+    pub fn is_new(&self) -> bool {
+        self.created
     }
 
     /// The database file.
