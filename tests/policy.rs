@@ -137,6 +137,23 @@ fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
     let answer = inn.line();
     assert!(answer.starts_with("437 "), "{answer}");
     assert!(!bravo.has(id));
+
+    // In an open group, from the named peer, it is taken, and `read` says where it came
+    // from instead of "Verified".
+    let open = article.replace("mesh.announce", "mesh.test");
+    let mut node = newsmesh::home::Home::new(bravo.home()).open().unwrap();
+    let rules =
+        newsmesh::ingest::Rules::new(&node.config, &node.trust).from_nntp_peer(Some("inn.example"));
+    let verdicts = newsmesh::ingest::ingest(&mut node.spool, &rules, &[open.as_bytes()]).unwrap();
+    assert!(
+        matches!(verdicts[..], [newsmesh::ingest::Verdict::Stored(_)]),
+        "{verdicts:?}"
+    );
+    let shown = bravo.read_id(id).expect("stored");
+    assert!(
+        shown.starts_with("Unverified: unsigned, from INN peer inn.example"),
+        "{shown}"
+    );
 }
 
 /// Finding: `newsmesh.toml` (AUTHINFO password hashes) and `spool.db` were 0644 and the

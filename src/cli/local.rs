@@ -173,8 +173,15 @@ fn read_body(args: &PostArgs, max_article: usize) -> Result<Vec<u8>> {
         .map_err(|_| {
             Error::Invalid("no body: use --file, pipe it on stdin, or set $EDITOR".into())
         })?;
-    let tmp = std::env::temp_dir().join(format!("newsmesh-post-{}.txt", std::process::id()));
-    std::fs::write(&tmp, b"").map_err(|e| Error::io(&tmp, e))?;
+    // Created exclusively (random name, mode 0600) in the shared temporary directory, so
+    // another user can neither plant a symlink for us to write through nor read the
+    // draft; removed when `draft` drops.
+    let draft = tempfile::Builder::new()
+        .prefix("newsmesh-post-")
+        .suffix(".txt")
+        .tempfile()
+        .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+    let tmp = draft.path().to_path_buf();
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{editor} \"$1\""))
@@ -182,8 +189,9 @@ fn read_body(args: &PostArgs, max_article: usize) -> Result<Vec<u8>> {
         .arg(&tmp)
         .status()
         .map_err(|e| Error::io(&editor, e))?;
+    // Editors may replace the file (write a new one and rename): read it by path.
     let body = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e));
-    let _ = std::fs::remove_file(&tmp);
+    drop(draft);
     if !status.success() {
         return Err(Error::Invalid(format!(
             "{editor} exited with {status}; nothing posted"
