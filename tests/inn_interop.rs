@@ -167,7 +167,14 @@ fn rnews_batches_are_inn_compatible() {
         alpha.post("rnews 1", "by sneakernet\n"),
         alpha.post("rnews 2", ".dotted\n..twice\n"),
     ];
-    let batch = alpha.home().join("batch");
+    // Not in the node home: that is private (0700), and INN's rnews runs as `news`.
+    let shared = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(
+        shared.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let batch = shared.path().join("batch");
     let out = alpha
         .run(&["export", "--file", batch.to_str().unwrap()])
         .ok();
