@@ -117,3 +117,38 @@ impl Storer<'_> {
             .map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::temp_spool;
+    use super::super::{now, StoreOutcome};
+
+    #[test]
+    fn early_cancels_are_kept_per_key_and_age_out_with_history() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .store_with(|s| {
+                s.mark_cancelled_early("<t@x>", "STRANGER")?;
+                s.mark_cancelled_early("<t@x>", "AUTHOR")?;
+                s.mark_cancelled_early("<t@x>", "AUTHOR")
+            })
+            .unwrap();
+        let count = |spool: &super::super::Spool| -> i64 {
+            spool
+                .conn
+                .query_row("SELECT COUNT(*) FROM early_cancels", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(count(&spool), 2);
+        // The target by its author arrives: withdrawn on arrival.
+        let mut target = super::super::test_support::new_article("<t@x>", "mesh.test");
+        target.signer = Some("AUTHOR".into());
+        assert_eq!(
+            spool.store_batch(&[target]).unwrap(),
+            vec![StoreOutcome::Duplicate]
+        );
+        assert_eq!(spool.history("<t@x>").unwrap().unwrap().0, "cancelled");
+        spool.expire(|_| None, now() + 10).unwrap();
+        assert_eq!(count(&spool), 0);
+    }
+}
