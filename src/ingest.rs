@@ -7,6 +7,8 @@
 //! and the content owns its Message-ID (a valid signature from an author the policy does
 //! not admit). A tampered or squatting article must NOT put its claimed Message-ID into
 //! history: that would let anyone block a real article by sending garbage under its id.
+//! Nor does an article for groups this node does not carry (yet): groups are made
+//! deliberately, and once one is, its articles must still be able to come.
 
 use crate::article::{Article, Limits};
 use crate::sign::{
