@@ -119,3 +119,50 @@ fn an_empty_newsmesh_home_counts_as_unset() {
         "{run:?}"
     );
 }
+
+/// Subjects and names a newsreader posted as RFC 2047 encoded-words are shown decoded by
+/// `read` (list and article); the stored article keeps its raw, signed form.
+#[test]
+fn read_decodes_encoded_words_for_display() {
+    let alpha = Node::init("alpha");
+    let id = alpha
+        .cmd_stdin(
+            &[
+                "post",
+                "-g",
+                "mesh.test",
+                "-s",
+                "=?UTF-8?Q?caf=C3=A9?= =?utf-8?B?w6AgbGEgY2FydGU=?=",
+                "--from",
+                "=?ISO-8859-1?Q?Ren=E9?= <rene@example.org>",
+            ],
+            b"body\n",
+        )
+        .success()
+        .stdout_line();
+    let list = alpha.cmd(&["read", "mesh.test"]).success().stdout_text();
+    assert!(list.contains("René <rene@example.org>"), "{list}");
+    assert!(list.contains("caféà la carte"), "{list}");
+    assert!(!list.contains("=?"), "{list}");
+    let shown = alpha.cmd(&["read", &id]).success().stdout_text();
+    assert!(shown.contains("\nSubject: caféà la carte\n"), "{shown}");
+    assert!(
+        shown.contains("\nFrom: René <rene@example.org>\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("signature valid"), "{shown}");
+}
+
+/// One rule for empty subjects: `post` refuses a blank --subject as an NNTP POST without
+/// Subject is refused.
+#[test]
+fn post_refuses_an_empty_subject() {
+    let alpha = Node::init("alpha");
+    for subject in ["", "   "] {
+        alpha
+            .cmd_stdin(&["post", "-g", "mesh.test", "-s", subject], b"body\n")
+            .failure()
+            .stderr_has("--subject is empty");
+    }
+    alpha.cmd(&["read", "mesh.test"]).success().stdout_empty();
+}

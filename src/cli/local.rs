@@ -76,6 +76,13 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             )));
         }
     }
+    // The rule every way of posting follows: a Subject with text (RFC 5536 §3.1.4
+    // requires the header; an empty one is what an NNTP POST without it gets 441 for).
+    if args.subject.trim().is_empty() {
+        return Err(Error::Invalid(
+            "--subject is empty; an article needs a subject".into(),
+        ));
+    }
     if args.subject.len() > MAX_SUBJECT {
         return Err(Error::Invalid(format!(
             "--subject is {} bytes long; at most {MAX_SUBJECT}",
