@@ -166,3 +166,168 @@ fn post_refuses_an_empty_subject() {
     }
     alpha.cmd(&["read", "mesh.test"]).success().stdout_empty();
 }
+
+// ------------------------------------------------------------------ contrib/
+
+/// `contrib/DIR`'s files, by name.
+fn contrib_files(dir: &str) -> Vec<(String, String)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("contrib")
+        .join(dir);
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Copies of `units` into a temporary directory, their ExecStart pointing at the binary
+/// under test (`systemd-analyze verify` checks that the program exists).
+fn units_for_verify(units: &[(String, String)]) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = units
+        .iter()
+        .map(|(name, text)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text.replace("/usr/local/bin/newsmesh", common::BIN)).unwrap();
+            path
+        })
+        .collect();
+    (dir, paths)
+}
+
+/// The system and user units pass `systemd-analyze verify` without a warning; system
+/// units that wait for the network also pull it in (After= alone orders after a target
+/// nothing starts), user units neither wait for it (a user manager has none) nor use
+/// system-only settings, and every unit says how to install it.
+#[test]
+fn contrib_systemd_units_pass_systemd_analyze_verify() {
+    let system = contrib_files("systemd/system");
+    let user = contrib_files("systemd/user");
+    assert_eq!(system.len(), 5, "{system:?}");
+    assert_eq!(
+        system.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        user.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        "the same units for both managers"
+    );
+    // The settings, without the comments.
+    let settings = |text: &str| -> String {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    for (name, text) in &system {
+        assert!(text.starts_with("# "), "{name}: no install comment");
+        let text = &settings(text);
+        assert!(!text.contains("%h"), "{name}: %h in a system unit");
+        if text.contains("After=network-online.target") {
+            assert!(text.contains("Wants=network-online.target"), "{name}");
+        }
+        if name.ends_with(".service") {
+            assert!(text.contains("User=newsmesh"), "{name}");
+        }
+    }
+    for (name, text) in &user {
+        assert!(text.starts_with("# "), "{name}: no install comment");
+        let text = &settings(text);
+        assert!(!text.contains("network-online"), "{name}");
+        assert!(!text.contains("User="), "{name}");
+        if name.ends_with(".service") {
+            assert!(text.contains("--home %h/.newsmesh"), "{name}");
+        }
+    }
+    let serve = &user
+        .iter()
+        .find(|(n, _)| n == "newsmesh-serve.service")
+        .unwrap()
+        .1;
+    assert!(serve.contains("systemctl --user enable"), "{serve}");
+    assert!(serve.contains("WantedBy=default.target"), "{serve}");
+
+    let have_analyze = std::process::Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_analyze {
+        println!("SKIPPED systemd-analyze verify: systemd-analyze is not installed (apt-get install systemd)");
+        return;
+    }
+    let runtime = tempfile::tempdir().unwrap();
+    for (units, user_manager) in [(&system, false), (&user, true)] {
+        let (_dir, paths) = units_for_verify(units);
+        let mut verify = std::process::Command::new("systemd-analyze");
+        if user_manager {
+            // The user manager needs a runtime directory even to verify.
+            verify.arg("--user").env("XDG_RUNTIME_DIR", runtime.path());
+        }
+        let out = verify
+            .args(["verify", "--man=no"])
+            .args(&paths)
+            .output()
+            .expect("systemd-analyze runs");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success() && said.trim().is_empty(),
+            "systemd-analyze {}verify: {:?}\n{said}",
+            if user_manager { "--user " } else { "" },
+            out.status
+        );
+    }
+}
+
+/// The crontab's jobs run with cron's own PATH (/usr/bin:/bin) plus what the crontab sets:
+/// each job line, run by sh as cron would (the install directory made this test's),
+/// succeeds on a node in ~/.newsmesh.
+#[test]
+fn contrib_crontab_works_with_crons_path() {
+    let text = contrib_files("")
+        .into_iter()
+        .find(|(n, _)| n.ends_with(".crontab"))
+        .expect("contrib/*.crontab")
+        .1;
+    let alpha = Node::init("alpha");
+    let home = alpha.home().parent().unwrap().to_path_buf();
+    std::fs::rename(alpha.home(), home.join(".newsmesh")).unwrap();
+    let bin = home.join("installed");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(common::BIN, bin.join("newsmesh")).unwrap();
+
+    // What cron gives a job: PATH=/usr/bin:/bin, HOME, SHELL=/bin/sh, then the crontab's
+    // variable lines.
+    let mut env = vec![
+        ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ("HOME".to_string(), home.display().to_string()),
+    ];
+    let mut jobs = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.splitn(6, char::is_whitespace).collect();
+        if fields.len() == 6 && !fields[0].contains('=') {
+            jobs.push(fields[5].to_string());
+        } else if let Some((name, value)) = line.split_once('=') {
+            let value = value.replace("/usr/local/bin", &bin.display().to_string());
+            env.retain(|(n, _)| n != name.trim());
+            env.push((name.trim().to_string(), value));
+        }
+    }
+    assert!(jobs.len() >= 2, "{text}");
+    for job in &jobs {
+        let mut sh = std::process::Command::new("/bin/sh");
+        sh.arg("-c").arg(job).env_clear().envs(env.iter().cloned());
+        let run = common::run(sh, None, DEFAULT_TIMEOUT);
+        run.success();
+    }
+}
