@@ -120,6 +120,20 @@ fn an_empty_newsmesh_home_counts_as_unset() {
     );
 }
 
+/// `NEWSMESH_FROM=` (set but empty) counts as unset too: the article gets the default
+/// From, not an empty one.
+#[test]
+fn an_empty_newsmesh_from_counts_as_unset() {
+    let alpha = Node::init("alpha");
+    let mut post = alpha.command(&["post", "-g", "mesh.test", "-s", "who"]);
+    post.env("NEWSMESH_FROM", "").env("USER", "ann");
+    let id = common::run(post, Some(b"body\n".to_vec()), DEFAULT_TIMEOUT)
+        .success()
+        .stdout_line();
+    let shown = alpha.cmd(&["read", &id]).success().stdout_text();
+    assert!(shown.contains("\nFrom: ann@alpha.invalid\n"), "{shown}");
+}
+
 /// Subjects and names a newsreader posted as RFC 2047 encoded-words are shown decoded by
 /// `read` (list and article); the stored article keeps its raw, signed form.
 #[test]

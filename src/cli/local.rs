@@ -93,10 +93,15 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Invalid("empty body; nothing posted".into()));
     }
-    let from = args.from.clone().unwrap_or_else(|| {
-        let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
-        format!("{user}@{}.invalid", node.name())
-    });
+    // NEWSMESH_FROM= (set but empty) counts as unset, like NEWSMESH_HOME=.
+    let from = args
+        .from
+        .clone()
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| {
+            let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+            format!("{user}@{}.invalid", node.name())
+        });
     let supersedes: Vec<(&str, &str)> = args
         .supersedes
         .iter()
