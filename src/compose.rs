@@ -140,7 +140,8 @@ pub fn sign_posted(
         article.remove_header(name);
     }
     for required in ["From", "Newsgroups", "Subject"] {
-        if article.header(required).is_none() {
+        // One rule on every path (`post`, NNTP POST): a blank header is a missing one.
+        if article.header(required).is_none_or(|v| v.trim().is_empty()) {
             return Err(format!("missing {required} header"));
         }
     }
@@ -194,5 +195,20 @@ mod tests {
             Poster::AnonymousLoopback
         )
         .is_ok());
+    }
+
+    #[test]
+    fn a_blank_subject_is_refused_as_a_missing_one() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let raw = b"From: a@b.c\r\nNewsgroups: mesh.test\r\nSubject:  \r\n\r\nbody\r\n";
+        let err = sign_posted(
+            raw,
+            "alpha",
+            &key,
+            &Limits::default(),
+            Poster::Authenticated,
+        )
+        .unwrap_err();
+        assert_eq!(err, "missing Subject header");
     }
 }

@@ -533,6 +533,74 @@ pub mod edit {
         save(path, &doc)
     }
 
+    /// Appends an `[[nntp_peer]]` (a plain news server); refuses a name any neighbour
+    /// (either kind) already has.
+    pub fn add_nntp_peer(path: &Path, peer: &NntpPeerConfig) -> Result<(), ConfigError> {
+        if !is_valid_node_name(&peer.name) {
+            return Err(ConfigError::Peer(format!(
+                "peer name {:?} is not a valid Path identity (letters, digits, '.', '-', '_')",
+                peer.name
+            )));
+        }
+        let mut doc = load(path)?;
+        let named = |key: &str| {
+            doc.get(key)
+                .and_then(Item::as_array_of_tables)
+                .is_some_and(|tables| {
+                    tables
+                        .iter()
+                        .any(|t| t.get("name").and_then(|n| n.as_str()) == Some(peer.name.as_str()))
+                })
+        };
+        if named("peer") || named("nntp_peer") {
+            return Err(ConfigError::Peer(format!(
+                "a peer named {:?} already exists (remove it first with `newsmesh peer remove {}`)",
+                peer.name, peer.name
+            )));
+        }
+        let peers = doc
+            .entry("nntp_peer")
+            .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(|| {
+                ConfigError::Peer("`nntp_peer` in the config is not an array of tables".into())
+            })?;
+        let mut table = Table::new();
+        table["name"] = value(peer.name.as_str());
+        if let Some(address) = &peer.address {
+            table["address"] = value(address.as_str());
+        }
+        if !peer.hosts.is_empty() {
+            let mut hosts = toml_edit::Array::new();
+            for ip in &peer.hosts {
+                hosts.push(ip.to_string());
+            }
+            table["hosts"] = value(hosts);
+        }
+        table["groups"] = value(peer.groups.as_str());
+        peers.push(table);
+        save(path, &doc)
+    }
+
+    /// Removes the `[[nntp_peer]]` called `name`.
+    pub fn remove_nntp_peer(path: &Path, name: &str) -> Result<(), ConfigError> {
+        let mut doc = load(path)?;
+        let missing = || ConfigError::Peer(format!("no peer named {name:?} in the config"));
+        let peers = doc
+            .get_mut("nntp_peer")
+            .and_then(Item::as_array_of_tables_mut)
+            .ok_or_else(missing)?;
+        let index = peers
+            .iter()
+            .position(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+            .ok_or_else(missing)?;
+        peers.remove(index);
+        if peers.is_empty() {
+            doc.remove("nntp_peer");
+        }
+        save(path, &doc)
+    }
+
     /// Appends a `[[user]]`; refuses a name that is already there.
     pub fn add_user(path: &Path, user: &UserConfig) -> Result<(), ConfigError> {
         if !is_valid_user_name(&user.name) {

@@ -3,6 +3,8 @@
 //! IHAVE with -s), and every article still verifies after INN's header handling (Path,
 //! Xref). Needs innd listening on 127.0.0.1:119 with the group mesh.test (`.ci/run` sets
 //! it up with `shared/tools/inn-setup.sh`); without it each test says it is skipped.
+//! The man page's PEERING WITH INN lines are applied to INN as written (names and
+//! addresses made local) and must pass `inncheck` and carry articles both ways.
 
 #[path = "common/mesh.rs"]
 mod mesh;
@@ -10,7 +12,7 @@ mod mesh;
 use std::io::Write;
 use std::process::Command;
 
-use mesh::TestNode;
+use mesh::{wait_until, TestNode};
 
 const INN_BIN: &str = "/usr/lib/news/bin";
 /// INN's Path identity as `inn-setup.sh` configures it.
@@ -204,4 +206,222 @@ fn rnews_batches_are_inn_compatible() {
             .unwrap_or_else(|| panic!("bravo lacks {id}: {into_node:?}"));
         assert!(shown.contains("signature valid"), "{shown}");
     }
+}
+
+// ------------------------------------------------- the man page's INN setup, as written
+
+/// The `.nf` ... `.fi` blocks of the man page's PEERING WITH INN section, unescaped.
+fn man_inn_blocks() -> Vec<String> {
+    let roff = include_str!("../src/cli/man_sections.roff");
+    let section = roff
+        .split(".SH PEERING WITH INN\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n.SH ").next())
+        .expect("the man page has a PEERING WITH INN section");
+    section
+        .split("\n.nf\n")
+        .skip(1)
+        .filter_map(|b| b.split("\n.fi").next())
+        .map(|b| b.replace("\\-", "-"))
+        .collect()
+}
+
+/// The man page block that starts with `start` (the test fails when the page lacks it),
+/// with the example's names and addresses replaced by this machine's.
+fn man_block(start: &str, node_port: u16) -> String {
+    let block = man_inn_blocks()
+        .into_iter()
+        .find(|b| b.starts_with(start))
+        .unwrap_or_else(|| panic!("no man page block starts with {start:?}"));
+    block
+        .replace("1119", &node_port.to_string())
+        .replace("192.0.2.1", "127.0.0.1")
+        .replace("192.0.2.9", "127.0.0.1")
+        .replace("news.example.org", INN_PATH)
+}
+
+/// Runs a `newsmesh peer add ...` line from the man page on `node`.
+fn run_man_command(node: &TestNode, line: &str) {
+    let words: Vec<String> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches('\'').to_string())
+        .collect();
+    let args: Vec<&str> = words.iter().map(String::as_str).collect();
+    node.run(&args).ok();
+}
+
+/// An INN configuration file changed for one test, restored (and reloaded) afterwards.
+struct InnFile {
+    path: std::path::PathBuf,
+    original: String,
+    reload: Option<&'static str>,
+}
+
+impl InnFile {
+    /// Appends `text` to `/etc/news/NAME` (dropping lines of an earlier run that start
+    /// with `stale`), then reloads it in innd when it is reloadable.
+    fn append(name: &str, stale: &str, text: &str, reload: Option<&'static str>) -> InnFile {
+        let path = std::path::Path::new("/etc/news").join(name);
+        let original = std::fs::read_to_string(&path).expect("INN config file");
+        let kept: String = original
+            .lines()
+            .filter(|l| stale.is_empty() || !l.starts_with(stale))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, format!("{kept}{text}\n")).expect("write INN config");
+        let file = InnFile {
+            path,
+            original,
+            reload,
+        };
+        file.reload();
+        file
+    }
+
+    fn reload(&self) {
+        if let Some(what) = self.reload {
+            let out = Command::new(format!("{INN_BIN}/ctlinnd"))
+                .args(["-t", "20", "reload", what, "newsmesh test"])
+                .output()
+                .expect("ctlinnd");
+            assert!(out.status.success(), "ctlinnd reload {what}: {out:?}");
+        }
+    }
+}
+
+impl Drop for InnFile {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.path, &self.original);
+        self.reload();
+    }
+}
+
+/// What `inncheck` says about INN's files (with `files` as `name=path` overrides).
+fn inncheck(files: &[String]) -> String {
+    let out = Command::new(format!("{INN_BIN}/inncheck"))
+        .args(files)
+        .output()
+        .expect("inncheck runs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The man page's lines, as written: bravo feeds INN (`peer add --nntp --address`), INN
+/// feeds alpha through nntpsend (newsfeeds, nntpsend.ctl) and never sends alpha's own
+/// article back; the incoming.conf and innfeed variants pass `inncheck`.
+#[test]
+fn the_man_pages_inn_lines_work() {
+    if !inn_running() {
+        return;
+    }
+    let mut alpha = TestNode::new("alpha");
+    let bravo = TestNode::new("bravo");
+    let port = alpha.addr.port();
+    let feed_inn = man_block("newsmesh peer add", port);
+    run_man_command(&bravo, &feed_inn);
+    let both_ways = man_inn_blocks()
+        .into_iter()
+        .filter(|b| b.starts_with("newsmesh peer add"))
+        .nth(1)
+        .expect("a second peer add line (both directions)");
+    let both_ways = both_ways
+        .replace("192.0.2.9", "127.0.0.1")
+        .replace("news.example.org", INN_PATH);
+    assert!(both_ways.contains("--hosts"), "{both_ways}");
+    run_man_command(&alpha, &both_ways);
+    let listed = alpha.run(&["peer", "list"]).ok().stdout;
+    assert!(
+        listed.contains(&format!(
+            "{INN_PATH} 127.0.0.1:119 mesh.* nntp hosts=127.0.0.1"
+        )),
+        "{listed}"
+    );
+
+    // INN's side, as the page writes it.
+    let newsfeeds = man_block("alpha/alpha:", port);
+    let nntpsend = man_block("alpha:", port);
+    let incoming = man_block("peer alpha {\n    hostname:", port);
+    let innfeed_feeds = man_block("innfeed!:", port);
+    let innfeed_conf = man_block("peer alpha {\n    ip-name:", port);
+    // inncheck (and innfeed's own check) on copies holding each variant.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = |name: &str, variant: &str, extra: &str| {
+        let original = std::fs::read_to_string(format!("/etc/news/{name}")).unwrap_or_default();
+        let path = dir.path().join(format!("{variant}-{name}"));
+        std::fs::write(&path, format!("{original}\n{extra}\n")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::Permissions::from_mode(0o640);
+            std::fs::set_permissions(&path, mode).unwrap();
+        }
+        format!("{name}={}", path.display())
+    };
+    for files in [
+        vec![
+            copy("newsfeeds", "nntpsend", &newsfeeds),
+            copy("nntpsend.ctl", "nntpsend", &nntpsend),
+            copy("incoming.conf", "nntpsend", &incoming),
+        ],
+        vec![
+            copy("newsfeeds", "innfeed", &innfeed_feeds),
+            copy("innfeed.conf", "innfeed", &innfeed_conf),
+        ],
+    ] {
+        let checked = inncheck(&files);
+        assert!(
+            !checked.contains(&dir.path().display().to_string()),
+            "inncheck complains about the man page's lines:\n{checked}"
+        );
+    }
+    let innfeed = Command::new(format!("{INN_BIN}/innfeed"))
+        .args(["-C", "-c"])
+        .arg(dir.path().join("innfeed-innfeed.conf"))
+        .output()
+        .expect("innfeed -C");
+    assert!(innfeed.status.success(), "{innfeed:?}");
+
+    // Applied for real: the newsfeeds entry and nntpsend.ctl line carry bravo's article
+    // to alpha. (incoming.conf is left alone: on one host ME already lets the nodes feed.)
+    let _feeds = InnFile::append("newsfeeds", "alpha/alpha:", &newsfeeds, Some("newsfeeds"));
+    let _send = InnFile::append("nntpsend.ctl", "alpha:", &nntpsend, None);
+    alpha.start();
+    let from_bravo = bravo.post("man page: bravo to INN to alpha", "via nntpsend\n");
+    let from_alpha = alpha.post("man page: alpha's own", "not sent back\n");
+    assert_eq!(bravo.sync().peer(INN_PATH).moved(), (1, 0, 0));
+    assert_eq!(alpha.sync().peer(INN_PATH).moved(), (1, 0, 0));
+
+    let flush = Command::new(format!("{INN_BIN}/ctlinnd"))
+        .args(["-t", "20", "flush", "alpha"])
+        .output()
+        .expect("ctlinnd flush");
+    assert!(flush.status.success(), "{flush:?}");
+    let batch = std::fs::read_to_string("/var/spool/news/outgoing/alpha").unwrap_or_default();
+    assert!(batch.contains(&from_bravo), "INN queued {batch:?}");
+    assert!(
+        !batch.contains(&from_alpha),
+        "/alpha must keep alpha's own article: {batch:?}"
+    );
+    let sent = Command::new("su")
+        .args(["news", "-s", "/bin/sh", "-c"])
+        .arg(format!("{INN_BIN}/nntpsend"))
+        .output()
+        .expect("nntpsend");
+    assert!(sent.status.success(), "{sent:?}");
+    assert!(
+        wait_until(std::time::Duration::from_secs(20), || alpha
+            .has(&from_bravo)),
+        "alpha never got bravo's article; nntpsend: {sent:?}\n{}",
+        std::fs::read_to_string("/var/log/news/nntpsend.log").unwrap_or_default()
+    );
+    let shown = alpha.read_id(&from_bravo).unwrap_or_default();
+    assert!(shown.contains("signature valid"), "{shown}");
+    assert!(
+        shown.contains(&format!("Path: alpha!{INN_PATH}!bravo!not-for-mail")),
+        "{shown}"
+    );
 }

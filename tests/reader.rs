@@ -66,6 +66,16 @@ impl TestNode {
         Client::connect(self.addr)
     }
 
+    /// The Message-IDs of mesh.test's articles, in number order.
+    fn ids(&self) -> Vec<String> {
+        let node = self.home.open().unwrap();
+        let high = node.spool.group("mesh.test").unwrap().map_or(0, |g| g.high);
+        (1..=high)
+            .filter_map(|n| node.spool.article_at("mesh.test", n).unwrap())
+            .map(|a| a.msgid)
+            .collect()
+    }
+
     /// The stored wire form of an article.
     fn raw(&self, id: &str) -> Vec<u8> {
         let node = self.home.open().unwrap();
@@ -499,7 +509,7 @@ fn over_and_hdr_from_the_index() {
 
     // HDR: indexed fields, metadata, and any header by parsing.
     assert_eq!(
-        c.listing("XHDR Xref 1-2", 225),
+        c.listing("HDR Xref 1-2", 225),
         ["1 alpha mesh.test:1", "2 alpha mesh.test:2"]
     );
     assert_eq!(
@@ -507,7 +517,7 @@ fn over_and_hdr_from_the_index() {
         ["1 first", "2 second", "3 third"]
     );
     assert_eq!(
-        c.listing("XHDR from 2", 225),
+        c.listing("HDR from 2", 225),
         ["2 Tester <tester@example.org>"]
     );
     assert_eq!(
@@ -540,6 +550,104 @@ fn over_and_hdr_from_the_index() {
     assert_eq!(c.code("HDR Subject 9-"), 423);
     assert_eq!(c.code("HDR :nonsense 1"), 503);
     assert_eq!(c.code("HDR"), 501);
+}
+
+/// RFC 2980's XHDR and XPAT answer 221 (suck and slrnpull stop at 225), a Message-ID's
+/// line starts with the Message-ID, and a range without articles is an empty list.
+#[test]
+fn xhdr_and_xpat_answer_as_rfc_2980() {
+    let node = TestNode::with(|f| f.standard());
+    let ids = node.ids();
+    let mut c = node.connect();
+    assert_eq!(c.code("GROUP mesh.test"), 211);
+    assert_eq!(
+        c.listing("XHDR Message-ID 1-30", 221),
+        [
+            format!("1 {}", ids[0]),
+            format!("2 {}", ids[1]),
+            format!("3 {}", ids[2])
+        ]
+    );
+    assert_eq!(
+        c.listing("XHDR Xref 1-2", 221),
+        ["1 alpha mesh.test:1", "2 alpha mesh.test:2"]
+    );
+    assert_eq!(c.listing("xhdr subject", 221), ["1 first"]);
+    assert_eq!(
+        c.listing(&format!("XHDR Subject {}", ids[1]), 221),
+        [format!("{} second", ids[1])]
+    );
+    assert!(c.listing("XHDR Subject 7-9", 221).is_empty());
+    assert_eq!(c.code("XHDR Subject <no-such@article>"), 430);
+    // XPAT: a wildmat over the header's value; pattern words are joined by a space.
+    assert_eq!(
+        c.listing("XPAT Subject 1- *ir*", 221),
+        ["1 first", "3 third"]
+    );
+    assert_eq!(
+        c.listing("XPAT From 1- Tester *", 221).len(),
+        3,
+        "\"Tester *\" is one pattern"
+    );
+    assert!(c.listing("XPAT From 1- Tester", 221).is_empty());
+    assert_eq!(
+        c.listing("XPAT User-Agent 2-3 newsmesh/*", 221).len(),
+        2,
+        "a header outside the overview index"
+    );
+    assert_eq!(
+        c.listing(&format!("XPAT Subject {} s*", ids[1]), 221),
+        [format!("{} second", ids[1])]
+    );
+    assert!(c
+        .listing(&format!("XPAT Subject {} x*", ids[1]), 221)
+        .is_empty());
+    assert!(c.listing("XPAT Subject 7- *", 221).is_empty());
+    assert_eq!(c.code("XPAT Subject <no-such@article> *"), 430);
+    assert_eq!(c.code("XPAT Subject 1-"), 501);
+    // XOVER keeps 224 (the same in both RFCs).
+    assert_eq!(c.listing("XOVER 1-3", 224).len(), 3);
+    // Without a group, a range has nothing to refer to.
+    let mut fresh = node.connect();
+    assert_eq!(fresh.code("XHDR Subject 1-3"), 412);
+    assert_eq!(fresh.code("XPAT Subject 1-3 *"), 412);
+}
+
+/// LIST MOTD shows the home's `motd` file, LIST DISTRIBUTIONS an empty list, XGTITLE
+/// the group descriptions (282), all listed in CAPABILITIES and HELP.
+#[test]
+fn list_motd_distributions_and_xgtitle() {
+    let node = TestNode::with(|f| f.standard());
+    let mut c = node.connect();
+    assert!(
+        c.listing("LIST MOTD", 215).is_empty(),
+        "no motd file: an empty message"
+    );
+    std::fs::write(
+        node.home.dir().join("motd"),
+        "Welcome to alpha.\n.dotted line\n\nBe nice.\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.listing("LIST MOTD", 215),
+        ["Welcome to alpha.", ".dotted line", "", "Be nice."]
+    );
+    assert!(c.listing("LIST DISTRIBUTIONS", 215).is_empty());
+    let described = c.listing("XGTITLE mesh.e*", 282);
+    assert_eq!(described, ["mesh.empty\tnothing here"]);
+    assert_eq!(c.listing("XGTITLE mesh.*", 282).len(), 3);
+    assert_eq!(c.code("XGTITLE"), 412, "no group selected");
+    assert_eq!(c.code("GROUP mesh.empty"), 211);
+    assert_eq!(c.listing("XGTITLE", 282), ["mesh.empty\tnothing here"]);
+    let caps = c.listing("CAPABILITIES", 101);
+    let list = caps.iter().find(|l| l.starts_with("LIST ")).unwrap();
+    for kw in ["MOTD", "DISTRIBUTIONS"] {
+        assert!(list.split(' ').any(|w| w == kw), "{kw} not in {list}");
+    }
+    let help = c.listing("HELP", 100);
+    for verb in ["XPAT", "XGTITLE", "MOTD"] {
+        assert!(help.iter().any(|l| l.contains(verb)), "{verb}: {help:?}");
+    }
 }
 
 #[test]
@@ -581,7 +689,7 @@ fn list_variants_newgroups_newnews() {
         "{counts:?}"
     );
     assert_eq!(c.listing("LIST SUBSCRIPTIONS", 215).len(), 3);
-    assert_eq!(c.code("LIST MOTD"), 503);
+    assert_eq!(c.code("LIST MODERATORS"), 503);
     assert_eq!(c.code("LIST NO.SUCH.LIST"), 501);
     assert_eq!(c.code("LIST ACTIVE a b"), 501);
 
@@ -737,8 +845,11 @@ fn authinfo_gates_reading_and_posting() {
     assert!(c.greeting.starts_with("201 "), "{}", c.greeting);
     let caps = c.listing("CAPABILITIES", 101);
     assert!(caps.iter().any(|l| l == "AUTHINFO USER"), "{caps:?}");
+    // READER before login, as INN: a newsreader that checks CAPABILITIES first (tin)
+    // would otherwise give up instead of logging in.
+    assert!(caps.iter().any(|l| l == "READER"), "{caps:?}");
     assert!(
-        !caps.iter().any(|l| l == "READER" || l == "POST"),
+        !caps.iter().any(|l| l == "POST" || l == "OVER MSGID"),
         "{caps:?}"
     );
     assert_eq!(c.code("MODE READER"), 201);
@@ -1057,6 +1168,206 @@ fn tin_saves_a_group_non_interactively() {
     assert!(
         texts.iter().any(|t| t.contains("\n.dot\n..dots\n")),
         "{texts:?}"
+    );
+}
+
+/// tin from an address that must log in (here: loopback without its exemption) finds
+/// READER in CAPABILITIES, logs in from ~/.newsauth when the server answers 480 and saves
+/// the group; it used to quit unless forced to log in first (`tin -A`).
+#[test]
+fn tin_logs_in_when_reading_needs_authinfo() {
+    if !have("tin") {
+        println!("SKIPPED tin_logs_in_when_reading_needs_authinfo: tin is not installed (apt-get install tin)");
+        return;
+    }
+    let node = TestNode::new(auth_config, |f| f.standard());
+    let tin_home = node.dir.path().join("tin-home");
+    let save = tin_home.join("News");
+    std::fs::create_dir_all(&save).unwrap();
+    std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
+    let newsauth = tin_home.join(".newsauth");
+    std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = std::process::Command::new("tin")
+        .args(["-r", "-S", "-q", "-v"])
+        .arg("-p")
+        .arg(node.addr.port().to_string())
+        .arg("-s")
+        .arg(&save)
+        .env("HOME", &tin_home)
+        .env("TIN_HOMEDIR", &tin_home)
+        .env("NNTPSERVER", node.addr.ip().to_string())
+        .env("TERM", "dumb")
+        .env("MAILER", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("tin runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
+    let saved = saved_texts(&save);
+    for subject in ["first", "second", "third"] {
+        assert!(
+            saved
+                .iter()
+                .any(|t| t.contains(&format!("Subject: {subject}"))),
+            "tin did not save {subject:?}\n{stdout}\n{stderr}"
+        );
+    }
+}
+
+/// The text of every file under `dir`.
+fn saved_texts(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files);
+    files
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect()
+}
+
+/// Runs an offline-reader program with a deadline, printing what it said.
+fn run_program(mut command: std::process::Command, name: &str) -> std::process::Output {
+    let out = command
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{name} runs: {e}"));
+    println!(
+        "{name}: {:?}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Asserts the standard group's three articles are among `texts`, bodies intact.
+fn assert_pulled(texts: &[String], program: &str) {
+    for subject in ["first", "second", "third"] {
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains(&format!("Subject: {subject}"))),
+            "{program} did not pull {subject:?}: {texts:?}"
+        );
+    }
+    assert!(
+        texts.iter().any(|t| t.contains("\n.dot\n..dots\n")),
+        "{program}: dot lines changed: {texts:?}"
+    );
+    assert!(
+        texts.iter().all(|t| t.contains("Newsmesh-Signature: ")),
+        "{program}: {texts:?}"
+    );
+}
+
+/// suck (Debian package `suck`) takes a group offline: it lists the Message-IDs with
+/// `XHDR Message-ID` and stops at any answer but RFC 2980's 221.
+#[test]
+fn suck_pulls_a_group() {
+    if !have("suck") {
+        println!("SKIPPED suck_pulls_a_group: suck is not installed (apt-get install suck)");
+        return;
+    }
+    let node = TestNode::with(|f| f.standard());
+    let work = node.dir.path().join("suck");
+    for sub in ["data", "msgs", "tmp"] {
+        std::fs::create_dir_all(work.join(sub)).unwrap();
+    }
+    std::fs::write(work.join("data/sucknewsrc"), "mesh.test -100\n").unwrap();
+    let mut suck = std::process::Command::new("suck");
+    suck.current_dir(&work)
+        .arg(node.addr.ip().to_string())
+        .args(["-N", &node.addr.port().to_string()])
+        .args(["-dd", "data", "-dm", "msgs", "-dt", "tmp", "-m", "-H"]);
+    let out = run_program(suck, "suck");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("Unexpected response"), "{said}");
+    assert_pulled(&saved_texts(&work.join("msgs")), "suck");
+}
+
+/// slrnpull (Debian package `slrnpull`) fills an offline spool for slrn with XHDR
+/// Message-ID then HEAD/BODY.
+#[test]
+fn slrnpull_pulls_a_group() {
+    if !have("slrnpull") {
+        println!(
+            "SKIPPED slrnpull_pulls_a_group: slrnpull is not installed (apt-get install slrnpull)"
+        );
+        return;
+    }
+    let node = TestNode::with(|f| f.standard());
+    let spool = node.dir.path().join("slrnpull");
+    for sub in ["news", "data", "out.going", "requests"] {
+        std::fs::create_dir_all(spool.join(sub)).unwrap();
+    }
+    std::fs::write(spool.join("slrnpull.conf"), "default 20 14 0\nmesh.test\n").unwrap();
+    let mut slrnpull = std::process::Command::new("slrnpull");
+    slrnpull
+        .arg("-d")
+        .arg(&spool)
+        .arg("-h")
+        .arg(node.addr.to_string())
+        .args(["--no-post", "--logfile"])
+        .arg(spool.join("log"))
+        .env("HOME", &spool);
+    let out = run_program(slrnpull, "slrnpull");
+    let log = std::fs::read_to_string(spool.join("log")).unwrap_or_default();
+    assert!(out.status.success(), "{log}");
+    let texts: Vec<String> = (1..=3)
+        .map(|n| {
+            std::fs::read_to_string(spool.join(format!("news/mesh/test/{n}"))).unwrap_or_default()
+        })
+        .collect();
+    assert_pulled(&texts, &format!("slrnpull (log: {log})"));
+}
+
+/// rpost (from the `suck` package) posts an article read from stdin; it is stored signed
+/// with the node's key, its dot lines intact.
+#[test]
+fn rpost_posts_to_a_node() {
+    if !have("rpost") {
+        println!("SKIPPED rpost_posts_to_a_node: rpost is not installed (apt-get install suck)");
+        return;
+    }
+    let node = TestNode::with(|f| f.standard());
+    let mut child = std::process::Command::new("rpost")
+        .arg(node.addr.ip().to_string())
+        .args(["-N", &node.addr.port().to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rpost runs");
+    let article = "From: Tester <tester@example.org>\nNewsgroups: mesh.test\n\
+        Subject: by rpost\n\nposted offline\n.leading dot\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(article.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    println!(
+        "rpost: {:?}\n{said}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    let ids = node.ids();
+    assert_eq!(ids.len(), 4, "{said}");
+    let raw = String::from_utf8(node.raw(&ids[3])).unwrap();
+    assert!(raw.contains("Subject: by rpost\r\n"), "{raw}");
+    assert!(raw.contains("Newsmesh-Signature: "), "{raw}");
+    assert!(
+        raw.ends_with("\r\n\r\nposted offline\r\n.leading dot\r\n"),
+        "{raw:?}"
     );
 }
 

@@ -7,6 +7,7 @@
 //! local/wire body conversions in `write`.
 
 mod parse;
+pub mod rfc2047;
 mod write;
 
 pub use write::{body_from_local, body_to_local};

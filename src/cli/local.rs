@@ -91,6 +91,13 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             )));
         }
     }
+    // The rule every way of posting follows: a Subject with text (RFC 5536 §3.1.4
+    // requires the header; an empty one is what an NNTP POST without it gets 441 for).
+    if args.subject.trim().is_empty() {
+        return Err(Error::Invalid(
+            "--subject is empty; an article needs a subject".into(),
+        ));
+    }
     if args.subject.len() > MAX_SUBJECT {
         return Err(Error::Invalid(format!(
             "--subject is {} bytes long; at most {MAX_SUBJECT}",
@@ -101,10 +108,15 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Invalid("empty body; nothing posted".into()));
     }
-    let from = args.from.clone().unwrap_or_else(|| {
-        let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
-        format!("{user}@{}.invalid", node.name())
-    });
+    // NEWSMESH_FROM= (set but empty) counts as unset, like NEWSMESH_HOME=.
+    let from = args
+        .from
+        .clone()
+        .filter(|f| !f.trim().is_empty())
+        .unwrap_or_else(|| {
+            let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
+            format!("{user}@{}.invalid", node.name())
+        });
     let supersedes: Vec<(&str, &str)> = args
         .supersedes
         .iter()

@@ -24,8 +24,11 @@ use crate::home::Home;
 #[derive(Debug, Parser)]
 #[command(name = "newsmesh", version, propagate_version = true, after_help = EXIT_CODES)]
 pub struct Cli {
-    /// Node home directory [default: ~/.newsmesh].
-    #[arg(long, global = true, env = "NEWSMESH_HOME", value_name = "DIR")]
+    /// Node home directory [default: $NEWSMESH_HOME when set and not empty, else
+    /// ~/.newsmesh].
+    // NEWSMESH_HOME is read in `home()`, not by clap: clap refuses an empty value, so
+    // `NEWSMESH_HOME=` (set but empty) would break every command, even with --home.
+    #[arg(long, global = true, value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
@@ -173,21 +176,39 @@ pub struct KeyArgs {
 #[derive(Debug, Subcommand)]
 pub enum PeerCommand {
     /// Add a neighbour. Without --address it is passive: it dials us, we never dial it.
+    ///
+    /// With --nntp it is a plain news server such as INN (`[[nntp_peer]]`): it has no node
+    /// key, `sync` feeds it at --address, and it may feed us from the --hosts addresses.
+    /// NAME must then be its Path identity (INN's `pathhost`), so what it has is not
+    /// offered back to it.
     Add {
-        /// The neighbour's Path identity (its `[node]` name).
+        /// The neighbour's Path identity (its `[node]` name, or a news server's pathhost).
         name: String,
-        /// Its node public key (`newsmesh key --node` there).
-        node_key: String,
-        /// Where its `serve` listens.
+        /// Its node public key (`newsmesh key --node` there); none with --nntp.
+        #[arg(required_unless_present = "nntp", conflicts_with = "nntp")]
+        node_key: Option<String>,
+        /// Where its `serve` (or the news server) listens.
         #[arg(long, value_name = "HOST:PORT")]
         address: Option<String>,
         /// Groups it gets from us (wildmat).
         #[arg(long, default_value = "*", value_name = "WILDMAT")]
         groups: String,
+        /// A plain news server (INN...) that cannot prove a node key: an `[[nntp_peer]]`.
+        #[arg(long)]
+        nntp: bool,
+        /// With --nntp: IP addresses it may feed us from (comma-separated).
+        #[arg(
+            long,
+            value_name = "IP,...",
+            value_delimiter = ',',
+            conflicts_with = "node_key"
+        )]
+        hosts: Vec<std::net::IpAddr>,
     },
-    /// List neighbours, one per line: name, address (or "passive"), groups, key.
+    /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
+    /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.
     List,
-    /// Remove a neighbour.
+    /// Remove a neighbour (either kind).
     Remove {
         /// Its name.
         name: String,
@@ -260,14 +281,20 @@ pub struct GroupsArgs {
 }
 
 impl Cli {
-    /// The node home chosen by --home, NEWSMESH_HOME or the default.
+    /// The node home chosen by --home, NEWSMESH_HOME (an empty value counts as unset,
+    /// as shells and cron leave it) or the default.
     pub fn home(&self) -> Home {
-        let dir = self.home.clone().unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join(".newsmesh")
-        });
+        let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let dir = self
+            .home
+            .clone()
+            .or_else(|| env("NEWSMESH_HOME").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                env("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("."))
+                    .join(".newsmesh")
+            });
         Home::new(dir)
     }
 }

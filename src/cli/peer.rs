@@ -1,7 +1,9 @@
-//! `newsmesh peer add|list|remove`: edits of the `[[peer]]` tables in newsmesh.toml.
+//! `newsmesh peer add|list|remove`: edits of the neighbour tables in newsmesh.toml,
+//! `[[peer]]` (newsmesh nodes, which prove a node key) and `[[nntp_peer]]` (plain news
+//! servers such as INN), which share one namespace of names.
 
 use super::PeerCommand;
-use crate::config::{edit, Config, PeerConfig};
+use crate::config::{edit, Config, NntpPeerConfig, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::Home;
 
@@ -16,32 +18,113 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             node_key,
             address,
             groups,
+            nntp,
+            hosts,
         } => {
             if let Some(a) = &address {
-                if a.rsplit_once(':')
-                    .and_then(|(_, p)| p.parse::<u16>().ok())
-                    .is_none()
-                {
-                    return Err(Error::Invalid(format!("--address {a:?} is not HOST:PORT")));
+                check_address(a)?;
+            }
+            match node_key {
+                Some(key) if !nntp => edit::add_peer(
+                    &path,
+                    &PeerConfig {
+                        name,
+                        key,
+                        address,
+                        groups,
+                    },
+                )?,
+                _ => {
+                    if address.is_none() && hosts.is_empty() {
+                        return Err(Error::Invalid(
+                            "an nntp peer needs --address (we feed it) or --hosts (it feeds us)"
+                                .into(),
+                        ));
+                    }
+                    edit::add_nntp_peer(
+                        &path,
+                        &NntpPeerConfig {
+                            name,
+                            address,
+                            hosts,
+                            groups,
+                            // Unsigned articles are an explicit, separate decision.
+                            unsigned_groups: String::new(),
+                        },
+                    )?
                 }
             }
-            edit::add_peer(
-                &path,
-                &PeerConfig {
-                    name,
-                    key: node_key,
-                    address,
-                    groups,
-                },
-            )?;
         }
         PeerCommand::List => {
-            for p in Config::load(&path)?.peers {
+            let config = Config::load(&path)?;
+            for p in &config.peers {
                 let address = p.address.as_deref().unwrap_or("passive");
                 println!("{} {} {} {}", p.name, address, p.groups, p.key);
             }
+            for p in &config.nntp_peers {
+                println!("{}", nntp_line(p));
+            }
         }
-        PeerCommand::Remove { name } => edit::remove_peer(&path, &name)?,
+        PeerCommand::Remove { name } => {
+            let config = Config::load(&path)?;
+            if config.nntp_peers.iter().any(|p| p.name == name) {
+                edit::remove_nntp_peer(&path, &name)?;
+            } else {
+                edit::remove_peer(&path, &name)?;
+            }
+        }
     }
     Ok(())
+}
+
+/// `HOST:PORT` with a port number, or a usage error that says so.
+fn check_address(address: &str) -> Result<()> {
+    match address
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+    {
+        Some(_) => Ok(()),
+        None => Err(Error::Invalid(format!(
+            "--address {address:?} is not HOST:PORT"
+        ))),
+    }
+}
+
+/// One `peer list` line for a plain news server: the columns of a mesh peer, with
+/// `nntp hosts=...` where a mesh peer has its key.
+fn nntp_line(p: &NntpPeerConfig) -> String {
+    let address = p.address.as_deref().unwrap_or("passive");
+    let hosts = if p.hosts.is_empty() {
+        "none".to_string()
+    } else {
+        p.hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!("{} {address} {} nntp hosts={hosts}", p.name, p.groups)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nntp_lines() {
+        let mut p = NntpPeerConfig {
+            name: "inn.example".into(),
+            address: Some("127.0.0.1:119".into()),
+            hosts: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+            groups: "mesh.*".into(),
+            unsigned_groups: String::new(),
+        };
+        assert_eq!(
+            nntp_line(&p),
+            "inn.example 127.0.0.1:119 mesh.* nntp hosts=127.0.0.1,::1"
+        );
+        p.address = None;
+        p.hosts.clear();
+        assert_eq!(nntp_line(&p), "inn.example passive mesh.* nntp hosts=none");
+    }
 }

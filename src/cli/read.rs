@@ -1,11 +1,12 @@
 //! `newsmesh read`: the groups, a group's articles as threads, or one article with its
-//! signature status.
+//! signature status. Subjects and names posted as RFC 2047 encoded-words are shown
+//! decoded (the article itself is never changed: its signature covers the raw form).
 
 use std::collections::HashMap;
 use std::io::Write;
 
 use super::ReadArgs;
-use crate::article::{body_to_local, Article};
+use crate::article::{body_to_local, rfc2047, Article};
 use crate::error::{Error, Result};
 use crate::home::{Home, Node};
 use crate::sign::{self, SigStatus};
@@ -60,9 +61,9 @@ fn list_articles(node: &Node, group: &str) -> Result<()> {
             "{:>6}  {}  {:<24.24}  {}{}",
             row.number,
             date,
-            row.author,
+            rfc2047::decode(&row.author),
             "  ".repeat(depth.min(12)),
-            row.subject
+            rfc2047::decode(&row.subject)
         );
     }
     Ok(())
@@ -131,6 +132,21 @@ fn unsigned_origin(node: &Node, article: &Article) -> String {
     }
 }
 
+/// Headers whose encoded-words are decoded for display: the human-readable ones
+/// (RFC 2047 §5); identifiers, dates and group names are shown as they are.
+const DECODED: &[&str] = &[
+    "Subject",
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Organization",
+    "Summary",
+    "Keywords",
+    "Comments",
+];
+
 fn show(node: &Node, stored: &StoredArticle) -> Result<()> {
     let article = Article::parse(
         &stored.raw,
@@ -149,9 +165,12 @@ fn show(node: &Node, stored: &StoredArticle) -> Result<()> {
     };
     let mut text = format!("{label}: {status}\n").into_bytes();
     for h in &article.headers {
-        text.extend_from_slice(
-            format!("{}: {}\n", h.name, h.value.replace("\r\n", "\n")).as_bytes(),
-        );
+        let value = if DECODED.iter().any(|d| h.name.eq_ignore_ascii_case(d)) {
+            rfc2047::decode(&h.value).replace("\r\n", "\n")
+        } else {
+            h.value.replace("\r\n", "\n")
+        };
+        text.extend_from_slice(format!("{}: {value}\n", h.name).as_bytes());
     }
     text.push(b'\n');
     text.extend_from_slice(&body_to_local(&article.body));

@@ -77,6 +77,10 @@ pub enum ListKind {
     ActiveTimes(Option<String>),
     /// `LIST HEADERS` (the optional MSGID/RANGE argument is not supported).
     Headers,
+    /// `LIST MOTD` (RFC 6048): the server's message of the day.
+    Motd,
+    /// `LIST DISTRIBUTIONS` (RFC 6048): distributions and what they mean.
+    Distributions,
     /// Any other keyword without arguments, upper-cased.
     Other(String),
 }
@@ -122,13 +126,35 @@ pub enum Command {
     Last,
     /// `OVER [arg]`, also parsed from `XOVER`.
     Over(OverArg),
-    /// `HDR field [arg]`, also parsed from `XHDR`.
+    /// `HDR field [arg]` (RFC 3977: answered 225).
     Hdr {
         /// Header name or `:metadata` item, as sent.
         field: String,
         /// Which articles.
         arg: OverArg,
     },
+    /// `XHDR field [arg]` (RFC 2980: answered 221, and a Message-ID argument's line
+    /// starts with that Message-ID), kept apart from HDR because old offline readers
+    /// (suck, slrnpull) stop at any other code.
+    Xhdr {
+        /// Header name, as sent.
+        field: String,
+        /// Which articles.
+        arg: OverArg,
+    },
+    /// `XPAT field range|message-id pattern...` (RFC 2980): the header's lines whose
+    /// value matches the wildmat; several pattern words are one pattern joined by spaces.
+    Xpat {
+        /// Header name, as sent.
+        field: String,
+        /// Which articles: a range or a message-id (never [`OverArg::Current`]).
+        arg: OverArg,
+        /// The wildmat, its words joined by single spaces.
+        pattern: String,
+    },
+    /// `XGTITLE [wildmat]` (RFC 2980): group descriptions, like LIST NEWSGROUPS but
+    /// answered 282; without a wildmat, the selected group.
+    Xgtitle(Option<String>),
     /// `NEWGROUPS date time [GMT]`.
     NewGroups {
         /// `yymmdd` or `yyyymmdd`.
@@ -289,6 +315,11 @@ fn over_arg(args: &[&str], usage: &str) -> Result<OverArg, CommandError> {
     }
 }
 
+/// A header name (or `:metadata` item): printable ASCII.
+fn header_name(word: &str) -> Result<String, CommandError> {
+    full(take_while1(is_printable), word, "header name").map(str::to_owned)
+}
+
 fn opt_wildmat(args: &[&str], usage: &str) -> Result<Option<String>, CommandError> {
     match args {
         [] => Ok(None),
@@ -310,6 +341,8 @@ fn list_kind(args: &[&str]) -> Result<ListKind, CommandError> {
         _ if !rest.is_empty() => return Err(syntax(usage)),
         "OVERVIEW.FMT" => ListKind::OverviewFmt,
         "HEADERS" => ListKind::Headers,
+        "MOTD" => ListKind::Motd,
+        "DISTRIBUTIONS" => ListKind::Distributions,
         _ => ListKind::Other(keyword),
     })
 }
@@ -414,13 +447,34 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "BODY" => article_ref(&args, &verb).map(Command::Body),
         "STAT" => article_ref(&args, &verb).map(Command::Stat),
         "OVER" | "XOVER" => over_arg(&args, "usage: OVER [range|message-id]").map(Command::Over),
-        "HDR" | "XHDR" => match args.split_first() {
-            Some((field, rest)) => Ok(Command::Hdr {
-                field: full(take_while1(is_printable), field, "header name")?.to_owned(),
-                arg: over_arg(rest, "usage: HDR field [range|message-id]")?,
-            }),
-            None => Err(syntax("usage: HDR field [range|message-id]")),
+        "HDR" | "XHDR" => {
+            let usage = format!("usage: {verb} field [range|message-id]");
+            let Some((field, rest)) = args.split_first() else {
+                return Err(syntax(usage));
+            };
+            let field = header_name(field)?;
+            let arg = over_arg(rest, &usage)?;
+            Ok(match verb.as_str() {
+                "HDR" => Command::Hdr { field, arg },
+                _ => Command::Xhdr { field, arg },
+            })
+        }
+        "XPAT" => match args[..] {
+            [field, target, ref patterns @ ..] if !patterns.is_empty() => {
+                let usage = "usage: XPAT field range|message-id pattern...";
+                let arg = over_arg(&[target], usage)?;
+                for word in patterns {
+                    full(wildmat, word, "pattern")?;
+                }
+                Ok(Command::Xpat {
+                    field: header_name(field)?,
+                    arg,
+                    pattern: patterns.join(" "),
+                })
+            }
+            _ => Err(syntax("usage: XPAT field range|message-id pattern...")),
         },
+        "XGTITLE" => opt_wildmat(&args, "usage: XGTITLE [wildmat]").map(Command::Xgtitle),
         "NEWGROUPS" => {
             let (date, time, gmt) = new_since(&args, "usage: NEWGROUPS date time [GMT]")?;
             Ok(Command::NewGroups { date, time, gmt })
@@ -498,6 +552,9 @@ impl Command {
             C::Last => b"LAST",
             C::Over(_) => b"OVER",
             C::Hdr { .. } => b"HDR",
+            C::Xhdr { .. } => b"XHDR",
+            C::Xpat { .. } => b"XPAT",
+            C::Xgtitle(_) => b"XGTITLE",
             C::NewGroups { .. } => b"NEWGROUPS",
             C::NewNews { .. } => b"NEWNEWS",
             C::Post => b"POST",
@@ -517,6 +574,8 @@ impl Command {
                     ListKind::ActiveTimes(w) => ("ACTIVE.TIMES", w.as_deref()),
                     ListKind::OverviewFmt => ("OVERVIEW.FMT", None),
                     ListKind::Headers => ("HEADERS", None),
+                    ListKind::Motd => ("MOTD", None),
+                    ListKind::Distributions => ("DISTRIBUTIONS", None),
                     ListKind::Other(k) => (k.as_str(), None),
                 };
                 put_arg(out, keyword);
@@ -530,10 +589,20 @@ impl Command {
             }
             C::Article(r) | C::Head(r) | C::Body(r) | C::Stat(r) => put_ref(out, r),
             C::Over(a) => put_over(out, a),
-            C::Hdr { field, arg } => {
+            C::Hdr { field, arg } | C::Xhdr { field, arg } => {
                 put_arg(out, field);
                 put_over(out, arg);
             }
+            C::Xpat {
+                field,
+                arg,
+                pattern,
+            } => {
+                put_arg(out, field);
+                put_over(out, arg);
+                put_arg(out, pattern);
+            }
+            C::Xgtitle(wildmat) => put_opt(out, wildmat.as_deref()),
             C::NewGroups { date, time, gmt }
             | C::NewNews {
                 date, time, gmt, ..
@@ -608,7 +677,17 @@ mod tests {
         ("over 7-", "OVER 7-"),
         ("OVER <a@b>", "OVER <a@b>"),
         ("hdr Subject 5", "HDR Subject 5"),
-        ("XHDR :bytes", "HDR :bytes"),
+        ("XHDR :bytes", "XHDR :bytes"),
+        ("xhdr Message-ID 1-30", "XHDR Message-ID 1-30"),
+        ("XPAT Subject 1- *x*", "XPAT Subject 1- *x*"),
+        (
+            "xpat from <a@b> *fred*  *smith*",
+            "XPAT from <a@b> *fred* *smith*",
+        ),
+        ("XGTITLE", "XGTITLE"),
+        ("xgtitle mesh.*", "XGTITLE mesh.*"),
+        ("LIST motd", "LIST MOTD"),
+        ("list Distributions", "LIST DISTRIBUTIONS"),
         ("HDR From <a@b>", "HDR From <a@b>"),
         ("NEWGROUPS 991231 235959", "NEWGROUPS 991231 235959"),
         (
@@ -631,7 +710,9 @@ mod tests {
     const BAD: &str = "QUIT now|MODE|MODE POSTER|CAPABILITIES a b|LIST OVERVIEW.FMT x|\
         LIST ACTIVE a b|LIST FOO bar|GROUP|GROUP a b|GROUP \u{e9}|LISTGROUP a 1 2|LISTGROUP a x|\
         ARTICLE 1 2|ARTICLE x|ARTICLE -1|ARTICLE 12345678901234567|ARTICLE <>|ARTICLE <a>b>|\
-        ARTICLE <a b>|ARTICLE <ab|OVER 1-2-3|OVER -5|OVER 1-x|HDR|HDR a b c|\
+        ARTICLE <a b>|ARTICLE <ab|OVER 1-2-3|OVER -5|OVER 1-x|HDR|HDR a b c|XHDR|XHDR a 1 2|\
+        XPAT|XPAT Subject|XPAT Subject 1-|XPAT Subject *x*|XPAT Subject x-y *|XGTITLE a b|\
+        LIST MOTD x|LIST DISTRIBUTIONS x|\
         NEWGROUPS 9912 000000|NEWGROUPS 991231 0000|NEWGROUPS 991231 000000 UTC|\
         NEWGROUPS 991231 000000 GMT x|NEWNEWS * 991231|NEWNEWS|IHAVE|IHAVE 5|CHECK <a> <b>|\
         TAKETHIS a@b|MESH|AUTHINFO|AUTHINFO USER|AUTHINFO USER |AUTHINFO USERX a|AUTHINFO SASL";
@@ -752,6 +833,8 @@ mod tests {
             wm.prop_map(ListKind::ActiveTimes),
             Just(ListKind::OverviewFmt),
             Just(ListKind::Headers),
+            Just(ListKind::Motd),
+            Just(ListKind::Distributions),
             "X[A-Z.]{0,10}".prop_map(ListKind::Other),
         ]
     }
@@ -787,6 +870,19 @@ mod tests {
             over_s().prop_map(C::Over),
             ("[A-Za-z:][A-Za-z0-9-]{0,20}", over_s())
                 .prop_map(|(field, arg)| C::Hdr { field, arg }),
+            ("[A-Za-z][A-Za-z0-9-]{0,20}", over_s())
+                .prop_map(|(field, arg)| C::Xhdr { field, arg }),
+            (
+                "[A-Za-z][A-Za-z0-9-]{0,20}",
+                over_s().prop_filter("XPAT names its articles", |a| *a != OverArg::Current),
+                "[!-~]{1,10}( [!-~]{1,10}){0,3}"
+            )
+                .prop_map(|(field, arg, pattern)| C::Xpat {
+                    field,
+                    arg,
+                    pattern
+                }),
+            option::of("[a-z*?!,.]{1,20}").prop_map(C::Xgtitle),
             (date, time, any::<bool>()).prop_map(|(date, time, gmt)| C::NewGroups {
                 date,
                 time,

@@ -1,11 +1,13 @@
-//! LIST variants (RFC 3977 §7.6, RFC 6048 COUNTS and SUBSCRIPTIONS), NEWGROUPS and
-//! NEWNEWS (§7.3, §7.4).
+//! LIST variants (RFC 3977 §7.6; RFC 6048 COUNTS, SUBSCRIPTIONS, MOTD and
+//! DISTRIBUTIONS), NEWGROUPS and NEWNEWS (§7.3, §7.4), and RFC 2980's XGTITLE (group
+//! descriptions for readers older than LIST NEWSGROUPS).
 
 use chrono::{Datelike, NaiveDate, TimeZone};
 
 use super::over::OVERVIEW_FMT;
 use super::query;
-use crate::protocol::ListKind;
+use crate::article::body_from_local;
+use crate::protocol::{write_block, ListKind};
 use crate::server::session::Session;
 use crate::spool::GroupInfo;
 use crate::wildmat::Wildmat;
@@ -39,9 +41,55 @@ async fn groups(s: &mut Session, wildmat: Option<&str>) -> Option<Vec<GroupInfo>
     )
 }
 
+/// The file in the node home whose text LIST MOTD shows (as INN's `motd.nnrpd`).
+pub const MOTD_FILE: &str = "motd";
+
+/// The message of the day in wire form (CRLF lines), empty when there is no file. It is
+/// read up to the article size limit: a MOTD is never larger than an article.
+fn read_motd(path: &std::path::Path, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut text = Vec::new();
+    file.take(u64::try_from(max).unwrap_or(u64::MAX))
+        .read_to_end(&mut text)?;
+    Ok(body_from_local(&text))
+}
+
+/// LIST MOTD: the home's `motd` file, or an empty list.
+async fn motd(s: &mut Session) {
+    let path = s.shared.home.dir().join(MOTD_FILE);
+    let max = s.shared.config.limits.max_article_bytes;
+    let shown = path.display().to_string();
+    match tokio::task::spawn_blocking(move || read_motd(&path, max)).await {
+        Ok(Ok(text)) => {
+            s.reply(215, "message of the day follows");
+            write_block(s.conn.out(), &text);
+        }
+        Ok(Err(e)) => {
+            tracing::error!("{}: LIST MOTD: {shown}: {e}", s.addr);
+            s.reply(403, "the message of the day cannot be read");
+        }
+        Err(e) => {
+            tracing::error!("{}: LIST MOTD: {e}", s.addr);
+            s.reply(403, "internal fault, try again later");
+        }
+    }
+}
+
 /// LIST ...
 pub(super) async fn list(s: &mut Session, kind: ListKind) {
     let (wildmat, what) = match &kind {
+        ListKind::Motd => return motd(s).await,
+        ListKind::Distributions => {
+            // Distributions are a USENET-wide convention a private mesh does not use.
+            s.reply(215, "no distributions defined here");
+            s.conn.queue(b".\r\n");
+            return;
+        }
         ListKind::OverviewFmt => {
             s.reply(215, "order of fields in overview database");
             s.conn.queue(OVERVIEW_FMT.as_bytes());
@@ -58,12 +106,7 @@ pub(super) async fn list(s: &mut Session, kind: ListKind) {
         ListKind::ActiveTimes(w) => (w.as_deref(), "information follows"),
         ListKind::Other(k) if k == "COUNTS" => (None, "list of newsgroups follows"),
         ListKind::Other(k) if k == "SUBSCRIPTIONS" => (None, "default subscriptions follow"),
-        ListKind::Other(k)
-            if matches!(
-                k.as_str(),
-                "MOTD" | "DISTRIB.PATS" | "DISTRIBUTIONS" | "MODERATORS"
-            ) =>
-        {
+        ListKind::Other(k) if matches!(k.as_str(), "DISTRIB.PATS" | "MODERATORS") => {
             s.reply(503, &format!("no {k} information on this server"));
             return;
         }
@@ -96,6 +139,32 @@ pub(super) async fn list(s: &mut Session, kind: ListKind) {
         text.push_str(&line);
     }
     s.reply(215, what);
+    s.conn.queue(text.as_bytes());
+    s.conn.queue(b".\r\n");
+}
+
+/// XGTITLE [wildmat] (RFC 2980): `282` and `name<TAB>description` lines for the groups
+/// the wildmat matches (the selected group without one).
+pub(super) async fn xgtitle(s: &mut Session, wildmat: Option<String>) {
+    let wildmat = match wildmat {
+        Some(w) => w,
+        None => match super::selected(s) {
+            Some(group) => group,
+            None => return,
+        },
+    };
+    let Some(groups) = groups(s, Some(&wildmat)).await else {
+        return;
+    };
+    let mut text = String::new();
+    for g in &groups {
+        text.push_str(&format!(
+            "{}\t{}\r\n",
+            g.name,
+            super::one_line(&g.description)
+        ));
+    }
+    s.reply(282, "list of groups and descriptions follows");
     s.conn.queue(text.as_bytes());
     s.conn.queue(b".\r\n");
 }

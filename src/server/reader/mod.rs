@@ -2,8 +2,9 @@
 //! newsreaders use. Split by topic:
 //! - `group`: GROUP, LISTGROUP, NEXT, LAST (the selected group and current article);
 //! - `article`: ARTICLE, HEAD, BODY, STAT;
-//! - `over`: OVER/XOVER and HDR/XHDR, streamed from the spool's overview index;
-//! - `list`: LIST variants, NEWGROUPS, NEWNEWS;
+//! - `over`: OVER/XOVER, HDR, and RFC 2980's XHDR and XPAT, streamed from the spool's
+//!   overview index;
+//! - `list`: LIST variants, NEWGROUPS, NEWNEWS, XGTITLE;
 //! - `post`: POST (signed here, then the one way in: `ingest`);
 //! - `auth`: AUTHINFO USER/PASS (RFC 4643).
 //!
@@ -61,7 +62,14 @@ pub(super) async fn handle(s: &mut Session, command: Command) -> Result<Flow, Ne
         Command::Body(r) => article::retrieve(s, r, article::Part::Body).await,
         Command::Stat(r) => article::retrieve(s, r, article::Part::Stat).await,
         Command::Over(arg) => over::over(s, arg).await?,
-        Command::Hdr { field, arg } => over::hdr(s, field, arg).await?,
+        Command::Hdr { field, arg } => over::hdr(s, field, arg, over::Dialect::Rfc3977).await?,
+        Command::Xhdr { field, arg } => over::hdr(s, field, arg, over::Dialect::Rfc2980).await?,
+        Command::Xpat {
+            field,
+            arg,
+            pattern,
+        } => over::xpat(s, field, arg, pattern).await?,
+        Command::Xgtitle(wildmat) => list::xgtitle(s, wildmat).await,
         Command::Post => post::post(s).await?,
         _ => s.reply(500, "command not available on a reader connection"),
     }
@@ -116,14 +124,16 @@ fn capabilities(s: &mut Session) {
         "\r\n"
     ));
     text.push_str("IHAVE\r\nSTREAMING\r\nX-NEWSMESH 1\r\n");
+    // READER and LIST whether or not this client may read yet, as INN does: a newsreader
+    // that finds no READER before AUTHINFO gives up instead of logging in (RFC 4643 §2.2
+    // lets the list change after authentication; the commands answer 480 until then).
+    text.push_str(concat!(
+        "READER\r\n",
+        "LIST ACTIVE NEWSGROUPS OVERVIEW.FMT ACTIVE.TIMES HEADERS COUNTS SUBSCRIPTIONS ",
+        "MOTD DISTRIBUTIONS\r\n",
+    ));
     if s.may_read() {
-        text.push_str(concat!(
-            "READER\r\n",
-            "LIST ACTIVE NEWSGROUPS OVERVIEW.FMT ACTIVE.TIMES HEADERS COUNTS SUBSCRIPTIONS\r\n",
-            "OVER MSGID\r\n",
-            "HDR\r\n",
-            "NEWNEWS\r\n",
-        ));
+        text.push_str(concat!("OVER MSGID\r\n", "HDR\r\n", "NEWNEWS\r\n",));
     }
     if s.may_post() {
         text.push_str("POST\r\n");
@@ -145,7 +155,7 @@ const HELP: &str = "\
   HDR|XHDR field [message-id|range]\r
   HELP\r
   LAST\r
-  LIST [ACTIVE [wildmat]|ACTIVE.TIMES [wildmat]|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS|COUNTS|SUBSCRIPTIONS]\r
+  LIST [ACTIVE [wildmat]|ACTIVE.TIMES [wildmat]|NEWSGROUPS [wildmat]|OVERVIEW.FMT|HEADERS|COUNTS|SUBSCRIPTIONS|MOTD|DISTRIBUTIONS]\r
   LISTGROUP [newsgroup [range]]\r
   MODE READER\r
   NEWGROUPS [yy]yymmdd hhmmss [GMT]\r
@@ -154,6 +164,8 @@ const HELP: &str = "\
   OVER|XOVER [message-id|range]\r
   POST\r
   QUIT\r
+  XGTITLE [wildmat]\r
+  XPAT field message-id|range pattern...\r
 Posts are signed by this node with your author key (see newsmesh(1)).\r
 .\r
 ";

@@ -1,8 +1,13 @@
-//! OVER/XOVER and HDR/XHDR (RFC 3977 §8.3, §8.5). Overview fields and the headers the
-//! spool indexes (Subject, From, Date, Message-ID, References, `:bytes`, `:lines`) come
-//! from the overview index, never from parsing articles; any other header is read by
-//! parsing the stored articles. Long ranges are streamed in chunks, flushing between
-//! them, so memory stays bounded whatever the range.
+//! OVER/XOVER and HDR (RFC 3977 §8.3, §8.5), and RFC 2980's XHDR and XPAT. Overview
+//! fields and the headers the spool indexes (Subject, From, Date, Message-ID, References,
+//! `:bytes`, `:lines`) come from the overview index, never from parsing articles; any
+//! other header is read by parsing the stored articles. Long ranges are streamed in
+//! chunks, flushing between them, so memory stays bounded whatever the range.
+//!
+//! XHDR and XPAT keep RFC 2980's answers (221; a Message-ID argument's line starts with
+//! that Message-ID; a range without articles is an empty list) because the offline
+//! readers that use them, suck and slrnpull, stop at anything else; HDR keeps RFC 3977's
+//! (225, `0` for a Message-ID, 423 for an empty range).
 
 use std::sync::Arc;
 
@@ -12,6 +17,7 @@ use crate::net::NetError;
 use crate::protocol::OverArg;
 use crate::server::session::Session;
 use crate::spool::{Overview, Spool};
+use crate::wildmat::Wildmat;
 
 /// Most article numbers read from the spool in one go.
 const CHUNK: i64 = 1000;
@@ -42,6 +48,25 @@ pub(super) fn put_overview(out: &mut Vec<u8>, o: &Overview, node: &str) {
     out.extend_from_slice(format!("\t{}\t{}\tXref: {node} ", o.bytes, o.lines).as_bytes());
     put_clean(out, &o.xref);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Which standard's answers a header command gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    /// HDR: 225, `0 value` for a Message-ID, 423 for a range without articles.
+    Rfc3977,
+    /// XHDR and XPAT: 221, `<id> value` for a Message-ID, an empty list for a range
+    /// without articles.
+    Rfc2980,
+}
+
+impl Dialect {
+    fn ok(self) -> (u16, &'static str) {
+        match self {
+            Dialect::Rfc3977 => (225, "headers follow"),
+            Dialect::Rfc2980 => (221, "headers follow"),
+        }
+    }
 }
 
 /// An HDR field.
@@ -103,10 +128,20 @@ impl Field {
             .unwrap_or_default()
     }
 
-    /// `number value` lines for articles `from..=to` of `group`.
-    fn chunk(&self, spool: &Spool, group: &str, from: i64, to: i64) -> crate::Result<Vec<u8>> {
+    /// `number value` lines for articles `from..=to` of `group` (with `pattern`, only
+    /// those whose value matches it).
+    fn chunk(
+        &self,
+        spool: &Spool,
+        group: &str,
+        (from, to): (i64, i64),
+        pattern: Option<&Wildmat>,
+    ) -> crate::Result<Vec<u8>> {
         let mut out = Vec::new();
         let mut line = |n: i64, value: &str| {
+            if pattern.is_some_and(|p| !p.matches(value)) {
+                return;
+            }
             out.extend_from_slice(format!("{n} ").as_bytes());
             put_clean(&mut out, value);
             out.extend_from_slice(b"\r\n");
@@ -165,35 +200,83 @@ pub(super) async fn over(s: &mut Session, arg: OverArg) -> Result<(), NetError> 
         }
         Ok(out)
     });
-    stream(s, arg, (224, "overview information follows"), chunk).await
+    let ok = (224, "overview information follows");
+    stream(s, arg, ok, Empty::Refuse, chunk).await
 }
 
-/// HDR / XHDR.
-pub(super) async fn hdr(s: &mut Session, name: String, arg: OverArg) -> Result<(), NetError> {
+/// HDR (RFC 3977) or XHDR (RFC 2980).
+pub(super) async fn hdr(
+    s: &mut Session,
+    name: String,
+    arg: OverArg,
+    dialect: Dialect,
+) -> Result<(), NetError> {
+    headers(s, name, arg, None, dialect).await
+}
+
+/// XPAT (RFC 2980): XHDR's lines whose value matches `pattern`.
+pub(super) async fn xpat(
+    s: &mut Session,
+    name: String,
+    arg: OverArg,
+    pattern: String,
+) -> Result<(), NetError> {
+    let pattern = Wildmat::new(&pattern);
+    headers(s, name, arg, Some(pattern), Dialect::Rfc2980).await
+}
+
+/// One header (or metadata item) of the articles `arg` names, filtered by `pattern`.
+async fn headers(
+    s: &mut Session,
+    name: String,
+    arg: OverArg,
+    pattern: Option<Wildmat>,
+    dialect: Dialect,
+) -> Result<(), NetError> {
     let Some(field) = Field::new(&name, s.shared.name()) else {
         s.reply(503, &format!("metadata item {name} not supported"));
         return Ok(());
     };
+    let (code, what) = dialect.ok();
     if let OverArg::MessageId(id) = arg {
         let (probe, f) = (id.clone(), field.clone());
         let Some(found) = query(s, move |_, spool| f.by_id(spool, &probe)).await else {
             return Ok(());
         };
-        match found {
-            Some(value) => {
-                s.reply(225, &format!("headers follow ({name})"));
-                let out = s.conn.out();
-                out.extend_from_slice(b"0 ");
-                put_clean(out, &value);
-                out.extend_from_slice(b"\r\n.\r\n");
+        let Some(value) = found else {
+            s.reply(430, &format!("no article with message-id {id}"));
+            return Ok(());
+        };
+        s.reply(code, &format!("{what} ({name})"));
+        let out = s.conn.out();
+        if pattern.as_ref().is_none_or(|p| p.matches(&value)) {
+            match dialect {
+                Dialect::Rfc3977 => out.extend_from_slice(b"0 "),
+                Dialect::Rfc2980 => out.extend_from_slice(format!("{id} ").as_bytes()),
             }
-            None => s.reply(430, &format!("no article with message-id {id}")),
+            put_clean(out, &value);
+            out.extend_from_slice(b"\r\n");
         }
+        out.extend_from_slice(b".\r\n");
         return Ok(());
     }
-    let chunk: Arc<ChunkFn> =
-        Arc::new(move |spool, group, from, to| field.chunk(spool, group, from, to));
-    stream(s, arg, (225, "headers follow"), chunk).await
+    let chunk: Arc<ChunkFn> = Arc::new(move |spool, group, from, to| {
+        field.chunk(spool, group, (from, to), pattern.as_ref())
+    });
+    let empty = match dialect {
+        Dialect::Rfc3977 => Empty::Refuse,
+        Dialect::Rfc2980 => Empty::List,
+    };
+    stream(s, arg, (code, what), empty, chunk).await
+}
+
+/// How a range without articles is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Empty {
+    /// RFC 3977: `423`.
+    Refuse,
+    /// RFC 2980: the success code and an empty list.
+    List,
 }
 
 /// Serves a range (or the current article) of the selected group in chunks: `412` with
@@ -202,11 +285,13 @@ async fn stream(
     s: &mut Session,
     arg: OverArg,
     ok: (u16, &str),
+    empty_range: Empty,
     chunk: Arc<ChunkFn>,
 ) -> Result<(), NetError> {
     let Some(group) = selected(s) else {
         return Ok(());
     };
+    let is_range = matches!(arg, OverArg::Range(_));
     let (from, to, empty) = match arg {
         OverArg::Range(r) => {
             let (from, to) = bounds(r);
@@ -236,7 +321,12 @@ async fn stream(
         return Ok(());
     };
     let Some((to, mut end, lines)) = first else {
-        s.reply(empty.0, empty.1);
+        if empty_range == Empty::List && is_range {
+            s.reply(ok.0, ok.1);
+            s.conn.queue(b".\r\n");
+        } else {
+            s.reply(empty.0, empty.1);
+        }
         return Ok(());
     };
     s.reply(ok.0, ok.1);
