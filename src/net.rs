@@ -2,6 +2,14 @@
 //! `protocol` framing (bounded, idle timeout), queues writes and flushes them in one go
 //! (so pipelined commands and responses cost one syscall per batch), and counts the bytes
 //! that cross the wire both ways (the `bytes=` of `sync`).
+//!
+//! Memory per connection is bounded by design: what is read but not yet taken is at
+//! most one line or block plus the read-ahead of [`Conn::flush`] (see
+//! [`Conn::set_read_ahead`]), and what is queued but not yet sent is the caller's to
+//! bound with [`Conn::pending_output`] and [`Conn::flush_if_over`]: a server that answers
+//! pipelined commands calls `flush_if_over(bound)` before it takes the next command, so
+//! a client that sends without reading stops being read once its unsent answers pass the
+//! bound, and is read again when they drain.
 
 use std::time::Duration;
 
@@ -39,6 +47,11 @@ pub struct Conn {
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
+    /// How much of `wbuf` is already on the wire (a flush cancelled half-way resumes here
+    /// instead of sending the same bytes twice).
+    wpos: usize,
+    /// Most unread bytes `flush` takes in while it waits to write.
+    read_ahead: usize,
     scanner: BlockScanner,
     timeout: Duration,
     /// Bytes read so far.
@@ -58,6 +71,8 @@ impl Conn {
             rbuf: Vec::new(),
             rpos: 0,
             wbuf: Vec::new(),
+            wpos: 0,
+            read_ahead: MAX_READ_AHEAD,
             scanner: BlockScanner::new(),
             timeout,
             bytes_in: 0,
@@ -73,6 +88,14 @@ impl Conn {
     /// Changes the read timeout.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Sets how many unread bytes [`Conn::flush`] may take in while it waits to write
+    /// (at most [`MAX_READ_AHEAD`]). Pipelining peers need the full read-ahead so two of
+    /// them never block each other; a connection that has not authenticated needs none
+    /// of it, and a small value keeps what a stranger can make us buffer small.
+    pub fn set_read_ahead(&mut self, bytes: usize) {
+        self.read_ahead = bytes.min(MAX_READ_AHEAD);
     }
 
     /// True when unread bytes are buffered (the other side pipelined more).
@@ -221,6 +244,22 @@ impl Conn {
         }
     }
 
+    /// Bytes queued and not yet sent: what the other side has not taken from us.
+    pub fn pending_output(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Sends everything queued when more than `bound` bytes are waiting; otherwise does
+    /// nothing. Called before taking the next pipelined command, it is what stops a
+    /// client that sends without reading from growing our write queue: its commands are
+    /// not read again until its answers are on the wire.
+    pub async fn flush_if_over(&mut self, bound: usize) -> Result<(), NetError> {
+        if self.pending_output() > bound {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
     /// Queues bytes to send.
     pub fn queue(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);
@@ -233,19 +272,23 @@ impl Conn {
 
     /// Sends everything queued.
     ///
-    /// While it waits to write, it also reads what the other side sends (up to
-    /// [`MAX_READ_AHEAD`] bytes), so two pipelining peers can never both block on full
-    /// socket buffers, however much each writes before reading.
+    /// While it waits to write, it also reads what the other side sends (up to the
+    /// read-ahead, [`MAX_READ_AHEAD`] unless [`Conn::set_read_ahead`] lowered it), so two
+    /// pipelining peers can never both block on full socket buffers, however much each
+    /// writes before reading. Cancel-safe: bytes already sent are not sent again.
     pub async fn flush(&mut self) -> Result<(), NetError> {
         let deadline = self.deadline();
-        let mut written = 0;
-        while written < self.wbuf.len() {
-            let room = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
+        while self.wpos < self.wbuf.len() {
+            let unread = self.rbuf.len() - self.rpos;
+            let room = unread < self.read_ahead;
             tokio::select! {
                 ready = self.stream.writable() => {
                     ready?;
-                    match self.stream.try_write(&self.wbuf[written..]) {
-                        Ok(n) => written += n,
+                    match self.stream.try_write(&self.wbuf[self.wpos..]) {
+                        Ok(n) => {
+                            self.wpos += n;
+                            self.bytes_out += n as u64;
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(e) => return Err(e.into()),
                     }
@@ -263,8 +306,8 @@ impl Conn {
                 _ = tokio::time::sleep_until(deadline) => return Err(NetError::Timeout(self.timeout)),
             }
         }
-        self.bytes_out += self.wbuf.len() as u64;
         self.wbuf.clear();
+        self.wpos = 0;
         if self.wbuf.capacity() > 4 * READ_CHUNK {
             self.wbuf = Vec::new();
         }
@@ -313,5 +356,53 @@ mod tests {
         })
         .await
         .expect("deadlock: both sides blocked writing");
+    }
+
+    /// A client pipelines commands and never reads: a server loop that calls
+    /// `flush_if_over` before each command keeps its unsent answers under the bound and
+    /// its unread input under the read-ahead, and ends at the deadline instead of
+    /// growing with every command sent.
+    #[tokio::test]
+    async fn a_client_that_never_reads_cannot_grow_the_queues() {
+        const BOUND: usize = 64 * 1024;
+        const READ_AHEAD: usize = 64 * 1024;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flooder = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            let commands = b"HELP\r\n".repeat(1 << 20);
+            // Blocks once the server stops reading; fails when it gives up on us.
+            let _ = stream.write_all(&commands);
+            stream
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = Conn::new(stream, Duration::from_millis(500));
+        conn.set_read_ahead(READ_AHEAD);
+        let answer = vec![b'x'; 1000];
+        let (mut answered, mut most_pending, mut most_unread) = (0, 0, 0);
+        let end = loop {
+            if let Err(e) = conn.flush_if_over(BOUND).await {
+                break e;
+            }
+            match conn.read_line(100).await {
+                Ok(_) => {
+                    conn.queue(&answer);
+                    answered += 1;
+                }
+                Err(e) => break e,
+            }
+            most_pending = most_pending.max(conn.pending_output());
+            most_unread = most_unread.max(conn.rbuf.len() - conn.rpos);
+        };
+        assert!(matches!(end, NetError::Timeout(_)), "{end}");
+        assert!(most_pending <= BOUND + answer.len(), "{most_pending}");
+        assert!(most_unread <= READ_AHEAD + 2 * READ_CHUNK, "{most_unread}");
+        assert!(
+            answered < 1 << 20,
+            "every command was answered: nothing held back"
+        );
+        drop(conn);
+        let _ = flooder.join();
     }
 }
