@@ -18,6 +18,9 @@
 //!   its own. Authenticated connections are never evicted: the slots
 //!   `max_connections - max_unauthenticated_connections` are, in effect, a reserve only
 //!   authenticated sessions keep;
+//! - an IPv6 source is counted by its /64 prefix (one machine or site gets a whole /64,
+//!   so per-address limits on single IPv6 addresses would limit nothing); an
+//!   IPv4-mapped IPv6 address counts as its IPv4 address;
 //! - the session closes an unauthenticated connection after `auth_timeout_secs`, however
 //!   busy it keeps itself with cheap commands (the deadline is not an idle timeout).
 
@@ -28,6 +31,18 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::config::LimitsConfig;
+
+/// The source a connection is counted against: the IPv4 address, or the /64 an IPv6
+/// address belongs to.
+fn source(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
 
 /// Why a newcomer was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +114,7 @@ impl Admission {
     /// who it is, an `[[nntp_peer]]` host), evicting an unauthenticated one if the
     /// rules say so (its session is told through [`Ticket::evicted`]).
     pub fn admit(self: &Arc<Self>, ip: IpAddr, authenticated: bool) -> Result<Ticket, Refusal> {
+        let ip = source(ip);
         let mut guard = self.table();
         let (next_id, entries) = &mut *guard;
         let mut waiting: HashMap<IpAddr, (usize, u64)> = HashMap::new();
@@ -245,6 +261,18 @@ mod tests {
         // connection, and so is a second one from an address that holds one.
         assert_eq!(a.admit(ip(5), false).err(), Some(Refusal::ServerFull));
         assert_eq!(a.admit(ip(3), false).err(), Some(Refusal::ServerFull));
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source() {
+        let a = admission(10, 10, 1);
+        let _one = a.admit("2001:db8:1:2::1".parse().unwrap(), false).unwrap();
+        let other_host = "2001:db8:1:2:ffff::9".parse().unwrap();
+        assert_eq!(a.admit(other_host, false).err(), Some(Refusal::AddressFull));
+        assert!(a.admit("2001:db8:1:3::1".parse().unwrap(), false).is_ok());
+        let _v4 = a.admit(ip(7), false).unwrap();
+        let mapped = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(a.admit(mapped, false).err(), Some(Refusal::AddressFull));
     }
 
     #[test]
