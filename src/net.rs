@@ -405,4 +405,31 @@ mod tests {
         drop(conn);
         let _ = flooder.join();
     }
+
+    /// A flush abandoned half-way (the session was told to stop) and started again sends
+    /// each byte once.
+    #[tokio::test]
+    async fn a_cancelled_flush_resumes_where_it_stopped() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = Conn::new(stream, Duration::from_secs(20));
+        let sent: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+        conn.queue(&sent);
+        // The client does not read yet: the flush stalls on full buffers and is dropped.
+        let stalled = tokio::time::timeout(Duration::from_millis(200), conn.flush()).await;
+        assert!(stalled.is_err(), "16 MiB fit in the socket buffers");
+        assert!(conn.pending_output() < sent.len());
+        let reader = tokio::spawn(async move {
+            let mut client = client;
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        conn.flush().await.unwrap();
+        assert_eq!(conn.pending_output(), 0);
+        conn.shutdown().await;
+        assert!(reader.await.unwrap() == sent, "bytes lost or sent twice");
+    }
 }
