@@ -219,24 +219,21 @@ impl Session {
                 Err(e) => break Err(e),
             }
         };
-        if !authenticated
-            && matches!(outcome, Err(NetError::Timeout(_)))
-            && Instant::now() >= auth_deadline
-        {
-            tracing::info!(
-                "{}: did not authenticate within {} s, closing",
-                self.addr,
-                limits.auth_timeout_secs
-            );
-            self.conn.set_timeout(GOODBYE_TIMEOUT);
-            self.reply(400, "authentication deadline passed, closing connection");
-            self.close().await;
-            return;
-        }
         match outcome {
             Ok(()) | Err(NetError::Closed) => {}
+            Err(NetError::Timeout(_)) if !authenticated && Instant::now() >= auth_deadline => {
+                tracing::info!(
+                    "{}: did not authenticate within {} s, closing",
+                    self.addr,
+                    limits.auth_timeout_secs
+                );
+                // What it has not taken in all this time it will not take now.
+                self.conn.set_timeout(GOODBYE_TIMEOUT);
+                self.reply(400, "authentication deadline passed, closing connection");
+            }
             Err(NetError::Timeout(t)) => {
                 tracing::info!("{}: idle for {t:?}, closing", self.addr);
+                self.conn.set_timeout(GOODBYE_TIMEOUT);
                 self.reply(400, "idle timeout, closing connection");
             }
             Err(e) => tracing::info!("{}: {e}", self.addr),
@@ -253,11 +250,6 @@ impl Session {
                 self.refused
             );
         }
-        self.close().await;
-    }
-
-    /// Releases what the session holds and closes the connection.
-    async fn close(&mut self) {
         // Bodies this peer promised and never sent may now come from another peer.
         self.shared.in_flight().retain(|_, owner| *owner != self.id);
         self.conn.shutdown().await;
