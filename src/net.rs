@@ -52,6 +52,8 @@ pub struct Conn {
     wpos: usize,
     /// Most unread bytes `flush` takes in while it waits to write.
     read_ahead: usize,
+    /// How much to read from the socket at once (and so how large `rbuf` grows).
+    read_chunk: usize,
     scanner: BlockScanner,
     timeout: Duration,
     /// Bytes read so far.
@@ -73,6 +75,7 @@ impl Conn {
             wbuf: Vec::new(),
             wpos: 0,
             read_ahead: MAX_READ_AHEAD,
+            read_chunk: READ_CHUNK,
             scanner: BlockScanner::new(),
             timeout,
             bytes_in: 0,
@@ -91,11 +94,13 @@ impl Conn {
     }
 
     /// Sets how many unread bytes [`Conn::flush`] may take in while it waits to write
-    /// (at most [`MAX_READ_AHEAD`]). Pipelining peers need the full read-ahead so two of
-    /// them never block each other; a connection that has not authenticated needs none
-    /// of it, and a small value keeps what a stranger can make us buffer small.
+    /// (at most [`MAX_READ_AHEAD`]), and reads at most that much at once (between 4 KiB
+    /// and 256 KiB). Pipelining peers need the full read-ahead so two of them never
+    /// block each other; a connection that has not authenticated needs none of it, and a
+    /// small value keeps what a stranger can make us buffer small.
     pub fn set_read_ahead(&mut self, bytes: usize) {
         self.read_ahead = bytes.min(MAX_READ_AHEAD);
+        self.read_chunk = bytes.clamp(4096, READ_CHUNK);
     }
 
     /// True when unread bytes are buffered (the other side pipelined more).
@@ -104,11 +109,11 @@ impl Conn {
     }
 
     fn compact(&mut self) {
-        if self.rpos > 0 && (self.rpos == self.rbuf.len() || self.rpos > READ_CHUNK) {
+        if self.rpos > 0 && (self.rpos == self.rbuf.len() || self.rpos > self.read_chunk) {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * self.read_chunk {
             self.rbuf = Vec::new();
         }
     }
@@ -125,7 +130,7 @@ impl Conn {
             return Ok(());
         }
         self.compact();
-        self.rbuf.reserve(READ_CHUNK);
+        self.rbuf.reserve(self.read_chunk);
         let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await;
         let n = match read {
             Ok(Ok(n)) => n,
@@ -143,7 +148,7 @@ impl Conn {
     /// came. Lets a server take everything a peer has pipelined into one batch.
     pub fn fill_ready(&mut self) -> Result<bool, NetError> {
         self.compact();
-        self.rbuf.reserve(READ_CHUNK);
+        self.rbuf.reserve(self.read_chunk);
         let n = match self.stream.try_read_buf(&mut self.rbuf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
@@ -196,6 +201,13 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Skips a dot-terminated block without keeping it (a block we refuse unread), in
+    /// bounded memory, within the read timeout.
+    pub async fn skip_block(&mut self) -> Result<(), NetError> {
+        let deadline = self.deadline();
+        self.discard_block(deadline).await
     }
 
     /// Skips to just after the block terminator line, in bounded memory: an endless
@@ -295,7 +307,7 @@ impl Conn {
                 }
                 ready = self.stream.readable(), if room => {
                     ready?;
-                    self.rbuf.reserve(READ_CHUNK);
+                    self.rbuf.reserve(self.read_chunk);
                     match self.stream.try_read_buf(&mut self.rbuf) {
                         Ok(0) => return Err(NetError::Closed),
                         Ok(n) => self.bytes_in += n as u64,

@@ -72,6 +72,51 @@ fn help_pipelined_by_a_stranger_that_never_reads_stays_bounded() {
 }
 
 #[test]
+fn strangers_streaming_takethis_cannot_make_the_server_hold_their_articles() {
+    let mut node = TestNode::new("alpha");
+    node.start();
+    let line = "y".repeat(99) + "\r\n";
+    let mut article = b"Message-ID: <junk@stranger>\r\n\r\n".to_vec();
+    article.extend_from_slice(line.repeat(1000 * 1024 / line.len()).as_bytes());
+    let mut commands = Vec::new();
+    for n in 0..4 {
+        let mut one = format!("TAKETHIS <junk{n}@stranger>\r\n").into_bytes();
+        newsmesh::protocol::write_block(&mut one, &article);
+        commands.extend_from_slice(&one);
+    }
+    let pid = node.serve_pid();
+    // As many connections as twelve addresses may hold (96 of the 100 unauthenticated
+    // slots), each streaming 4 MB of articles without authenticating or reading.
+    let mut sockets = Vec::new();
+    let floods: Vec<_> = (2..=13)
+        .flat_map(|last| (0..8).map(move |_| last))
+        .map(|last| {
+            let mut stream = connect_from(loopback(last), node.addr);
+            sockets.push(stream.try_clone().expect("clone"));
+            let commands = commands.clone();
+            std::thread::spawn(move || {
+                let _ = stream.write_all(&commands);
+                let _ = std::io::copy(&mut stream, &mut std::io::sink());
+            })
+        })
+        .collect();
+    wait_until(ATTACK, || peak_rss_mib(pid) >= SERVE_PEAK_MIB);
+    let peak = peak_rss_mib(pid);
+    eprintln!("serve peak RSS under a TAKETHIS flood: {peak} MiB");
+    for socket in sockets {
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
+    for flood in floods {
+        let _ = flood.join();
+    }
+    assert!(
+        peak < SERVE_PEAK_MIB,
+        "serve peaked at {peak} MiB holding strangers' articles"
+    );
+    fresh_client_is_served(&node);
+}
+
+#[test]
 fn a_large_article_pipelined_by_a_reader_that_never_reads_stays_bounded() {
     let mut node = TestNode::new("alpha");
     let line = "x".repeat(70) + "\n";

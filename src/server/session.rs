@@ -292,8 +292,20 @@ impl Session {
             }
         };
         let command = match feed::batchable(command, self.peer.is_some()) {
-            Ok(first) => {
+            Ok(first) if self.may_feed() => {
                 feed::batch(self, first).await?;
+                return Ok(Flow::Continue);
+            }
+            Ok(refused) => {
+                // A stranger's feed commands never join a batch: its articles would be
+                // held (many MiB of them) only to be refused.
+                let (feed::Batched::Check(id)
+                | feed::Batched::Takethis(id)
+                | feed::Batched::Fetch(id)) = &refused;
+                if matches!(refused, feed::Batched::Takethis(_)) {
+                    self.conn.skip_block().await?;
+                }
+                self.reply(480, &format!("{id} authenticate first (MESH HELLO)"));
                 return Ok(Flow::Continue);
             }
             Err(other) => other,
