@@ -6,8 +6,10 @@
 //! (`[limits] max_pending_output_bytes`, or `unauthenticated_buffer_bytes` before the
 //! connection authenticated), so a client that pipelines commands without reading its
 //! answers stops being read until it reads. Until it authenticates a connection also
-//! has a deadline (`auth_timeout_secs`), a small read-ahead, and may be evicted by a
-//! newcomer (see `admission`).
+//! has a deadline (`auth_timeout_secs`), small buffers (`unauthenticated_buffer_bytes`
+//! of read-ahead and of read chunk), may be evicted by a newcomer (see `admission`),
+//! and its CHECK/TAKETHIS never join a feed batch: a stranger's article is skipped as it
+//! arrives and answered `480`, never held.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
