@@ -102,6 +102,19 @@ pub struct LimitsConfig {
     pub connect_timeout_secs: u64,
     /// `sync` per-answer timeout.
     pub io_timeout_secs: u64,
+    /// `serve`: most bytes of answers a connection may leave unread before its next
+    /// command is taken (reading resumes when they are sent).
+    pub max_pending_output_bytes: usize,
+    /// `serve`: most connections from one source address that have not authenticated.
+    pub max_unauthenticated_per_address: usize,
+    /// `serve`: most connections, from all addresses, that have not authenticated.
+    pub max_unauthenticated_connections: usize,
+    /// `serve`: how long a connection has to authenticate (or, for a trusted loopback
+    /// reader, to issue its first reader command) before it is closed.
+    pub auth_timeout_secs: u64,
+    /// `serve`: unsent answers and read-ahead allowed to a connection that has not
+    /// authenticated (its answers are short; it has no reason to pipeline much).
+    pub unauthenticated_buffer_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -112,6 +125,11 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 300,
             connect_timeout_secs: 10,
             io_timeout_secs: 60,
+            max_pending_output_bytes: 4 * 1024 * 1024,
+            max_unauthenticated_per_address: 8,
+            max_unauthenticated_connections: 100,
+            auth_timeout_secs: 30,
+            unauthenticated_buffer_bytes: 64 * 1024,
         }
     }
 }

@@ -2,6 +2,14 @@
 //! `protocol` framing (bounded, idle timeout), queues writes and flushes them in one go
 //! (so pipelined commands and responses cost one syscall per batch), and counts the bytes
 //! that cross the wire both ways (the `bytes=` of `sync`).
+//!
+//! Memory per connection is bounded by design: what is read but not yet taken is at
+//! most one line or block plus the read-ahead of [`Conn::flush`] (see
+//! [`Conn::set_read_ahead`]), and what is queued but not yet sent is the caller's to
+//! bound with [`Conn::pending_output`] and [`Conn::flush_if_over`]: a server that answers
+//! pipelined commands calls `flush_if_over(bound)` before it takes the next command, so
+//! a client that sends without reading stops being read once its unsent answers pass the
+//! bound, and is read again when they drain.
 
 use std::time::Duration;
 
@@ -39,6 +47,13 @@ pub struct Conn {
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
+    /// How much of `wbuf` is already on the wire (a flush cancelled half-way resumes here
+    /// instead of sending the same bytes twice).
+    wpos: usize,
+    /// Most unread bytes `flush` takes in while it waits to write.
+    read_ahead: usize,
+    /// How much to read from the socket at once (and so how large `rbuf` grows).
+    read_chunk: usize,
     scanner: BlockScanner,
     timeout: Duration,
     /// Bytes read so far.
@@ -58,6 +73,9 @@ impl Conn {
             rbuf: Vec::new(),
             rpos: 0,
             wbuf: Vec::new(),
+            wpos: 0,
+            read_ahead: MAX_READ_AHEAD,
+            read_chunk: READ_CHUNK,
             scanner: BlockScanner::new(),
             timeout,
             bytes_in: 0,
@@ -75,17 +93,27 @@ impl Conn {
         self.timeout = timeout;
     }
 
+    /// Sets how many unread bytes [`Conn::flush`] may take in while it waits to write
+    /// (at most [`MAX_READ_AHEAD`]), and reads at most that much at once (between 4 KiB
+    /// and 256 KiB). Pipelining peers need the full read-ahead so two of them never
+    /// block each other; a connection that has not authenticated needs none of it, and a
+    /// small value keeps what a stranger can make us buffer small.
+    pub fn set_read_ahead(&mut self, bytes: usize) {
+        self.read_ahead = bytes.min(MAX_READ_AHEAD);
+        self.read_chunk = bytes.clamp(4096, READ_CHUNK);
+    }
+
     /// True when unread bytes are buffered (the other side pipelined more).
     pub fn has_buffered(&self) -> bool {
         self.rpos < self.rbuf.len()
     }
 
     fn compact(&mut self) {
-        if self.rpos > 0 && (self.rpos == self.rbuf.len() || self.rpos > READ_CHUNK) {
+        if self.rpos > 0 && (self.rpos == self.rbuf.len() || self.rpos > self.read_chunk) {
             self.rbuf.drain(..self.rpos);
             self.rpos = 0;
         }
-        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * READ_CHUNK {
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 4 * self.read_chunk {
             self.rbuf = Vec::new();
         }
     }
@@ -102,7 +130,7 @@ impl Conn {
             return Ok(());
         }
         self.compact();
-        self.rbuf.reserve(READ_CHUNK);
+        self.rbuf.reserve(self.read_chunk);
         let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await;
         let n = match read {
             Ok(Ok(n)) => n,
@@ -120,7 +148,7 @@ impl Conn {
     /// came. Lets a server take everything a peer has pipelined into one batch.
     pub fn fill_ready(&mut self) -> Result<bool, NetError> {
         self.compact();
-        self.rbuf.reserve(READ_CHUNK);
+        self.rbuf.reserve(self.read_chunk);
         let n = match self.stream.try_read_buf(&mut self.rbuf) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
@@ -175,6 +203,13 @@ impl Conn {
         }
     }
 
+    /// Skips a dot-terminated block without keeping it (a block we refuse unread), in
+    /// bounded memory, within the read timeout.
+    pub async fn skip_block(&mut self) -> Result<(), NetError> {
+        let deadline = self.deadline();
+        self.discard_block(deadline).await
+    }
+
     /// Skips to just after the block terminator line, in bounded memory: an endless
     /// line is dropped as it arrives.
     async fn discard_block(&mut self, deadline: tokio::time::Instant) -> Result<(), NetError> {
@@ -221,6 +256,22 @@ impl Conn {
         }
     }
 
+    /// Bytes queued and not yet sent: what the other side has not taken from us.
+    pub fn pending_output(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Sends everything queued when more than `bound` bytes are waiting; otherwise does
+    /// nothing. Called before taking the next pipelined command, it is what stops a
+    /// client that sends without reading from growing our write queue: its commands are
+    /// not read again until its answers are on the wire.
+    pub async fn flush_if_over(&mut self, bound: usize) -> Result<(), NetError> {
+        if self.pending_output() > bound {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
     /// Queues bytes to send.
     pub fn queue(&mut self, bytes: &[u8]) {
         self.wbuf.extend_from_slice(bytes);
@@ -233,26 +284,30 @@ impl Conn {
 
     /// Sends everything queued.
     ///
-    /// While it waits to write, it also reads what the other side sends (up to
-    /// [`MAX_READ_AHEAD`] bytes), so two pipelining peers can never both block on full
-    /// socket buffers, however much each writes before reading.
+    /// While it waits to write, it also reads what the other side sends (up to the
+    /// read-ahead, [`MAX_READ_AHEAD`] unless [`Conn::set_read_ahead`] lowered it), so two
+    /// pipelining peers can never both block on full socket buffers, however much each
+    /// writes before reading. Cancel-safe: bytes already sent are not sent again.
     pub async fn flush(&mut self) -> Result<(), NetError> {
         let deadline = self.deadline();
-        let mut written = 0;
-        while written < self.wbuf.len() {
-            let room = self.rbuf.len() - self.rpos < MAX_READ_AHEAD;
+        while self.wpos < self.wbuf.len() {
+            let unread = self.rbuf.len() - self.rpos;
+            let room = unread < self.read_ahead;
             tokio::select! {
                 ready = self.stream.writable() => {
                     ready?;
-                    match self.stream.try_write(&self.wbuf[written..]) {
-                        Ok(n) => written += n,
+                    match self.stream.try_write(&self.wbuf[self.wpos..]) {
+                        Ok(n) => {
+                            self.wpos += n;
+                            self.bytes_out += n as u64;
+                        }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
                 ready = self.stream.readable(), if room => {
                     ready?;
-                    self.rbuf.reserve(READ_CHUNK);
+                    self.rbuf.reserve(self.read_chunk);
                     match self.stream.try_read_buf(&mut self.rbuf) {
                         Ok(0) => return Err(NetError::Closed),
                         Ok(n) => self.bytes_in += n as u64,
@@ -263,8 +318,8 @@ impl Conn {
                 _ = tokio::time::sleep_until(deadline) => return Err(NetError::Timeout(self.timeout)),
             }
         }
-        self.bytes_out += self.wbuf.len() as u64;
         self.wbuf.clear();
+        self.wpos = 0;
         if self.wbuf.capacity() > 4 * READ_CHUNK {
             self.wbuf = Vec::new();
         }
@@ -313,5 +368,80 @@ mod tests {
         })
         .await
         .expect("deadlock: both sides blocked writing");
+    }
+
+    /// A client pipelines commands and never reads: a server loop that calls
+    /// `flush_if_over` before each command keeps its unsent answers under the bound and
+    /// its unread input under the read-ahead, and ends at the deadline instead of
+    /// growing with every command sent.
+    #[tokio::test]
+    async fn a_client_that_never_reads_cannot_grow_the_queues() {
+        const BOUND: usize = 64 * 1024;
+        const READ_AHEAD: usize = 64 * 1024;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let flooder = std::thread::spawn(move || {
+            use std::io::Write;
+            let mut stream = std::net::TcpStream::connect(addr).unwrap();
+            let commands = b"HELP\r\n".repeat(1 << 20);
+            // Blocks once the server stops reading; fails when it gives up on us.
+            let _ = stream.write_all(&commands);
+            stream
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = Conn::new(stream, Duration::from_millis(500));
+        conn.set_read_ahead(READ_AHEAD);
+        let answer = vec![b'x'; 1000];
+        let (mut answered, mut most_pending, mut most_unread) = (0, 0, 0);
+        let end = loop {
+            if let Err(e) = conn.flush_if_over(BOUND).await {
+                break e;
+            }
+            match conn.read_line(100).await {
+                Ok(_) => {
+                    conn.queue(&answer);
+                    answered += 1;
+                }
+                Err(e) => break e,
+            }
+            most_pending = most_pending.max(conn.pending_output());
+            most_unread = most_unread.max(conn.rbuf.len() - conn.rpos);
+        };
+        assert!(matches!(end, NetError::Timeout(_)), "{end}");
+        assert!(most_pending <= BOUND + answer.len(), "{most_pending}");
+        assert!(most_unread <= READ_AHEAD + 2 * READ_CHUNK, "{most_unread}");
+        assert!(
+            answered < 1 << 20,
+            "every command was answered: nothing held back"
+        );
+        drop(conn);
+        let _ = flooder.join();
+    }
+
+    /// A flush abandoned half-way (the session was told to stop) and started again sends
+    /// each byte once.
+    #[tokio::test]
+    async fn a_cancelled_flush_resumes_where_it_stopped() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = Conn::new(stream, Duration::from_secs(20));
+        let sent: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
+        conn.queue(&sent);
+        // The client does not read yet: the flush stalls on full buffers and is dropped.
+        let stalled = tokio::time::timeout(Duration::from_millis(200), conn.flush()).await;
+        assert!(stalled.is_err(), "16 MiB fit in the socket buffers");
+        assert!(conn.pending_output() < sent.len());
+        let reader = tokio::spawn(async move {
+            let mut client = client;
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        conn.flush().await.unwrap();
+        assert_eq!(conn.pending_output(), 0);
+        conn.shutdown().await;
+        assert!(reader.await.unwrap() == sent, "bytes lost or sent twice");
     }
 }

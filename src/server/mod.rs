@@ -1,10 +1,15 @@
 //! `newsmesh serve`: the tokio daemon. One listener serves both the mesh feed
 //! (neighbours' syncs: MESH auth, CHECK/TAKETHIS, IHAVE, MESH SINCE + ARTICLE) and
-//! newsreaders (RFC 3977 reader commands). Bounded: a connection limit, an idle and
-//! per-line deadline, line and article size limits. Stops cleanly on SIGTERM/SIGINT:
-//! no new connections, sessions told `400`, and every article acknowledged has been
-//! committed before its acknowledgement was written.
+//! newsreaders (RFC 3977 reader commands). Bounded: connection slots shared fairly
+//! (`admission`: per-address and unauthenticated limits, eviction of the oldest
+//! unauthenticated connection of the busiest address so configured peers always get
+//! in), a deadline to authenticate, an idle and per-line deadline, line and article size
+//! limits, and per-connection buffers (a client that pipelines without reading is not
+//! read while its unsent answers exceed `max_pending_output_bytes`, see `session`).
+//! Stops cleanly on SIGTERM/SIGINT: no new connections, sessions told `400`, and every
+//! article acknowledged has been committed before its acknowledgement was written.
 
+mod admission;
 mod feed;
 mod reader;
 mod session;
@@ -161,7 +166,7 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let limit = Arc::new(Semaphore::new(shared.config.limits.max_connections));
+    let admission = admission::Admission::new(&shared.config.limits);
     let idle = Duration::from_secs(shared.config.limits.idle_timeout_secs);
     let mut sessions = tokio::task::JoinSet::new();
     loop {
@@ -176,16 +181,20 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                let permit = Arc::clone(&limit).try_acquire_owned().ok();
+                // An [[nntp_peer]] host is known by its address: authenticated at once.
+                let known = shared.config.nntp_peer_at(addr.ip()).is_some();
+                let ticket = admission.admit(addr.ip(), known);
                 let shared = Arc::clone(&shared);
                 let stopped = stopped.clone();
                 sessions.spawn(async move {
                     let mut conn = crate::net::Conn::new(stream, idle);
-                    match permit {
-                        Some(_permit) => session::Session::new(shared, conn, addr).run(stopped).await,
-                        None => {
-                            tracing::warn!("refusing {addr}: too many connections");
-                            conn.queue(b"400 too many connections, try again later\r\n");
+                    match ticket {
+                        Ok(ticket) => session::Session::new(shared, conn, addr).run(stopped, ticket).await,
+                        Err(refusal) => {
+                            // Only a status line to send: a client that does not read it
+                            // must not hold the task for the idle timeout.
+                            conn.set_timeout(session::GOODBYE_TIMEOUT);
+                            conn.queue(format!("400 {}\r\n", refusal.text()).as_bytes());
                             conn.shutdown().await;
                         }
                     }

@@ -1,13 +1,26 @@
 //! One client connection: greeting, the command loop, and the state a connection
 //! carries (authenticated neighbour, AUTHINFO user, selected group and article).
+//!
+//! The loop keeps a connection's memory bounded whatever the client sends: before it
+//! takes the next command it sends the answers queued so far if they pass the bound
+//! (`[limits] max_pending_output_bytes`, or `unauthenticated_buffer_bytes` before the
+//! connection authenticated), so a client that pipelines commands without reading its
+//! answers stops being read until it reads. Until it authenticates a connection also
+//! has a deadline (`auth_timeout_secs`), small buffers (`unauthenticated_buffer_bytes`
+//! of read-ahead and of read chunk), may be evicted by a newcomer (see `admission`),
+//! and its CHECK/TAKETHIS never join a feed batch: a stranger's article is skipped as it
+//! arrives and answered `480`, never held.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use super::admission::Ticket;
 use super::{feed, reader, Shared};
-use crate::net::{Conn, NetError};
+use crate::net::{Conn, NetError, MAX_READ_AHEAD};
 use crate::protocol::{parse_command, Command, CommandError, MAX_COMMAND_LINE};
 use crate::sign::handshake::Transcript;
 
@@ -39,6 +52,32 @@ pub struct Session {
     pub(super) refused: u64,
     /// This session's id in [`Shared::in_flight`].
     pub(super) id: u64,
+}
+
+/// How long a connection being turned away (refused or evicted) has to take its `400`.
+pub(super) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether `command` is a reader command: one that reads or posts articles. A trusted
+/// loopback reader counts as authenticated from its first one (HELP, DATE and the like
+/// do not count: they are what a slot squatter would send).
+fn is_reader_command(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::List(_)
+            | Command::NewGroups { .. }
+            | Command::NewNews { .. }
+            | Command::Group(_)
+            | Command::ListGroup { .. }
+            | Command::Article(_)
+            | Command::Head(_)
+            | Command::Body(_)
+            | Command::Stat(_)
+            | Command::Next
+            | Command::Last
+            | Command::Over(_)
+            | Command::Hdr { .. }
+            | Command::Post
+    )
 }
 
 /// What the command loop does next.
@@ -103,8 +142,9 @@ impl Session {
         self.peer.is_some() || self.nntp_peer.is_some()
     }
 
-    /// Serves the connection until QUIT, error, idle timeout or server shutdown.
-    pub async fn run(mut self, mut stopped: watch::Receiver<bool>) {
+    /// Serves the connection until QUIT, error, idle or authentication timeout, eviction
+    /// (`ticket`) or server shutdown.
+    pub async fn run(mut self, mut stopped: watch::Receiver<bool>, ticket: Ticket) {
         let greeting = if self.may_post() {
             format!(
                 "200 newsmesh {} ready (posting allowed)",
@@ -122,16 +162,39 @@ impl Session {
             )
         };
         self.conn.queue(format!("{greeting}\r\n").as_bytes());
+        let limits = self.shared.config.limits.clone();
+        let idle = Duration::from_secs(limits.idle_timeout_secs);
+        let auth_deadline = Instant::now() + Duration::from_secs(limits.auth_timeout_secs);
+        let mut authenticated = false;
         let outcome = loop {
-            let line = match self.leftover.take() {
-                Some(line) => Ok(line),
-                None => tokio::select! {
-                    line = self.conn.read_line(MAX_COMMAND_LINE) => line,
-                    _ = stopped.changed() => {
-                        self.reply(400, "server shutting down");
-                        break Ok(());
-                    }
-                },
+            if !authenticated && self.proved_who_it_is() {
+                authenticated = true;
+                self.mark_authenticated(&ticket, idle);
+            }
+            let bound = if authenticated {
+                limits.max_pending_output_bytes
+            } else {
+                let left = auth_deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break Err(NetError::Timeout(left));
+                }
+                self.conn.set_timeout(idle.min(left));
+                self.conn
+                    .set_read_ahead(limits.unauthenticated_buffer_bytes);
+                limits.unauthenticated_buffer_bytes
+            };
+            let line = tokio::select! {
+                line = self.next_line(bound) => line,
+                _ = stopped.changed() => {
+                    self.reply(400, "server shutting down");
+                    break Ok(());
+                }
+                _ = ticket.evicted() => {
+                    tracing::info!("{}: evicted (not authenticated) to admit a newcomer", self.addr);
+                    self.conn.set_timeout(GOODBYE_TIMEOUT);
+                    self.reply(400, "too many connections, closing this unauthenticated one");
+                    break Ok(());
+                }
             };
             let line = match line {
                 Ok(line) => line,
@@ -145,7 +208,14 @@ impl Session {
                 }
                 Err(e) => break Err(e),
             };
-            match self.dispatch(&line).await {
+            let command = parse_command(&line);
+            if let Ok(command) = &command {
+                if !authenticated && self.trusted_reader() && is_reader_command(command) {
+                    authenticated = true;
+                    self.mark_authenticated(&ticket, idle);
+                }
+            }
+            match self.dispatch(command).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Quit) => break Ok(()),
                 Err(e) => break Err(e),
@@ -153,8 +223,19 @@ impl Session {
         };
         match outcome {
             Ok(()) | Err(NetError::Closed) => {}
+            Err(NetError::Timeout(_)) if !authenticated && Instant::now() >= auth_deadline => {
+                tracing::info!(
+                    "{}: did not authenticate within {} s, closing",
+                    self.addr,
+                    limits.auth_timeout_secs
+                );
+                // What it has not taken in all this time it will not take now.
+                self.conn.set_timeout(GOODBYE_TIMEOUT);
+                self.reply(400, "authentication deadline passed, closing connection");
+            }
             Err(NetError::Timeout(t)) => {
                 tracing::info!("{}: idle for {t:?}, closing", self.addr);
+                self.conn.set_timeout(GOODBYE_TIMEOUT);
                 self.reply(400, "idle timeout, closing connection");
             }
             Err(e) => tracing::info!("{}: {e}", self.addr),
@@ -176,8 +257,32 @@ impl Session {
         self.conn.shutdown().await;
     }
 
-    async fn dispatch(&mut self, line: &[u8]) -> Result<Flow, NetError> {
-        let command = match parse_command(line) {
+    /// Whether the connection proved who it is: a configured peer (MESH PROVE), an
+    /// AUTHINFO user, or an `[[nntp_peer]]` host.
+    fn proved_who_it_is(&self) -> bool {
+        self.peer.is_some() || self.user.is_some() || self.nntp_peer.is_some()
+    }
+
+    /// From now on the connection is a known one: it keeps its slot, has no deadline
+    /// but the idle one, and gets the full buffers pipelining needs.
+    fn mark_authenticated(&mut self, ticket: &Ticket, idle: Duration) {
+        ticket.authenticated();
+        self.conn.set_timeout(idle);
+        self.conn.set_read_ahead(MAX_READ_AHEAD);
+    }
+
+    /// The next command line: first sends the queued answers if they pass `bound`, so
+    /// a client that does not read them is not read either.
+    async fn next_line(&mut self, bound: usize) -> Result<Vec<u8>, NetError> {
+        self.conn.flush_if_over(bound).await?;
+        match self.leftover.take() {
+            Some(line) => Ok(line),
+            None => self.conn.read_line(MAX_COMMAND_LINE).await,
+        }
+    }
+
+    async fn dispatch(&mut self, command: Result<Command, CommandError>) -> Result<Flow, NetError> {
+        let command = match command {
             Ok(c) => c,
             Err(e) => {
                 let text = match &e {
@@ -189,8 +294,20 @@ impl Session {
             }
         };
         let command = match feed::batchable(command, self.peer.is_some()) {
-            Ok(first) => {
+            Ok(first) if self.may_feed() => {
                 feed::batch(self, first).await?;
+                return Ok(Flow::Continue);
+            }
+            Ok(refused) => {
+                // A stranger's feed commands never join a batch: its articles would be
+                // held (many MiB of them) only to be refused.
+                let (feed::Batched::Check(id)
+                | feed::Batched::Takethis(id)
+                | feed::Batched::Fetch(id)) = &refused;
+                if matches!(refused, feed::Batched::Takethis(_)) {
+                    self.conn.skip_block().await?;
+                }
+                self.reply(480, &format!("{id} authenticate first (MESH HELLO)"));
                 return Ok(Flow::Continue);
             }
             Err(other) => other,

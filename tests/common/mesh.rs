@@ -412,6 +412,29 @@ impl TestNode {
         }
     }
 
+    /// Sets `key = value` in `newsmesh.toml` (the first line that assigns `key`, as the
+    /// template has every key once), e.g. `set_config("auth_timeout_secs", "1")`.
+    #[track_caller]
+    pub fn set_config(&self, key: &str, value: &str) {
+        let path = self.home().join("newsmesh.toml");
+        let text = std::fs::read_to_string(&path).expect("read newsmesh.toml");
+        let prefix = format!("{key} = ");
+        let mut found = false;
+        let edited: Vec<String> = text
+            .lines()
+            .map(|line| {
+                if !found && line.starts_with(&prefix) {
+                    found = true;
+                    format!("{key} = {value}")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        assert!(found, "no `{key} = ` line in newsmesh.toml");
+        std::fs::write(&path, edited.join("\n") + "\n").expect("write newsmesh.toml");
+    }
+
     /// SIGKILLs `serve` (kill -9) and reaps it.
     pub fn kill9(&mut self) {
         let mut child = self.serve.take().expect("not serving");
@@ -723,6 +746,31 @@ impl RawPeer {
         let _ = self.reader.read_to_string(&mut rest);
         rest
     }
+}
+
+/// A TCP connection to `to` from the local address `source` (another 127.x.y.z, to act
+/// as a different machine on loopback). Blocking, with a 20 s read timeout.
+pub fn connect_from(source: std::net::IpAddr, to: SocketAddr) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(source, 0))
+            .unwrap_or_else(|e| panic!("bind {source}: {e}"));
+        let stream = socket
+            .connect(to)
+            .await
+            .unwrap_or_else(|e| panic!("connect {to} from {source}: {e}"));
+        stream.into_std().expect("std stream")
+    });
+    stream.set_nonblocking(false).expect("blocking");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    stream
 }
 
 /// Polls `cond` every 5 ms until it holds or `timeout` passes; returns whether it held.
