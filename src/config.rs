@@ -102,6 +102,11 @@ pub struct LimitsConfig {
     pub connect_timeout_secs: u64,
     /// `sync` per-answer timeout.
     pub io_timeout_secs: u64,
+    /// `sync`: the most one neighbour's whole exchange may take (dialling included).
+    pub sync_deadline_secs: u64,
+    /// `sync`: fetched article bytes held before they are verified and stored (and our
+    /// own article bytes queued for a neighbour before they are sent).
+    pub sync_batch_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -112,6 +117,8 @@ impl Default for LimitsConfig {
             idle_timeout_secs: 300,
             connect_timeout_secs: 10,
             io_timeout_secs: 60,
+            sync_deadline_secs: 600,
+            sync_batch_bytes: 32 * 1024 * 1024,
         }
     }
 }
