@@ -123,3 +123,22 @@ pub(super) async fn hang_up(
     report.bytes = conn.bytes_in + conn.bytes_out;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_that_outlives_the_deadline_fails_saying_so() {
+        let limits = LimitsConfig {
+            sync_deadline_secs: 0,
+            ..LimitsConfig::default()
+        };
+        let deadline = Deadline::start(&limits);
+        let endless = std::future::pending::<Result<()>>();
+        let error = deadline.bound(endless).await.unwrap_err().to_string();
+        assert!(error.contains("sync_deadline_secs"), "{error}");
+        let quick = Deadline::start(&LimitsConfig::default());
+        assert_eq!(quick.bound(async { Ok(7) }).await.unwrap(), 7);
+    }
+}

@@ -125,33 +125,35 @@ async fn since(conn: &mut Conn, epoch: String, seq: u64) -> Result<Listing> {
     )
     .await?;
     expect(&r, 293, "MESH SINCE")?;
-    let malformed = || Error::Network(format!("malformed MESH SINCE answer: {}", r.text));
-    let mut words = r.text.split_whitespace();
-    let (Some(epoch), Some(through), Some(more)) = (words.next(), words.next(), words.next())
-    else {
-        return Err(malformed());
-    };
-    // The epoch goes back into our next MESH SINCE, so it must be one the command takes.
-    let is_epoch = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
-    if epoch.is_empty() || epoch.len() > MAX_EPOCH || !epoch.chars().all(is_epoch) {
-        return Err(malformed());
-    }
-    let through: i64 = through.parse().map_err(|_| malformed())?;
-    let more = match more {
-        "1" => true,
-        "0" => false,
-        _ => return Err(malformed()),
-    };
+    let (epoch, through, more) = parse_since_answer(&r.text)
+        .ok_or_else(|| Error::Network(format!("malformed MESH SINCE answer: {}", r.text)))?;
     let ids = conn
         .read_block((MAX_MESSAGE_ID + 2) * SINCE_LIMIT as usize)
         .await
         .map_err(net)?;
     Ok(Listing {
-        epoch: epoch.to_string(),
+        epoch,
         through,
         more,
         ids,
     })
+}
+
+/// `<epoch> <through> <more>` of a 293 answer, or None when it is not that. The epoch
+/// goes back into our next `MESH SINCE`, so it must be one that command takes.
+fn parse_since_answer(text: &str) -> Option<(String, i64, bool)> {
+    let mut words = text.split_whitespace();
+    let (epoch, through, more) = (words.next()?, words.next()?, words.next()?);
+    let is_epoch = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-');
+    if epoch.is_empty() || epoch.len() > MAX_EPOCH || !epoch.chars().all(is_epoch) {
+        return None;
+    }
+    let more = match more {
+        "1" => true,
+        "0" => false,
+        _ => return None,
+    };
+    Some((epoch.to_string(), through.parse().ok()?, more))
 }
 
 /// The listed Message-IDs our history lacks, each once; malformed ones are skipped (an
@@ -289,5 +291,44 @@ impl<'a> Batch<'a> {
         self.articles.clear();
         self.bytes = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_answers_are_checked_before_their_epoch_is_reused() {
+        assert_eq!(
+            parse_since_answer("e_1-x 42 1"),
+            Some(("e_1-x".to_string(), 42, true))
+        );
+        assert_eq!(
+            parse_since_answer("abc 0 0 trailing words"),
+            Some(("abc".to_string(), 0, false))
+        );
+        for bad in [
+            "",
+            "abc 42",
+            "abc x 1",
+            "abc 42 yes",
+            "ab/c 42 1",
+            "ab\u{e9} 42 1",
+            &format!("{} 42 1", "e".repeat(MAX_EPOCH + 1)),
+        ] {
+            assert_eq!(parse_since_answer(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_batch_asks_to_be_stored_once_it_holds_its_bytes() {
+        let mut batch = Batch::new(1000);
+        assert!(!batch.add("<a@x>", vec![0; 600]));
+        assert!(batch.add("<b@x>", vec![0; 400]));
+        assert_eq!((batch.articles.len(), batch.bytes), (2, 1000));
+        // An article larger than the bound is stored alone.
+        let mut small = Batch::new(10);
+        assert!(small.add("<c@x>", vec![0; 11]));
     }
 }
