@@ -115,6 +115,11 @@ pub struct LimitsConfig {
     /// `serve`: unsent answers and read-ahead allowed to a connection that has not
     /// authenticated (its answers are short; it has no reason to pipeline much).
     pub unauthenticated_buffer_bytes: usize,
+    /// `sync`: the most one neighbour's whole exchange may take (dialling included).
+    pub sync_deadline_secs: u64,
+    /// `sync`: fetched article bytes held before they are verified and stored (and our
+    /// own article bytes queued for a neighbour before they are sent).
+    pub sync_batch_bytes: usize,
 }
 
 impl Default for LimitsConfig {
@@ -130,6 +135,8 @@ impl Default for LimitsConfig {
             max_unauthenticated_connections: 100,
             auth_timeout_secs: 30,
             unauthenticated_buffer_bytes: 64 * 1024,
+            sync_deadline_secs: 600,
+            sync_batch_bytes: 32 * 1024 * 1024,
         }
     }
 }

@@ -345,3 +345,40 @@ fn contrib_crontab_works_with_crons_path() {
         run.success();
     }
 }
+
+/// A `[[peer]]` that is really a plain news server answers MESH HELLO with 500: the
+/// sync line says to make it an `[[nntp_peer]]` instead of only "500 What?".
+#[test]
+fn a_mesh_peer_that_is_a_plain_news_server_gets_a_hint() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("addr").to_string();
+    // A minimal INN look-alike: greets, then answers every command "500 What?".
+    std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            let mut writer = stream.try_clone().expect("clone");
+            let _ = writer.write_all(b"200 news.example InterNetNews server ready\r\n");
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                let answer: &[u8] = if line.eq_ignore_ascii_case("QUIT") {
+                    b"205 bye\r\n"
+                } else {
+                    b"500 What?\r\n"
+                };
+                if writer.write_all(answer).is_err() || answer.starts_with(b"205") {
+                    break;
+                }
+            }
+        }
+    });
+    let alpha = Node::init("alpha");
+    let some_key = Node::init("other").node_key();
+    alpha
+        .cmd(&["peer", "add", "inn", &some_key, "--address", &address])
+        .success();
+    let run = alpha.cmd(&["sync"]);
+    run.failure();
+    run.stdout_has("status=failed")
+        .stdout_has("[[nntp_peer]]")
+        .stdout_has("peer add inn --nntp");
+}

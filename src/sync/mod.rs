@@ -1,10 +1,19 @@
 //! `newsmesh sync`: for each neighbour with an address, one connection carries both
 //! directions of the IHAVE/SENDME exchange (see [`exchange`]). Runs from cron, so: a lock
-//! against overlapping runs, timeouts everywhere, one key=value line per peer.
+//! against overlapping runs, timeouts and a deadline per peer, memory bounded whatever a
+//! peer sends, one key=value line per peer.
+//!
+//! `exchange.rs` runs one mesh session: `conn.rs` (dialling, answers, deadline, hang-up),
+//! `auth.rs` (the handshake), `pull.rs` (MESH SINCE + ARTICLE), `push.rs` (CHECK/TAKETHIS,
+//! shared with `nntp.rs`, which feeds plain news servers).
 
-mod client;
+mod auth;
+mod conn;
+mod exchange;
 mod lock;
 mod nntp;
+mod pull;
+mod push;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -12,8 +21,9 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::home::Home;
 
-pub use client::{exchange, push_raw};
+pub use exchange::exchange;
 pub use lock::SyncLock;
+pub use push::push_raw;
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);

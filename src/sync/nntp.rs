@@ -1,9 +1,11 @@
 //! Feeding a plain news server (`[[nntp_peer]]`, e.g. INN) that cannot prove a node key:
 //! no MESH handshake and no pull (such a server feeds us itself, from its own newsfeeds);
-//! our new arrivals go out with MODE STREAM (CHECK/TAKETHIS) when the server streams,
-//! else one IHAVE per article (RFC 3977 §6.3.2).
+//! our new arrivals go out with MODE STREAM (CHECK/TAKETHIS, `push.rs`) when the server
+//! streams, else one IHAVE per article (RFC 3977 §6.3.2). Like a mesh exchange, the
+//! whole session has a deadline.
 
-use super::client::{command, dial, expect, hang_up, net, next_offer, push, response, Target};
+use super::conn::{command, dial, expect, greeting, hang_up, net, response, Deadline};
+use super::push::{next_offer, push, Target};
 use super::PeerReport;
 use crate::config::NntpPeerConfig;
 use crate::error::{Error, Result};
@@ -13,27 +15,26 @@ use crate::protocol::{write_block, Command};
 
 /// Feeds `server` everything new since its mark.
 pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerReport) -> Result<()> {
-    let mut conn = dial(&server.name, server.address.as_deref(), &node.config.limits).await?;
+    let deadline = Deadline::start(&node.config.limits);
+    let limits = node.config.limits.clone();
+    let mut conn = deadline
+        .bound(dial(&server.name, server.address.as_deref(), &limits))
+        .await?;
     let target = Target {
         name: &server.name,
         feed: server.feed(),
     };
-    let result = async {
-        let greeting = response(&mut conn).await?;
-        if greeting.code != 200 && greeting.code != 201 {
-            return Err(Error::Network(format!(
-                "server refused the connection: {} {}",
-                greeting.code, greeting.text
-            )));
-        }
-        let mode = command(&mut conn, &Command::ModeStream).await?;
-        if mode.code == 203 {
-            push(node, &target, &mut conn, report).await
-        } else {
-            push_ihave(node, &target, &mut conn, report).await
-        }
-    }
-    .await;
+    let result = deadline
+        .bound(async {
+            greeting(&mut conn).await?;
+            let mode = command(&mut conn, &Command::ModeStream).await?;
+            if mode.code == 203 {
+                push(node, &target, &mut conn, report).await
+            } else {
+                push_ihave(node, &target, &mut conn, report).await
+            }
+        })
+        .await;
     hang_up(conn, result, report).await
 }
 

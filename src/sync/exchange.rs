@@ -1,0 +1,59 @@
+//! One sync with one mesh neighbour, over one connection, all of it within the
+//! session's deadline (`limits.sync_deadline_secs`):
+//!
+//! 1. authenticate both ways (`auth.rs`);
+//! 2. pull what arrived there since our mark (`pull.rs`);
+//! 3. push our arrivals since its mark (`push.rs`).
+//!
+//! Pull runs first so that a rebuilt peer (new epoch) is noticed before we push, and
+//! everything is offered to it again; duplicate suppression makes re-offers harmless.
+
+use ed25519_dalek::SigningKey;
+
+use super::auth::authenticate;
+use super::conn::{command, dial, expect, greeting, hang_up, Deadline};
+use super::pull::pull;
+use super::push::{push, Target};
+use super::PeerReport;
+use crate::config::PeerConfig;
+use crate::error::Result;
+use crate::home::Node;
+use crate::net::Conn;
+use crate::protocol::Command;
+
+/// Runs the whole exchange with `peer`, filling `report`.
+pub async fn exchange(
+    node: &mut Node,
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let deadline = Deadline::start(&node.config.limits);
+    let limits = node.config.limits.clone();
+    let mut conn = deadline
+        .bound(dial(&peer.name, peer.address.as_deref(), &limits))
+        .await?;
+    let result = deadline
+        .bound(run(node, node_key, peer, &mut conn, report))
+        .await;
+    hang_up(conn, result, report).await
+}
+
+async fn run(
+    node: &mut Node,
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    greeting(conn).await?;
+    authenticate(node_key, peer, conn).await?;
+    pull(node, &peer.name, conn, report).await?;
+    let r = command(conn, &Command::ModeStream).await?;
+    expect(&r, 203, "MODE STREAM")?;
+    let target = Target {
+        name: &peer.name,
+        feed: peer.feed(),
+    };
+    push(node, &target, conn, report).await
+}

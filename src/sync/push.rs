@@ -1,0 +1,177 @@
+//! Push: offering our new arrivals to a neighbour with pipelined CHECK (ihave) and
+//! sending the ones it asks for (238, sendme) with TAKETHIS, per RFC 4644. Used by the
+//! mesh exchange and to feed plain news servers (`nntp.rs`). The push mark advances only
+//! once every answer of a round is in: a 239 means the peer has committed the article.
+//!
+//! Arrivals whose Path names the neighbour, or whose groups its feed pattern excludes,
+//! are not offered (it has them, or does not want them).
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::net::TcpStream;
+
+use super::auth::authenticate;
+use super::conn::{command, expect, net, response};
+use super::PeerReport;
+use crate::config::PeerConfig;
+use crate::error::{Error, Result};
+use crate::home::Node;
+use crate::net::Conn;
+use crate::protocol::{write_block, Command, Response};
+use crate::server::{feed_matches, path_names};
+use crate::wildmat::Wildmat;
+
+/// Arrivals offered per CHECK round.
+const PUSH_CHUNK: usize = 1000;
+
+/// Where pushed articles go: a neighbour's name (for marks and the Path filter) and
+/// its feed pattern.
+pub(super) struct Target<'a> {
+    pub(super) name: &'a str,
+    pub(super) feed: Wildmat,
+}
+
+/// Pushes our new arrivals with pipelined CHECK/TAKETHIS (after MODE STREAM).
+pub(super) async fn push(
+    node: &mut Node,
+    target: &Target<'_>,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+) -> Result<()> {
+    let queue_bytes = node.config.limits.sync_batch_bytes;
+    let mut marks = node.spool.marks(target.name)?;
+    // The offer of chunk k+1 (CHECK) travels with the articles of chunk k (TAKETHIS), so
+    // every round trip carries both and the peer's batches stay full.
+    let mut offer = next_offer(node, target, marks.push_seq, marks.resync_through)?;
+    for (_, id) in &offer.ids {
+        Command::Check(id.clone()).write(conn.out());
+    }
+    // The first arrival the peer asked us to offer again later (431): the mark must not
+    // pass it, so the next sync offers it again.
+    let mut deferred: Option<i64> = None;
+    while let Some(last) = offer.last_seq {
+        let mut send = Vec::new();
+        for (seq, id) in &offer.ids {
+            let r = response(conn).await?;
+            match (r.code, r.first_arg()) {
+                (238, Some(got)) if got == id => send.push(id.as_str()),
+                (438, Some(got)) if got == id => {}
+                (431, Some(got)) if got == id => {
+                    deferred = Some(deferred.map_or(*seq, |d| d.min(*seq)));
+                }
+                _ => {
+                    return Err(Error::Network(format!(
+                        "CHECK {id}: peer answered {} {}",
+                        r.code, r.text
+                    )))
+                }
+            }
+        }
+        let mut sent_ids = Vec::with_capacity(send.len());
+        for id in send {
+            if let Some(stored) = node.spool.article(id)? {
+                Command::Takethis(id.to_string()).write(conn.out());
+                write_block(conn.out(), &stored.raw);
+                sent_ids.push(id.to_string());
+                // A peer that asks for everything must not make us hold a round's worth
+                // of large articles: send them as the queue fills.
+                if conn.out().len() >= queue_bytes {
+                    conn.flush().await.map_err(net)?;
+                }
+            }
+        }
+        let next = next_offer(node, target, last, marks.resync_through)?;
+        for (_, id) in &next.ids {
+            Command::Check(id.clone()).write(conn.out());
+        }
+        for id in sent_ids {
+            let r = response(conn).await?;
+            match (r.code, r.first_arg()) {
+                (239, Some(got)) if got == id => report.sent += 1,
+                (439, Some(got)) if got == id => {
+                    tracing::info!("peer {} refused {id}: {}", target.name, r.text);
+                    report.refused += 1;
+                }
+                _ => {
+                    return Err(Error::Network(format!(
+                        "TAKETHIS {id}: peer answered {} {}",
+                        r.code, r.text
+                    )))
+                }
+            }
+        }
+        let mark = deferred.map_or(last, |d| last.min(d - 1));
+        if mark != marks.push_seq {
+            marks.push_seq = mark;
+            node.spool.set_marks(target.name, &marks)?;
+        }
+        offer = next;
+    }
+    Ok(())
+}
+
+/// The next chunk of our arrivals after `after` that `peer` should be offered.
+pub(super) struct Offer {
+    /// (arrival sequence, Message-ID) to offer.
+    pub(super) ids: Vec<(i64, String)>,
+    /// Sequence of the last arrival examined (None: nothing new).
+    pub(super) last_seq: Option<i64>,
+}
+
+/// Arrivals whose Path names the peer are skipped (it has them), except up to
+/// `resync_through` (its spool was rebuilt: it may have lost them).
+pub(super) fn next_offer(
+    node: &Node,
+    target: &Target<'_>,
+    after: i64,
+    resync_through: i64,
+) -> Result<Offer> {
+    let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
+    Ok(Offer {
+        last_seq: arrivals.last().map(|a| a.seq),
+        ids: arrivals
+            .into_iter()
+            .filter(|a| feed_matches(&target.feed, &a.newsgroups))
+            .filter(|a| a.seq <= resync_through || !path_names(&a.path, target.name))
+            .map(|a| (a.seq, a.msgid))
+            .collect(),
+    })
+}
+
+/// Connects to `peer` as this node, authenticates, and pushes `articles` (wire form)
+/// with TAKETHIS as they are, without CHECK or any local verification; returns the
+/// peer's answer to each. This is what a misbehaving or compromised neighbour could do:
+/// `demo` uses it to show a tampered article being refused.
+pub async fn push_raw(
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    articles: &[(String, Vec<u8>)],
+) -> Result<Vec<Response>> {
+    let address = peer
+        .address
+        .as_deref()
+        .ok_or_else(|| Error::Invalid(format!("peer {} has no address", peer.name)))?;
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
+    let mut conn = Conn::new(stream, Duration::from_secs(30));
+    response(&mut conn).await?;
+    authenticate(node_key, peer, &mut conn).await?;
+    expect(
+        &command(&mut conn, &Command::ModeStream).await?,
+        203,
+        "MODE STREAM",
+    )?;
+    for (id, raw) in articles {
+        Command::Takethis(id.clone()).write(conn.out());
+        write_block(conn.out(), raw);
+    }
+    let mut answers = Vec::with_capacity(articles.len());
+    for _ in articles {
+        answers.push(response(&mut conn).await?);
+    }
+    let _ = command(&mut conn, &Command::Quit).await;
+    conn.shutdown().await;
+    Ok(answers)
+}
