@@ -755,6 +755,8 @@ pub fn peak_rss_mib(pid: u32) -> u64 {
 /// (-1 when killed by a signal), its wall time and its peak resident memory in MiB, as the
 /// kernel accounted it at exit (`wait4`'s `ru_maxrss`): for short-lived processes such as
 /// `sync`, whose `/proc` entry is gone by the time a test could read it.
+// The child is reaped by wait4 below, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 pub fn run_measuring_peak(mut command: Command, timeout: Duration) -> (i32, Duration, u64) {
     let started = Instant::now();
     let child = command
