@@ -87,7 +87,12 @@ impl Response {
         out.extend_from_slice(code.to_string().as_bytes());
         if !self.text.is_empty() {
             out.push(b' ');
-            put_text(out, &self.text);
+            let text = self.text.as_bytes();
+            if text.contains(&b'\r') || text.contains(&b'\n') || text.contains(&0) {
+                put_text(out, &self.text);
+            } else {
+                out.extend_from_slice(text);
+            }
             // The line and its CRLF fit MAX_STATUS_LINE; the cut falls between characters.
             let mut end = out.len().min(start + MAX_STATUS_LINE - 2);
             while !starts_char(out, end) {

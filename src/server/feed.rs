@@ -38,7 +38,10 @@ const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Most bytes of answers built before they are sent: a run of ARTICLE requests for big
 /// articles is answered in parts of about this size, each sent before the next is read
 /// from the spool.
-const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// Queued answers are sent once they reach this size, even while the peer keeps
+/// pipelining (the session would otherwise send only when its input pauses).
+const FLUSH_ANSWERS_AT: usize = 1024 * 1024;
 /// What one answer line costs beyond its Message-ID, for the byte count.
 const LINE_COST: usize = 64;
 /// Most Message-IDs one `MESH SINCE` answer lists.
@@ -152,9 +155,19 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
             })?;
         s.received += part.received;
         s.refused += part.refused;
-        s.conn.queue(&part.out);
+        let mut out = part.out;
+        if s.conn.out().is_empty() {
+            std::mem::swap(s.conn.out(), &mut out);
+        } else {
+            s.conn.queue(&out);
+        }
         rest = part.rest;
-        if !rest.is_empty() {
+        // Answers waiting to be sent count too: a peer that keeps pipelining would
+        // otherwise have every batch's answers queued until it paused.
+        if !rest.is_empty() || s.conn.out().len() >= FLUSH_ANSWERS_AT {
+            // fill_ready first drops the input already consumed from the read buffer, so
+            // what flush reads ahead while it waits replaces it instead of piling on.
+            s.conn.fill_ready()?;
             s.conn.flush().await?;
         }
     }
@@ -307,10 +320,21 @@ fn check_answers(
     for item in items {
         match item {
             Item::Check(id) => {
+                let at_cap = || {
+                    let mut in_flight = shared.in_flight();
+                    shared
+                        .guards
+                        .reservations()
+                        .at_cap(&mut in_flight, session, bounds, now)
+                };
                 let answer = if full {
                     (431, "no room in the spool, try again later")
                 } else if offered.contains(id.as_str()) {
                     (438, "already have it")
+                } else if at_cap() {
+                    // Answered without a look at the spool: a flood of CHECKs past the
+                    // cap costs little.
+                    (431, "too many articles in flight, try later")
                 } else {
                     match spool.seen(id) {
                         Ok(true) => (438, "already have it"),

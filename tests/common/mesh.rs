@@ -337,8 +337,47 @@ impl TestNode {
         self.sync_args(&[])
     }
 
+    /// `newsmesh.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("newsmesh.toml")
+    }
+
+    /// Sets `[limits] key = value` in `newsmesh.toml` (a running `serve` does not see it).
+    pub fn set_limit(&self, key: &str, value: &str) {
+        let text = std::fs::read_to_string(self.config_path()).expect("read newsmesh.toml");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let setting = format!("{key} = {value}");
+        match lines
+            .iter()
+            .position(|l| l.starts_with(&format!("{key} =")))
+        {
+            Some(at) => lines[at] = setting,
+            None => {
+                let at = lines
+                    .iter()
+                    .position(|l| l.trim() == "[limits]")
+                    .expect("a [limits] table");
+                lines.insert(at + 1, setting);
+            }
+        }
+        std::fs::write(self.config_path(), lines.join("\n") + "\n").expect("write newsmesh.toml");
+    }
+
+    /// Appends `text` to `newsmesh.toml`.
+    pub fn append_config(&self, text: &str) {
+        let mut config = std::fs::read_to_string(self.config_path()).expect("read newsmesh.toml");
+        config.push('\n');
+        config.push_str(text);
+        std::fs::write(self.config_path(), config).expect("write newsmesh.toml");
+    }
+
     /// Starts `newsmesh serve` and waits until its port accepts connections.
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Starts `newsmesh serve` with extra environment variables (test knobs).
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.serve.is_none(), "{} is already serving", self.name);
         self.serve_runs += 1;
         let log_path = self
@@ -348,6 +387,7 @@ impl TestNode {
         let log = std::fs::File::create(&log_path).expect("serve log");
         let mut child = self
             .command(&["serve"])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -596,6 +636,29 @@ impl RawPeer {
     pub fn connect(node: &TestNode) -> RawPeer {
         let stream =
             TcpStream::connect_timeout(&node.addr, Duration::from_secs(5)).expect("connect");
+        Self::on(stream)
+    }
+
+    /// Connects to `node` from the source address `source` (e.g. 127.0.0.2, to act as
+    /// another host) and reads its greeting.
+    pub fn connect_from(node: &TestNode, source: std::net::IpAddr) -> RawPeer {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let stream = runtime
+            .block_on(async {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(source, 0))?;
+                socket.connect(node.addr).await
+            })
+            .and_then(|s| s.into_std())
+            .expect("connect from another source address");
+        stream.set_nonblocking(false).expect("blocking socket");
+        Self::on(stream)
+    }
+
+    fn on(stream: TcpStream) -> RawPeer {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
@@ -629,6 +692,11 @@ impl RawPeer {
             Ok(0) | Err(_) => None,
             Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
         }
+    }
+
+    /// The buffered read side, for tests that read answers in bulk.
+    pub fn reader(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
     }
 
     /// A second handle on the socket, for a writer thread.

@@ -111,6 +111,18 @@ impl Reservations {
         Claim::Granted
     }
 
+    /// Whether `session` holds as many live reservations as it may: its CHECKs can be
+    /// answered 431 without looking further.
+    pub fn at_cap(
+        &mut self,
+        in_flight: &mut HashMap<String, u64>,
+        session: u64,
+        bounds: Bounds,
+        now: Instant,
+    ) -> bool {
+        self.live(in_flight, session, now) >= bounds.per_session
+    }
+
     /// Whether a session other than `session` holds `id` and has not stalled (IHAVE).
     pub fn held_by_other(
         &mut self,
