@@ -639,9 +639,9 @@ impl RawPeer {
         Self::on(stream)
     }
 
-    /// Connects to `node` from the source address `source` (e.g. 127.0.0.2, to act as
-    /// another host) and reads its greeting.
-    pub fn connect_from(node: &TestNode, source: std::net::IpAddr) -> RawPeer {
+    /// Connects to `addr` (a node's listen address) from the source address `source`
+    /// (e.g. 127.0.0.2, to act as another host) and reads its greeting.
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawPeer {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -650,7 +650,7 @@ impl RawPeer {
             .block_on(async {
                 let socket = tokio::net::TcpSocket::new_v4()?;
                 socket.bind(SocketAddr::new(source, 0))?;
-                socket.connect(node.addr).await
+                socket.connect(addr).await
             })
             .and_then(|s| s.into_std())
             .expect("connect from another source address");
