@@ -238,13 +238,15 @@ fn answer_part(shared: &Shared, spool: &mut Spool, session: u64, mut items: Vec<
             }
         }
     };
-    // Arrived, stored or not: nobody needs to send these any more (or, when they could
-    // not be stored, anybody may offer them again later).
+    // Arrived, stored or not (refused, unreadable, no room): the reservation has served;
+    // whoever offers the article next may send it.
     {
         let mut in_flight = shared.in_flight();
         let mut reservations = shared.guards.reservations();
-        for (id, _) in &takes {
-            reservations.release(&mut in_flight, id);
+        for item in &items {
+            if let Item::Take(id, _) = item {
+                reservations.release(&mut in_flight, id);
+            }
         }
     }
     let mut verdicts = verdicts.map(Vec::into_iter);
