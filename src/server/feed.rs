@@ -139,7 +139,7 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
             };
             Response::about(480, item.id(), text).write(s.conn.out());
         }
-        return Ok(());
+        return send_if_large(s, false).await;
     }
     let mut rest = items;
     while !rest.is_empty() {
@@ -162,14 +162,20 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
             s.conn.queue(&out);
         }
         rest = part.rest;
-        // Answers waiting to be sent count too: a peer that keeps pipelining would
-        // otherwise have every batch's answers queued until it paused.
-        if !rest.is_empty() || s.conn.out().len() >= FLUSH_ANSWERS_AT {
-            // fill_ready first drops the input already consumed from the read buffer, so
-            // what flush reads ahead while it waits replaces it instead of piling on.
-            s.conn.fill_ready()?;
-            s.conn.flush().await?;
-        }
+        send_if_large(s, !rest.is_empty()).await?;
+    }
+    Ok(())
+}
+
+/// Sends the queued answers when `now` or once they reach [`FLUSH_ANSWERS_AT`]: a peer
+/// that keeps pipelining would otherwise have every batch's answers queued until it
+/// paused.
+async fn send_if_large(s: &mut Session, now: bool) -> Result<(), NetError> {
+    if now || s.conn.out().len() >= FLUSH_ANSWERS_AT {
+        // fill_ready first drops the input already consumed from the read buffer, so what
+        // flush reads ahead while it waits replaces it instead of piling on.
+        s.conn.fill_ready()?;
+        s.conn.flush().await?;
     }
     Ok(())
 }
