@@ -8,6 +8,10 @@ use serde::Deserialize;
 use crate::sign::{parse_public_key, TrustPolicy};
 use crate::wildmat::Wildmat;
 
+mod password;
+
+pub use password::{check_nobody, hash_password, PasswordMatch};
+
 /// The commented template `init` starts from (also shipped as `config.example.toml`).
 pub const EXAMPLE: &str = include_str!("../config.example.toml");
 
@@ -120,6 +124,20 @@ pub struct LimitsConfig {
     /// `sync`: fetched article bytes held before they are verified and stored (and our
     /// own article bytes queued for a neighbour before they are sent).
     pub sync_batch_bytes: usize,
+    /// Message-IDs one feeding session may hold reserved at once (answered 238 "send it",
+    /// article not yet received); its further CHECKs get 431 (try later).
+    pub max_in_flight_per_session: usize,
+    /// Message-IDs all sessions together may hold reserved at once.
+    pub max_in_flight: usize,
+    /// A reservation whose article has not arrived after this long is dropped (its
+    /// session stalled), so another neighbour may send the article.
+    pub in_flight_timeout_secs: u64,
+    /// Least time between two AUTHINFO password checks from one source address, and the
+    /// first step of the backoff after a failure (per source and per account), in ms.
+    pub auth_interval_ms: u64,
+    /// Longest AUTHINFO backoff after repeated failures; a client that would have to wait
+    /// longer is told 400 and disconnected.
+    pub auth_max_backoff_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -137,6 +155,11 @@ impl Default for LimitsConfig {
             unauthenticated_buffer_bytes: 64 * 1024,
             sync_deadline_secs: 600,
             sync_batch_bytes: 32 * 1024 * 1024,
+            max_in_flight_per_session: 10_000,
+            max_in_flight: 100_000,
+            in_flight_timeout_secs: 30,
+            auth_interval_ms: 250,
+            auth_max_backoff_secs: 16,
         }
     }
 }
@@ -304,60 +327,22 @@ impl Default for ReaderConfig {
 pub struct UserConfig {
     /// AUTHINFO user name.
     pub name: String,
-    /// `salt$hex(sha256(salt || password))`.
-    pub password_sha256: String,
+    /// The password hash: an Argon2id PHC string (`$argon2id$v=19$...`, what `user add`
+    /// writes), or the legacy `salt$hex(sha256(salt || password))` that older versions
+    /// wrote under the key `password_sha256` (still read under either key; `serve`
+    /// rewrites it as `password_hash` on the user's next successful login).
+    #[serde(alias = "password_sha256")]
+    pub password_hash: String,
     /// Author key file, relative to the home.
     pub author_key: String,
 }
 
-/// Bytes of random salt in a new password hash.
-const SALT_BYTES: usize = 16;
-
 impl UserConfig {
-    /// Whether `password` matches [`password_sha256`](Self::password_sha256). The digest
-    /// comparison takes the same time wherever the first difference is; a malformed
-    /// stored value matches nothing.
-    pub fn check_password(&self, password: &str) -> bool {
-        let (salt, stored) = split_password_hash(&self.password_sha256).unwrap_or(("", [0u8; 32]));
-        let computed = salted_sha256(salt, password);
-        let diff = computed
-            .iter()
-            .zip(stored.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        std::hint::black_box(diff) == 0 && !salt.is_empty()
+    /// Whether `password` matches [`password_hash`](Self::password_hash) (and whether the
+    /// stored hash should be upgraded). Argon2: call it off the async threads.
+    pub fn check_password(&self, password: &str) -> PasswordMatch {
+        password::check(&self.password_hash, password)
     }
-}
-
-/// `sha256(salt || password)`.
-fn salted_sha256(salt: &str, password: &str) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(salt.as_bytes());
-    hasher.update(password.as_bytes());
-    hasher.finalize().into()
-}
-
-/// Splits `salt$hex` into the salt and the 32-byte digest.
-fn split_password_hash(value: &str) -> Option<(&str, [u8; 32])> {
-    let (salt, hex) = value.split_once('$')?;
-    if salt.is_empty() || salt.contains('$') {
-        return None;
-    }
-    let digest = data_encoding::HEXLOWER_PERMISSIVE
-        .decode(hex.as_bytes())
-        .ok()?;
-    Some((salt, digest.try_into().ok()?))
-}
-
-/// A new `password_sha256` value for `password`: a fresh random salt (hex), `$`, and
-/// `hex(sha256(salt || password))`.
-pub fn hash_password(password: &str) -> String {
-    use rand_core::RngCore;
-    let mut salt = [0u8; SALT_BYTES];
-    rand_core::OsRng.fill_bytes(&mut salt);
-    let salt = data_encoding::HEXLOWER.encode(&salt);
-    let digest = salted_sha256(&salt, password);
-    format!("{salt}${}", data_encoding::HEXLOWER.encode(&digest))
 }
 
 /// A valid `[[user]]` name: what a Path identity allows (it also names the key file).
@@ -422,10 +407,9 @@ impl Config {
             if !users.insert(user.name.as_str()) {
                 return Err(invalid(format!("user {:?} is listed twice", user.name)));
             }
-            if split_password_hash(&user.password_sha256).is_none() {
+            if let Err(why) = password::validate(&user.password_hash) {
                 return Err(invalid(format!(
-                    "user {:?}: password_sha256 is not \"salt$hex(sha256(salt || password))\" \
-                     (set it with `newsmesh user add`)",
+                    "user {:?}: password_hash is {why} (set it with `newsmesh user add`)",
                     user.name
                 )));
             }
@@ -653,10 +637,61 @@ pub mod edit {
         }
         let mut table = Table::new();
         table["name"] = value(user.name.as_str());
-        table["password_sha256"] = value(user.password_sha256.as_str());
+        table["password_hash"] = value(user.password_hash.as_str());
         table["author_key"] = value(user.author_key.as_str());
         users.push(table);
         save(path, &doc)
+    }
+
+    /// Replaces the password hash of the `[[user]]` called `name` by `new_hash`, under the
+    /// key `password_hash` at the place of the old key and with its comments, if the
+    /// entry still holds `old_hash` (so a concurrent edit by the operator wins). Returns
+    /// whether the file changed.
+    pub fn upgrade_password(
+        path: &Path,
+        name: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, ConfigError> {
+        const KEYS: [&str; 2] = ["password_hash", "password_sha256"];
+        let mut doc = load(path)?;
+        let Some(users) = doc.get_mut("user").and_then(Item::as_array_of_tables_mut) else {
+            return Ok(false);
+        };
+        let Some(table) = users
+            .iter_mut()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(name))
+        else {
+            return Ok(false);
+        };
+        let Some(old_key) = KEYS
+            .into_iter()
+            .find(|k| table.get(k).and_then(|v| v.as_str()) == Some(old_hash))
+        else {
+            return Ok(false);
+        };
+        // Rebuild the entry in its order, the old key renamed with its decoration.
+        let entries: Vec<(toml_edit::Key, Item)> = table
+            .iter()
+            .filter_map(|(k, _)| table.get_key_value(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        table.clear();
+        for (key, item) in entries {
+            if key.get() == old_key {
+                let renamed =
+                    toml_edit::Key::new("password_hash").with_leaf_decor(key.leaf_decor().clone());
+                let mut new_value = toml_edit::Value::from(new_hash);
+                if let Some(old) = item.as_value() {
+                    *new_value.decor_mut() = old.decor().clone();
+                }
+                table.insert_formatted(&renamed, Item::Value(new_value));
+            } else {
+                table.insert_formatted(&key, item);
+            }
+        }
+        save(path, &doc)?;
+        Ok(true)
     }
 
     /// Removes the `[[user]]` called `name`.
@@ -721,43 +756,11 @@ mod tests {
     }
 
     #[test]
-    fn passwords_hash_and_check() {
-        let user = UserConfig {
-            name: "ann".into(),
-            password_sha256: hash_password("s3cret"),
-            author_key: "authors/ann.key".into(),
-        };
-        assert!(user.check_password("s3cret"));
-        assert!(!user.check_password("s3cret "));
-        assert!(!user.check_password(""));
-        // Two hashes of one password differ (salted) and both check.
-        let other = hash_password("s3cret");
-        assert_ne!(other, user.password_sha256);
-        // The documented format: salt$hex(sha256(salt || password)).
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(b"pepperpw");
-        let made = UserConfig {
-            password_sha256: format!("pepper${}", data_encoding::HEXLOWER.encode(&digest)),
-            ..user.clone()
-        };
-        assert!(made.check_password("pw"));
-        assert!(!made.check_password("pepperpw"));
-        for bad in ["", "nodollar", "$abcd", "salt$zz", "salt$abcd"] {
-            let u = UserConfig {
-                password_sha256: bad.into(),
-                ..user.clone()
-            };
-            assert!(!u.check_password(""), "{bad}");
-            assert!(!u.check_password("pw"), "{bad}");
-        }
-    }
-
-    #[test]
     fn users_are_checked_at_load() {
         let base = edit::node_template("alpha", "127.0.0.1:1119").unwrap();
         let with = |users: &str| format!("{base}\n{users}");
         let good = format!(
-            "[[user]]\nname = \"ann\"\npassword_sha256 = \"{}\"\nauthor_key = \"authors/ann.key\"\n",
+            "[[user]]\nname = \"ann\"\npassword_hash = \"{}\"\nauthor_key = \"authors/ann.key\"\n",
             hash_password("x")
         );
         let c = Config::parse(&with(&good), Path::new("n")).unwrap();
@@ -767,7 +770,58 @@ mod tests {
         assert!(err.to_string().contains("twice"), "{err}");
         let bad = "[[user]]\nname = \"ann\"\npassword_sha256 = \"plain\"\nauthor_key = \"a\"\n";
         let err = Config::parse(&with(bad), Path::new("n")).unwrap_err();
-        assert!(err.to_string().contains("password_sha256"), "{err}");
+        assert!(err.to_string().contains("password_hash"), "{err}");
+        let both = format!(
+            "[[user]]\nname = \"ann\"\npassword_hash = \"{0}\"\npassword_sha256 = \"{0}\"\nauthor_key = \"a\"\n",
+            hash_password("x")
+        );
+        assert!(Config::parse(&with(&both), Path::new("n")).is_err());
+    }
+
+    #[test]
+    fn a_legacy_password_is_upgraded_in_place_keeping_comments() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("newsmesh.toml");
+        let legacy = format!(
+            "salt${}",
+            data_encoding::HEXLOWER.encode(&Sha256::digest(b"saltpw"))
+        );
+        let base = edit::node_template("alpha", "127.0.0.1:1119").unwrap();
+        let text = format!(
+            "{base}\n# Ann from accounting.\n[[user]]\nname = \"ann\"\n\
+             # set in 2025\npassword_sha256 = \"{legacy}\" # old scheme\n\
+             author_key = \"authors/ann.key\"\n"
+        );
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(
+            Config::load(&path)
+                .unwrap()
+                .user("ann")
+                .unwrap()
+                .check_password("pw"),
+            PasswordMatch::YesLegacy
+        );
+        let new = hash_password("pw");
+        assert!(!edit::upgrade_password(&path, "ann", "other", &new).unwrap());
+        assert!(edit::upgrade_password(&path, "ann", &legacy, &new).unwrap());
+        let after = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            after.contains(&format!(
+                "name = \"ann\"\n# set in 2025\npassword_hash = \"{new}\" # old scheme\n\
+             author_key = \"authors/ann.key\""
+            )),
+            "{after}"
+        );
+        assert!(
+            after.contains("# Ann from accounting.\n[[user]]"),
+            "{after}"
+        );
+        assert!(!after.contains("\npassword_sha256"), "{after}");
+        let user = Config::load(&path).unwrap().user("ann").unwrap().clone();
+        assert_eq!(user.check_password("pw"), PasswordMatch::Yes);
+        // Done once: the entry no longer holds the legacy value.
+        assert!(!edit::upgrade_password(&path, "ann", &legacy, &new).unwrap());
     }
 
     #[test]

@@ -66,6 +66,12 @@ impl Error {
         }
     }
 
+    /// Whether the spool refused a change for want of room ([`SpoolError::Full`]): the
+    /// caller answers "try again later", nothing was stored.
+    pub fn is_spool_full(&self) -> bool {
+        matches!(self, Error::Spool(e) if e.is_full())
+    }
+
     /// An I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {

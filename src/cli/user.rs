@@ -57,7 +57,7 @@ fn add(home: &Home, name: &str) -> Result<()> {
         &path,
         &UserConfig {
             name: name.to_string(),
-            password_sha256: hash_password(&password),
+            password_hash: hash_password(&password),
             author_key: format!("authors/{name}.key"),
         },
     )?;

@@ -17,7 +17,7 @@ pub use block::{dot_stuff, take_block, write_block, BlockScanner};
 pub use command::{parse_command, ArticleRef, Command, CommandError, ListKind, OverArg, Range};
 pub use line::{take_line, Frame};
 pub use mesh::MeshCommand;
-pub use response::{parse_response, Response};
+pub use response::{parse_response, take_response, Response, MAX_STATUS_LINE};
 
 /// Max command line incl. CRLF (RFC 3977 §3.1): 512.
 pub const MAX_COMMAND_LINE: usize = 512;

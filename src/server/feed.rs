@@ -7,40 +7,60 @@
 //! and only then are the answers written. An acknowledgement therefore always follows
 //! the commit of what it acknowledges.
 
+mod guards;
+mod logins;
+mod reservations;
+
+pub use guards::Guards;
+pub use logins::{Pace, Turn};
+use reservations::{Bounds, Claim};
+
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use super::session::Session;
+use super::Shared;
 use crate::error::Error;
 use crate::ingest::{ingest_offered, Rules, Verdict};
 use crate::net::NetError;
 use crate::protocol::{
-    parse_command, write_block, ArticleRef, Command, MeshCommand, MAX_COMMAND_LINE,
+    parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
 };
 use crate::sign::handshake::{nonce, Role, Transcript};
 use crate::sign::{parse_public_key, public_key_text};
+use crate::spool::Spool;
 use crate::wildmat::Wildmat;
 
 /// Most commands taken into one batch.
 const MAX_BATCH: usize = 1000;
 /// Most article bytes taken into one batch.
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Most bytes of answers built before they are sent: a run of ARTICLE requests for big
+/// articles is answered in parts of about this size, each sent before the next is read
+/// from the spool.
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// Queued answers are sent once they reach this size, even while the peer keeps
+/// pipelining (the session would otherwise send only when its input pauses).
+const FLUSH_ANSWERS_AT: usize = 1024 * 1024;
+/// What one answer line costs beyond its Message-ID, for the byte count.
+const LINE_COST: usize = 64;
 /// Most Message-IDs one `MESH SINCE` answer lists.
 pub const MAX_SINCE: u32 = 10_000;
 
-/// The answer to one CHECK.
-enum Answer {
-    /// 238: send it.
-    Send,
-    /// 431: another session is sending it; offer it again later.
-    Later,
-    /// 438: already here.
-    Have,
-}
-
+/// One command of a batch, with what it carried.
 enum Item {
     Check(String),
+    /// TAKETHIS: the article, or why it could not be read (too large...).
     Take(String, Result<Vec<u8>, String>),
     Fetch(String),
+}
+
+impl Item {
+    fn id(&self) -> &str {
+        match self {
+            Item::Check(id) | Item::Take(id, _) | Item::Fetch(id) => id,
+        }
+    }
 }
 
 /// A command that joins a batch.
@@ -66,7 +86,13 @@ pub(super) fn batchable(command: Command, from_peer: bool) -> Result<Batched, Co
 /// Serves a run of pipelined CHECK / TAKETHIS / ARTICLE <id> commands starting with
 /// `first`, as one batch.
 pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetError> {
-    let max_article = s.shared.config.limits.max_article_bytes;
+    // An article that will be refused unread (the client has not authenticated) is
+    // skipped as it arrives: it is never held whole, whatever its size.
+    let max_article = if s.may_feed() {
+        s.shared.config.limits.max_article_bytes
+    } else {
+        0
+    };
     let mut items = Vec::new();
     let mut bytes = 0;
     let mut next = Some(first);
@@ -102,128 +128,254 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
     answer(s, items).await
 }
 
+/// Answers a batch in order, in parts of at most about [`MAX_ANSWER_BYTES`], each sent
+/// before the next is built.
 async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
     if !s.may_feed() {
         for item in &items {
-            match item {
-                Item::Check(id) | Item::Take(id, _) => {
-                    s.reply(480, &format!("{id} authenticate first (MESH HELLO)"))
-                }
-                Item::Fetch(id) => s.reply(480, &format!("{id} authenticate first")),
-            }
+            let text = match item {
+                Item::Fetch(_) => "authenticate first",
+                _ => "authenticate first (MESH HELLO)",
+            };
+            Response::about(480, item.id(), text).write(s.conn.out());
         }
-        return Ok(());
+        return send_if_large(s, false).await;
     }
-    let session = s.id;
-    let result = s
-        .shared
-        .with_spool(move |shared, spool| {
-            let takes: Vec<(&str, &[u8])> = items
-                .iter()
-                .filter_map(|i| match i {
-                    Item::Take(id, Ok(raw)) => Some((id.as_str(), raw.as_slice())),
-                    _ => None,
-                })
-                .collect();
-            // Answers to CHECK reflect history before this batch, the TAKETHIS earlier in
-            // the same batch, and the bodies other sessions have been asked for.
-            let mut offered: HashSet<&str> = HashSet::new();
-            let mut checks = Vec::new();
-            for item in &items {
-                match item {
-                    Item::Check(id) => {
-                        let answer = if offered.contains(id.as_str()) || spool.seen(id)? {
-                            Answer::Have
-                        } else {
-                            let mut in_flight = shared.in_flight();
-                            match in_flight.get(id) {
-                                Some(owner) if *owner != session => Answer::Later,
-                                _ => {
-                                    in_flight.insert(id.clone(), session);
-                                    Answer::Send
-                                }
-                            }
-                        };
-                        checks.push(answer);
-                    }
-                    Item::Take(id, _) => {
-                        offered.insert(id);
-                    }
-                    Item::Fetch(_) => {}
-                }
-            }
-            let rules = Rules::new(&shared.config, &shared.trust);
-            let verdicts = ingest_offered(spool, &rules, &takes)?;
-            {
-                let mut in_flight = shared.in_flight();
-                for (id, _) in &takes {
-                    in_flight.remove(*id);
-                }
-            }
-            let mut verdicts = verdicts.into_iter();
-            let mut checks = checks.into_iter();
-            let (mut out, mut received, mut refused) = (Vec::new(), 0u64, 0u64);
-            for item in &items {
-                match item {
-                    Item::Check(id) => {
-                        let line = match checks.next() {
-                            Some(Answer::Send) => format!("238 {id} send it\r\n"),
-                            Some(Answer::Later) => {
-                                format!("431 {id} another peer is sending it, try later\r\n")
-                            }
-                            Some(Answer::Have) | None => format!("438 {id} already have it\r\n"),
-                        };
-                        out.extend_from_slice(line.as_bytes());
-                    }
-                    Item::Take(id, Err(why)) => {
-                        refused += 1;
-                        out.extend_from_slice(format!("439 {id} {why}\r\n").as_bytes());
-                    }
-                    Item::Take(id, Ok(_)) => {
-                        let line = match verdicts.next() {
-                            Some(Verdict::Stored(_)) => {
-                                received += 1;
-                                format!("239 {id} stored\r\n")
-                            }
-                            Some(Verdict::Duplicate) => format!("439 {id} already have it\r\n"),
-                            Some(Verdict::Refused(why)) => {
-                                refused += 1;
-                                tracing::info!("refused {id}: {why}");
-                                format!("439 {id} {}\r\n", one_line(&why))
-                            }
-                            None => format!("431 {id} try again later\r\n"),
-                        };
-                        out.extend_from_slice(line.as_bytes());
-                    }
-                    Item::Fetch(id) => match spool.article(id)? {
-                        Some(stored) => {
-                            out.extend_from_slice(format!("220 0 {id}\r\n").as_bytes());
-                            write_block(&mut out, &stored.raw);
-                        }
-                        None => out
-                            .extend_from_slice(format!("430 {id} no such article\r\n").as_bytes()),
-                    },
-                }
-            }
-            Ok((out, received, refused))
-        })
-        .await;
-    match result {
-        Ok((out, received, refused)) => {
-            s.received += received;
-            s.refused += refused;
+    let mut rest = items;
+    while !rest.is_empty() {
+        let session = s.id;
+        let part = s
+            .shared
+            .with_spool(move |shared, spool| Ok(answer_part(shared, spool, session, rest)))
+            .await
+            .map_err(|e| {
+                // Answers for the batch are lost with it: the connection cannot go on.
+                tracing::error!("{}: spool task failed: {e}", s.addr);
+                NetError::Io(std::io::Error::other(e.to_string()))
+            })?;
+        s.received += part.received;
+        s.refused += part.refused;
+        let mut out = part.out;
+        if s.conn.out().is_empty() {
+            std::mem::swap(s.conn.out(), &mut out);
+        } else {
             s.conn.queue(&out);
         }
-        Err(e) => {
-            tracing::error!("spool failure: {e}");
-            s.reply(403, "internal fault, try again later");
-        }
+        rest = part.rest;
+        send_if_large(s, !rest.is_empty()).await?;
     }
     Ok(())
 }
 
-fn one_line(text: &str) -> String {
-    text.replace(['\r', '\n'], " ")
+/// Sends the queued answers when `now` or once they reach [`FLUSH_ANSWERS_AT`]: a peer
+/// that keeps pipelining would otherwise have every batch's answers queued until it
+/// paused.
+async fn send_if_large(s: &mut Session, now: bool) -> Result<(), NetError> {
+    if now || s.conn.out().len() >= FLUSH_ANSWERS_AT {
+        // fill_ready first drops the input already consumed from the read buffer, so what
+        // flush reads ahead while it waits replaces it instead of piling on.
+        s.conn.fill_ready()?;
+        s.conn.flush().await?;
+    }
+    Ok(())
+}
+
+/// The answers to the first items of a batch, and the items left for the next part.
+struct Part {
+    out: Vec<u8>,
+    rest: Vec<Item>,
+    received: u64,
+    refused: u64,
+}
+
+/// What a batch's ARTICLE found in the spool.
+type Fetched = Result<Option<Vec<u8>>, Error>;
+
+/// Answers the items of `items` that fit [`MAX_ANSWER_BYTES`] (at least one); a spool
+/// failure is answered per item ("try later"), so the answers stay in step with the
+/// commands.
+fn answer_part(shared: &Shared, spool: &mut Spool, session: u64, mut items: Vec<Item>) -> Part {
+    // Which items this part answers: their answers' bytes, articles included.
+    let mut fetched: Vec<Fetched> = Vec::new();
+    let mut cost = 0;
+    let mut take = 0;
+    for item in &items {
+        if take > 0 && cost >= MAX_ANSWER_BYTES {
+            break;
+        }
+        take += 1;
+        cost += LINE_COST + 2 * item.id().len();
+        if let Item::Fetch(id) = item {
+            let found = spool
+                .article(id)
+                .map(|a| a.map(|a| a.raw))
+                .map_err(Error::from);
+            cost += found.as_ref().map_or(0, |a| a.as_ref().map_or(0, Vec::len));
+            fetched.push(found);
+        }
+    }
+    let rest = items.split_off(take);
+    let now = Instant::now();
+    let full = shared.guards.spool.refusing(now);
+    let checks = check_answers(shared, spool, session, &items, full, now);
+    let takes: Vec<(&str, &[u8])> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Take(id, Ok(raw)) => Some((id.as_str(), raw.as_slice())),
+            _ => None,
+        })
+        .collect();
+    let verdicts = if full || takes.is_empty() {
+        None
+    } else {
+        let rules = Rules::new(&shared.config, &shared.trust);
+        match ingest_offered(spool, &rules, &takes) {
+            Ok(verdicts) => {
+                shared.guards.spool.room();
+                Some(verdicts)
+            }
+            Err(e) if e.is_full() => {
+                shared.guards.spool.full(now);
+                None
+            }
+            Err(e) => {
+                tracing::error!("spool failure storing a batch: {e}");
+                None
+            }
+        }
+    };
+    // Arrived, stored or not (refused, unreadable, no room): the reservation has served;
+    // whoever offers the article next may send it.
+    {
+        let mut in_flight = shared.in_flight();
+        let mut reservations = shared.guards.reservations();
+        for item in &items {
+            if let Item::Take(id, _) = item {
+                reservations.release(&mut in_flight, id);
+            }
+        }
+    }
+    let mut verdicts = verdicts.map(Vec::into_iter);
+    let mut checks = checks.into_iter();
+    let mut fetched = fetched.into_iter();
+    let (mut out, mut received, mut refused) = (Vec::with_capacity(cost), 0, 0);
+    for item in &items {
+        let response = match item {
+            Item::Check(id) => {
+                let (code, text) = checks.next().unwrap_or((431, "try again later"));
+                Response::about(code, id, text)
+            }
+            Item::Take(id, Err(why)) => {
+                refused += 1;
+                Response::about(439, id, why)
+            }
+            Item::Take(id, Ok(_)) => match verdicts.as_mut().and_then(Iterator::next) {
+                Some(Verdict::Stored(_)) => {
+                    received += 1;
+                    Response::about(239, id, "stored")
+                }
+                Some(Verdict::Duplicate) => Response::about(439, id, "already have it"),
+                Some(Verdict::Refused(why)) => {
+                    refused += 1;
+                    tracing::info!("refused {id}: {why}");
+                    Response::about(439, id, &why)
+                }
+                None if full || shared.guards.spool.refusing(now) => {
+                    Response::about(431, id, "no room in the spool, try again later")
+                }
+                None => Response::about(431, id, "not stored, try again later"),
+            },
+            Item::Fetch(id) => match fetched.next() {
+                Some(Ok(Some(raw))) => Response::with_block(220, format!("0 {id}"), raw),
+                Some(Ok(None)) => Response::about(430, id, "no such article"),
+                Some(Err(e)) => {
+                    tracing::error!("spool failure reading {id}: {e}");
+                    Response::new(403, "internal fault, try again later")
+                }
+                None => Response::new(403, "internal fault, try again later"),
+            },
+        };
+        response.write(&mut out);
+    }
+    Part {
+        out,
+        rest,
+        received,
+        refused,
+    }
+}
+
+/// The code and text answering each CHECK of `items`, in order: 438 when the id is in
+/// history or sent earlier in this batch; 431 when the spool is full, another session
+/// holds it, or a reservation cap is reached; else 238 and the id is reserved for
+/// `session`.
+fn check_answers(
+    shared: &Shared,
+    spool: &Spool,
+    session: u64,
+    items: &[Item],
+    full: bool,
+    now: Instant,
+) -> Vec<(u16, &'static str)> {
+    let limits = &shared.config.limits;
+    let bounds = Bounds {
+        per_session: limits.max_in_flight_per_session,
+        total: limits.max_in_flight,
+        timeout: Duration::from_secs(limits.in_flight_timeout_secs),
+    };
+    let mut offered: HashSet<&str> = HashSet::new();
+    let mut answers = Vec::new();
+    for item in items {
+        match item {
+            Item::Check(id) => {
+                let at_cap = || {
+                    let mut in_flight = shared.in_flight();
+                    shared
+                        .guards
+                        .reservations()
+                        .at_cap(&mut in_flight, session, bounds, now)
+                };
+                let answer = if full {
+                    (431, "no room in the spool, try again later")
+                } else if offered.contains(id.as_str()) {
+                    (438, "already have it")
+                } else if at_cap() {
+                    // Answered without a look at the spool: a flood of CHECKs past the
+                    // cap costs little.
+                    (431, "too many articles in flight, try later")
+                } else {
+                    match spool.seen(id) {
+                        Ok(true) => (438, "already have it"),
+                        Ok(false) => {
+                            let mut in_flight = shared.in_flight();
+                            let claim = shared.guards.reservations().claim(
+                                &mut in_flight,
+                                id,
+                                session,
+                                bounds,
+                                now,
+                            );
+                            match claim {
+                                Claim::Granted => (238, "send it"),
+                                Claim::Busy => (431, "another peer is sending it, try later"),
+                                Claim::Full => (431, "too many articles in flight, try later"),
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!("spool failure answering CHECK {id}: {e}");
+                            (431, "try again later")
+                        }
+                    }
+                };
+                answers.push(answer);
+            }
+            Item::Take(id, _) => {
+                offered.insert(id);
+            }
+            Item::Fetch(_) => {}
+        }
+    }
+    answers
 }
 
 /// RFC 3977 IHAVE: one article per round trip.
@@ -232,12 +384,22 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         s.reply(480, "authenticate first (MESH HELLO)");
         return Ok(());
     }
+    if s.shared.guards.spool.refusing(Instant::now()) {
+        s.reply(436, "no room in the spool, try again later");
+        return Ok(());
+    }
     let probe = id.clone();
     let seen = s
         .shared
         .with_spool(move |_, spool| Ok(spool.seen(&probe)?))
         .await;
-    let busy = s.shared.in_flight().contains_key(&id);
+    let busy = {
+        let mut in_flight = s.shared.in_flight();
+        s.shared
+            .guards
+            .reservations()
+            .held_by_other(&mut in_flight, &id, s.id, Instant::now())
+    };
     match seen {
         Ok(true) => {
             s.reply(435, "already have it");
@@ -276,13 +438,18 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         .await;
     match verdict {
         Ok(Some(Verdict::Stored(_))) => {
+            s.shared.guards.spool.room();
             s.received += 1;
             s.reply(235, "article transferred OK");
         }
         Ok(Some(Verdict::Duplicate)) => s.reply(435, "already have it"),
         Ok(Some(Verdict::Refused(why))) => {
             s.refused += 1;
-            s.reply(437, &one_line(&why));
+            s.reply(437, &why);
+        }
+        Err(e) if e.is_spool_full() => {
+            s.shared.guards.spool.full(Instant::now());
+            s.reply(436, "no room in the spool, try again later");
         }
         Ok(None) | Err(_) => s.reply(436, "transfer failed, try again later"),
     }
@@ -388,8 +555,8 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 .await;
             match answer {
                 Ok((epoch, through, more, block)) => {
-                    s.reply(293, &format!("{epoch} {through} {}", u8::from(more)));
-                    write_block(s.conn.out(), &block);
+                    let text = format!("{epoch} {through} {}", u8::from(more));
+                    Response::with_block(293, text, block).write(s.conn.out());
                 }
                 Err(e) => {
                     tracing::error!("spool failure: {e}");

@@ -54,6 +54,9 @@ pub struct Shared {
     pub next_session: std::sync::atomic::AtomicU64,
     /// Bounds the blocking tasks waiting for the spool.
     pub spool_slots: Semaphore,
+    /// Defences the sessions share: in-flight reservation deadlines and caps, whether the
+    /// spool has room, AUTHINFO pacing per source and per account.
+    pub guards: feed::Guards,
 }
 
 impl Shared {
@@ -155,6 +158,7 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         in_flight: Mutex::new(std::collections::HashMap::new()),
         next_session: std::sync::atomic::AtomicU64::new(1),
         spool_slots: Semaphore::new(2),
+        guards: feed::Guards::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(listener, shared, stopped));

@@ -115,10 +115,9 @@ impl Session {
         }
     }
 
-    /// Queues one status line.
+    /// Queues one status line, written by the protocol codec (bounded, one line).
     pub(super) fn reply(&mut self, code: u16, text: &str) {
-        let line = format!("{code} {text}\r\n");
-        self.conn.queue(line.as_bytes());
+        crate::protocol::Response::new(code, text).write(self.conn.out());
     }
 
     /// Whether this client may read and post without AUTHINFO (loopback, when allowed).

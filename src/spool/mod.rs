@@ -25,6 +25,11 @@ pub use marks::PeerMarks;
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
 pub use store::{NewArticle, StoreOutcome, Storer};
 
+/// Test knob: the environment variable that caps the spool at this many pages (SQLite's
+/// `max_page_count`, 16 KiB each), so tests can fill a spool without filling a disk and
+/// free room again by expiring articles. Not meant for operators.
+pub const MAX_PAGES_ENV: &str = "NEWSMESH_TEST_SPOOL_MAX_PAGES";
+
 /// What can go wrong in the spool.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -36,6 +41,14 @@ pub enum SpoolError {
         /// The cause.
         source: rusqlite::Error,
     },
+    /// The spool cannot grow: the disk (or the spool's size limit) is full. Nothing of the
+    /// failed change was kept; reads still work, and writes succeed again once there is
+    /// room (free disk space, or `newsmesh expire`).
+    #[error("spool {path} is full (no room on its disk or within its size limit); free some space or run `newsmesh expire`")]
+    Full {
+        /// The database file.
+        path: PathBuf,
+    },
     /// The database is newer than this program.
     #[error("spool {path} has schema version {found}, newer than this newsmesh ({known}); upgrade newsmesh")]
     TooNew {
@@ -46,6 +59,26 @@ pub enum SpoolError {
         /// Ours.
         known: i64,
     },
+}
+
+impl SpoolError {
+    /// A SQLite failure on the spool at `path`; SQLITE_FULL becomes [`SpoolError::Full`].
+    pub fn from_sqlite(path: &Path, source: rusqlite::Error) -> SpoolError {
+        if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+            return SpoolError::Full {
+                path: path.to_path_buf(),
+            };
+        }
+        SpoolError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Whether the spool failed for want of room (try again later, nothing was kept).
+    pub fn is_full(&self) -> bool {
+        matches!(self, SpoolError::Full { .. })
+    }
 }
 
 /// An open spool.
@@ -87,6 +120,13 @@ impl Spool {
             .map_err(wrap)?;
         conn.set_prepared_statement_cache_capacity(64);
         let created = migrate::migrate(&mut conn, path)?;
+        if let Some(pages) = std::env::var(MAX_PAGES_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(wrap)?;
+        }
         Ok(Spool {
             conn,
             path: path.to_path_buf(),
@@ -106,10 +146,7 @@ impl Spool {
     }
 
     fn err(&self, source: rusqlite::Error) -> SpoolError {
-        SpoolError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        SpoolError::from_sqlite(&self.path, source)
     }
 
     /// The spool's epoch: a random id made at creation; a neighbour that sees it change

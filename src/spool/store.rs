@@ -78,10 +78,7 @@ impl Spool {
         f: impl FnOnce(&mut Storer<'_>) -> rusqlite::Result<R>,
     ) -> Result<R, SpoolError> {
         let path = self.path.clone();
-        let wrap = |source| SpoolError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let wrap = |source| SpoolError::from_sqlite(&path, source);
         let mut storer = Storer {
             tx: self.conn.transaction().map_err(wrap)?,
         };

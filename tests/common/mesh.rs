@@ -337,8 +337,32 @@ impl TestNode {
         self.sync_args(&[])
     }
 
+    /// `newsmesh.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("newsmesh.toml")
+    }
+
+    /// Sets `[limits] key = value` in `newsmesh.toml`, adding the line under `[limits]`
+    /// when the config has none yet.
+    pub fn set_limit(&self, key: &str, value: &str) {
+        self.edit_config(key, value, Some("[limits]"));
+    }
+
+    /// Appends `text` to `newsmesh.toml`.
+    pub fn append_config(&self, text: &str) {
+        let mut config = std::fs::read_to_string(self.config_path()).expect("read newsmesh.toml");
+        config.push('\n');
+        config.push_str(text);
+        std::fs::write(self.config_path(), config).expect("write newsmesh.toml");
+    }
+
     /// Starts `newsmesh serve` and waits until its port accepts connections.
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Starts `newsmesh serve` with extra environment variables (test knobs).
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.serve.is_none(), "{} is already serving", self.name);
         self.serve_runs += 1;
         let log_path = self
@@ -348,6 +372,7 @@ impl TestNode {
         let log = std::fs::File::create(&log_path).expect("serve log");
         let mut child = self
             .command(&["serve"])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -416,23 +441,29 @@ impl TestNode {
     /// template has every key once), e.g. `set_config("auth_timeout_secs", "1")`.
     #[track_caller]
     pub fn set_config(&self, key: &str, value: &str) {
-        let path = self.home().join("newsmesh.toml");
-        let text = std::fs::read_to_string(&path).expect("read newsmesh.toml");
-        let prefix = format!("{key} = ");
-        let mut found = false;
-        let edited: Vec<String> = text
-            .lines()
-            .map(|line| {
-                if !found && line.starts_with(&prefix) {
-                    found = true;
-                    format!("{key} = {value}")
-                } else {
-                    line.to_string()
-                }
-            })
-            .collect();
-        assert!(found, "no `{key} = ` line in newsmesh.toml");
-        std::fs::write(&path, edited.join("\n") + "\n").expect("write newsmesh.toml");
+        self.edit_config(key, value, None);
+    }
+
+    /// Replaces the first `key = ...` line; without one, inserts it after the table
+    /// header `table` (or fails the test when there is no table to put it in).
+    #[track_caller]
+    fn edit_config(&self, key: &str, value: &str, table: Option<&str>) {
+        let text = std::fs::read_to_string(self.config_path()).expect("read newsmesh.toml");
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let setting = format!("{key} = {value}");
+        let prefix = format!("{key} =");
+        match lines.iter().position(|l| l.starts_with(&prefix)) {
+            Some(at) => lines[at] = setting,
+            None => {
+                let table = table.unwrap_or_else(|| panic!("no `{key} = ` line in newsmesh.toml"));
+                let at = lines
+                    .iter()
+                    .position(|l| l.trim() == table)
+                    .unwrap_or_else(|| panic!("no {table} table in newsmesh.toml"));
+                lines.insert(at + 1, setting);
+            }
+        }
+        std::fs::write(self.config_path(), lines.join("\n") + "\n").expect("write newsmesh.toml");
     }
 
     /// SIGKILLs `serve` (kill -9) and reaps it.
@@ -619,6 +650,16 @@ impl RawPeer {
     pub fn connect(node: &TestNode) -> RawPeer {
         let stream =
             TcpStream::connect_timeout(&node.addr, Duration::from_secs(5)).expect("connect");
+        Self::on(stream)
+    }
+
+    /// Connects to `addr` (a node's listen address) from the source address `source`
+    /// (e.g. 127.0.0.2, to act as another host) and reads its greeting.
+    pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawPeer {
+        Self::on(connect_from(source, addr))
+    }
+
+    fn on(stream: TcpStream) -> RawPeer {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
@@ -652,6 +693,11 @@ impl RawPeer {
             Ok(0) | Err(_) => None,
             Ok(_) => Some(line.trim_end_matches(['\r', '\n']).to_string()),
         }
+    }
+
+    /// The buffered read side, for tests that read answers in bulk.
+    pub fn reader(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
     }
 
     /// A second handle on the socket, for a writer thread.
