@@ -84,7 +84,7 @@ fn fill(home: &Home, n: u64) {
             node_name: &name,
             limits: node.config.limits.article_limits(),
             trust: &node.trust,
-            from_nntp_peer: None,
+            source: newsmesh::ingest::Source::Local,
         };
         let verdicts = ingest(&mut node.spool, &rules, &raws).unwrap();
         assert!(verdicts.iter().all(|v| matches!(v, Verdict::Stored(_))));

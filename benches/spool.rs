@@ -309,7 +309,7 @@ fn ingest_once(s: &Settings, articles: &[Vec<u8>]) -> Duration {
         node_name: &node.config.node.name,
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
-        from_nntp_peer: None,
+        source: newsmesh::ingest::Source::Local,
     };
     let start = Instant::now();
     let mut stored = 0;

@@ -187,7 +187,7 @@ fn load(home: &Path, raws: &[Vec<u8>]) {
         node_name: &name,
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
-        from_nntp_peer: None,
+        source: newsmesh::ingest::Source::Local,
     };
     for chunk in raws.chunks(5000) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();

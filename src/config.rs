@@ -138,6 +138,14 @@ pub struct LimitsConfig {
     /// Longest AUTHINFO backoff after repeated failures; a client that would have to wait
     /// longer is told 400 and disconnected.
     pub auth_max_backoff_secs: u64,
+    /// The article log (`news.log`) is rotated when it would pass this size; 0 turns it
+    /// off.
+    pub news_log_bytes: u64,
+    /// Rotated article logs kept (`news.log.1` ...).
+    pub news_log_files: u32,
+    /// Refused articles one peer's sync remembers to list with `sync -v` (the count is
+    /// exact beyond it).
+    pub sync_listed_refusals: usize,
 }
 
 impl Default for LimitsConfig {
@@ -160,6 +168,9 @@ impl Default for LimitsConfig {
             in_flight_timeout_secs: 30,
             auth_interval_ms: 250,
             auth_max_backoff_secs: 16,
+            news_log_bytes: 16 << 20,
+            news_log_files: 4,
+            sync_listed_refusals: 1000,
         }
     }
 }

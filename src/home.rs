@@ -1,6 +1,7 @@
 //! The node home: one directory holding `newsmesh.toml`, `spool.db`, `node.key` (the node
-//! identity) and `authors/*.key` (author identities). `init` creates it; everything else
-//! opens it as a [`Node`].
+//! identity) and `authors/*.key` (author identities), and what the node writes about
+//! itself: the article log `news.log`, `serve.state` while `serve` runs, `sync.lock`.
+//! `init` creates it; everything else opens it as a [`Node`].
 //!
 //! The home holds secrets (keys, AUTHINFO password hashes in the config, the spool), so
 //! it is private: the directory 0700, config and spool 0600 from the moment they are
@@ -60,6 +61,15 @@ impl Home {
     /// The lock `sync` holds while it runs.
     pub fn sync_lock_path(&self) -> PathBuf {
         self.dir.join("sync.lock")
+    }
+    /// The article log (`news.log`, rotated to `news.log.1` ...).
+    pub fn news_log_path(&self) -> PathBuf {
+        self.dir.join("news.log")
+    }
+    /// What a running `serve` records of itself (pid, start, addresses), locked while it
+    /// runs and removed when it stops.
+    pub fn serve_state_path(&self) -> PathBuf {
+        self.dir.join("serve.state")
     }
 
     /// Creates a node: directory, config from the commented template, node key, default
@@ -123,6 +133,11 @@ impl Home {
                 "Testing the mesh: any valid signature may post",
             )?;
         }
+        spool.set_news_log(crate::newslog::NewsLog::new(
+            self.news_log_path(),
+            config.limits.news_log_bytes,
+            config.limits.news_log_files,
+        ));
         Ok(Node {
             home: self.clone(),
             config,

@@ -9,8 +9,12 @@
 //! history: that would let anyone block a real article by sending garbage under its id.
 //! Nor does an article for groups this node does not carry (yet): groups are made
 //! deliberately, and once one is, its articles must still be able to come.
+//!
+//! Every verdict but "duplicate" goes to the spool's article log ([`crate::newslog`]),
+//! with the [`Source`] the caller names, once the transaction holding it has committed.
 
 use crate::article::{Article, Limits};
+use crate::newslog::{LogEntry, LogVerdict, NewsLog};
 use crate::sign::{
     self,
     batch::{verify_chunk, verify_many},
@@ -29,6 +33,36 @@ pub enum Verdict {
     Refused(String),
 }
 
+/// Where the articles of one ingest come from: named in the article log, and the
+/// unsigned-article rule depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// Made on this node (`post`, `cancel`, `newgroup`, the testbed).
+    Local,
+    /// An rnews batch (`import`).
+    Import,
+    /// A mesh neighbour (`[[peer]]`), by name: its feed into `serve`, or our pull.
+    Peer(&'a str),
+    /// A plain news server (`[[nntp_peer]]`), by name: unsigned articles are accepted
+    /// only from one whose `unsigned_groups` names their groups.
+    NntpPeer(&'a str),
+    /// A newsreader's POST: its AUTHINFO user (None: an anonymous loopback reader).
+    Reader(Option<&'a str>),
+}
+
+impl std::fmt::Display for Source<'_> {
+    /// `local`, `import`, the peer's name, `reader:USER` or `reader`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Local => f.write_str("local"),
+            Source::Import => f.write_str("import"),
+            Source::Peer(name) | Source::NntpPeer(name) => f.write_str(name),
+            Source::Reader(Some(user)) => write!(f, "reader:{user}"),
+            Source::Reader(None) => f.write_str("reader"),
+        }
+    }
+}
+
 /// What ingest needs to know about the node.
 #[derive(Debug, Clone)]
 pub struct Rules<'a> {
@@ -38,29 +72,42 @@ pub struct Rules<'a> {
     pub limits: Limits,
     /// Who may post where.
     pub trust: &'a TrustPolicy,
-    /// The `[[nntp_peer]]` these articles come from, if any: unsigned articles are
-    /// accepted only from one whose `unsigned_groups` names their groups.
-    pub from_nntp_peer: Option<&'a str>,
+    /// Where these articles come from.
+    pub source: Source<'a>,
 }
 
 impl<'a> Rules<'a> {
-    /// The rules a node's configuration and trust policy give.
+    /// The rules a node's configuration and trust policy give, for articles made here
+    /// (name another source with [`Rules::from`]).
     pub fn new(config: &'a crate::config::Config, trust: &'a TrustPolicy) -> Rules<'a> {
         Rules {
             node_name: &config.node.name,
             limits: config.limits.article_limits(),
             trust,
-            from_nntp_peer: None,
+            source: Source::Local,
         }
     }
 
-    /// These rules for articles relayed by `[[nntp_peer]]` `name` (None: not one).
-    pub fn from_nntp_peer(self, name: Option<&'a str>) -> Rules<'a> {
-        Rules {
-            from_nntp_peer: name,
-            ..self
+    /// These rules for articles from `source`.
+    pub fn from(self, source: Source<'a>) -> Rules<'a> {
+        Rules { source, ..self }
+    }
+
+    /// The `[[nntp_peer]]` these articles come from, if any.
+    pub fn nntp_peer(&self) -> Option<&'a str> {
+        match self.source {
+            Source::NntpPeer(name) => Some(name),
+            _ => None,
         }
     }
+}
+
+/// The Message-ID an article claims, when it parses (to name a refused article).
+pub fn claimed_message_id(raw: &[u8], limits: &Limits) -> Option<String> {
+    Article::parse(raw, limits)
+        .ok()?
+        .message_id()
+        .map(str::to_string)
 }
 
 struct Candidate {
@@ -104,9 +151,13 @@ fn ingest_items(
     items: &[(Option<&str>, &[u8])],
 ) -> Result<Vec<Verdict>, SpoolError> {
     let mut verdicts: Vec<Option<Verdict>> = vec![None; items.len()];
+    // Each article's Message-ID as far as it is known, for the article log.
+    let mut ids: Vec<Option<String>> = vec![None; items.len()];
     let mut steps: Vec<Vec<(usize, Candidate)>> = Vec::new();
     for (i, (offered_as, raw)) in items.iter().enumerate() {
-        match examine(spool, rules, *offered_as, raw)? {
+        let (id, outcome) = examine(spool, rules, *offered_as, raw)?;
+        ids[i] = id.or_else(|| offered_as.map(str::to_string));
+        match outcome {
             Ok(c) => match steps.last_mut() {
                 Some(step) if step.len() < STEP => step.push((i, c)),
                 _ => steps.push(vec![(i, c)]),
@@ -156,10 +207,38 @@ fn ingest_items(
             })
         })?;
     }
-    Ok(verdicts
+    let verdicts: Vec<Verdict> = verdicts
         .into_iter()
         .map(|v| v.unwrap_or_else(|| Verdict::Refused("internal: no verdict".into())))
-        .collect())
+        .collect();
+    // Committed: now the log may say so.
+    if let Some(log) = spool.news_log() {
+        log_verdicts(log, &rules.source, &ids, &verdicts);
+    }
+    Ok(verdicts)
+}
+
+/// One article-log line per verdict (duplicates are not news: they are left out).
+fn log_verdicts(log: &NewsLog, source: &Source<'_>, ids: &[Option<String>], verdicts: &[Verdict]) {
+    let peer = source.to_string();
+    let entries: Vec<LogEntry<'_>> = ids
+        .iter()
+        .zip(verdicts)
+        .filter_map(|(id, verdict)| {
+            let (verdict, reason) = match verdict {
+                Verdict::Stored(_) => (LogVerdict::Accepted, ""),
+                Verdict::Refused(why) => (LogVerdict::Refused, why.as_str()),
+                Verdict::Duplicate => return None,
+            };
+            Some(LogEntry {
+                verdict,
+                id: id.as_deref(),
+                peer: &peer,
+                reason,
+            })
+        })
+        .collect();
+    log.append(&entries);
 }
 
 /// Decides on one examined article given its signature status, and stores it when it
@@ -274,9 +353,9 @@ fn settle(
 /// may relay unsigned articles to its groups, and that peer must be the last relay its
 /// Path names (so `read` can say truthfully where it came from).
 fn unsigned_allowed(rules: &Rules<'_>, article: &Article, groups: &[String]) -> Result<(), String> {
-    rules.trust.allows_unsigned(groups, rules.from_nntp_peer)?;
+    rules.trust.allows_unsigned(groups, rules.nntp_peer())?;
     let relay = article.path_entries().first().cloned().unwrap_or_default();
-    match rules.from_nntp_peer {
+    match rules.nntp_peer() {
         Some(peer) if relay == peer => Ok(()),
         Some(peer) => Err(format!(
             "unsigned article from {peer} whose Path starts with {relay:?}, not {peer}"
@@ -356,23 +435,36 @@ fn withdraw(
     Ok(Ok(()))
 }
 
-/// Parses and pre-checks one article; `Err(verdict)` when it is settled already.
+/// Parses and pre-checks one article: its Message-ID when it has one, and `Err(verdict)`
+/// when it is settled already.
 fn examine(
     spool: &Spool,
     rules: &Rules<'_>,
     offered_as: Option<&str>,
     raw: &[u8],
-) -> Result<Result<Candidate, Verdict>, SpoolError> {
+) -> Result<(Option<String>, Result<Candidate, Verdict>), SpoolError> {
     let article = match Article::parse(raw, &rules.limits) {
         Ok(a) => a,
-        Err(e) => return Ok(Err(Verdict::Refused(e.to_string()))),
+        Err(e) => return Ok((None, Err(Verdict::Refused(e.to_string())))),
     };
+    let msgid = article.message_id().map(str::to_string);
+    let outcome = check(spool, rules, offered_as, article, msgid.clone())?;
+    Ok((msgid, outcome))
+}
+
+/// [`examine`] once the article has parsed.
+fn check(
+    spool: &Spool,
+    rules: &Rules<'_>,
+    offered_as: Option<&str>,
+    article: Article,
+    msgid: Option<String>,
+) -> Result<Result<Candidate, Verdict>, SpoolError> {
     if let Err(e) = article.validate(false) {
         return Ok(Err(Verdict::Refused(e.to_string())));
     }
-    let msgid = match article.message_id() {
-        Some(id) => id.to_string(),
-        None => return Ok(Err(Verdict::Refused("no Message-ID".into()))),
+    let Some(msgid) = msgid else {
+        return Ok(Err(Verdict::Refused("no Message-ID".into())));
     };
     if let Some(offered) = offered_as.filter(|o| *o != msgid) {
         return Ok(Err(Verdict::Refused(format!(
@@ -482,7 +574,7 @@ mod tests {
             node_name: "beta",
             limits: Limits::default(),
             trust,
-            from_nntp_peer: None,
+            source: Source::Local,
         }
     }
 
@@ -492,6 +584,41 @@ mod tests {
             .message_id()
             .unwrap()
             .to_string()
+    }
+
+    #[test]
+    fn verdicts_are_logged_with_their_id_and_source_after_commit() {
+        let (dir, mut spool) = spool_carrying();
+        let log = crate::newslog::NewsLog::new(dir.path().join("news.log"), 1 << 20, 1);
+        spool.set_news_log(log.clone());
+        let trust = policy();
+        let rules = beta(&trust).from(Source::Peer("gamma"));
+        let good = article("fine", "mesh.test", 1);
+        let untrusted = article("news", "mesh.announce", 1);
+        let garbage = b"not an article".to_vec();
+        let v = ingest(&mut spool, &rules, &[&good, &untrusted, &good, &garbage]).unwrap();
+        assert!(matches!(v[2], Verdict::Duplicate), "{v:?}");
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let lines: Vec<_> = text
+            .lines()
+            .map(|l| crate::newslog::LogLine::parse(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3, "duplicates are not logged: {text}");
+        assert_eq!(lines[0].verdict, LogVerdict::Accepted);
+        assert_eq!(lines[0].id, id_of(&good));
+        assert_eq!(lines[1].verdict, LogVerdict::Refused);
+        assert_eq!(lines[1].id, id_of(&untrusted));
+        assert!(lines[1].reason.contains("may not post to mesh.announce"));
+        assert_eq!(lines[2].id, "?");
+        assert!(lines.iter().all(|l| l.peer == "gamma"));
+        // A reader's post names the reader.
+        let reader = beta(&trust).from(Source::Reader(Some("ann")));
+        ingest(&mut spool, &reader, &[&article("mine", "mesh.test", 2)]).unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(
+            text.lines().last().unwrap().contains(" peer=reader:ann"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -680,7 +807,7 @@ mod tests {
         )
         .unwrap()
         .with_unsigned_from("inn", "mesh.*");
-        let from_inn = beta(&trust).from_nntp_peer(Some("inn"));
+        let from_inn = beta(&trust).from(Source::NntpPeer("inn"));
         let ok = unsigned("<u1@x>", "mesh.test", "inn");
         assert!(matches!(
             ingest(&mut spool, &from_inn, &[&ok]).unwrap()[0],

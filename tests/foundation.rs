@@ -35,7 +35,7 @@ fn ingest_into(node: &Node, raw: &[u8]) -> Verdict {
         node_name: &open.config.node.name,
         limits: open.config.limits.article_limits(),
         trust: &open.trust,
-        from_nntp_peer: None,
+        source: newsmesh::ingest::Source::Local,
     };
     let mut verdicts = ingest(&mut open.spool, &rules, &[raw]).expect("ingest");
     assert_eq!(verdicts.len(), 1);

@@ -142,8 +142,8 @@ fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
     // from instead of "Verified".
     let open = article.replace("mesh.announce", "mesh.test");
     let mut node = newsmesh::home::Home::new(bravo.home()).open().unwrap();
-    let rules =
-        newsmesh::ingest::Rules::new(&node.config, &node.trust).from_nntp_peer(Some("inn.example"));
+    let rules = newsmesh::ingest::Rules::new(&node.config, &node.trust)
+        .from(newsmesh::ingest::Source::NntpPeer("inn.example"));
     let verdicts = newsmesh::ingest::ingest(&mut node.spool, &rules, &[open.as_bytes()]).unwrap();
     assert!(
         matches!(verdicts[..], [newsmesh::ingest::Verdict::Stored(_)]),

@@ -318,7 +318,7 @@ fn fill_spool(node: &TestNode, n: usize) -> Vec<String> {
             node_name: &name,
             limits: open.config.limits.article_limits(),
             trust: &open.trust,
-            from_nntp_peer: None,
+            source: newsmesh::ingest::Source::Local,
         };
         let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
         for (raw, verdict) in raws.iter().zip(verdicts) {

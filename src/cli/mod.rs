@@ -134,6 +134,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Show how the node and each neighbour are doing: serve (pid, uptime, addresses),
+    /// spool, per peer the last sync, totals and backlog, and recent refusals.
+    ///
+    /// Reads only what the node keeps (serve.state, the spool, news.log); asks no
+    /// neighbour. With --json, one JSON object whose shape the man page documents (STATUS).
+    Status {
+        /// Print one JSON object, for monitoring.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `sync`.
@@ -316,6 +326,16 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
     Ok(())
 }
 
+fn status(home: &Home, json: bool) -> Result<()> {
+    let status = crate::status::gather(home)?;
+    if json {
+        println!("{}", status.to_json()?);
+    } else {
+        print!("{status}");
+    }
+    Ok(())
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let home = cli.home();
@@ -342,5 +362,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import { file } => sneakernet::import(&home, file),
         Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
+        Command::Status { json } => status(&home, json),
     }
 }

@@ -1,11 +1,13 @@
-//! `newsmesh export` and `newsmesh import`: rnews batches for an air gap.
+//! `newsmesh export` and `newsmesh import`: rnews batches for an air gap. `import` names
+//! each refused article by its Message-ID and reason (stderr and the article log).
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{claimed_message_id, ingest, Rules, Source, Verdict};
+use crate::newslog::{LogEntry, LogVerdict};
 use crate::rnews::{write_article, BatchReader, Item};
 use crate::server::{feed_matches, path_names};
 use crate::wildmat::Wildmat;
@@ -90,9 +92,17 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                 (false, None)
             }
             Ok(Some(Item::TooLarge(size))) => {
-                eprintln!(
-                    "refused an article of {size} bytes: over [limits] max_article_bytes ({max})"
-                );
+                // Skipped unread, so its Message-ID is not known.
+                let why = format!("{size} bytes, over [limits] max_article_bytes ({max})");
+                eprintln!("refused an article of {why}");
+                if let Some(log) = node.spool.news_log() {
+                    log.append(&[LogEntry {
+                        verdict: LogVerdict::Refused,
+                        id: None,
+                        peer: "import",
+                        reason: &why,
+                    }]);
+                }
                 refused += 1;
                 (false, None)
             }
@@ -100,14 +110,16 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
             Err(e) => (true, Some(e)),
         };
         if pending.len() >= IMPORT_BATCH || done {
-            let rules = Rules::new(&node.config, &node.trust);
+            let rules = Rules::new(&node.config, &node.trust).from(Source::Import);
             let raws: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
-            for verdict in ingest(&mut node.spool, &rules, &raws)? {
+            let verdicts = ingest(&mut node.spool, &rules, &raws)?;
+            for (verdict, raw) in verdicts.into_iter().zip(&raws) {
                 match verdict {
                     Verdict::Stored(_) => imported += 1,
                     Verdict::Duplicate => duplicates += 1,
                     Verdict::Refused(why) => {
-                        eprintln!("refused: {why}");
+                        let id = claimed_message_id(raw, &rules.limits);
+                        eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
                         refused += 1;
                     }
                 }

@@ -227,6 +227,8 @@ pub fn serve_forever(home: &Home) -> Result<()> {
     runtime.block_on(async {
         let running = start(home, None).await?;
         tracing::info!("newsmesh serving on {}", running.addr);
+        // For `newsmesh status`; removed when this block ends (after a clean stop).
+        let _record = crate::status::ServeRecord::create(home, &[running.addr]);
         wait_for_signal().await?;
         tracing::info!("signal received, shutting down");
         running.stop().await;

@@ -6,12 +6,18 @@
 //! Durability: `synchronous=FULL`, so a committed transaction survives a crash of the
 //! process and of the machine; an article is acknowledged to a peer only after the
 //! transaction that stores it has committed. Batches amortise the fsync.
+//!
+//! A spool opened through the node home carries the home's article log
+//! ([`crate::newslog`]), so that `ingest`, whoever calls it, writes one line per verdict
+//! once the transaction holding them has committed.
 
 mod cancel;
 mod expire;
 mod marks;
 mod migrate;
+mod peer_syncs;
 mod query;
+mod stats;
 mod store;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +28,9 @@ use rusqlite::Connection;
 pub use cancel::Target;
 pub use expire::ExpireReport;
 pub use marks::PeerMarks;
+pub use peer_syncs::{PeerSyncs, SyncOutcome};
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
+pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 
 /// Test knob: the environment variable that caps the spool at this many pages (SQLite's
@@ -86,6 +94,7 @@ pub struct Spool {
     conn: Connection,
     path: PathBuf,
     created: bool,
+    news_log: Option<crate::newslog::NewsLog>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -131,6 +140,7 @@ impl Spool {
             conn,
             path: path.to_path_buf(),
             created,
+            news_log: None,
         })
     }
 
@@ -143,6 +153,16 @@ impl Spool {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes `ingest`'s verdicts on this spool to `log` from now on.
+    pub fn set_news_log(&mut self, log: crate::newslog::NewsLog) {
+        self.news_log = Some(log);
+    }
+
+    /// The article log, when the spool has one (a spool opened through the home).
+    pub fn news_log(&self) -> Option<&crate::newslog::NewsLog> {
+        self.news_log.as_ref()
     }
 
     fn err(&self, source: rusqlite::Error) -> SpoolError {

@@ -133,7 +133,25 @@ pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
             report.error = Some(e.to_string());
         }
         report.ms = started.elapsed().as_millis() as u64;
+        record(&mut node, &report);
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Keeps the result for `newsmesh status`. The sync itself is over and its line must
+/// still be printed, so a spool that cannot take the record is a warning only.
+fn record(node: &mut crate::home::Node, report: &PeerReport) {
+    let outcome = crate::spool::SyncOutcome {
+        at: crate::spool::now(),
+        error: report.error.clone(),
+        sent: report.sent,
+        received: report.received,
+        refused: report.refused,
+        bytes: report.bytes,
+        ms: report.ms,
+    };
+    if let Err(e) = node.spool.record_sync(&report.peer, &outcome) {
+        tracing::warn!("cannot record the sync with {}: {e}", report.peer);
+    }
 }

@@ -11,7 +11,7 @@ use ed25519_dalek::SigningKey;
 
 use super::one_line;
 use crate::compose::{sign_posted, Poster};
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::server::session::Session;
 
@@ -46,7 +46,7 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
             Err(why) => return Ok(Err(why)),
         };
         let id = article.message_id().unwrap_or_default().to_string();
-        let rules = Rules::new(&shared.config, &shared.trust);
+        let rules = Rules::new(&shared.config, &shared.trust).from(Source::Reader(user.as_deref()));
         let signed = article.to_bytes();
         Ok(match ingest(spool, &rules, &[&signed])?.pop() {
             Some(Verdict::Stored(_)) => Ok(id),

@@ -1,0 +1,187 @@
+//! How the syncs with each neighbour went (schema 006): `sync` records every exchange's
+//! result here, and `newsmesh status` shows the last one, the last success and the
+//! totals, so an operator (or a monitoring script) sees a neighbour going quiet.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{Spool, SpoolError};
+
+/// The result of one sync with one neighbour, as `sync` reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOutcome {
+    /// Unix seconds it ended.
+    pub at: i64,
+    /// Why it failed; None when it succeeded.
+    pub error: Option<String>,
+    /// Articles whose bodies we sent and the neighbour stored.
+    pub sent: u64,
+    /// Articles whose bodies we received and stored.
+    pub received: u64,
+    /// Articles either side turned down.
+    pub refused: u64,
+    /// Bytes on the wire, both directions.
+    pub bytes: u64,
+    /// How long it took, in milliseconds.
+    pub ms: u64,
+}
+
+/// What the spool remembers of a neighbour's syncs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerSyncs {
+    /// The last sync.
+    pub last: SyncOutcome,
+    /// Unix seconds of the last sync that succeeded (None: none has).
+    pub last_ok_at: Option<i64>,
+    /// Syncs since the first (the totals below are over these).
+    pub syncs: u64,
+    /// How many of them failed.
+    pub failures: u64,
+    /// Articles sent, in total.
+    pub sent: u64,
+    /// Articles received, in total.
+    pub received: u64,
+    /// Articles refused (either side), in total.
+    pub refused: u64,
+    /// Bytes on the wire, in total.
+    pub bytes: u64,
+}
+
+/// SQLite integers are signed; counters saturate rather than wrap.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn count(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(u64::try_from(row.get::<_, i64>(i)?).unwrap_or(0))
+}
+
+impl Spool {
+    /// Records one sync with `peer` and adds it to the totals (one statement).
+    pub fn record_sync(&mut self, peer: &str, o: &SyncOutcome) -> Result<(), SpoolError> {
+        let ok = o.error.is_none();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO peer_syncs (peer, last_at, last_ok, last_error, last_sent,
+                     last_received, last_refused, last_bytes, last_ms, last_ok_at,
+                     syncs, failures, sent, received, refused, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?3 THEN ?2 END,
+                     1, NOT ?3, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(peer) DO UPDATE SET
+                     last_at = ?2, last_ok = ?3, last_error = ?4, last_sent = ?5,
+                     last_received = ?6, last_refused = ?7, last_bytes = ?8, last_ms = ?9,
+                     last_ok_at = CASE WHEN ?3 THEN ?2 ELSE last_ok_at END,
+                     syncs = syncs + 1, failures = failures + NOT ?3,
+                     sent = sent + ?5, received = received + ?6, refused = refused + ?7,
+                     bytes = bytes + ?8",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    peer,
+                    o.at,
+                    ok,
+                    o.error.as_deref().unwrap_or(""),
+                    int(o.sent),
+                    int(o.received),
+                    int(o.refused),
+                    int(o.bytes),
+                    int(o.ms),
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// What is remembered of `peer`'s syncs (None: never synced).
+    pub fn peer_syncs(&self, peer: &str) -> Result<Option<PeerSyncs>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT last_at, last_ok, last_error, last_sent, last_received, last_refused,
+                        last_bytes, last_ms, last_ok_at, syncs, failures, sent, received,
+                        refused, bytes
+                 FROM peer_syncs WHERE peer = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![peer], |r| {
+                    let ok: bool = r.get(1)?;
+                    let error: String = r.get(2)?;
+                    Ok(PeerSyncs {
+                        last: SyncOutcome {
+                            at: r.get(0)?,
+                            error: (!ok).then_some(error),
+                            sent: count(r, 3)?,
+                            received: count(r, 4)?,
+                            refused: count(r, 5)?,
+                            bytes: count(r, 6)?,
+                            ms: count(r, 7)?,
+                        },
+                        last_ok_at: r.get(8)?,
+                        syncs: count(r, 9)?,
+                        failures: count(r, 10)?,
+                        sent: count(r, 11)?,
+                        received: count(r, 12)?,
+                        refused: count(r, 13)?,
+                        bytes: count(r, 14)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::temp_spool;
+    use super::*;
+
+    #[test]
+    fn results_are_kept_and_totals_accumulate() {
+        let (_dir, mut spool) = temp_spool();
+        assert_eq!(spool.peer_syncs("beta").unwrap(), None);
+        let ok = SyncOutcome {
+            at: 100,
+            error: None,
+            sent: 2,
+            received: 3,
+            refused: 1,
+            bytes: 500,
+            ms: 7,
+        };
+        spool.record_sync("beta", &ok).unwrap();
+        let failed = SyncOutcome {
+            at: 200,
+            error: Some("connection refused".into()),
+            bytes: 0,
+            ms: 3,
+            ..SyncOutcome::default()
+        };
+        spool.record_sync("beta", &failed).unwrap();
+        spool
+            .record_sync(
+                "beta",
+                &SyncOutcome {
+                    at: 300,
+                    ..ok.clone()
+                },
+            )
+            .unwrap();
+        spool
+            .record_sync(
+                "beta",
+                &SyncOutcome {
+                    at: 400,
+                    ..failed.clone()
+                },
+            )
+            .unwrap();
+        let got = spool.peer_syncs("beta").unwrap().unwrap();
+        assert_eq!(got.last, SyncOutcome { at: 400, ..failed });
+        assert_eq!(got.last_ok_at, Some(300));
+        assert_eq!((got.syncs, got.failures), (4, 2));
+        assert_eq!(
+            (got.sent, got.received, got.refused, got.bytes),
+            (4, 6, 2, 1000)
+        );
+        assert_eq!(spool.peer_syncs("gamma").unwrap(), None);
+    }
+}

@@ -1,0 +1,194 @@
+//! How a node and its neighbours are doing, seen by an operator: `newsmesh status`
+//! (text and `--json`) after real syncs, the article log `news.log` with every accepted
+//! and refused article, `sync -v` naming each refused article, and `import` naming the
+//! Message-ID of each refusal.
+
+#[path = "common/mesh.rs"]
+mod mesh;
+
+use std::time::Duration;
+
+use mesh::{add_peer, free_port, link, wait_until, TestNode};
+use serde_json::Value;
+
+/// `newsmesh status --json`, parsed.
+fn status(node: &TestNode) -> Value {
+    let run = node.run(&["status", "--json"]).ok();
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// The entry for `name` in `peers`.
+fn peer<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["peers"]
+        .as_array()
+        .expect("peers is an array")
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no peer {name} in {status:#}"))
+}
+
+/// The lines of `news.log`, split into fields.
+fn news_log(node: &TestNode) -> Vec<String> {
+    std::fs::read_to_string(node.home().join("news.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Finding: there was no way to see how a node was doing; `status --json` must list
+/// every neighbour (dialled, failing, passive) with its backlog and last result.
+#[test]
+fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
+    let alpha = TestNode::new("alpha");
+    let mut beta = TestNode::new("beta");
+    link(&alpha, &beta);
+    // A neighbour that is down, and one behind NAT that dials us.
+    let down = TestNode::new("down");
+    alpha
+        .run(&[
+            "peer",
+            "add",
+            "down",
+            &down.node_key(),
+            "--address",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .ok();
+    let nat = TestNode::new("nat");
+    add_peer(&alpha, &nat, false);
+    beta.start();
+    for i in 0..3 {
+        alpha.post(&format!("news {i}"), "hello\n");
+    }
+
+    let before = status(&alpha);
+    assert_eq!(before["node"], "alpha");
+    assert_eq!(before["spool"]["articles"], 3);
+    assert_eq!(peer(&before, "beta")["backlog"], 3);
+    assert_eq!(peer(&before, "beta")["last_sync"], Value::Null);
+    assert_eq!(before["serve"]["running"], false);
+
+    let run = alpha.sync_args(&["--peer", "beta"]);
+    run.assert_ok();
+    let _ = alpha.sync(); // "down" fails; beta has nothing new.
+
+    let after = status(&alpha);
+    let names: Vec<&str> = after["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["beta", "down", "nat"]);
+    let b = peer(&after, "beta");
+    assert_eq!(b["kind"], "mesh");
+    assert_eq!(b["backlog"], 0, "{b:#}");
+    assert_eq!(b["last_sync"]["status"], "ok");
+    assert_eq!(b["last_sync"]["error"], Value::Null);
+    assert_eq!(b["totals"]["syncs"], 2);
+    assert_eq!(b["totals"]["sent"], 3);
+    assert_eq!(b["last_ok"], b["last_sync"]["at"]);
+    assert!(b["marks"]["push_seq"].as_i64().unwrap() >= 3, "{b:#}");
+    let d = peer(&after, "down");
+    assert_eq!(d["backlog"], 3, "nothing reached it: {d:#}");
+    assert_eq!(d["last_sync"]["status"], "failed");
+    assert!(d["last_sync"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1"));
+    assert_eq!(d["last_ok"], Value::Null);
+    assert_eq!(
+        (
+            d["totals"]["syncs"].clone(),
+            d["totals"]["failures"].clone()
+        ),
+        (1.into(), 1.into())
+    );
+    let n = peer(&after, "nat");
+    assert_eq!(
+        (n["address"].clone(), n["backlog"].clone()),
+        (Value::Null, Value::Null)
+    );
+    assert_eq!(n["last_sync"], Value::Null);
+
+    // A new article is backlog for beta until the next sync.
+    alpha.post("one more", "hello\n");
+    assert_eq!(peer(&status(&alpha), "beta")["backlog"], 1);
+
+    // beta's serve is seen running (pid, address) until it stops.
+    let pid = beta.serve_pid();
+    assert!(wait_until(Duration::from_secs(10), || status(&beta)
+        ["serve"]["running"]
+        == true));
+    let s = status(&beta);
+    assert_eq!(s["serve"]["pid"], pid);
+    assert_eq!(s["serve"]["listen"][0], beta.addr.to_string());
+    assert!(s["serve"]["uptime_secs"].as_i64().unwrap() >= 0);
+    assert_eq!(s["spool"]["articles"], 3);
+    beta.stop();
+    assert_eq!(status(&beta)["serve"]["running"], false);
+    assert!(!beta.home().join("serve.state").exists());
+
+    // The text form says the same for a person.
+    let text = alpha.run(&["status"]).ok().stdout;
+    assert!(text.contains("serve: not running"), "{text}");
+    assert!(text.contains("peer beta (mesh, "), "{text}");
+    assert!(text.contains("backlog 1"), "{text}");
+    assert!(
+        text.contains("peer down (mesh, ") && text.contains(" failed "),
+        "{text}"
+    );
+}
+
+/// A serve killed with -9 leaves its state file behind; status must not believe it.
+#[test]
+fn a_killed_serve_is_not_reported_running() {
+    let mut alpha = TestNode::new("alpha");
+    alpha.start();
+    assert!(wait_until(Duration::from_secs(10), || status(&alpha)
+        ["serve"]["running"]
+        == true));
+    alpha.kill9();
+    assert!(alpha.home().join("serve.state").exists());
+    assert_eq!(status(&alpha)["serve"]["running"], false);
+}
+
+/// Finding: `import` printed the reason of a refusal without the Message-ID.
+#[test]
+fn import_names_each_refused_article_and_logs_it() {
+    let alpha = TestNode::new("alpha");
+    let bravo = TestNode::new("bravo");
+    let good = alpha.post("fine", "Pay Alice\n");
+    let bad = alpha.post("tampered", "Pay Alice\n");
+    let mut batch = Vec::new();
+    for id in [&good, &bad] {
+        let mut text = String::from_utf8(alpha.raw_article(id))
+            .unwrap()
+            .replace("\r\n", "\n");
+        if *id == bad {
+            text = text.replace("Pay Alice", "Pay Malle");
+        }
+        batch.extend_from_slice(format!("#! rnews {}\n{text}", text.len()).as_bytes());
+    }
+    let run = bravo.run_with_stdin(&["import"], &batch).ok();
+    assert!(
+        run.stdout.contains("imported=1 duplicates=0 refused=1"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(&format!("refused {bad}: ")),
+        "the refusal names the article: {run:?}"
+    );
+    let log = news_log(&bravo);
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!(" accepted id={good} peer=import"))),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!(" refused id={bad} peer=import reason=\""))),
+        "{log:#?}"
+    );
+}
