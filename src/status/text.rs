@@ -16,6 +16,15 @@ fn age(secs: i64) -> String {
     }
 }
 
+/// `1 article`, `3 articles`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// `1.5 MiB`.
 fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
@@ -48,9 +57,9 @@ impl fmt::Display for NodeStatus {
         let spool = &self.spool;
         write!(
             f,
-            "spool: {} articles in {} groups, {}",
-            spool.articles,
-            spool.groups,
+            "spool: {} in {}, {}",
+            count(spool.articles, "article"),
+            count(spool.groups, "group"),
             size(spool.bytes)
         )?;
         if let (Some(oldest), Some(newest)) = (spool.oldest, spool.newest) {
@@ -137,5 +146,9 @@ mod tests {
         assert_eq!(age(-5), "0s");
         assert_eq!(size(512), "512 bytes");
         assert_eq!(size(1536 * 1024), "1.5 MiB");
+        assert_eq!(
+            (count(1, "group"), count(0, "group")),
+            ("1 group".into(), "0 groups".into())
+        );
     }
 }
