@@ -192,3 +192,101 @@ fn import_names_each_refused_article_and_logs_it() {
         "{log:#?}"
     );
 }
+
+/// `newsmesh post --group GROUP` on `node`; the new Message-ID.
+fn post_in(node: &TestNode, group: &str, subject: &str) -> String {
+    let run = node
+        .run_with_stdin(&["post", "--group", group, "--subject", subject], b"text\n")
+        .ok();
+    run.stdout.trim().to_string()
+}
+
+/// Finding: `sync` printed `refused=2` with no Message-ID or reason (the reason was only
+/// in the other side's log). Now `sync -v` names each refused article, who refused it and
+/// why, and both nodes' article logs have it.
+#[test]
+fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason() {
+    let alpha = TestNode::new("alpha");
+    let mut beta = TestNode::new("beta");
+    link(&alpha, &beta);
+    // Each carries a group the other does not: what is posted there is refused across.
+    alpha.run(&["groups", "--add", "mesh.alpha-only"]).ok();
+    beta.run(&["groups", "--add", "mesh.beta-only"]).ok();
+    let pulled = post_in(&beta, "mesh.beta-only", "beta's own");
+    let pushed = post_in(&alpha, "mesh.alpha-only", "alpha's own");
+    beta.start();
+
+    let run = alpha.run(&["sync", "-v"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("peer=beta status=ok ") && lines[0].contains(" refused=2 "),
+        "the main line is unchanged: {run:?}"
+    );
+    let refusal = |id: &str| {
+        lines[1..]
+            .iter()
+            .find(|l| l.starts_with(&format!("refused id={id} peer=beta ")))
+            .unwrap_or_else(|| panic!("no refusal line for {id}: {run:?}"))
+            .to_string()
+    };
+    let ours = refusal(&pulled);
+    assert!(
+        ours.contains(" by=us reason=\"") && ours.contains("does not carry mesh.beta-only"),
+        "{ours}"
+    );
+    let theirs = refusal(&pushed);
+    assert!(
+        theirs.contains(" by=peer reason=\"") && theirs.contains("mesh.alpha-only"),
+        "{theirs}"
+    );
+    assert_eq!(lines.len(), 3, "{run:?}");
+
+    // Without -v, only the peer line.
+    let quiet = alpha.run(&["sync"]).ok();
+    assert!(
+        quiet.stdout.lines().all(|l| l.starts_with("peer=")),
+        "{quiet:?}"
+    );
+
+    let log = news_log(&alpha);
+    let has = |log: &[String], what: &str| log.iter().any(|l| l.contains(what));
+    assert!(
+        has(&log, &format!(" refused id={pulled} peer=beta reason=\"")),
+        "{log:#?}"
+    );
+    assert!(
+        has(
+            &log,
+            &format!(" peer-refused id={pushed} peer=beta reason=\"")
+        ),
+        "{log:#?}"
+    );
+    // beta's serve logged its side, naming the peer that sent it.
+    let beta_log = news_log(&beta);
+    assert!(
+        has(&beta_log, &format!(" refused id={pushed} peer=")),
+        "{beta_log:#?}"
+    );
+    // And status lists them with id, peer and reason.
+    let refusals = status(&alpha)["refusals"].clone();
+    let listed: Vec<(&str, &str, &str)> = refusals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["verdict"].as_str().unwrap(),
+                r["id"].as_str().unwrap(),
+                r["peer"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        listed.contains(&("refused", pulled.as_str(), "beta")),
+        "{refusals:#}"
+    );
+    assert!(
+        listed.contains(&("peer-refused", pushed.as_str(), "beta")),
+        "{refusals:#}"
+    );
+}

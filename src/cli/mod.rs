@@ -155,6 +155,10 @@ pub struct SyncArgs {
     /// Quiet: print only the lines of peers that failed (for cron).
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// After each peer's line, one line per refused article:
+    /// `refused id=<id> peer=NAME by=us|peer reason="..."`.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// `init`.
@@ -315,6 +319,11 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
     for report in &reports {
         if !args.quiet || !report.ok() {
             println!("{report}");
+            if args.verbose {
+                for line in report.refusal_lines() {
+                    println!("{line}");
+                }
+            }
         }
     }
     if failed > 0 {

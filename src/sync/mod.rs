@@ -19,7 +19,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::home::Home;
+use crate::home::{Home, Node};
+use crate::newslog::{LogEntry, LogVerdict};
 
 pub use exchange::exchange;
 pub use lock::SyncLock;
@@ -45,6 +46,29 @@ pub struct PeerReport {
     pub bytes: u64,
     /// Duration in milliseconds.
     pub ms: u64,
+    /// The refused articles, for `sync -v`: at most `[limits] sync_listed_refusals` of
+    /// them (`refused` counts them all).
+    pub refusals: Vec<Refusal>,
+}
+
+/// Which side turned an article down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedBy {
+    /// This node refused what the neighbour sent.
+    Us,
+    /// The neighbour refused what we sent.
+    Peer,
+}
+
+/// One refused article of a sync.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Its Message-ID, when known.
+    pub id: Option<String>,
+    /// Who refused it.
+    pub by: RefusedBy,
+    /// Why (the neighbour's answer when it refused).
+    pub reason: String,
 }
 
 impl PeerReport {
@@ -52,6 +76,67 @@ impl PeerReport {
     pub fn ok(&self) -> bool {
         self.error.is_none()
     }
+
+    /// Counts one refused article, and keeps it for `sync -v` while fewer than `listed`
+    /// are kept.
+    pub fn refuse(&mut self, id: Option<&str>, by: RefusedBy, reason: &str, listed: usize) {
+        self.refused += 1;
+        if self.refusals.len() < listed {
+            self.refusals.push(Refusal {
+                id: id.map(str::to_string),
+                by,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    /// The `sync -v` lines: `refused id=<id> peer=beta by=us reason="..."` per refusal.
+    pub fn refusal_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.refusals.iter().map(|r| {
+            format!(
+                "refused id={} peer={} by={} reason=\"{}\"",
+                r.id.as_deref()
+                    .unwrap_or("?")
+                    .replace(char::is_whitespace, "?"),
+                self.peer,
+                match r.by {
+                    RefusedBy::Us => "us",
+                    RefusedBy::Peer => "peer",
+                },
+                r.reason.replace(['"', '\n', '\r'], "'")
+            )
+        })
+    }
+}
+
+/// We refused an article the neighbour sent before it reached `ingest` (which logs its
+/// own verdicts): counted in `report` and written to the article log.
+fn we_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
+    if let Some(log) = node.spool.news_log() {
+        log.append(&[LogEntry {
+            verdict: LogVerdict::Refused,
+            id: Some(id),
+            peer: &report.peer,
+            reason,
+        }]);
+    }
+    let listed = node.config.limits.sync_listed_refusals;
+    report.refuse(Some(id), RefusedBy::Us, reason, listed);
+}
+
+/// A neighbour refused an article we sent: counted in `report`, and written to the
+/// article log (the neighbour's own log has its side).
+fn peer_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
+    if let Some(log) = node.spool.news_log() {
+        log.append(&[LogEntry {
+            verdict: LogVerdict::PeerRefused,
+            id: Some(id),
+            peer: &report.peer,
+            reason,
+        }]);
+    }
+    let listed = node.config.limits.sync_listed_refusals;
+    report.refuse(Some(id), RefusedBy::Peer, reason, listed);
 }
 
 impl fmt::Display for PeerReport {

@@ -6,7 +6,7 @@
 
 use super::conn::{command, dial, expect, greeting, hang_up, net, response, Deadline};
 use super::push::{next_offer, push, Target};
-use super::PeerReport;
+use super::{peer_refused, PeerReport};
 use crate::config::NntpPeerConfig;
 use crate::error::{Error, Result};
 use crate::home::Node;
@@ -75,7 +75,7 @@ async fn push_ihave(
             let r = response(conn).await?;
             match r.code {
                 235 => report.sent += 1,
-                437 => report.refused += 1,
+                437 => peer_refused(node, report, id, &r.text),
                 _ => expect(&r, 235, &format!("IHAVE {id} transfer"))?,
             }
         }

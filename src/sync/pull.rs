@@ -12,11 +12,11 @@
 use std::collections::HashSet;
 
 use super::conn::{command, expect, net, response};
-use super::PeerReport;
+use super::{we_refused, PeerReport, RefusedBy};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
 use crate::home::Node;
-use crate::ingest::{ingest_offered, Rules, Verdict};
+use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::{Conn, NetError};
 use crate::protocol::mesh::MAX_EPOCH;
 use crate::protocol::{ArticleRef, Command, MeshCommand};
@@ -227,8 +227,8 @@ async fn receive<'a>(
                     }
                 }
                 Err(NetError::Protocol(e)) => {
-                    tracing::info!("refused {id} from peer: {e}");
-                    report.refused += 1;
+                    // Never reached ingest (too large to read): logged here.
+                    we_refused(node, report, id, &e.to_string());
                 }
                 Err(e) => return Err(net(e)),
             },
@@ -272,20 +272,21 @@ impl<'a> Batch<'a> {
         if self.articles.is_empty() {
             return Ok(());
         }
-        let rules = Rules::new(&node.config, &node.trust);
+        let peer = report.peer.clone();
+        let rules = Rules::new(&node.config, &node.trust).from(Source::Peer(&peer));
         let offered: Vec<(&str, &[u8])> = self
             .articles
             .iter()
             .map(|(id, raw)| (*id, raw.as_slice()))
             .collect();
-        for verdict in ingest_offered(&mut node.spool, &rules, &offered)? {
+        let listed = node.config.limits.sync_listed_refusals;
+        let verdicts = ingest_offered(&mut node.spool, &rules, &offered)?;
+        for (verdict, (id, _)) in verdicts.into_iter().zip(&offered) {
             match verdict {
                 Verdict::Stored(_) => report.received += 1,
                 Verdict::Duplicate => {}
-                Verdict::Refused(why) => {
-                    tracing::info!("refused an article: {why}");
-                    report.refused += 1;
-                }
+                // The article log has it already (ingest writes it).
+                Verdict::Refused(why) => report.refuse(Some(id), RefusedBy::Us, &why, listed),
             }
         }
         self.articles.clear();

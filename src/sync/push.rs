@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 use super::auth::authenticate;
 use super::conn::{command, expect, net, response};
-use super::PeerReport;
+use super::{peer_refused, PeerReport};
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::home::Node;
@@ -90,8 +90,14 @@ pub(super) async fn push(
             match (r.code, r.first_arg()) {
                 (239, Some(got)) if got == id => report.sent += 1,
                 (439, Some(got)) if got == id => {
-                    tracing::info!("peer {} refused {id}: {}", target.name, r.text);
-                    report.refused += 1;
+                    // `439 <id> reason`: the reason is what follows the id.
+                    let why = r
+                        .text
+                        .trim_start_matches(|c: char| c.is_ascii_whitespace())
+                        .strip_prefix(got)
+                        .unwrap_or(&r.text)
+                        .trim_start();
+                    peer_refused(node, report, &id, why);
                 }
                 _ => {
                     return Err(Error::Network(format!(
