@@ -72,9 +72,9 @@ pub struct LogEntry<'a> {
 }
 
 /// Longest Message-ID written (RFC 5536 allows 250 octets).
-const MAX_ID: usize = 250;
+pub const MAX_ID: usize = 250;
 /// Longest reason written; longer ones are cut (a reason may quote what a peer sent).
-const MAX_REASON: usize = 400;
+pub const MAX_REASON: usize = 400;
 
 /// An article log: where it is and how large it may grow.
 #[derive(Debug, Clone)]
@@ -227,9 +227,10 @@ fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// Makes text safe for one field of one line: no line breaks, quotes or other control
-/// characters (a reason may quote what a peer sent), and at most `max` characters.
-fn clean(text: &str, max: usize, space: char) -> String {
+/// Makes text safe for one field of one line (here and in `sync -v`): no line breaks,
+/// quotes or other control characters (a reason may quote what a peer sent), spaces
+/// replaced by `space`, at most `max` characters.
+pub fn clean_field(text: &str, max: usize, space: char) -> String {
     text.chars()
         .take(max)
         .map(|c| match c {
@@ -243,11 +244,15 @@ fn clean(text: &str, max: usize, space: char) -> String {
 
 fn write_line(out: &mut String, time: &str, e: &LogEntry<'_>) {
     use std::fmt::Write as _;
-    let id = clean(e.id.unwrap_or("?"), MAX_ID, '?');
-    let peer = clean(e.peer, MAX_ID, '_');
+    let id = clean_field(e.id.unwrap_or("?"), MAX_ID, '?');
+    let peer = clean_field(e.peer, MAX_ID, '_');
     let _ = write!(out, "{time} {} id={id} peer={peer}", e.verdict.word());
     if e.verdict != LogVerdict::Accepted {
-        let _ = write!(out, " reason=\"{}\"", clean(e.reason, MAX_REASON, ' '));
+        let _ = write!(
+            out,
+            " reason=\"{}\"",
+            clean_field(e.reason, MAX_REASON, ' ')
+        );
     }
     out.push('\n');
 }

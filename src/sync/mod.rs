@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::home::{Home, Node};
-use crate::newslog::{LogEntry, LogVerdict};
+use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
 
 pub use exchange::exchange;
 pub use lock::SyncLock;
@@ -95,15 +95,13 @@ impl PeerReport {
         self.refusals.iter().map(|r| {
             format!(
                 "refused id={} peer={} by={} reason=\"{}\"",
-                r.id.as_deref()
-                    .unwrap_or("?")
-                    .replace(char::is_whitespace, "?"),
+                clean_field(r.id.as_deref().unwrap_or("?"), MAX_ID, '?'),
                 self.peer,
                 match r.by {
                     RefusedBy::Us => "us",
                     RefusedBy::Peer => "peer",
                 },
-                r.reason.replace(['"', '\n', '\r'], "'")
+                clean_field(&r.reason, MAX_REASON, ' ')
             )
         })
     }
@@ -238,5 +236,40 @@ fn record(node: &mut crate::home::Node, report: &PeerReport) {
     };
     if let Err(e) = node.spool.record_sync(&report.peer, &outcome) {
         tracing::warn!("cannot record the sync with {}: {e}", report.peer);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_counted_all_but_listed_up_to_the_limit_one_line_each() {
+        let mut report = PeerReport {
+            peer: "beta".into(),
+            ..PeerReport::default()
+        };
+        report.refuse(
+            Some("<a@x>"),
+            RefusedBy::Us,
+            "bad \"sig\"\r\nrefused id=<z@x>",
+            2,
+        );
+        report.refuse(None, RefusedBy::Peer, "439 no", 2);
+        report.refuse(Some("<c@x>"), RefusedBy::Us, "third", 2);
+        assert_eq!(report.refused, 3);
+        let lines: Vec<String> = report.refusal_lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "refused id=<a@x> peer=beta by=us reason=\"bad 'sig'??refused id=<z@x>\"",
+                "refused id=? peer=beta by=peer reason=\"439 no\"",
+            ]
+        );
+        // The peer's line is the contract and does not change.
+        assert_eq!(
+            report.to_string(),
+            "peer=beta status=ok sent=0 received=0 refused=3 bytes=0 ms=0"
+        );
     }
 }
