@@ -101,7 +101,8 @@ fn groups_are_made_deliberately_not_by_posting() {
 }
 
 /// Finding: with `accept_unsigned` on (needed for an INN peer), an unsigned article was
-/// accepted in a group `[[trust]]` restricts to listed keys.
+/// accepted in a group `[[trust]]` restricts to listed keys. And in a group its
+/// `unsigned_groups` opens, one fed by that `[[nntp_peer]]` must be accepted.
 #[test]
 fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
     let mut bravo = TestNode::new("bravo");
@@ -138,21 +139,27 @@ fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
     assert!(answer.starts_with("437 "), "{answer}");
     assert!(!bravo.has(id));
 
-    // In an open group, from the named peer, it is taken, and `read` says where it came
-    // from instead of "Verified".
+    // In an open group, from the named peer over the network, it is taken, and `read`
+    // says where it came from instead of "Verified".
     let open = article.replace("mesh.announce", "mesh.test");
-    let mut node = newsmesh::home::Home::new(bravo.home()).open().unwrap();
-    let rules = newsmesh::ingest::Rules::new(&node.config, &node.trust)
-        .from(newsmesh::ingest::Source::NntpPeer("inn.example"));
-    let verdicts = newsmesh::ingest::ingest(&mut node.spool, &rules, &[open.as_bytes()]).unwrap();
-    assert!(
-        matches!(verdicts[..], [newsmesh::ingest::Verdict::Stored(_)]),
-        "{verdicts:?}"
-    );
+    let answer = inn.cmd(&format!("IHAVE {id}"));
+    assert!(answer.starts_with("335"), "{answer}");
+    let mut data = Vec::new();
+    newsmesh::protocol::write_block(&mut data, open.as_bytes());
+    inn.send(&data);
+    let answer = inn.line();
+    assert!(answer.starts_with("235"), "{answer}");
     let shown = bravo.read_id(id).expect("stored");
     assert!(
         shown.starts_with("Unverified: unsigned, from INN peer inn.example"),
         "{shown}"
+    );
+    // The article log names the INN peer for both verdicts.
+    let log = std::fs::read_to_string(bravo.home().join("news.log")).unwrap_or_default();
+    assert!(
+        log.contains(&format!(" refused id={id} peer=inn.example reason=\""))
+            && log.contains(&format!(" accepted id={id} peer=inn.example\n")),
+        "{log}"
     );
 }
 

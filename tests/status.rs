@@ -264,7 +264,10 @@ fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason(
     // beta's serve logged its side, naming the peer that sent it.
     let beta_log = news_log(&beta);
     assert!(
-        has(&beta_log, &format!(" refused id={pushed} peer=")),
+        has(
+            &beta_log,
+            &format!(" refused id={pushed} peer=alpha reason=\"")
+        ),
         "{beta_log:#?}"
     );
     // And status lists them with id, peer and reason.

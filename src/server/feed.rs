@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::session::Session;
 use super::Shared;
 use crate::error::Error;
-use crate::ingest::{ingest_offered, Rules, Verdict};
+use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::protocol::{
     parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
@@ -144,9 +144,13 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
     let mut rest = items;
     while !rest.is_empty() {
         let session = s.id;
+        let feeder = (s.peer.clone(), s.nntp_peer.clone());
         let part = s
             .shared
-            .with_spool(move |shared, spool| Ok(answer_part(shared, spool, session, rest)))
+            .with_spool(move |shared, spool| {
+                let from = source(&feeder.0, &feeder.1);
+                Ok(answer_part(shared, spool, session, from, rest))
+            })
             .await
             .map_err(|e| {
                 // Answers for the batch are lost with it: the connection cannot go on.
@@ -191,10 +195,28 @@ struct Part {
 /// What a batch's ARTICLE found in the spool.
 type Fetched = Result<Option<Vec<u8>>, Error>;
 
+/// Where a feeding session's articles come from (the article log names it; unsigned
+/// articles are taken only from an `[[nntp_peer]]`): the mesh peer it proved, else the
+/// `[[nntp_peer]]` whose host it connects from.
+fn source<'a>(peer: &'a Option<String>, nntp_peer: &'a Option<String>) -> Source<'a> {
+    match (peer, nntp_peer) {
+        (Some(name), _) => Source::Peer(name),
+        (None, Some(name)) => Source::NntpPeer(name),
+        // Not reached: a session that is neither may not feed (480).
+        (None, None) => Source::Peer("unauthenticated"),
+    }
+}
+
 /// Answers the items of `items` that fit [`MAX_ANSWER_BYTES`] (at least one); a spool
 /// failure is answered per item ("try later"), so the answers stay in step with the
 /// commands.
-fn answer_part(shared: &Shared, spool: &mut Spool, session: u64, mut items: Vec<Item>) -> Part {
+fn answer_part(
+    shared: &Shared,
+    spool: &mut Spool,
+    session: u64,
+    from: Source<'_>,
+    mut items: Vec<Item>,
+) -> Part {
     // Which items this part answers: their answers' bytes, articles included.
     let mut fetched: Vec<Fetched> = Vec::new();
     let mut cost = 0;
@@ -228,7 +250,7 @@ fn answer_part(shared: &Shared, spool: &mut Spool, session: u64, mut items: Vec<
     let verdicts = if full || takes.is_empty() {
         None
     } else {
-        let rules = Rules::new(&shared.config, &shared.trust);
+        let rules = Rules::new(&shared.config, &shared.trust).from(from);
         match ingest_offered(spool, &rules, &takes) {
             Ok(verdicts) => {
                 shared.guards.spool.room();
@@ -429,10 +451,12 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         }
         Err(e) => return Err(e),
     };
+    let feeder = (s.peer.clone(), s.nntp_peer.clone());
     let verdict = s
         .shared
         .with_spool(move |shared, spool| {
-            let rules = Rules::new(&shared.config, &shared.trust);
+            let from = source(&feeder.0, &feeder.1);
+            let rules = Rules::new(&shared.config, &shared.trust).from(from);
             Ok(ingest_offered(spool, &rules, &[(&id, &body)])?.pop())
         })
         .await;
