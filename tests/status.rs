@@ -270,6 +270,17 @@ fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason(
         ),
         "{beta_log:#?}"
     );
+    // beta's serve recorded alpha's sessions: for a peer that dials in, the only news.
+    let inbound = || peer(&status(&beta), "alpha")["inbound"].clone();
+    assert!(
+        wait_until(Duration::from_secs(10), || inbound()["sessions"] == 2),
+        "{:#}",
+        inbound()
+    );
+    assert_eq!(
+        (inbound()["received"].clone(), inbound()["refused"].clone()),
+        (0.into(), 1.into())
+    );
     // And status lists them with id, peer and reason.
     let refusals = status(&alpha)["refusals"].clone();
     let listed: Vec<(&str, &str, &str)> = refusals

@@ -251,9 +251,28 @@ impl Session {
                 self.refused
             );
         }
+        self.record_neighbour().await;
         // Bodies this peer promised and never sent may now come from another peer.
         self.shared.in_flight().retain(|_, owner| *owner != self.id);
         self.conn.shutdown().await;
+    }
+
+    /// For `newsmesh status`: a neighbour's session (its own sync, an INN feed) is the
+    /// only news we get of a passive peer. A spool that cannot take it is a warning.
+    async fn record_neighbour(&self) {
+        let Some(peer) = self.peer.clone().or_else(|| self.nntp_peer.clone()) else {
+            return;
+        };
+        let (received, refused) = (self.received, self.refused);
+        let recorded = self
+            .shared
+            .with_spool(move |_, spool| {
+                Ok(spool.record_inbound(&peer, crate::spool::now(), received, refused)?)
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!("{}: cannot record the session for status: {e}", self.addr);
+        }
     }
 
     /// Whether the connection proved who it is: a configured peer (MESH PROVE), an

@@ -14,7 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/003_arrived_index.sql"),
     include_str!("../../schema/004_history_locates_articles.sql"),
     include_str!("../../schema/005_early_cancels.sql"),
-    include_str!("../../schema/006_peer_syncs.sql"),
+    include_str!("../../schema/006_peer_status.sql"),
 ];
 
 /// Brings the spool up to date; returns whether it was empty (made just now).

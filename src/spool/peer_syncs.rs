@@ -1,6 +1,7 @@
-//! How the syncs with each neighbour went (schema 006): `sync` records every exchange's
-//! result here, and `newsmesh status` shows the last one, the last success and the
-//! totals, so an operator (or a monitoring script) sees a neighbour going quiet.
+//! How each neighbour is doing (schema 006): `sync` records every exchange's result
+//! here, `serve` every session a neighbour opened to us (the only news of a passive
+//! peer), and `newsmesh status` shows the last ones, the last success and the totals, so
+//! an operator (or a monitoring script) sees a neighbour going quiet.
 
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -46,6 +47,19 @@ pub struct PeerSyncs {
     pub bytes: u64,
 }
 
+/// The sessions a neighbour opened to our `serve` (its own syncs, an INN feed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerInbound {
+    /// Unix seconds its last session ended.
+    pub last_at: i64,
+    /// Sessions since the first.
+    pub sessions: u64,
+    /// Articles it fed us that we stored, in total.
+    pub received: u64,
+    /// Articles it fed us that we refused, in total.
+    pub refused: u64,
+}
+
 /// SQLite integers are signed; counters saturate rather than wrap.
 fn int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -88,6 +102,46 @@ impl Spool {
                 ])
             })
             .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records the end of a session `peer` opened to our `serve` (one statement).
+    pub fn record_inbound(
+        &mut self,
+        peer: &str,
+        at: i64,
+        received: u64,
+        refused: u64,
+    ) -> Result<(), SpoolError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO peer_inbound (peer, last_at, sessions, received, refused)
+                 VALUES (?1, ?2, 1, ?3, ?4)
+                 ON CONFLICT(peer) DO UPDATE SET last_at = ?2, sessions = sessions + 1,
+                     received = received + ?3, refused = refused + ?4",
+            )
+            .and_then(|mut s| s.execute(params![peer, at, int(received), int(refused)]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// What is remembered of the sessions `peer` opened to us (None: none yet).
+    pub fn peer_inbound(&self, peer: &str) -> Result<Option<PeerInbound>, SpoolError> {
+        self.conn
+            .prepare_cached(
+                "SELECT last_at, sessions, received, refused FROM peer_inbound WHERE peer = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![peer], |r| {
+                    Ok(PeerInbound {
+                        last_at: r.get(0)?,
+                        sessions: count(r, 1)?,
+                        received: count(r, 2)?,
+                        refused: count(r, 3)?,
+                    })
+                })
+                .optional()
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -183,5 +237,24 @@ mod tests {
             (4, 6, 2, 1000)
         );
         assert_eq!(spool.peer_syncs("gamma").unwrap(), None);
+    }
+
+    #[test]
+    fn inbound_sessions_are_kept_apart_from_our_syncs() {
+        let (_dir, mut spool) = temp_spool();
+        assert_eq!(spool.peer_inbound("nat").unwrap(), None);
+        spool.record_inbound("nat", 100, 3, 1).unwrap();
+        spool.record_inbound("nat", 200, 2, 0).unwrap();
+        let got = spool.peer_inbound("nat").unwrap().unwrap();
+        assert_eq!(
+            got,
+            PeerInbound {
+                last_at: 200,
+                sessions: 2,
+                received: 5,
+                refused: 1
+            }
+        );
+        assert_eq!(spool.peer_syncs("nat").unwrap(), None);
     }
 }

@@ -98,6 +98,21 @@ pub struct PeerStatus {
     pub last_ok: Option<i64>,
     /// Totals over every sync with it.
     pub totals: TotalsStatus,
+    /// The sessions it opened to our `serve` (its own syncs; null: none yet).
+    pub inbound: Option<InboundStatus>,
+}
+
+/// The sessions a neighbour opened to our `serve`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboundStatus {
+    /// Unix seconds its last session ended.
+    pub at: i64,
+    /// Sessions in total.
+    pub sessions: u64,
+    /// Articles it fed us that we stored, in total.
+    pub received: u64,
+    /// Articles it fed us that we refused, in total.
+    pub refused: u64,
 }
 
 /// A peer's sync marks.
@@ -288,6 +303,12 @@ fn peer(
         last_sync,
         last_ok,
         totals,
+        inbound: node.spool.peer_inbound(name)?.map(|i| InboundStatus {
+            at: i.last_at,
+            sessions: i.sessions,
+            received: i.received,
+            refused: i.refused,
+        }),
     })
 }
 

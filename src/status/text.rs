@@ -97,7 +97,7 @@ impl NodeStatus {
         let address = p.address.as_deref().unwrap_or("passive");
         write!(f, "peer {} ({}, {address}): ", p.name, p.kind)?;
         match &p.last_sync {
-            None if p.address.is_none() => write!(f, "dials us")?,
+            None if p.address.is_none() => write!(f, "passive")?,
             None => write!(f, "never synced")?,
             Some(s) => {
                 write!(
@@ -121,6 +121,16 @@ impl NodeStatus {
             write!(f, "; backlog {backlog}")?;
         }
         writeln!(f)?;
+        if let Some(i) = &p.inbound {
+            writeln!(
+                f,
+                "  its sessions here: last {} ago, {} in all, received={} refused={}",
+                age(self.now - i.at),
+                i.sessions,
+                i.received,
+                i.refused
+            )?;
+        }
         let t = &p.totals;
         if t.syncs > 0 {
             writeln!(

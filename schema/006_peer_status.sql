@@ -1,6 +1,7 @@
--- newsmesh spool, schema version 6: how the syncs with each neighbour went, for
--- `newsmesh status`. One row per peer `sync` has dialled, written after each exchange
--- (one statement): the last result, the last success, and running totals.
+-- newsmesh spool, schema version 6: how each neighbour is doing, for `newsmesh status`.
+--
+-- peer_syncs: one row per peer our `sync` has dialled, written after each exchange (one
+-- statement): the last result, the last success, and running totals.
 CREATE TABLE peer_syncs (
     peer           TEXT PRIMARY KEY,
     last_at        INTEGER NOT NULL,            -- Unix seconds the last sync ended
@@ -18,4 +19,14 @@ CREATE TABLE peer_syncs (
     received       INTEGER NOT NULL DEFAULT 0,
     refused        INTEGER NOT NULL DEFAULT 0,
     bytes          INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+-- peer_inbound: one row per neighbour whose own connections reach our `serve` (its syncs,
+-- an INN feed), written when such a session ends: the only news of a passive peer.
+CREATE TABLE peer_inbound (
+    peer      TEXT PRIMARY KEY,
+    last_at   INTEGER NOT NULL,            -- Unix seconds its last session ended
+    sessions  INTEGER NOT NULL DEFAULT 0,  -- totals since its first session
+    received  INTEGER NOT NULL DEFAULT 0,  -- articles it fed us that we stored
+    refused   INTEGER NOT NULL DEFAULT 0   -- articles it fed us that we refused
 ) WITHOUT ROWID;
