@@ -304,3 +304,28 @@ fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason(
         "{refusals:#}"
     );
 }
+
+/// An article a neighbour refuses unread (too large for it) never reaches its ingest; it
+/// must still be in its article log, and in our `sync -v`.
+#[test]
+fn an_article_refused_unread_for_its_size_is_logged_too() {
+    let alpha = TestNode::new("alpha");
+    let mut beta = TestNode::new("beta");
+    link(&alpha, &beta);
+    beta.set_limit("max_article_bytes", "2000");
+    let big = alpha.post("large", &"x".repeat(4000));
+    beta.start();
+    let run = alpha.run(&["sync", "-v"]).ok();
+    assert!(
+        run.stdout
+            .contains(&format!("refused id={big} peer=beta by=peer reason=\"")),
+        "{run:?}"
+    );
+    let beta_log = news_log(&beta);
+    assert!(
+        beta_log
+            .iter()
+            .any(|l| l.contains(&format!(" refused id={big} peer=alpha reason=\""))),
+        "{beta_log:#?}"
+    );
+}

@@ -23,6 +23,7 @@ use super::Shared;
 use crate::error::Error;
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::NetError;
+use crate::newslog::{LogEntry, LogVerdict};
 use crate::protocol::{
     parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
 };
@@ -207,6 +208,18 @@ fn source<'a>(peer: &'a Option<String>, nntp_peer: &'a Option<String>) -> Source
     }
 }
 
+/// Writes an article refused before ingest saw it (too large to read) to the article log.
+fn log_unread(spool: &Spool, from: &Source<'_>, id: &str, why: &str) {
+    if let Some(log) = spool.news_log() {
+        log.append(&[LogEntry {
+            verdict: LogVerdict::Refused,
+            id: Some(id),
+            peer: &from.to_string(),
+            reason: why,
+        }]);
+    }
+}
+
 /// Answers the items of `items` that fit [`MAX_ANSWER_BYTES`] (at least one); a spool
 /// failure is answered per item ("try later"), so the answers stay in step with the
 /// commands.
@@ -288,6 +301,8 @@ fn answer_part(
                 Response::about(code, id, text)
             }
             Item::Take(id, Err(why)) => {
+                // Refused unread (too large): ingest never saw it, so it is logged here.
+                log_unread(spool, &from, id, why);
                 refused += 1;
                 Response::about(439, id, why)
             }
@@ -298,8 +313,8 @@ fn answer_part(
                 }
                 Some(Verdict::Duplicate) => Response::about(439, id, "already have it"),
                 Some(Verdict::Refused(why)) => {
+                    // Logged by ingest (article log and tracing).
                     refused += 1;
-                    tracing::info!("refused {id}: {why}");
                     Response::about(439, id, &why)
                 }
                 None if full || shared.guards.spool.refusing(now) => {
@@ -446,7 +461,15 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         Ok(body) => body,
         Err(NetError::Protocol(e)) => {
             s.refused += 1;
-            s.reply(437, &e.to_string());
+            let (why, feeder) = (e.to_string(), (s.peer.clone(), s.nntp_peer.clone()));
+            s.reply(437, &why);
+            let _ = s
+                .shared
+                .with_spool(move |_, spool| {
+                    log_unread(spool, &source(&feeder.0, &feeder.1), &id, &why);
+                    Ok(())
+                })
+                .await;
             return Ok(());
         }
         Err(e) => return Err(e),
