@@ -81,7 +81,32 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["beta", "down", "nat"]);
+    // The shape the man page documents (STATUS), for monitoring scripts.
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k.join(" ")
+    };
+    assert_eq!(keys(&after), "home node now peers refusals serve spool");
+    assert_eq!(
+        keys(&after["serve"]),
+        "listen pid running started uptime_secs"
+    );
+    assert_eq!(keys(&after["spool"]), "articles bytes groups newest oldest");
     let b = peer(&after, "beta");
+    assert_eq!(
+        keys(b),
+        "address backlog groups inbound kind last_ok last_sync marks name totals"
+    );
+    assert_eq!(
+        keys(&b["last_sync"]),
+        "at bytes error ms received refused sent status"
+    );
+    assert_eq!(
+        keys(&b["totals"]),
+        "bytes failures received refused sent syncs"
+    );
+    assert_eq!(keys(&b["marks"]), "pull_epoch pull_seq push_seq");
     assert_eq!(b["kind"], "mesh");
     assert_eq!(b["backlog"], 0, "{b:#}");
     assert_eq!(b["last_sync"]["status"], "ok");
@@ -328,4 +353,25 @@ fn an_article_refused_unread_for_its_size_is_logged_too() {
             .any(|l| l.contains(&format!(" refused id={big} peer=alpha reason=\""))),
         "{beta_log:#?}"
     );
+}
+
+/// The article log is bounded by `[limits] news_log_bytes` and `news_log_files`.
+#[test]
+fn the_article_log_rotates_within_the_configured_bounds() {
+    let alpha = TestNode::new("alpha");
+    alpha.set_limit("news_log_bytes", "300");
+    alpha.set_limit("news_log_files", "1");
+    let ids: Vec<String> = (0..6)
+        .map(|i| alpha.post(&format!("n{i}"), "x\n"))
+        .collect();
+    let home = alpha.home();
+    let size = |name: &str| std::fs::metadata(home.join(name)).map_or(0, |m| m.len());
+    assert!(size("news.log") > 0 && size("news.log") <= 300);
+    assert!(size("news.log.1") > 0 && size("news.log.1") <= 300);
+    assert!(
+        !home.join("news.log.2").exists(),
+        "one rotated file is kept"
+    );
+    let log = news_log(&alpha);
+    assert!(log.last().unwrap().contains(&ids[5]), "{log:#?}");
 }
