@@ -97,7 +97,7 @@ impl NodeStatus {
         let address = p.address.as_deref().unwrap_or("passive");
         write!(f, "peer {} ({}, {address}): ", p.name, p.kind)?;
         match &p.last_sync {
-            None if p.address.is_none() => write!(f, "passive")?,
+            None if p.address.is_none() => write!(f, "dials us")?,
             None => write!(f, "never synced")?,
             Some(s) => {
                 write!(
@@ -135,8 +135,13 @@ impl NodeStatus {
         if t.syncs > 0 {
             writeln!(
                 f,
-                "  totals: {} syncs ({} failed), sent={} received={} refused={} bytes={}",
-                t.syncs, t.failures, t.sent, t.received, t.refused, t.bytes
+                "  totals: {} ({} failed), sent={} received={} refused={} bytes={}",
+                count(t.syncs, "sync"),
+                t.failures,
+                t.sent,
+                t.received,
+                t.refused,
+                t.bytes
             )?;
         }
         Ok(())
