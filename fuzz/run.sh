@@ -43,7 +43,9 @@ fi
 rm -f "$config_log"
 
 log "building targets: ${targets[*]}"
-cargo afl build --release --locked --bins
+# Not --locked: a dependency newsmesh gains must not break this build; Cargo.lock here
+# still pins afl and what it already lists.
+cargo afl build --release --bins
 
 # Containers (CI) have no CPU frequency control and often pipe core dumps elsewhere;
 # other processes may hold every core, so do not pin to one.
