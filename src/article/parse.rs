@@ -298,9 +298,10 @@ mod tests {
         assert_eq!(parse(folded.as_bytes()), Err(want));
     }
 
-    /// Found by fuzzing (fuzz/src/bin/article.rs): a 998-octet `Name:value` line
-    /// was accepted, but `to_bytes` (what the spool stores and forwards) writes
-    /// `Name: value`, 999 octets, which the next node refused.
+    /// Found with the round-trip property of fuzz/src/bin/article.rs: a
+    /// 998-octet `Name:value` line was accepted, but `to_bytes` (what the spool
+    /// stores and forwards) writes `Name: value`, 999 octets, which the next node
+    /// refused.
     #[test]
     fn line_limit_holds_for_the_written_form() {
         let tight = format!("X:{}\r\n\r\nbody\r\n", "a".repeat(996));
