@@ -389,10 +389,15 @@ fn authinfo(args: &str) -> Result<Command, CommandError> {
     .map_err(|_| syntax("usage: AUTHINFO USER name | AUTHINFO PASS password"))
 }
 
-/// Parses one command line (without its CRLF).
+/// Parses one command line (without its CRLF). A line holding NUL, CR or LF
+/// is refused (RFC 3977 §3.1 forbids them), since [`Command::write`] could not
+/// write such a value back.
 pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
     if line.len() + 2 > MAX_COMMAND_LINE {
         return Err(CommandError::TooLong);
+    }
+    if line.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(syntax("command line holds NUL, CR or LF"));
     }
     let line = std::str::from_utf8(line).map_err(|_| CommandError::NotUtf8)?;
     let Ok((_, (verb, rest))) = verb_and_rest(line) else {
@@ -780,6 +785,28 @@ mod tests {
         ));
         assert_eq!(CommandError::Unknown("X".into()).status(), 500);
         assert_eq!(CommandError::Syntax("X".into()).status(), 501);
+    }
+
+    /// Found by fuzzing (fuzz/src/bin/command.rs): a NUL in a LIST keyword or
+    /// an AUTHINFO argument was accepted but dropped by `write`, so the command
+    /// written back was a different one.
+    #[test]
+    fn refuses_nul_cr_and_lf() {
+        for bad in [
+            &b"LIST ISTRIB.PD\0SS"[..],
+            b"AUTHINFO PASS a\rb",
+            b"AUTHINFO USER a\nQUIT",
+            b"\0QUIT",
+        ] {
+            assert!(
+                matches!(parse_command(bad), Err(CommandError::Syntax(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            p("LIST DI\u{b}\u{2}B.PATS"),
+            Ok(Command::List(ListKind::Other("DI\u{b}\u{2}B.PATS".into())))
+        );
     }
 
     #[test]

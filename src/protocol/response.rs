@@ -128,14 +128,22 @@ fn status_line(i: &[u8]) -> IResult<&[u8], (u16, &[u8])> {
 }
 
 /// Parses one status line (without its CRLF). Non-UTF-8 bytes in the text
-/// are replaced (U+FFFD) rather than rejected, since servers send all sorts.
+/// are replaced (U+FFFD) rather than rejected, since servers send all sorts;
+/// CR, LF and NUL are dropped, as [`Response::write`] drops them, so the text
+/// a hostile server sends cannot break a line where it is logged or relayed,
+/// and writing a parsed response gives back the same response.
 pub fn parse_response(line: &[u8]) -> Result<Response, ProtocolError> {
     let bad = || ProtocolError::BadResponse(String::from_utf8_lossy(line).into_owned());
     let (_, (code, text)) = status_line(line).map_err(|_| bad())?;
     if !(MIN_CODE..=MAX_CODE).contains(&code) {
         return Err(bad());
     }
-    let text = String::from_utf8_lossy(text).into_owned();
+    // What `write` would drop (CR, LF, NUL) is dropped here too, so that a parsed
+    // response written again parses the same (found by fuzzing).
+    let text: String = String::from_utf8_lossy(text)
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
+        .collect();
     Ok(Response::new(code, text))
 }
 
@@ -203,6 +211,18 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// Found by fuzzing (fuzz/src/bin/response.rs): a NUL or CR in a server's
+    /// text was kept by the parser but dropped by `write`, so a parsed response
+    /// did not survive being written and parsed again.
+    #[test]
+    fn drops_what_write_drops() {
+        let r = parse_response(b"300 ca\0\0\x01\0eady\r x").unwrap();
+        assert_eq!(r.text, "ca\u{1}eady x");
+        let mut out = Vec::new();
+        r.write(&mut out);
+        assert_eq!(parse_response(out.strip_suffix(b"\r\n").unwrap()), Ok(r));
     }
 
     #[test]
