@@ -11,6 +11,7 @@ pub mod compose;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod feed_policy;
 pub mod home;
 pub mod ingest;
 pub mod net;

@@ -5,11 +5,11 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::feed_policy::{feed_matches, path_names};
 use crate::home::Home;
 use crate::ingest::{claimed_message_id, ingest, Rules, Source, Verdict};
 use crate::newslog::{LogEntry, LogVerdict};
 use crate::rnews::{write_article, BatchReader, Item};
-use crate::server::{feed_matches, path_names};
 use crate::wildmat::Wildmat;
 
 /// Arrivals read from the spool per step.

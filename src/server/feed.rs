@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use super::session::Session;
 use super::Shared;
 use crate::error::Error;
+use crate::feed_policy::{feed_matches, path_names, FULL_LISTING, MAX_SINCE};
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::newslog::{LogEntry, LogVerdict};
@@ -45,8 +46,6 @@ const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 const FLUSH_ANSWERS_AT: usize = 1024 * 1024;
 /// What one answer line costs beyond its Message-ID, for the byte count.
 const LINE_COST: usize = 64;
-/// Most Message-IDs one `MESH SINCE` answer lists.
-pub const MAX_SINCE: u32 = 10_000;
 
 /// One command of a batch, with what it carried.
 enum Item {
@@ -577,11 +576,11 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
-                    // "none" asks for a full listing from `seq` (first contact, or the
+                    // FULL_LISTING ("none") asks for a full listing from `seq` (first contact, or the
                     // client's spool was rebuilt): no Path filter, it may have lost
                     // what its Path says it had. A stale epoch means OUR spool was
                     // rebuilt: start over; the client notices the new epoch.
-                    let full = epoch == "none";
+                    let full = epoch == FULL_LISTING;
                     let start = if full || epoch == shared.epoch {
                         seq as i64
                     } else {
@@ -613,14 +612,4 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
         }
     }
     Ok(())
-}
-
-/// Whether a Path (`a!b!c`) names `node`: it has the article already.
-pub fn path_names(path: &str, node: &str) -> bool {
-    path.split('!').any(|hop| hop.trim() == node)
-}
-
-/// Whether one of an article's groups (comma-separated) matches a peer's feed pattern.
-pub fn feed_matches(feed: &Wildmat, newsgroups: &str) -> bool {
-    newsgroups.split(',').any(|g| feed.matches(g.trim()))
 }

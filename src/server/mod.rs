@@ -14,8 +14,6 @@ mod feed;
 mod reader;
 mod session;
 
-pub use feed::{feed_matches, path_names};
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

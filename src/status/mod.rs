@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::home::{Home, Node};
 use crate::newslog::LogVerdict;
-use crate::server::{feed_matches, path_names};
+use crate::feed_policy::{feed_matches, path_names};
 use crate::wildmat::Wildmat;
 
 /// Recent refusals listed.

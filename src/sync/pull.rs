@@ -3,7 +3,7 @@
 //! them as they come, and advance the mark only after the last of them is committed.
 //!
 //! A peer decides what it sends, so everything here is bounded by us, not by it: a
-//! listing by [`SINCE_LIMIT`] ids of at most [`MAX_MESSAGE_ID`] octets; fetched bodies
+//! listing by [`MAX_SINCE`] ids of at most [`MAX_MESSAGE_ID`] octets; fetched bodies
 //! by a count and `limits.sync_batch_bytes` before they are verified and stored; the
 //! number of listings by progress (a "more" that does not move the mark ends the pull)
 //! and the number of epoch restarts by one per exchange. Time is bounded by the
@@ -15,6 +15,7 @@ use super::conn::{command, expect, net, response};
 use super::{we_refused, PeerReport, RefusedBy};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
+use crate::feed_policy::{FULL_LISTING, MAX_SINCE};
 use crate::home::Node;
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::{Conn, NetError};
@@ -27,11 +28,6 @@ const FETCH_CHUNK: usize = 500;
 /// Fetched articles stored per transaction (fewer when they reach
 /// `limits.sync_batch_bytes` first).
 const STORE_BATCH: usize = 2000;
-/// Message-IDs asked for per `MESH SINCE`.
-const SINCE_LIMIT: u32 = 10_000;
-/// The epoch token asking for a full listing from a sequence, with no Path filter:
-/// first contact, or after a rebuild on either side.
-const FULL_LISTING: &str = "none";
 
 /// Pulls everything new from the neighbour `peer` (after authentication).
 pub(super) async fn pull(
@@ -120,7 +116,7 @@ async fn since(conn: &mut Conn, epoch: String, seq: u64) -> Result<Listing> {
         &Command::Mesh(MeshCommand::Since {
             epoch,
             seq,
-            limit: SINCE_LIMIT,
+            limit: MAX_SINCE,
         }),
     )
     .await?;
@@ -128,7 +124,7 @@ async fn since(conn: &mut Conn, epoch: String, seq: u64) -> Result<Listing> {
     let (epoch, through, more) = parse_since_answer(&r.text)
         .ok_or_else(|| Error::Network(format!("malformed MESH SINCE answer: {}", r.text)))?;
     let ids = conn
-        .read_block((MAX_MESSAGE_ID + 2) * SINCE_LIMIT as usize)
+        .read_block((MAX_MESSAGE_ID + 2) * MAX_SINCE as usize)
         .await
         .map_err(net)?;
     Ok(Listing {

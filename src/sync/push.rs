@@ -16,10 +16,10 @@ use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
+use crate::feed_policy::{feed_matches, path_names};
 use crate::home::Node;
 use crate::net::Conn;
 use crate::protocol::{write_block, Command, Response};
-use crate::server::{feed_matches, path_names};
 use crate::wildmat::Wildmat;
 
 /// Arrivals offered per CHECK round.
