@@ -505,6 +505,7 @@ fn to_new_article(a: Article, p: &Prepared) -> NewArticle {
         lines: a.body_line_count(),
         signer: Some(sign::public_key_text(&p.key)),
         raw: a.to_bytes(),
+        delivered_by: None,
     }
 }
 

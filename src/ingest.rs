@@ -516,6 +516,7 @@ fn new_article(
         lines: article.body_line_count(),
         signer,
         raw: article.to_bytes(),
+        delivered_by: None,
     }
 }
 

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/004_history_locates_articles.sql"),
     include_str!("../../schema/005_early_cancels.sql"),
     include_str!("../../schema/006_peer_status.sql"),
+    include_str!("../../schema/007_delivered_by.sql"),
 ];
 
 /// Brings the spool up to date; returns whether it was empty (made just now).
@@ -164,6 +165,45 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, vec![("<early@x>".to_string(), "KEY".to_string(), 5)]);
+    }
+
+    #[test]
+    fn spools_from_before_delivered_by_upgrade_with_their_deliverers_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool.db");
+        // The version just before schema/007 (whatever number it has).
+        let previous = super::MIGRATIONS.len() - 1;
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for sql in &super::MIGRATIONS[..previous] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", previous as i64)
+                .unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('epoch', 'e6');
+                 INSERT INTO groups (name, high, count, created) VALUES ('mesh.test', 1, 1, 0);
+                 INSERT INTO articles (seq, msgid, path, newsgroups, subject, author, date, posted,
+                                       bytes, lines, arrived, raw)
+                      VALUES (7, '<old@x>', 'here!beta!not-for-mail', 'mesh.test', 's', 'f',
+                              'd', 0, 1, 1, 0, x'41');
+                 INSERT INTO group_articles VALUES ('mesh.test', 1, 7);
+                 INSERT INTO history (msgid, status, seen, seq) VALUES ('<old@x>', 'stored', 0, 7);",
+            )
+            .unwrap();
+        }
+        let mut spool = Spool::open(&path).unwrap();
+        assert_eq!(spool.epoch().unwrap(), "e6");
+        let mut delivered = crate::spool::test_support::new_article("<new@x>", "mesh.test");
+        delivered.delivered_by = Some("beta".into());
+        spool.store_batch(&[delivered]).unwrap();
+        let arrivals = spool.arrivals_since(0, 10).unwrap();
+        let seen: Vec<(&str, Option<&str>)> = arrivals
+            .iter()
+            .map(|a| (a.msgid.as_str(), a.delivered_by.as_deref()))
+            .collect();
+        assert_eq!(seen, vec![("<old@x>", None), ("<new@x>", Some("beta"))]);
+        assert_eq!(arrivals[0].path, "here!beta!not-for-mail");
     }
 
     #[test]

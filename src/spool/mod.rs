@@ -205,6 +205,7 @@ pub(crate) mod test_support {
             lines: 1,
             signer: None,
             raw: format!("Message-ID: {id}\r\n\r\nbody\r\n").into_bytes(),
+            delivered_by: None,
         }
     }
 }

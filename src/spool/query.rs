@@ -69,6 +69,9 @@ pub struct Arrival {
     pub path: String,
     /// Newsgroups (comma-separated).
     pub newsgroups: String,
+    /// The neighbour that delivered it (None: made here, imported, or stored before
+    /// schema 7 recorded it).
+    pub delivered_by: Option<String>,
 }
 
 /// The Xref pairs of article `a`, as an overview column.
@@ -273,7 +276,8 @@ impl Spool {
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT seq, msgid, path, newsgroups FROM articles WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, msgid, path, newsgroups, delivered_by FROM articles
+                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![after, limit as i64], |r| {
@@ -282,6 +286,7 @@ impl Spool {
                         msgid: r.get(1)?,
                         path: r.get(2)?,
                         newsgroups: r.get(3)?,
+                        delivered_by: r.get(4)?,
                     })
                 })?
                 .collect()

@@ -30,6 +30,9 @@ pub struct NewArticle {
     pub signer: Option<String>,
     /// The article, wire form.
     pub raw: Vec<u8>,
+    /// The neighbour (`[[peer]]` or `[[nntp_peer]]` name) that delivered it; None when
+    /// it was made here or imported. Decides whom it is not offered back to.
+    pub delivered_by: Option<String>,
 }
 
 /// What became of one article of a batch.
@@ -157,8 +160,8 @@ fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutc
     }
     tx.prepare_cached(
         "INSERT INTO articles (msgid, path, newsgroups, subject, author, date, posted, refs,
-                               bytes, lines, signer, arrived, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                               bytes, lines, signer, arrived, raw, delivered_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         a.msgid,
@@ -173,7 +176,8 @@ fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutc
         a.lines as i64,
         a.signer,
         t,
-        a.raw
+        a.raw,
+        a.delivered_by
     ])?;
     let seq = tx.last_insert_rowid();
     tx.prepare_cached("UPDATE history SET seq = ?2 WHERE msgid = ?1")?
