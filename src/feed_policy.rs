@@ -5,8 +5,15 @@
 //! about what a neighbour gets is written once.
 //!
 //! An arrival goes to a neighbour when its groups match the neighbour's feed pattern
-//! (like INN's newsfeeds) and the neighbour does not have it already.
+//! (like INN's newsfeeds) and did not come from that neighbour. Where it came from is a
+//! local fact: `ingest` records the neighbour that delivered it (`delivered_by`). Path
+//! is not signed (relays write it), so it decides nothing beyond its head entry, and
+//! that only for arrivals with no record (an rnews import, a spool from before the
+//! record): a relay that writes a neighbour's name into Path cannot keep the article
+//! from that neighbour. Extra offers cost little: the neighbour answers "have it" (438)
+//! by its history, and no body crosses twice.
 
+use crate::spool::Arrival;
 use crate::wildmat::Wildmat;
 
 /// Most Message-IDs one `MESH SINCE` listing holds: what the client asks for and what
@@ -24,14 +31,79 @@ pub fn feed_matches(feed: &Wildmat, newsgroups: &str) -> bool {
     newsgroups.split(',').any(|g| feed.matches(g.trim()))
 }
 
-/// Whether a Path (`a!b!c`) names `node`: it has the article already.
-pub fn path_names(path: &str, node: &str) -> bool {
-    path.split('!').any(|hop| hop.trim() == node)
+/// Whether `neighbour` handed us this arrival (so it has it, and is not offered it
+/// back). `own_name` is this node's Path identity.
+pub fn came_from(arrival: &Arrival, neighbour: &str, own_name: &str) -> bool {
+    delivered_by(arrival, own_name) == Some(neighbour)
+}
+
+/// The neighbour that handed us an arrival, as far as this node knows: the one `ingest`
+/// recorded, else the relay just before us in its Path (an import, or an arrival from
+/// before schema 7). Never an entry deeper in Path: those are claims of other relays.
+pub fn delivered_by<'a>(arrival: &'a Arrival, own_name: &str) -> Option<&'a str> {
+    match &arrival.delivered_by {
+        Some(neighbour) => Some(neighbour),
+        None => last_relay(&arrival.path, own_name),
+    }
+}
+
+/// The head of a stored Path below our own name (which `ingest` puts first): the relay
+/// that handed the article on last before us.
+fn last_relay<'a>(path: &'a str, own_name: &str) -> Option<&'a str> {
+    let mut hops = path.split('!').map(str::trim).filter(|h| !h.is_empty());
+    match hops.next()? {
+        first if first == own_name => hops.next(),
+        first => Some(first),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn arrival(path: &str, delivered_by: Option<&str>) -> Arrival {
+        Arrival {
+            seq: 1,
+            msgid: "<a@x>".into(),
+            path: path.into(),
+            newsgroups: "mesh.test".into(),
+            delivered_by: delivered_by.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn the_recorded_deliverer_decides_not_the_names_in_path() {
+        // Delivered by gamma, whose Path (unsigned) also claims carol and dave have it.
+        let a = arrival("beta!gamma!carol!dave!not-for-mail", Some("gamma"));
+        assert!(came_from(&a, "gamma", "beta"));
+        for other in ["carol", "dave", "beta", "not-for-mail"] {
+            assert!(!came_from(&a, other, "beta"), "{other}");
+        }
+        // A deliverer that put another name at the head of Path does not hide the
+        // article from that name either: the record wins.
+        let spoofed = arrival("beta!carol!not-for-mail", Some("gamma"));
+        assert!(!came_from(&spoofed, "carol", "beta"));
+        assert!(came_from(&spoofed, "gamma", "beta"));
+    }
+
+    #[test]
+    fn without_a_record_only_the_head_of_path_counts() {
+        // Imported from gamma's rnews batch, or stored before schema 7.
+        let a = arrival("beta!gamma!carol!not-for-mail", None);
+        assert_eq!(delivered_by(&a, "beta"), Some("gamma"));
+        assert!(came_from(&a, "gamma", "beta"));
+        assert!(!came_from(&a, "carol", "beta"));
+        // Posted here: nobody delivered it.
+        let local = arrival("beta!not-for-mail", None);
+        assert!(!came_from(&local, "gamma", "beta"));
+        // A Path that (oddly) does not start with our own name: its head is the relay.
+        assert_eq!(
+            delivered_by(&arrival(" gamma ! carol", None), "beta"),
+            Some("gamma")
+        );
+        assert_eq!(delivered_by(&arrival("", None), "beta"), None);
+        assert_eq!(delivered_by(&arrival("beta", None), "beta"), None);
+    }
 
     #[test]
     fn a_feed_matches_when_any_group_does() {

@@ -50,6 +50,18 @@ pub enum Source<'a> {
     Reader(Option<&'a str>),
 }
 
+impl<'a> Source<'a> {
+    /// The neighbour (`[[peer]]` or `[[nntp_peer]]` name) that delivers these articles,
+    /// recorded with each arrival so it is not offered back to it (see `feed_policy`);
+    /// None when they were made here, imported or posted by a reader.
+    pub fn neighbour(&self) -> Option<&'a str> {
+        match *self {
+            Source::Peer(name) | Source::NntpPeer(name) => Some(name),
+            Source::Local | Source::Import | Source::Reader(_) => None,
+        }
+    }
+}
+
 impl std::fmt::Display for Source<'_> {
     /// `local`, `import`, the peer's name, `reader:USER` or `reader`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -342,7 +354,8 @@ fn settle(
     }
     // Xref is the sender's local numbering (RFC 5537 §3.2.2): meaningless here.
     c.article.remove_header("Xref");
-    let stored = new_article(c.article, c.msgid, filed_in, signer);
+    let mut stored = new_article(c.article, c.msgid, filed_in, signer);
+    stored.delivered_by = rules.source.neighbour().map(str::to_string);
     Ok(match store.store(&stored)? {
         StoreOutcome::Stored(seq) => Verdict::Stored(seq),
         StoreOutcome::Duplicate => Verdict::Duplicate,

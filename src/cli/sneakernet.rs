@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::feed_policy::{feed_matches, path_names};
+use crate::feed_policy::{came_from, feed_matches};
 use crate::home::Home;
 use crate::ingest::{claimed_message_id, ingest, Rules, Source, Verdict};
 use crate::newslog::{LogEntry, LogVerdict};
@@ -45,7 +45,10 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
             break;
         };
         for a in arrivals {
-            let skip = to.as_deref().is_some_and(|name| path_names(&a.path, name));
+            let own_name = node.config.node.name.as_str();
+            let skip = to
+                .as_deref()
+                .is_some_and(|name| came_from(&a, name, own_name));
             if skip || !feed_matches(&feed, &a.newsgroups) {
                 continue;
             }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::session::Session;
 use super::Shared;
 use crate::error::Error;
-use crate::feed_policy::{feed_matches, path_names, FULL_LISTING, MAX_SINCE};
+use crate::feed_policy::{came_from, feed_matches, FULL_LISTING, MAX_SINCE};
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::newslog::{LogEntry, LogVerdict};
@@ -576,10 +576,10 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
-                    // FULL_LISTING ("none") asks for a full listing from `seq` (first contact, or the
-                    // client's spool was rebuilt): no Path filter, it may have lost
-                    // what its Path says it had. A stale epoch means OUR spool was
-                    // rebuilt: start over; the client notices the new epoch.
+                    // FULL_LISTING ("none") asks for a full listing from `seq` (first
+                    // contact, or the client's spool was rebuilt): no "came from it"
+                    // filter, it may have lost what it once sent us. A stale epoch means
+                    // OUR spool was rebuilt: start over; the client notices the new epoch.
                     let full = epoch == FULL_LISTING;
                     let start = if full || epoch == shared.epoch {
                         seq as i64
@@ -591,7 +591,8 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     let more = arrivals.len() == limit as usize;
                     let mut block = Vec::new();
                     for a in arrivals.iter().filter(|a| {
-                        feed_matches(&feed, &a.newsgroups) && (full || !path_names(&a.path, &peer))
+                        feed_matches(&feed, &a.newsgroups)
+                            && (full || !came_from(a, &peer, &shared.config.node.name))
                     }) {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");

@@ -15,9 +15,9 @@ pub use serving::{running, ServeRecord, ServeState};
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::feed_policy::{came_from, feed_matches};
 use crate::home::{Home, Node};
 use crate::newslog::LogVerdict;
-use crate::feed_policy::{feed_matches, path_names};
 use crate::wildmat::Wildmat;
 
 /// Recent refusals listed.
@@ -313,7 +313,7 @@ fn peer(
 }
 
 /// Our arrivals after the peer's push mark that the next sync would offer it: in its
-/// feed, and not already through it (Path) unless its spool was rebuilt. The same rule
+/// feed, and not delivered by it unless its spool was rebuilt. The same rule
 /// as the push itself, so the number is what the next sync will offer.
 fn backlog(
     node: &Node,
@@ -331,7 +331,9 @@ fn backlog(
         count += arrivals
             .iter()
             .filter(|a| feed_matches(feed, &a.newsgroups))
-            .filter(|a| a.seq <= marks.resync_through || !path_names(&a.path, peer))
+            .filter(|a| {
+                a.seq <= marks.resync_through || !came_from(a, peer, &node.config.node.name)
+            })
             .count() as u64;
         after = last;
     }

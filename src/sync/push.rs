@@ -3,8 +3,9 @@
 //! mesh exchange and to feed plain news servers (`nntp.rs`). The push mark advances only
 //! once every answer of a round is in: a 239 means the peer has committed the article.
 //!
-//! Arrivals whose Path names the neighbour, or whose groups its feed pattern excludes,
-//! are not offered (it has them, or does not want them).
+//! Arrivals that came from the neighbour, or whose groups its feed pattern excludes, are
+//! not offered (it has them, or does not want them): `feed_policy` decides, on what this
+//! node recorded, not on the names in Path.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
-use crate::feed_policy::{feed_matches, path_names};
+use crate::feed_policy::{came_from, feed_matches};
 use crate::home::Node;
 use crate::net::Conn;
 use crate::protocol::{write_block, Command, Response};
@@ -25,8 +26,8 @@ use crate::wildmat::Wildmat;
 /// Arrivals offered per CHECK round.
 const PUSH_CHUNK: usize = 1000;
 
-/// Where pushed articles go: a neighbour's name (for marks and the Path filter) and
-/// its feed pattern.
+/// Where pushed articles go: a neighbour's name (for marks and "came from it") and its
+/// feed pattern.
 pub(super) struct Target<'a> {
     pub(super) name: &'a str,
     pub(super) feed: Wildmat,
@@ -125,7 +126,7 @@ pub(super) struct Offer {
     pub(super) last_seq: Option<i64>,
 }
 
-/// Arrivals whose Path names the peer are skipped (it has them), except up to
+/// Arrivals that came from the peer are skipped (it has them), except up to
 /// `resync_through` (its spool was rebuilt: it may have lost them).
 pub(super) fn next_offer(
     node: &Node,
@@ -134,12 +135,13 @@ pub(super) fn next_offer(
     resync_through: i64,
 ) -> Result<Offer> {
     let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
+    let own_name = node.config.node.name.as_str();
     Ok(Offer {
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
             .into_iter()
             .filter(|a| feed_matches(&target.feed, &a.newsgroups))
-            .filter(|a| a.seq <= resync_through || !path_names(&a.path, target.name))
+            .filter(|a| a.seq <= resync_through || !came_from(a, target.name, own_name))
             .map(|a| (a.seq, a.msgid))
             .collect(),
     })
