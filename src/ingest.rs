@@ -659,6 +659,26 @@ mod tests {
     }
 
     #[test]
+    fn each_arrival_records_the_neighbour_that_delivered_it() {
+        let (_dir, mut spool) = spool_carrying();
+        let trust = policy();
+        let from_gamma = beta(&trust).from(Source::Peer("gamma"));
+        let relayed = article("relayed", "mesh.test", 1);
+        let posted = article("posted", "mesh.test", 2);
+        ingest(&mut spool, &from_gamma, &[&relayed]).unwrap();
+        ingest(&mut spool, &beta(&trust), &[&posted]).unwrap();
+        let arrivals = spool.arrivals_since(0, 10).unwrap();
+        let recorded: Vec<(String, Option<&str>)> = arrivals
+            .iter()
+            .map(|a| (a.msgid.clone(), a.delivered_by.as_deref()))
+            .collect();
+        assert_eq!(
+            recorded,
+            vec![(id_of(&relayed), Some("gamma")), (id_of(&posted), None)]
+        );
+    }
+
+    #[test]
     fn untrusted_author_is_refused_and_remembered() {
         let (_dir, mut spool) = spool_carrying();
         let trust = policy();
