@@ -31,6 +31,20 @@ pub fn feed_matches(feed: &Wildmat, newsgroups: &str) -> bool {
     newsgroups.split(',').any(|g| feed.matches(g.trim()))
 }
 
+/// Whether our arrival goes to `neighbour`, whose feed pattern is `feed`: its groups
+/// match, and it did not come from the neighbour, unless `resend` (the neighbour's spool
+/// was rebuilt, or it asked for a full listing: it may have lost what it sent us). The
+/// one rule of push (and of its backlog) and of `MESH SINCE`.
+pub fn goes_to(
+    arrival: &Arrival,
+    neighbour: &str,
+    feed: &Wildmat,
+    own_name: &str,
+    resend: bool,
+) -> bool {
+    feed_matches(feed, &arrival.newsgroups) && (resend || !came_from(arrival, neighbour, own_name))
+}
+
 /// Whether `neighbour` handed us this arrival (so it has it, and is not offered it
 /// back). `own_name` is this node's Path identity.
 pub fn came_from(arrival: &Arrival, neighbour: &str, own_name: &str) -> bool {
@@ -103,6 +117,24 @@ mod tests {
         );
         assert_eq!(delivered_by(&arrival("", None), "beta"), None);
         assert_eq!(delivered_by(&arrival("beta", None), "beta"), None);
+    }
+
+    #[test]
+    fn an_arrival_goes_where_the_feed_wants_it_except_back() {
+        let feed = Wildmat::new("mesh.*");
+        let a = arrival("beta!gamma!carol!not-for-mail", Some("gamma"));
+        assert!(goes_to(&a, "carol", &feed, "beta", false));
+        assert!(!goes_to(&a, "gamma", &feed, "beta", false));
+        // Its spool was rebuilt: it gets even what it sent us.
+        assert!(goes_to(&a, "gamma", &feed, "beta", true));
+        // Not in its feed: never.
+        assert!(!goes_to(
+            &a,
+            "carol",
+            &Wildmat::new("other.*"),
+            "beta",
+            true
+        ));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::session::Session;
 use super::Shared;
 use crate::error::Error;
-use crate::feed_policy::{came_from, feed_matches, FULL_LISTING, MAX_SINCE};
+use crate::feed_policy::{goes_to, FULL_LISTING, MAX_SINCE};
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::newslog::{LogEntry, LogVerdict};
@@ -590,10 +590,10 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     let through = arrivals.last().map_or(start, |a| a.seq);
                     let more = arrivals.len() == limit as usize;
                     let mut block = Vec::new();
-                    for a in arrivals.iter().filter(|a| {
-                        feed_matches(&feed, &a.newsgroups)
-                            && (full || !came_from(a, &peer, &shared.config.node.name))
-                    }) {
+                    for a in arrivals
+                        .iter()
+                        .filter(|a| goes_to(a, &peer, &feed, &shared.config.node.name, full))
+                    {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");
                     }

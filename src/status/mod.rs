@@ -15,7 +15,7 @@ pub use serving::{running, ServeRecord, ServeState};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::feed_policy::{came_from, feed_matches};
+use crate::feed_policy::goes_to;
 use crate::home::{Home, Node};
 use crate::newslog::LogVerdict;
 use crate::wildmat::Wildmat;
@@ -330,9 +330,9 @@ fn backlog(
         };
         count += arrivals
             .iter()
-            .filter(|a| feed_matches(feed, &a.newsgroups))
             .filter(|a| {
-                a.seq <= marks.resync_through || !came_from(a, peer, &node.config.node.name)
+                let resend = a.seq <= marks.resync_through;
+                goes_to(a, peer, feed, &node.config.node.name, resend)
             })
             .count() as u64;
         after = last;

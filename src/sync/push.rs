@@ -17,7 +17,7 @@ use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
-use crate::feed_policy::{came_from, feed_matches};
+use crate::feed_policy::goes_to;
 use crate::home::Node;
 use crate::net::Conn;
 use crate::protocol::{write_block, Command, Response};
@@ -140,8 +140,15 @@ pub(super) fn next_offer(
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
             .into_iter()
-            .filter(|a| feed_matches(&target.feed, &a.newsgroups))
-            .filter(|a| a.seq <= resync_through || !came_from(a, target.name, own_name))
+            .filter(|a| {
+                goes_to(
+                    a,
+                    target.name,
+                    &target.feed,
+                    own_name,
+                    a.seq <= resync_through,
+                )
+            })
             .map(|a| (a.seq, a.msgid))
             .collect(),
     })
