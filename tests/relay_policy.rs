@@ -124,9 +124,9 @@ fn a_relay_that_writes_neighbours_into_path_does_not_keep_the_article_from_them(
     assert!(export.stderr.contains("exported=2"), "{}", export.stderr);
 }
 
-/// A plain news server's feed into `serve` is ingested as from that `[[nntp_peer]]`:
-/// recorded as its deliverer, and its unsigned articles admitted where its
-/// `unsigned_groups` allow (they were refused as if from nobody).
+/// A plain news server's feed into `serve` (here an unsigned article its
+/// `unsigned_groups` admit) is recorded as delivered by that `[[nntp_peer]]`, so it is
+/// not offered back to it.
 #[test]
 fn a_news_servers_feed_is_recorded_as_delivered_by_it() {
     let mut b = TestNode::new("b");
