@@ -24,6 +24,7 @@ pub mod spool;
 pub mod status;
 pub mod sync;
 pub mod testbed;
+pub mod tls;
 pub mod wildmat;
 
 pub use error::{Error, Result};

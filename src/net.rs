@@ -3,6 +3,13 @@
 //! (so pipelined commands and responses cost one syscall per batch), and counts the bytes
 //! that cross the wire both ways (the `bytes=` of `sync`).
 //!
+//! The connection runs over plain TCP or over TLS ([`Stream`]); TLS is a layer under this
+//! connection, switched on in place (`STARTTLS`, NNTPS, a mesh link) by
+//! [`Conn::accept_tls`] / [`Conn::connect_tls`], and the protocol code above never knows
+//! which it has, except to ask for the channel binding ([`Conn::export_keying_material`])
+//! and the key the other side proved ([`Conn::peer_certificate`]). The byte counters sit
+//! under TLS: they count what crosses the socket.
+//!
 //! Memory per connection is bounded by design: what is read but not yet taken is at
 //! most one line or block plus the read-ahead of [`Conn::flush`] (see
 //! [`Conn::set_read_ahead`]), and what is queued but not yet sent is the caller's to
@@ -11,10 +18,16 @@
 //! a client that sends without reading stops being read once its unsent answers pass the
 //! bound, and is read again when they drain.
 
+use std::future::Future;
+use std::io;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 
 use crate::protocol::{take_line, BlockScanner, ProtocolError};
 
@@ -38,12 +51,141 @@ pub enum NetError {
     /// Framing error (line too long, block too large...).
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// The TLS handshake failed (wrong key, no common parameters, not TLS at all...).
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A TCP socket that counts the bytes crossing it (under TLS, when there is TLS).
+#[derive(Debug)]
+pub struct Wire {
+    tcp: TcpStream,
+    read: u64,
+    written: u64,
+}
+
+impl AsyncRead for Wire {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        self.read += (buf.filled().len() - before) as u64;
+        polled
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.tcp).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.written += n as u64;
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+/// What a [`Conn`] runs over.
+pub enum Stream {
+    /// Plain TCP.
+    Plain(Wire),
+    /// TLS over TCP (boxed: the TLS state is large and most connections are plain).
+    Tls(Box<tokio_rustls::TlsStream<Wire>>),
+    /// Between the two, while a handshake has the socket (a failed one leaves this).
+    Gone,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stream::Plain(_) => "Stream::Plain",
+            Stream::Tls(_) => "Stream::Tls",
+            Stream::Gone => "Stream::Gone",
+        })
+    }
+}
+
+impl Stream {
+    fn wire(&self) -> Option<&Wire> {
+        match self {
+            Stream::Plain(wire) => Some(wire),
+            Stream::Tls(tls) => Some(tls.get_ref().0),
+            Stream::Gone => None,
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "connection lost in a TLS handshake",
+    )
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(wire) => Pin::new(wire).poll_read(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Stream::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(wire) => Pin::new(wire).poll_write(cx, buf),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Stream::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(wire) => Pin::new(wire).poll_flush(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Stream::Gone => Poll::Ready(Err(gone())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(wire) => Pin::new(wire).poll_shutdown(cx),
+            Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Stream::Gone => Poll::Ready(Ok(())),
+        }
+    }
 }
 
 /// A buffered connection.
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Stream,
+    /// The peer's address, kept from the start (TLS owns the socket later).
+    peer: Option<std::net::SocketAddr>,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
@@ -56,10 +198,6 @@ pub struct Conn {
     read_chunk: usize,
     scanner: BlockScanner,
     timeout: Duration,
-    /// Bytes read so far.
-    pub bytes_in: u64,
-    /// Bytes written so far.
-    pub bytes_out: u64,
 }
 
 impl Conn {
@@ -67,7 +205,12 @@ impl Conn {
     pub fn new(stream: TcpStream, timeout: Duration) -> Conn {
         let _ = stream.set_nodelay(true);
         Conn {
-            stream,
+            peer: stream.peer_addr().ok(),
+            stream: Stream::Plain(Wire {
+                tcp: stream,
+                read: 0,
+                written: 0,
+            }),
             // Buffers start empty and shrink back after bursts: an idle connection
             // costs next to nothing.
             rbuf: Vec::new(),
@@ -78,14 +221,22 @@ impl Conn {
             read_chunk: READ_CHUNK,
             scanner: BlockScanner::new(),
             timeout,
-            bytes_in: 0,
-            bytes_out: 0,
         }
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
-        self.stream.peer_addr().ok()
+        self.peer
+    }
+
+    /// Bytes read from the socket so far (TLS records included).
+    pub fn bytes_in(&self) -> u64 {
+        self.stream.wire().map_or(0, |w| w.read)
+    }
+
+    /// Bytes written to the socket so far (TLS records included).
+    pub fn bytes_out(&self) -> u64 {
+        self.stream.wire().map_or(0, |w| w.written)
     }
 
     /// Changes the read timeout.
@@ -123,9 +274,9 @@ impl Conn {
     /// The whole of one line or block must arrive before `deadline`: a client trickling
     /// a byte at a time (slowloris) cannot hold a connection open forever.
     async fn fill(&mut self, deadline: tokio::time::Instant) -> Result<(), NetError> {
-        let before = self.bytes_in;
+        let before = self.rbuf.len();
         self.flush().await?;
-        if self.bytes_in > before {
+        if self.rbuf.len() > before {
             // The flush already took in new bytes: let the caller look at them first.
             return Ok(());
         }
@@ -140,7 +291,6 @@ impl Conn {
         if n == 0 {
             return Err(NetError::Closed);
         }
-        self.bytes_in += n as u64;
         Ok(())
     }
 
@@ -149,13 +299,13 @@ impl Conn {
     pub fn fill_ready(&mut self) -> Result<bool, NetError> {
         self.compact();
         self.rbuf.reserve(self.read_chunk);
-        let n = match self.stream.try_read_buf(&mut self.rbuf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(e.into()),
-        };
-        self.bytes_in += n as u64;
-        Ok(n > 0)
+        // One poll that nobody waits on: whoever reads next registers its own waker.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match pin!(self.stream.read_buf(&mut self.rbuf)).poll(&mut cx) {
+            Poll::Ready(Ok(n)) => Ok(n > 0),
+            Poll::Ready(Err(e)) => Err(e.into()),
+            Poll::Pending => Ok(false),
+        }
     }
 
     /// A line already in the buffer, if any (never reads the socket).
@@ -289,40 +439,172 @@ impl Conn {
     /// pipelining peers can never both block on full socket buffers, however much each
     /// writes before reading. Cancel-safe: bytes already sent are not sent again.
     pub async fn flush(&mut self) -> Result<(), NetError> {
-        let deadline = self.deadline();
-        while self.wpos < self.wbuf.len() {
-            let unread = self.rbuf.len() - self.rpos;
-            let room = unread < self.read_ahead;
-            tokio::select! {
-                ready = self.stream.writable() => {
-                    ready?;
-                    match self.stream.try_write(&self.wbuf[self.wpos..]) {
-                        Ok(n) => {
-                            self.wpos += n;
-                            self.bytes_out += n as u64;
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                ready = self.stream.readable(), if room => {
-                    ready?;
-                    self.rbuf.reserve(self.read_chunk);
-                    match self.stream.try_read_buf(&mut self.rbuf) {
-                        Ok(0) => return Err(NetError::Closed),
-                        Ok(n) => self.bytes_in += n as u64,
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline) => return Err(NetError::Timeout(self.timeout)),
-            }
+        if self.wpos == self.wbuf.len() && matches!(self.stream, Stream::Plain(_)) {
+            // Nothing queued, and plain TCP holds nothing back: no need to poll.
+            return self.clear_queue();
         }
+        let deadline = self.deadline();
+        let timeout = self.timeout;
+        let flushed = tokio::time::timeout_at(
+            deadline,
+            std::future::poll_fn(|cx| self.poll_flush_reading(cx)),
+        )
+        .await;
+        match flushed {
+            Ok(Ok(())) => self.clear_queue(),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(NetError::Timeout(timeout)),
+        }
+    }
+
+    fn clear_queue(&mut self) -> Result<(), NetError> {
         self.wbuf.clear();
         self.wpos = 0;
         if self.wbuf.capacity() > 4 * READ_CHUNK {
             self.wbuf = Vec::new();
         }
+        Ok(())
+    }
+
+    /// One step of [`Conn::flush`]: writes what it can of the queue (then flushes what
+    /// the TLS layer holds), and while writing would wait, reads what it can into the
+    /// read-ahead. Ready when everything queued is on the wire.
+    fn poll_flush_reading(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), NetError>> {
+        loop {
+            let write = if self.wpos < self.wbuf.len() {
+                match Pin::new(&mut self.stream).poll_write(cx, &self.wbuf[self.wpos..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.wpos += n;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Pending => Poll::Pending,
+                }
+            } else {
+                Pin::new(&mut self.stream).poll_flush(cx)
+            };
+            match write {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => {}
+            }
+            // Writing waits for the other side: read meanwhile, so that it never waits
+            // for us to read while we wait for it to read.
+            if self.rbuf.len() - self.rpos >= self.read_ahead {
+                return Poll::Pending;
+            }
+            self.rbuf.reserve(self.read_chunk);
+            match pin!(self.stream.read_buf(&mut self.rbuf)).poll(cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(NetError::Closed)),
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Whether the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The certificate the other side presented in the TLS handshake, if any.
+    pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
+        match &self.stream {
+            Stream::Tls(tls) => tls.get_ref().1.peer_certificates()?.first().cloned(),
+            _ => None,
+        }
+    }
+
+    /// The ALPN protocol the TLS handshake agreed on, if any.
+    pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
+        match &self.stream {
+            Stream::Tls(tls) => tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec),
+            _ => None,
+        }
+    }
+
+    /// 32 bytes of TLS keying material for `label` (RFC 5705 / RFC 8446 section 7.5):
+    /// the same on both ends of this TLS connection and on no other, so a proof that
+    /// covers it cannot be relayed into another connection. None on plain TCP.
+    pub fn export_keying_material(&self, label: &[u8]) -> Option<[u8; 32]> {
+        match &self.stream {
+            Stream::Tls(tls) => match tls.as_ref() {
+                tokio_rustls::TlsStream::Client(c) => c
+                    .get_ref()
+                    .1
+                    .export_keying_material([0u8; 32], label, None)
+                    .ok(),
+                tokio_rustls::TlsStream::Server(s) => s
+                    .get_ref()
+                    .1
+                    .export_keying_material([0u8; 32], label, None)
+                    .ok(),
+            },
+            _ => None,
+        }
+    }
+
+    /// Takes the plain socket out for a TLS handshake: queued answers go out first (the
+    /// `382` of STARTTLS), and whatever was read ahead is dropped: it came in the clear
+    /// before the handshake, and RFC 4642 says it must not be taken as sent over TLS.
+    async fn take_plain(&mut self) -> Result<Wire, NetError> {
+        self.flush().await?;
+        self.rbuf.clear();
+        self.rpos = 0;
+        match std::mem::replace(&mut self.stream, Stream::Gone) {
+            Stream::Plain(wire) => Ok(wire),
+            other => {
+                self.stream = other;
+                Err(NetError::Tls("the connection already runs TLS".into()))
+            }
+        }
+    }
+
+    /// Runs the server side of a TLS handshake on this connection (after `382` for
+    /// STARTTLS, or at once on an NNTPS port), within the read timeout. `choose` picks
+    /// the configuration from the client's hello (a mesh node names the mesh ALPN), or
+    /// refuses it. A failed handshake leaves the connection unusable.
+    pub async fn accept_tls<F>(&mut self, choose: F) -> Result<(), NetError>
+    where
+        F: FnOnce(&rustls::server::ClientHello<'_>) -> Result<Arc<rustls::ServerConfig>, String>,
+    {
+        let wire = self.take_plain().await?;
+        let handshake = async {
+            let start =
+                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), wire)
+                    .await
+                    .map_err(|e| NetError::Tls(e.to_string()))?;
+            let config = choose(&start.client_hello()).map_err(NetError::Tls)?;
+            start
+                .into_stream(config)
+                .await
+                .map_err(|e| NetError::Tls(e.to_string()))
+        };
+        let tls = tokio::time::timeout_at(self.deadline(), handshake)
+            .await
+            .map_err(|_| NetError::Timeout(self.timeout))??;
+        self.stream = Stream::Tls(Box::new(tls.into()));
+        Ok(())
+    }
+
+    /// Runs the client side of a TLS handshake on this connection, within the read
+    /// timeout. A failed handshake leaves the connection unusable.
+    pub async fn connect_tls(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> Result<(), NetError> {
+        let wire = self.take_plain().await?;
+        let handshake = tokio_rustls::TlsConnector::from(config).connect(name, wire);
+        let tls = tokio::time::timeout_at(self.deadline(), handshake)
+            .await
+            .map_err(|_| NetError::Timeout(self.timeout))?
+            .map_err(|e| NetError::Tls(e.to_string()))?;
+        self.stream = Stream::Tls(Box::new(tls.into()));
         Ok(())
     }
 
@@ -337,19 +619,45 @@ impl Conn {
 mod tests {
     use super::*;
 
-    /// Two peers each write 6 MB before reading anything: with a plain write both would
-    /// block forever on full socket buffers; `flush` reads while it writes.
-    #[tokio::test]
-    async fn peers_that_both_write_before_reading_do_not_deadlock() {
+    /// A connected (server, client) pair over loopback, over TLS when `tls` (a mesh link
+    /// between two node keys).
+    async fn pair(tls: bool, timeout: Duration) -> (Conn, Conn) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let (mut server, mut client) = (Conn::new(server, timeout), Conn::new(client, timeout));
+        if tls {
+            use crate::tls;
+            let (a, b) = (
+                ed25519_dalek::SigningKey::from_bytes(&[1; 32]),
+                ed25519_dalek::SigningKey::from_bytes(&[2; 32]),
+            );
+            let (ia, ib) = (
+                tls::node_identity(&a).unwrap(),
+                tls::node_identity(&b).unwrap(),
+            );
+            let server_config = tls::mesh_server_config(&ia, vec![b.verifying_key()]).unwrap();
+            let client_config = tls::mesh_client_config(&ib, a.verifying_key()).unwrap();
+            let (s, c) = tokio::join!(
+                server.accept_tls(|_| Ok(server_config)),
+                client.connect_tls(client_config, tls::mesh_server_name())
+            );
+            s.unwrap();
+            c.unwrap();
+        }
+        (server, client)
+    }
+
+    /// Two peers each write 6 MB before reading anything: with a plain write both would
+    /// block forever on full socket buffers; `flush` reads while it writes.
+    async fn both_write_before_reading(tls: bool) {
         fn big(tag: u8) -> Vec<u8> {
             let mut line = vec![tag; 1000];
             line.extend_from_slice(b"\r\n");
             line.repeat(6000)
         }
-        let side = |stream: TcpStream, tag: u8, other: u8| async move {
-            let mut conn = Conn::new(stream, Duration::from_secs(20));
+        let side = |mut conn: Conn, tag: u8, other: u8| async move {
             conn.queue(&big(tag));
             conn.flush().await.unwrap();
             for _ in 0..6000 {
@@ -357,39 +665,46 @@ mod tests {
                 assert_eq!(line, vec![other; 1000]);
             }
         };
-        let server = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
-            side(stream, b's', b'c').await
-        });
-        let client = side(TcpStream::connect(addr).await.unwrap(), b'c', b's');
+        let (server, client) = pair(tls, Duration::from_secs(20)).await;
+        let server = tokio::spawn(side(server, b's', b'c'));
         tokio::time::timeout(Duration::from_secs(30), async {
-            client.await;
+            side(client, b'c', b's').await;
             server.await.unwrap();
         })
         .await
         .expect("deadlock: both sides blocked writing");
     }
 
+    #[tokio::test]
+    async fn peers_that_both_write_before_reading_do_not_deadlock() {
+        both_write_before_reading(false).await;
+    }
+
+    #[tokio::test]
+    async fn tls_peers_that_both_write_before_reading_do_not_deadlock() {
+        both_write_before_reading(true).await;
+    }
+
     /// A client pipelines commands and never reads: a server loop that calls
     /// `flush_if_over` before each command keeps its unsent answers under the bound and
     /// its unread input under the read-ahead, and ends at the deadline instead of
     /// growing with every command sent.
-    #[tokio::test]
-    async fn a_client_that_never_reads_cannot_grow_the_queues() {
+    async fn never_reading_client(tls: bool) {
         const BOUND: usize = 64 * 1024;
         const READ_AHEAD: usize = 64 * 1024;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let flooder = std::thread::spawn(move || {
-            use std::io::Write;
-            let mut stream = std::net::TcpStream::connect(addr).unwrap();
-            let commands = b"HELP\r\n".repeat(1 << 20);
-            // Blocks once the server stops reading; fails when it gives up on us.
-            let _ = stream.write_all(&commands);
-            stream
+        let (mut conn, mut client) = pair(tls, Duration::from_millis(500)).await;
+        let flooder = tokio::spawn(async move {
+            // Stalls once the server stops reading; fails when it gives up on us.
+            client.set_timeout(Duration::from_secs(5));
+            for _ in 0..1 << 14 {
+                client.queue(&b"HELP\r\n".repeat(64));
+                if client.flush_if_over(1 << 20).await.is_err() {
+                    break;
+                }
+            }
+            let _ = client.flush().await;
+            client
         });
-        let (stream, _) = listener.accept().await.unwrap();
-        let mut conn = Conn::new(stream, Duration::from_millis(500));
         conn.set_read_ahead(READ_AHEAD);
         let answer = vec![b'x'; 1000];
         let (mut answered, mut most_pending, mut most_unread) = (0, 0, 0);
@@ -415,33 +730,72 @@ mod tests {
             "every command was answered: nothing held back"
         );
         drop(conn);
-        let _ = flooder.join();
+        let _ = flooder.await;
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_cannot_grow_the_queues() {
+        never_reading_client(false).await;
+    }
+
+    #[tokio::test]
+    async fn a_tls_client_that_never_reads_cannot_grow_the_queues() {
+        never_reading_client(true).await;
     }
 
     /// A flush abandoned half-way (the session was told to stop) and started again sends
     /// each byte once.
-    #[tokio::test]
-    async fn a_cancelled_flush_resumes_where_it_stopped() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = TcpStream::connect(addr).await.unwrap();
-        let (stream, _) = listener.accept().await.unwrap();
-        let mut conn = Conn::new(stream, Duration::from_secs(20));
-        let sent: Vec<u8> = (0..16u32 << 20).map(|i| (i % 251) as u8).collect();
-        conn.queue(&sent);
+    async fn cancelled_flush(tls: bool) {
+        let (mut conn, mut client) = pair(tls, Duration::from_secs(20)).await;
+        let lines = 1_000_000u32;
+        for i in 0..lines {
+            conn.queue(format!("{i:015}\r\n").as_bytes());
+        }
+        let sent = conn.pending_output();
         // The client does not read yet: the flush stalls on full buffers and is dropped.
         let stalled = tokio::time::timeout(Duration::from_millis(200), conn.flush()).await;
         assert!(stalled.is_err(), "16 MiB fit in the socket buffers");
-        assert!(conn.pending_output() < sent.len());
+        assert!(conn.pending_output() < sent);
         let reader = tokio::spawn(async move {
-            let mut client = client;
-            let mut got = Vec::new();
-            client.read_to_end(&mut got).await.unwrap();
-            got
+            for i in 0..lines {
+                let line = client.read_line(100).await.unwrap();
+                assert_eq!(
+                    line,
+                    format!("{i:015}").into_bytes(),
+                    "bytes lost or sent twice"
+                );
+            }
+            client.read_line(100).await.err()
         });
         conn.flush().await.unwrap();
         assert_eq!(conn.pending_output(), 0);
         conn.shutdown().await;
-        assert!(reader.await.unwrap() == sent, "bytes lost or sent twice");
+        assert!(matches!(reader.await.unwrap(), Some(NetError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_flush_resumes_where_it_stopped() {
+        cancelled_flush(false).await;
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_tls_flush_resumes_where_it_stopped() {
+        cancelled_flush(true).await;
+    }
+
+    /// The two ends of one TLS link export the same channel binding; another link's
+    /// differs, and plain TCP has none.
+    #[tokio::test]
+    async fn both_ends_of_a_tls_link_share_its_binding_and_no_other_link_does() {
+        let (a, b) = pair(true, Duration::from_secs(5)).await;
+        let (c, _) = pair(true, Duration::from_secs(5)).await;
+        let label = b"EXPORTER-test";
+        let binding = a.export_keying_material(label).unwrap();
+        assert_eq!(b.export_keying_material(label), Some(binding));
+        assert_ne!(c.export_keying_material(label), Some(binding));
+        let (plain, _) = pair(false, Duration::from_secs(5)).await;
+        assert_eq!(plain.export_keying_material(label), None);
+        assert!(a.is_tls() && !plain.is_tls());
+        assert_eq!(a.alpn_protocol().as_deref(), Some(crate::tls::MESH_ALPN));
     }
 }

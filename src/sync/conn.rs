@@ -120,7 +120,7 @@ pub(super) async fn hang_up(
         conn.out().clear();
     }
     conn.shutdown().await;
-    report.bytes = conn.bytes_in + conn.bytes_out;
+    report.bytes = conn.bytes_in() + conn.bytes_out();
     result
 }
 
