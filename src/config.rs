@@ -80,6 +80,9 @@ pub struct Config {
     /// `[[user]]` local AUTHINFO users.
     #[serde(default, rename = "user")]
     pub users: Vec<UserConfig>,
+    /// `[tls]`: the reader certificate, NNTPS, AUTHINFO in clear.
+    #[serde(default)]
+    pub tls: TlsConfig,
 }
 
 /// `[node]`.
@@ -227,10 +230,34 @@ pub struct PeerConfig {
     /// Groups it gets from us.
     #[serde(default = "all_groups")]
     pub groups: String,
+    /// Whether the link runs over TLS (false only for a neighbour that cannot: an older
+    /// node; the link is then readable and forgeable on the path).
+    #[serde(default = "yes")]
+    pub tls: bool,
 }
 
 fn all_groups() -> String {
     "*".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[tls]`: TLS for newsreaders (mesh links need nothing here: they use the node key).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain for readers (STARTTLS, NNTPS), e.g. from an ACME client;
+    /// none: `reader.crt` in the home (self-signed, made at `init`).
+    pub cert: Option<String>,
+    /// PEM private key of `cert`; none: `reader.key` in the home.
+    pub key: Option<String>,
+    /// HOST:PORT of an implicit-TLS (NNTPS) listener; none: no such listener.
+    pub nntps_listen: Option<String>,
+    /// Let AUTHINFO USER/PASS cross an unencrypted connection from a non-loopback
+    /// address (otherwise 483: use STARTTLS or NNTPS).
+    pub allow_plaintext_auth: bool,
 }
 
 impl PeerConfig {
@@ -549,6 +576,9 @@ pub mod edit {
             table["address"] = value(address.as_str());
         }
         table["groups"] = value(peer.groups.as_str());
+        if !peer.tls {
+            table["tls"] = value(false);
+        }
         peers.push(table);
         save(path, &doc)
     }

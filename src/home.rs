@@ -58,6 +58,41 @@ impl Home {
     pub fn author_key_path(&self, name: &str) -> PathBuf {
         self.dir.join("authors").join(format!("{name}.key"))
     }
+    /// The reader service's certificate and key (PEM), used when `[tls]` names none.
+    pub fn reader_tls_paths(&self) -> (PathBuf, PathBuf) {
+        (self.dir.join("reader.crt"), self.dir.join("reader.key"))
+    }
+
+    /// The reader TLS certificate and key: the operator's (`[tls] cert`/`key`), or the
+    /// home's self-signed pair, made now when a home from before TLS has none.
+    pub fn reader_identity(&self, config: &config::Config) -> Result<crate::tls::Identity> {
+        let (cert, key) = match (&config.tls.cert, &config.tls.key) {
+            (Some(cert), Some(key)) => (PathBuf::from(cert), PathBuf::from(key)),
+            (None, None) => {
+                let (cert, key) = self.reader_tls_paths();
+                if !cert.exists() && !key.exists() {
+                    self.make_reader_certificate(&config.node.name)?;
+                }
+                (cert, key)
+            }
+            _ => {
+                return Err(Error::Invalid(
+                    "[tls] needs both cert and key, or neither".into(),
+                ))
+            }
+        };
+        crate::tls::load_identity(&cert, &key).map_err(|e| Error::Invalid(e.to_string()))
+    }
+
+    /// Makes the home's self-signed reader certificate (`reader.crt`, `reader.key` 0600).
+    fn make_reader_certificate(&self, name: &str) -> Result<()> {
+        let (cert, key) = self.reader_tls_paths();
+        let (cert_pem, key_pem) =
+            crate::tls::reader_certificate_pem(name).map_err(|e| Error::Invalid(e.to_string()))?;
+        write_atomically(&key, key_pem.as_bytes()).map_err(|e| Error::io(&key, e))?;
+        write_atomically(&cert, cert_pem.as_bytes()).map_err(|e| Error::io(&cert, e))
+    }
+
     /// The lock `sync` holds while it runs.
     pub fn sync_lock_path(&self) -> PathBuf {
         self.dir.join("sync.lock")
@@ -103,6 +138,7 @@ impl Home {
         let text = config::edit::node_template(name, listen)?;
         write_atomically(&self.config_path(), text.as_bytes())
             .map_err(|e| Error::io(self.config_path(), e))?;
+        self.make_reader_certificate(name)?;
         self.open()
     }
 

@@ -56,6 +56,26 @@ pub enum NetError {
     Tls(String),
 }
 
+impl NetError {
+    /// An I/O error, or the TLS error inside one, said plainly.
+    fn from_io(e: io::Error) -> NetError {
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(why))) => {
+                NetError::Tls(why.to_string())
+            }
+            Some(rustls::Error::AlertReceived(alert)) => NetError::Tls(format!(
+                "the other side ended the connection with alert {alert:?} \
+                 (did it refuse our certificate, our node key?)"
+            )),
+            Some(other) => NetError::Tls(other.to_string()),
+            None => NetError::Io(e),
+        }
+    }
+}
+
 /// A TCP socket that counts the bytes crossing it (under TLS, when there is TLS).
 #[derive(Debug)]
 pub struct Wire {
@@ -186,6 +206,8 @@ pub struct Conn {
     stream: Stream,
     /// The peer's address, kept from the start (TLS owns the socket later).
     peer: Option<std::net::SocketAddr>,
+    /// Our end's address.
+    local: Option<std::net::SocketAddr>,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
@@ -206,6 +228,7 @@ impl Conn {
         let _ = stream.set_nodelay(true);
         Conn {
             peer: stream.peer_addr().ok(),
+            local: stream.local_addr().ok(),
             stream: Stream::Plain(Wire {
                 tcp: stream,
                 read: 0,
@@ -227,6 +250,11 @@ impl Conn {
     /// The peer's address.
     pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
         self.peer
+    }
+
+    /// Our end's address (the one the peer connected to).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.local
     }
 
     /// Bytes read from the socket so far (TLS records included).
@@ -285,7 +313,7 @@ impl Conn {
         let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.rbuf)).await;
         let n = match read {
             Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(e.into()),
+            Ok(Err(e)) => return Err(NetError::from_io(e)),
             Err(_) => return Err(NetError::Timeout(self.timeout)),
         };
         if n == 0 {
@@ -303,7 +331,7 @@ impl Conn {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         match pin!(self.stream.read_buf(&mut self.rbuf)).poll(&mut cx) {
             Poll::Ready(Ok(n)) => Ok(n > 0),
-            Poll::Ready(Err(e)) => Err(e.into()),
+            Poll::Ready(Err(e)) => Err(NetError::from_io(e)),
             Poll::Pending => Ok(false),
         }
     }
@@ -480,7 +508,7 @@ impl Conn {
                         self.wpos += n;
                         continue;
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(NetError::from_io(e))),
                     Poll::Pending => Poll::Pending,
                 }
             } else {
@@ -488,7 +516,7 @@ impl Conn {
             };
             match write {
                 Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(NetError::from_io(e))),
                 Poll::Pending => {}
             }
             // Writing waits for the other side: read meanwhile, so that it never waits
@@ -500,7 +528,7 @@ impl Conn {
             match pin!(self.stream.read_buf(&mut self.rbuf)).poll(cx) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(NetError::Closed)),
                 Poll::Ready(Ok(_)) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(NetError::from_io(e))),
                 Poll::Pending => return Poll::Pending,
             }
         }
@@ -577,12 +605,9 @@ impl Conn {
             let start =
                 tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), wire)
                     .await
-                    .map_err(|e| NetError::Tls(e.to_string()))?;
+                    .map_err(NetError::from_io)?;
             let config = choose(&start.client_hello()).map_err(NetError::Tls)?;
-            start
-                .into_stream(config)
-                .await
-                .map_err(|e| NetError::Tls(e.to_string()))
+            start.into_stream(config).await.map_err(NetError::from_io)
         };
         let tls = tokio::time::timeout_at(self.deadline(), handshake)
             .await
@@ -603,7 +628,7 @@ impl Conn {
         let tls = tokio::time::timeout_at(self.deadline(), handshake)
             .await
             .map_err(|_| NetError::Timeout(self.timeout))?
-            .map_err(|e| NetError::Tls(e.to_string()))?;
+            .map_err(NetError::from_io)?;
         self.stream = Stream::Tls(Box::new(tls.into()));
         Ok(())
     }

@@ -70,6 +70,7 @@ impl Testbed {
             key: keys[i].clone(),
             address: dial.then(|| addresses[i].clone()),
             groups: "*".into(),
+            tls: true,
         };
         for &(a, b) in edges {
             edit::add_peer(&homes[a].config_path(), &peer(b, true))?;

@@ -190,7 +190,7 @@ impl ServerCertVerifier for PinnedServerKey {
         let key = presented(end_entity)?;
         if key != self.expected {
             return Err(wrong_key(format!(
-                "the peer presented node key {}, but the config lists {}",
+                "the peer presented node key {}, but the config expects {}",
                 crate::sign::public_key_text(&key),
                 crate::sign::public_key_text(&self.expected)
             )));
@@ -316,6 +316,10 @@ pub fn mesh_server_config(
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(setup)?;
     config.alpn_protocols = vec![MESH_ALPN.to_vec()];
+    // A sync never resumes a session (it runs once from cron): tickets would only add
+    // bytes to every link.
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
     Ok(Arc::new(config))
 }
 

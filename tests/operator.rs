@@ -98,7 +98,7 @@ fn a_three_node_mesh_built_with_the_cli_alone() {
             assert_eq!(line.moved(), (0, 0, 0), "{}", line.raw);
             assert_eq!(
                 line.fields.keys().collect::<Vec<_>>(),
-                ["bytes", "ms", "peer", "received", "refused", "sent", "status"],
+                ["bytes", "ms", "peer", "received", "refused", "sent", "status", "tls"],
                 "{}",
                 line.raw
             );

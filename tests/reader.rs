@@ -1081,26 +1081,23 @@ fn have(program: &str) -> bool {
         .is_ok()
 }
 
-#[test]
-fn python_nntplib_reads_and_posts() {
-    if !have("python3") {
-        println!("SKIPPED python_nntplib_reads_and_posts: python3 is not installed");
-        return;
-    }
-    let node = TestNode::with(|f| f.standard());
+/// Runs tests/reader_nntplib.py against `addr` with `mode_args`; checks that what it
+/// posted is stored signed with its body byte-exact. False when this Python has no
+/// nntplib (the test is then skipped).
+fn nntplib_reads_and_posts(node: &TestNode, addr: SocketAddr, mode_args: &[&str]) -> bool {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_nntplib.py");
     let out = std::process::Command::new("python3")
         .arg(script)
-        .arg(node.addr.ip().to_string())
-        .arg(node.addr.port().to_string())
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .args(mode_args)
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}{stderr}");
     if out.status.code() == Some(77) {
-        println!("SKIPPED python_nntplib_reads_and_posts: this python3 has no nntplib module");
-        return;
+        return false;
     }
     assert!(
         out.status.success(),
@@ -1120,6 +1117,63 @@ fn python_nntplib_reads_and_posts() {
         text.ends_with("\r\n\r\n.leading dot\r\n..two leading dots\r\n.\r\nlast line\r\n"),
         "{text:?}"
     );
+    true
+}
+
+#[test]
+fn python_nntplib_reads_and_posts() {
+    if !have("python3") {
+        println!("SKIPPED python_nntplib_reads_and_posts: python3 is not installed");
+        return;
+    }
+    let node = TestNode::with(|f| f.standard());
+    if !nntplib_reads_and_posts(&node, node.addr, &[]) {
+        println!("SKIPPED python_nntplib_reads_and_posts: this python3 has no nntplib module");
+    }
+}
+
+/// A node whose config also opens an NNTPS port; the PEM path of its reader certificate.
+fn node_with_nntps() -> (TestNode, String) {
+    let node = TestNode::new(
+        |_, text| {
+            text.replace(
+                "# nntps_listen = \"0.0.0.0:563\"",
+                "nntps_listen = \"127.0.0.1:0\"",
+            )
+        },
+        |f| f.standard(),
+    );
+    let cert = node.home.reader_tls_paths().0.display().to_string();
+    (node, cert)
+}
+
+#[test]
+fn python_nntplib_reads_and_posts_over_starttls() {
+    if !have("python3") {
+        println!("SKIPPED: python3 is not installed");
+        return;
+    }
+    let (node, cert) = node_with_nntps();
+    if !nntplib_reads_and_posts(&node, node.addr, &["starttls", &cert]) {
+        println!("SKIPPED: this python3 has no nntplib module");
+    }
+}
+
+#[test]
+fn python_nntplib_reads_and_posts_over_nntps() {
+    if !have("python3") {
+        println!("SKIPPED: python3 is not installed");
+        return;
+    }
+    let (node, cert) = node_with_nntps();
+    let nntps = node
+        .running
+        .as_ref()
+        .and_then(|r| r.nntps_addr)
+        .expect("an NNTPS listener");
+    if !nntplib_reads_and_posts(&node, nntps, &["nntps", &cert]) {
+        println!("SKIPPED: this python3 has no nntplib module");
+    }
 }
 
 #[test]

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Drives a newsmesh reader service with Python's nntplib, as a real newsreader would.
 
-Usage: reader_nntplib.py HOST PORT. The node must carry mesh.test with articles
-(tests/reader.rs starts one). Exits 0 when everything checks, 77 when this Python has
+Usage: reader_nntplib.py HOST PORT [plain|starttls|nntps CERT]. The node must carry
+mesh.test with articles (tests/reader.rs starts one). With starttls the session is
+upgraded with STARTTLS (RFC 4642) before anything else; with nntps PORT is an
+implicit-TLS port; either way the server must present the certificate in the PEM file
+CERT (the node's self-signed reader certificate, trusted as is). Exits 0 when everything checks, 77 when this Python has
 no nntplib (removed in 3.13), 1 with a message otherwise. Prints "posted <id>" for the
 article it posted, so the caller can check the stored copy.
 """
 
 import datetime
+import ssl
 import sys
 import warnings
 
@@ -27,7 +31,22 @@ def check(cond, what):
 
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
-    s = nntplib.NNTP(host, port, readermode=True, timeout=30)
+    mode = sys.argv[3] if len(sys.argv) > 3 else "plain"
+    if mode != "plain":
+        context = ssl.create_default_context(cafile=sys.argv[4])
+        # The certificate names the node, not 127.0.0.1; trusting exactly this
+        # certificate is the check.
+        context.check_hostname = False
+    if mode == "nntps":
+        s = nntplib.NNTP_SSL(host, port, ssl_context=context, readermode=True, timeout=30)
+        check(s.sock.version() == "TLSv1.3", f"TLS version {s.sock.version()}")
+    else:
+        s = nntplib.NNTP(host, port, readermode=True, timeout=30)
+    if mode == "starttls":
+        check("STARTTLS" in s.getcapabilities(), "STARTTLS advertised")
+        s.starttls(context)
+        check(s.sock.version() == "TLSv1.3", f"TLS version {s.sock.version()}")
+        check("STARTTLS" not in s.getcapabilities(), "STARTTLS gone after it")
     caps = s.getcapabilities()
     check("READER" in caps and "POST" in caps, f"capabilities {caps}")
     check("HDR" in caps and "OVER" in caps, f"capabilities {caps}")
@@ -116,7 +135,7 @@ def main():
     _, count2, _, _, _ = s.group("mesh.test")
     check(count2 == count + 1, f"count after posting {count2}")
     s.quit()
-    print("nntplib: all checks passed")
+    print(f"nntplib ({mode}): all checks passed")
 
 
 if __name__ == "__main__":

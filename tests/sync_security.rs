@@ -26,10 +26,11 @@ fn a_node_whose_key_is_not_listed_is_refused_and_nothing_of_it_is_stored() {
     let line = run.peer("server");
     assert_eq!(line.get("status"), "failed", "{}", line.raw);
     assert_eq!(line.moved(), (0, 0, 0), "{}", line.raw);
+    // Refused in the TLS handshake: the server takes no certificate it does not list.
     let error = line.get("error");
     assert!(
-        error.contains("481") && error.contains("MESH PROVE"),
-        "error names the refused proof: {error}"
+        error.contains("TLS") && error.contains("refuse our certificate"),
+        "error names the refused certificate: {error}"
     );
     assert!(!server.has(&theirs));
     assert_eq!(server.history_status(&theirs), None);
@@ -102,6 +103,7 @@ fn a_replayed_proof_is_refused_and_the_connection_stays_unauthenticated() {
 
     // A genuine exchange, recorded.
     let mut first = RawPeer::connect(&server);
+    first.start_tls(&key);
     let hello = first.hello(&key, &client_nonce);
     let recorded = RawPeer::proof(&key, &hello);
     let ok = first.cmd(&format!("MESH PROVE {recorded}"));
@@ -111,6 +113,7 @@ fn a_replayed_proof_is_refused_and_the_connection_stays_unauthenticated() {
 
     // The same HELLO on a new connection gets a fresh server nonce; the old proof fails.
     let mut replay = RawPeer::connect(&server);
+    replay.start_tls(&key);
     let again = replay.hello(&key, &client_nonce);
     assert_ne!(
         again.server_nonce, hello.server_nonce,
@@ -131,12 +134,14 @@ fn a_replayed_proof_is_refused_and_the_connection_stays_unauthenticated() {
 
     // The server's own signature reflected back as the client's is refused too.
     let mut reflect = RawPeer::connect(&server);
+    reflect.start_tls(&key);
     let hello = reflect.hello(&key, &newsmesh::sign::handshake::nonce());
     let reflected = reflect.cmd(&format!("MESH PROVE {}", hello.server_signature));
     assert_eq!(RawPeer::code(&reflected), 481, "{reflected}");
 
     // A listed key with a proof signed by someone else is refused.
     let mut forged = RawPeer::connect(&server);
+    forged.start_tls(&key);
     let hello = forged.hello(&key, &newsmesh::sign::handshake::nonce());
     let other = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let transcript = newsmesh::sign::handshake::Transcript {
@@ -144,6 +149,7 @@ fn a_replayed_proof_is_refused_and_the_connection_stays_unauthenticated() {
         server_key: newsmesh::sign::parse_public_key(&hello.server_key).unwrap(),
         client_nonce: hello.client_nonce.clone(),
         server_nonce: hello.server_nonce.clone(),
+        binding: hello.binding,
     };
     let forged_proof = transcript.sign(newsmesh::sign::handshake::Role::Client, &other);
     let answer = forged.cmd(&format!("MESH PROVE {forged_proof}"));
@@ -318,6 +324,7 @@ fn evil_server(
                         server_key: key.verifying_key(),
                         client_nonce: client_nonce.to_string(),
                         server_nonce: nonce(),
+                        binding: None,
                     };
                     format!(
                         "291 {} {} {}\r\n",
@@ -377,7 +384,15 @@ fn forgeries_pulled_from_a_neighbour_are_refused_too() {
     let addr = listener.local_addr().unwrap().to_string();
     let evil_key = evil_identity.node_key();
     client
-        .run(&["peer", "add", "evil", &evil_key, "--address", &addr])
+        .run(&[
+            "peer",
+            "add",
+            "evil",
+            &evil_key,
+            "--address",
+            &addr,
+            "--no-tls",
+        ])
         .ok();
     let forged: Vec<(String, Vec<u8>)> = bad
         .iter()

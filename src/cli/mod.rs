@@ -65,7 +65,7 @@ pub enum Command {
     /// Exchange articles both ways with every neighbour that has an address.
     ///
     /// Prints one line per dialled peer:
-    /// `peer=NAME status=ok|failed sent=N received=N refused=N bytes=N ms=N [error="..."]`.
+    /// `peer=NAME status=ok|failed sent=N received=N refused=N bytes=N ms=N tls=yes|no [error="..."]`.
     /// Exits 0 only when every dialled peer succeeded; 3 when another sync holds the lock.
     Sync(SyncArgs),
     /// Remove articles older than their group's retention ([[expire.rule]]) and prune old
@@ -218,6 +218,10 @@ pub enum PeerCommand {
             conflicts_with = "node_key"
         )]
         hosts: Vec<std::net::IpAddr>,
+        /// The link runs without TLS (`tls = false`): only for an older node that cannot
+        /// speak it; anyone on the path can then read the link.
+        #[arg(long, conflicts_with = "nntp")]
+        no_tls: bool,
     },
     /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
     /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.

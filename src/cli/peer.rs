@@ -20,6 +20,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             groups,
             nntp,
             hosts,
+            no_tls,
         } => {
             if let Some(a) = &address {
                 check_address(a)?;
@@ -32,6 +33,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                         key,
                         address,
                         groups,
+                        tls: !no_tls,
                     },
                 )?,
                 _ => {

@@ -189,6 +189,8 @@ pub enum Command {
     AuthinfoPass(String),
     /// `MESH ...`: the newsmesh extension.
     Mesh(MeshCommand),
+    /// `STARTTLS` (RFC 4642): TLS from the next byte on.
+    StartTls,
 }
 
 /// Why a command line was rejected.
@@ -428,6 +430,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         },
         "QUIT" => none(Command::Quit),
         "HELP" => none(Command::Help),
+        "STARTTLS" => none(Command::StartTls),
         "DATE" => none(Command::Date),
         "NEXT" => none(Command::Next),
         "LAST" => none(Command::Last),
@@ -569,6 +572,7 @@ impl Command {
             C::AuthinfoUser(_) => b"AUTHINFO USER",
             C::AuthinfoPass(_) => b"AUTHINFO PASS",
             C::Mesh(_) => b"MESH",
+            C::StartTls => b"STARTTLS",
         };
         out.extend_from_slice(verb);
         match self {
@@ -883,7 +887,14 @@ mod tests {
         let time = "[0-9]{6}";
         prop_oneof![
             select(vec![C::Capabilities, C::ModeReader, C::ModeStream, C::Quit]),
-            select(vec![C::Help, C::Date, C::Next, C::Last, C::Post]),
+            select(vec![
+                C::Help,
+                C::Date,
+                C::Next,
+                C::Last,
+                C::Post,
+                C::StartTls
+            ]),
             list_s().prop_map(C::List),
             group.prop_map(C::Group),
             (option::of(group), option::of(range_s())).prop_map(|(group, range)| {

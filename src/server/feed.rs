@@ -28,7 +28,7 @@ use crate::newslog::{LogEntry, LogVerdict};
 use crate::protocol::{
     parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
 };
-use crate::sign::handshake::{nonce, Role, Transcript};
+use crate::sign::handshake::{nonce, Role, Transcript, BINDING_LABEL};
 use crate::sign::{parse_public_key, public_key_text};
 use crate::spool::Spool;
 use crate::wildmat::Wildmat;
@@ -518,6 +518,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 server_key: s.shared.node_key.verifying_key(),
                 client_nonce,
                 server_nonce: nonce(),
+                binding: s.conn.export_keying_material(BINDING_LABEL),
             };
             let signature = transcript.sign(Role::Server, &s.shared.node_key);
             let line = format!(
@@ -541,7 +542,27 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 .peers
                 .iter()
                 .find(|p| parse_public_key(&p.key).is_ok_and(|k| k == transcript.client_key))
-                .map(|p| p.name.clone());
+                .map(|p| (p.name.clone(), p.tls));
+            let tls_key = s
+                .conn
+                .peer_certificate()
+                .and_then(|c| crate::tls::node_key_of(&c));
+            let peer = match peer {
+                Some((name, true)) if !s.conn.is_tls() => {
+                    tracing::warn!("{}: peer {name} without TLS; refused", s.addr);
+                    s.reply(483, "TLS required for this peer (STARTTLS first)");
+                    return Ok(());
+                }
+                Some(_) if s.conn.is_tls() && tls_key != Some(transcript.client_key) => {
+                    tracing::warn!(
+                        "{}: MESH HELLO key {key} is not the TLS key; refused",
+                        s.addr
+                    );
+                    s.reply(481, "node key differs from the TLS certificate's");
+                    return Ok(());
+                }
+                other => other.map(|(name, _)| name),
+            };
             match peer {
                 Some(name) if transcript.verify(Role::Client, &signature) => {
                     tracing::info!("{}: authenticated as peer {name}", s.addr);

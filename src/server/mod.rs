@@ -55,6 +55,10 @@ pub struct Shared {
     /// Defences the sessions share: in-flight reservation deadlines and caps, whether the
     /// spool has room, AUTHINFO pacing per source and per account.
     pub guards: feed::Guards,
+    /// The node's TLS certificate (its node key), for mesh links.
+    pub node_tls: crate::tls::Identity,
+    /// TLS for newsreaders (STARTTLS, NNTPS).
+    pub reader_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Shared {
@@ -102,6 +106,8 @@ pub struct Running {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// The bound NNTPS (implicit TLS) address, when `[tls] nntps_listen` asks for one.
+    pub nntps_addr: Option<SocketAddr>,
 }
 
 impl Running {
@@ -145,9 +151,27 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Network(e.to_string()))?;
+    let node_key = home.node_key()?;
+    let node_tls =
+        crate::tls::node_identity(&node_key).map_err(|e| Error::Invalid(e.to_string()))?;
+    let reader_tls = crate::tls::reader_config(&home.reader_identity(&node.config)?)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let nntps = match &node.config.tls.nntps_listen {
+        Some(listen) => {
+            let at: SocketAddr = listen.parse().map_err(|_| {
+                Error::Invalid(format!("[tls] nntps_listen {listen:?} is not HOST:PORT"))
+            })?;
+            let std = std::net::TcpListener::bind(at)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|e| Error::Network(format!("cannot listen on {at}: {e}")))?;
+            Some(TcpListener::from_std(std).map_err(|e| Error::Network(e.to_string()))?)
+        }
+        None => None,
+    };
+    let nntps_addr = nntps.as_ref().and_then(|l| l.local_addr().ok());
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
-        node_key: home.node_key()?,
+        node_key,
         author_key: home.author_key(DEFAULT_AUTHOR)?,
         home: home.clone(),
         trust: node.trust,
@@ -157,14 +181,32 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         next_session: std::sync::atomic::AtomicU64::new(1),
         spool_slots: Semaphore::new(2),
         guards: feed::Guards::default(),
+        node_tls,
+        reader_tls: Some(reader_tls),
     });
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, shared, stopped));
-    Ok(Running { addr, stop, task })
+    let task = tokio::spawn(accept_loop(listener, nntps, shared, stopped));
+    Ok(Running {
+        addr,
+        stop,
+        task,
+        nntps_addr,
+    })
+}
+
+/// Accepts on `listener` when there is one; never otherwise.
+async fn accept_on(
+    listener: &Option<TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn accept_loop(
     listener: TcpListener,
+    nntps: Option<TcpListener>,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
@@ -174,8 +216,13 @@ async fn accept_loop(
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
-            accepted = listener.accept() => {
-                let (stream, addr) = match accepted {
+            accepted = async {
+                tokio::select! {
+                    a = listener.accept() => a.map(|a| (a, false)),
+                    a = accept_on(&nntps) => a.map(|a| (a, true)),
+                }
+            } => {
+                let ((stream, addr), implicit_tls) = match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
@@ -190,6 +237,16 @@ async fn accept_loop(
                 let stopped = stopped.clone();
                 sessions.spawn(async move {
                     let mut conn = crate::net::Conn::new(stream, idle);
+                    if implicit_tls {
+                        // NNTPS: TLS before the greeting, within the time to authenticate.
+                        let deadline = Duration::from_secs(shared.config.limits.auth_timeout_secs);
+                        conn.set_timeout(idle.min(deadline));
+                        if let Err(e) = conn.accept_tls(|hello| session::choose_tls(&shared, hello)).await {
+                            tracing::info!("{addr}: NNTPS handshake failed: {e}");
+                            return;
+                        }
+                        conn.set_timeout(idle);
+                    }
                     match ticket {
                         Ok(ticket) => session::Session::new(shared, conn, addr).run(stopped, ticket).await,
                         Err(refusal) => {
@@ -206,6 +263,7 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    drop(nntps);
     tracing::info!("stopping: waiting for {} session(s)", sessions.len());
     let drain = async { while sessions.join_next().await.is_some() {} };
     if tokio::time::timeout(Duration::from_secs(10), drain)
@@ -227,6 +285,9 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         tracing::info!("newsmesh serving on {}", running.addr);
         // For `newsmesh status`; removed when this block ends (after a clean stop).
         let _record = crate::status::ServeRecord::create(home, &[running.addr]);
+        if let Some(nntps) = running.nntps_addr {
+            tracing::info!("newsmesh serving NNTPS on {nntps}");
+        }
         wait_for_signal().await?;
         tracing::info!("signal received, shutting down");
         running.stop().await;

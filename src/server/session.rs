@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_rustls::rustls;
 
 use super::admission::Ticket;
 use super::{feed, reader, Shared};
@@ -80,6 +81,29 @@ fn is_reader_command(command: &Command) -> bool {
     )
 }
 
+/// The TLS configuration for a client hello: a mesh node gets the node certificate and
+/// must present one of the configured neighbours' keys; a newsreader gets the reader
+/// certificate.
+pub(super) fn choose_tls(
+    shared: &Shared,
+    hello: &rustls::server::ClientHello<'_>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    if crate::tls::wants_mesh(hello) {
+        let allowed = shared
+            .config
+            .peers
+            .iter()
+            .filter_map(|p| crate::sign::parse_public_key(&p.key).ok())
+            .collect();
+        crate::tls::mesh_server_config(&shared.node_tls, allowed).map_err(|e| e.to_string())
+    } else {
+        shared
+            .reader_tls
+            .clone()
+            .ok_or_else(|| "no reader certificate".to_string())
+    }
+}
+
 /// What the command loop does next.
 pub(super) enum Flow {
     Continue,
@@ -134,6 +158,19 @@ impl Session {
     /// trusted (loopback) reader.
     pub(super) fn may_post(&self) -> bool {
         self.shared.config.reader.posting && (self.user.is_some() || self.trusted_reader())
+    }
+
+    /// Whether a password may cross this connection: it is encrypted (STARTTLS, NNTPS),
+    /// or it comes from this machine (from the very address it connected to, so it
+    /// never left the host), or the operator allows AUTHINFO in clear.
+    pub(super) fn may_send_password(&self) -> bool {
+        let same_host = self.conn.local_addr().map(|a| a.ip()) == Some(self.addr.ip());
+        self.conn.is_tls() || same_host || self.shared.config.tls.allow_plaintext_auth
+    }
+
+    /// Whether STARTTLS is on offer: not yet on TLS, nobody authenticated yet.
+    pub(super) fn offers_starttls(&self) -> bool {
+        !self.conn.is_tls() && !self.proved_who_it_is() && self.shared.reader_tls.is_some()
     }
 
     /// Whether this client may feed articles (CHECK, TAKETHIS, IHAVE).
@@ -299,6 +336,36 @@ impl Session {
         }
     }
 
+    /// STARTTLS (RFC 4642): `382`, then the TLS handshake on this connection. A client
+    /// naming the mesh ALPN gets the node certificate and must present a configured
+    /// neighbour's (see `tls`); a newsreader gets the reader certificate. Whatever the
+    /// client said before is forgotten, as the RFC asks.
+    async fn start_tls(&mut self) -> Result<(), NetError> {
+        if self.conn.is_tls() {
+            self.reply(502, "already using TLS");
+            return Ok(());
+        }
+        if self.proved_who_it_is() {
+            self.reply(502, "STARTTLS is not allowed after authentication");
+            return Ok(());
+        }
+        if self.shared.reader_tls.is_none() {
+            self.reply(580, "TLS is not available");
+            return Ok(());
+        }
+        self.reply(382, "continue with TLS negotiation");
+        let shared = Arc::clone(&self.shared);
+        self.conn
+            .accept_tls(|hello| choose_tls(&shared, hello))
+            .await?;
+        self.hello = None;
+        self.pending_user = None;
+        self.group = None;
+        self.current = None;
+        self.leftover = None;
+        Ok(())
+    }
+
     async fn dispatch(&mut self, command: Result<Command, CommandError>) -> Result<Flow, NetError> {
         let command = match command {
             Ok(c) => c,
@@ -336,6 +403,7 @@ impl Session {
                 return Ok(Flow::Quit);
             }
             Command::ModeStream => self.reply(203, "streaming permitted"),
+            Command::StartTls => self.start_tls().await?,
             Command::Ihave(id) => feed::ihave(self, id).await?,
             Command::Mesh(m) => feed::mesh(self, m).await?,
             other => return reader::handle(self, other).await,

@@ -13,6 +13,15 @@
 //! (role = `server` or `client`), so it is bound to both keys and both fresh 32-byte
 //! nonces: a recorded exchange cannot be replayed on another connection, and a
 //! signature made for one role cannot be reflected as the other.
+//!
+//! Over TLS (every mesh link unless a peer opted out) the transcript also carries the
+//! link's **channel binding**: 32 bytes of TLS exported keying material
+//! ([`BINDING_LABEL`], RFC 8446 section 7.5), the same at both ends of one TLS
+//! connection and different on any other. A node in the middle that relays a HELLO and
+//! a PROVE between two TLS connections (its own to the server, the victim's to it)
+//! therefore relays signatures over the wrong binding, and the server refuses them: the
+//! proof authenticates this TLS connection, not whoever forwards it. The bound form
+//! starts `newsmesh-auth-v2`, so a plaintext proof never passes for a bound one.
 
 use data_encoding::BASE64;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -26,6 +35,9 @@ pub enum Role {
     /// The node that accepted.
     Server,
 }
+
+/// The TLS exporter label of the channel binding.
+pub const BINDING_LABEL: &[u8] = b"EXPORTER-newsmesh-mesh-auth";
 
 /// A fresh random nonce, base64.
 pub fn nonce() -> String {
@@ -45,11 +57,16 @@ pub struct Transcript {
     pub client_nonce: String,
     /// Server nonce (base64 text as sent).
     pub server_nonce: String,
+    /// The TLS channel binding of the connection (None on plain TCP).
+    pub binding: Option<[u8; 32]>,
 }
 
 impl Transcript {
     fn message(&self, role: Role) -> Vec<u8> {
-        let mut m = b"newsmesh-auth-v1".to_vec();
+        let mut m = match self.binding {
+            Some(_) => b"newsmesh-auth-v2".to_vec(),
+            None => b"newsmesh-auth-v1".to_vec(),
+        };
         m.extend_from_slice(match role {
             Role::Client => b"client",
             Role::Server => b"server",
@@ -59,6 +76,10 @@ impl Transcript {
         m.extend_from_slice(self.client_nonce.as_bytes());
         m.push(b' ');
         m.extend_from_slice(self.server_nonce.as_bytes());
+        if let Some(binding) = &self.binding {
+            m.push(b' ');
+            m.extend_from_slice(binding);
+        }
         m
     }
 
@@ -93,6 +114,7 @@ mod tests {
             server_key: s.verifying_key(),
             client_nonce: "cn".into(),
             server_nonce: server_nonce.into(),
+            binding: None,
         };
         (c, s, t)
     }
@@ -110,5 +132,21 @@ mod tests {
         assert!(!fresh.verify(Role::Client, &client_sig));
         assert!(!t.verify(Role::Client, "garbage"));
         assert_ne!(nonce(), nonce());
+    }
+
+    /// A proof made on one TLS connection fails on another (a relay), and a proof made
+    /// on plain TCP fails on a TLS connection.
+    #[test]
+    fn a_proof_holds_only_on_the_connection_it_was_made_on() {
+        let (c, _, mut t) = transcript("sn");
+        t.binding = Some([1; 32]);
+        let bound = t.sign(Role::Client, &c);
+        assert!(t.verify(Role::Client, &bound));
+        let mut relayed = t.clone();
+        relayed.binding = Some([2; 32]);
+        assert!(!relayed.verify(Role::Client, &bound));
+        let mut plain = t.clone();
+        plain.binding = None;
+        assert!(!t.verify(Role::Client, &plain.sign(Role::Client, &c)));
     }
 }

@@ -1,6 +1,9 @@
-//! The dialling node's half of the mesh handshake (`MESH HELLO` / `MESH PROVE`, see
-//! [`crate::sign::handshake`]): the peer must prove the node key our config lists for
-//! it before anything else is said, and we prove ours.
+//! The dialling node's half of securing a mesh link: TLS first (`STARTTLS` naming the
+//! mesh ALPN, see [`crate::tls`]: the peer's certificate must carry the node key our
+//! config lists for it, and we present ours), then the mesh handshake (`MESH HELLO` /
+//! `MESH PROVE`, see [`crate::sign::handshake`]), bound to that TLS connection: the peer
+//! must prove the node key our config lists for it before anything else is said, and we
+//! prove ours. A peer with `tls = false` skips the first step.
 
 use ed25519_dalek::SigningKey;
 
@@ -9,8 +12,40 @@ use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::net::Conn;
 use crate::protocol::{Command, MeshCommand};
-use crate::sign::handshake::{nonce, Role, Transcript};
+use crate::sign::handshake::{nonce, Role, Transcript, BINDING_LABEL};
 use crate::sign::{parse_public_key, public_key_text};
+
+/// Switches the link to TLS pinned to `peer`'s node key, unless its config opts out.
+pub(super) async fn secure(
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    conn: &mut Conn,
+) -> Result<()> {
+    if !peer.tls {
+        return Ok(());
+    }
+    let expected = parse_public_key(&peer.key)?;
+    let r = command(conn, &Command::StartTls).await?;
+    if r.code != 382 {
+        return Err(Error::Network(format!(
+            "STARTTLS: peer answered {} {}: it does not speak TLS. An older newsmesh node: \
+             set `tls = false` in its [[peer]] entry (`peer add --no-tls`; anyone on the \
+             path can then read the link); a plain news server (INN...) is an \
+             [[nntp_peer]]: `newsmesh peer remove {name}`, then \
+             `newsmesh peer add {name} --nntp --address {address}`",
+            r.code,
+            r.text,
+            name = peer.name,
+            address = peer.address.as_deref().unwrap_or("HOST:PORT"),
+        )));
+    }
+    let tls = |e: crate::tls::TlsError| Error::Invalid(e.to_string());
+    let identity = crate::tls::node_identity(node_key).map_err(tls)?;
+    let config = crate::tls::mesh_client_config(&identity, expected).map_err(tls)?;
+    conn.connect_tls(config, crate::tls::mesh_server_name())
+        .await
+        .map_err(|e| Error::Network(format!("TLS with peer {}: {e}", peer.name)))
+}
 
 /// Authenticates both ways with `peer` as the node whose key is `node_key`.
 pub(super) async fn authenticate(
@@ -60,6 +95,7 @@ pub(super) async fn authenticate(
         server_key,
         client_nonce,
         server_nonce: server_nonce.to_string(),
+        binding: conn.export_keying_material(BINDING_LABEL),
     };
     if !transcript.verify(Role::Server, signature) {
         return Err(Error::Network("peer failed to prove its node key".into()));

@@ -10,7 +10,7 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::auth::authenticate;
+use super::auth::{authenticate, secure};
 use super::conn::{command, dial, expect, greeting, hang_up, Deadline};
 use super::pull::pull;
 use super::push::{push, Target};
@@ -28,6 +28,7 @@ pub async fn exchange(
     peer: &PeerConfig,
     report: &mut PeerReport,
 ) -> Result<()> {
+    report.tls = peer.tls;
     let deadline = Deadline::start(&node.config.limits);
     let limits = node.config.limits.clone();
     let mut conn = deadline
@@ -47,6 +48,7 @@ async fn run(
     report: &mut PeerReport,
 ) -> Result<()> {
     greeting(conn).await?;
+    secure(node_key, peer, conn).await?;
     authenticate(node_key, peer, conn).await?;
     pull(node, &peer.name, conn, report).await?;
     let r = command(conn, &Command::ModeStream).await?;

@@ -49,6 +49,9 @@ pub struct PeerReport {
     /// The refused articles, for `sync -v`: at most `[limits] sync_listed_refusals` of
     /// them (`refused` counts them all).
     pub refusals: Vec<Refusal>,
+    /// Whether the link runs over TLS (`tls=yes`); a peer with `tls = false` and an
+    /// `[[nntp_peer]]` say `tls=no`.
+    pub tls: bool,
 }
 
 /// Which side turned an article down.
@@ -138,7 +141,7 @@ fn peer_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
 }
 
 impl fmt::Display for PeerReport {
-    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41`, with
+    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, with
     /// `status=failed` and a quoted `error="..."` at the end when it failed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -152,6 +155,7 @@ impl fmt::Display for PeerReport {
             self.bytes,
             self.ms
         )?;
+        write!(f, " tls={}", if self.tls { "yes" } else { "no" })?;
         if let Some(e) = &self.error {
             write!(f, " error=\"{}\"", e.replace(['"', '\n', '\r'], "'"))?;
         }

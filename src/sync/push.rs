@@ -12,7 +12,7 @@ use std::time::Duration;
 use ed25519_dalek::SigningKey;
 use tokio::net::TcpStream;
 
-use super::auth::authenticate;
+use super::auth::{authenticate, secure};
 use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
 use crate::config::PeerConfig;
@@ -172,6 +172,7 @@ pub async fn push_raw(
         .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
     let mut conn = Conn::new(stream, Duration::from_secs(30));
     response(&mut conn).await?;
+    secure(node_key, peer, &mut conn).await?;
     authenticate(node_key, peer, &mut conn).await?;
     expect(
         &command(&mut conn, &Command::ModeStream).await?,

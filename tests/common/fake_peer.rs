@@ -93,6 +93,7 @@ fn hello(key: &SigningKey, client_key: &str, client_nonce: &str) -> Vec<u8> {
         server_key: key.verifying_key(),
         client_nonce: client_nonce.to_string(),
         server_nonce: nonce(),
+        binding: None,
     };
     format!(
         "291 {} {} {}\r\n",

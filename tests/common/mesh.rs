@@ -96,7 +96,7 @@ impl SyncLine {
             rest = after.trim_start();
         }
         for key in [
-            "peer", "status", "sent", "received", "refused", "bytes", "ms",
+            "peer", "status", "sent", "received", "refused", "bytes", "ms", "tls",
         ] {
             assert!(fields.contains_key(key), "no {key}= in sync line {line:?}");
         }
@@ -626,11 +626,20 @@ pub fn assert_quiet(round: &[SyncRun]) {
 
 /// A hand-driven NNTP connection, to act as a neighbour (or an attacker).
 pub struct RawPeer {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+    reader: BufReader<Box<dyn Duplex>>,
+    /// The socket under it (plain, or under TLS after [`RawPeer::start_tls`]).
+    tcp: TcpStream,
+    /// The node key of the node we connected to (the TLS pin).
+    server_key: Option<ed25519_dalek::VerifyingKey>,
+    /// The TLS channel binding, once TLS runs.
+    binding: Option<[u8; 32]>,
     /// The greeting line.
     pub greeting: String,
 }
+
+/// A byte stream both ways: plain TCP or TLS over it.
+pub trait Duplex: Read + Write + Send {}
+impl<T: Read + Write + Send> Duplex for T {}
 
 /// The outcome of a MESH HELLO: what the server sent back.
 #[derive(Debug, Clone)]
@@ -643,6 +652,8 @@ pub struct Hello {
     pub server_nonce: String,
     /// The server's signature.
     pub server_signature: String,
+    /// The TLS channel binding of the connection it was made on.
+    pub binding: Option<[u8; 32]>,
 }
 
 impl RawPeer {
@@ -650,23 +661,26 @@ impl RawPeer {
     pub fn connect(node: &TestNode) -> RawPeer {
         let stream =
             TcpStream::connect_timeout(&node.addr, Duration::from_secs(5)).expect("connect");
-        Self::on(stream)
+        Self::on(stream, newsmesh::sign::parse_public_key(&node.node_key()).ok())
     }
 
     /// Connects to `addr` (a node's listen address) from the source address `source`
     /// (e.g. 127.0.0.2, to act as another host) and reads its greeting.
     pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawPeer {
-        Self::on(connect_from(source, addr))
+        Self::on(connect_from(source, addr), None)
     }
 
-    fn on(stream: TcpStream) -> RawPeer {
+    /// Over `stream`; `server_key` is the node key a TLS handshake must find.
+    fn on(stream: TcpStream, server_key: Option<ed25519_dalek::VerifyingKey>) -> RawPeer {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
-        let writer = stream.try_clone().unwrap();
+        let tcp = stream.try_clone().unwrap();
         let mut peer = RawPeer {
-            reader: BufReader::new(stream),
-            writer,
+            reader: BufReader::new(Box::new(stream)),
+            tcp,
+            server_key,
+            binding: None,
             greeting: String::new(),
         };
         peer.greeting = peer.line();
@@ -696,13 +710,44 @@ impl RawPeer {
     }
 
     /// The buffered read side, for tests that read answers in bulk.
-    pub fn reader(&mut self) -> &mut BufReader<TcpStream> {
+    pub fn reader(&mut self) -> &mut BufReader<Box<dyn Duplex>> {
         &mut self.reader
     }
 
-    /// A second handle on the socket, for a writer thread.
+    /// A second handle on the socket, for a writer thread (plain TCP only).
     pub fn clone_writer(&self) -> TcpStream {
-        self.writer.try_clone().expect("clone socket")
+        assert!(self.binding.is_none(), "a TLS connection has one writer");
+        self.tcp.try_clone().expect("clone socket")
+    }
+
+    /// `STARTTLS` as the mesh node whose secret key is `key`: 382, then a TLS handshake
+    /// that presents `key` and accepts only the node key of the node we connected to.
+    pub fn start_tls(&mut self, key: &ed25519_dalek::SigningKey) {
+        let line = self.cmd("STARTTLS");
+        assert_eq!(Self::code(&line), 382, "STARTTLS answer {line:?}");
+        self.handshake(key).expect("TLS handshake");
+    }
+
+    /// The client side of a mesh TLS handshake with `key` (after a 382); the error the
+    /// handshake failed with, if it did.
+    pub fn handshake(&mut self, key: &ed25519_dalek::SigningKey) -> Result<(), String> {
+        use newsmesh::tls;
+        let identity = tls::node_identity(key).map_err(|e| e.to_string())?;
+        let expected = self.server_key.expect("the node's key");
+        let config = tls::mesh_client_config(&identity, expected).map_err(|e| e.to_string())?;
+        let mut conn = tokio_rustls::rustls::ClientConnection::new(config, tls::mesh_server_name())
+            .map_err(|e| e.to_string())?;
+        let mut tcp = self.tcp.try_clone().expect("clone socket");
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).map_err(|e| e.to_string())?;
+        }
+        // (A server that refuses our certificate says so only on the next read.)
+        let binding = conn
+            .export_keying_material([0u8; 32], newsmesh::sign::handshake::BINDING_LABEL, None)
+            .map_err(|e| e.to_string())?;
+        self.binding = Some(binding);
+        self.reader = BufReader::new(Box::new(tokio_rustls::rustls::StreamOwned::new(conn, tcp)));
+        Ok(())
     }
 
     /// The status code of a response line.
@@ -714,7 +759,9 @@ impl RawPeer {
 
     /// Sends raw bytes.
     pub fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write");
+        let stream = self.reader.get_mut();
+        stream.write_all(bytes).expect("write");
+        stream.flush().expect("flush");
     }
 
     /// Sends one command line and reads one response line.
@@ -752,6 +799,7 @@ impl RawPeer {
             server_key: words[1].to_string(),
             server_nonce: words[2].to_string(),
             server_signature: words[3].to_string(),
+            binding: self.binding,
         }
     }
 
@@ -763,6 +811,7 @@ impl RawPeer {
             server_key: newsmesh::sign::parse_public_key(&hello.server_key).expect("server key"),
             client_nonce: hello.client_nonce.clone(),
             server_nonce: hello.server_nonce.clone(),
+            binding: hello.binding,
         };
         assert!(
             transcript.verify(Role::Server, &hello.server_signature),
@@ -771,8 +820,18 @@ impl RawPeer {
         transcript.sign(Role::Client, key)
     }
 
-    /// Authenticates as the node whose secret key is `key` (HELLO + PROVE, expects 292).
+    /// Authenticates as the node whose secret key is `key` (STARTTLS unless TLS runs
+    /// already, HELLO + PROVE, expects 292).
     pub fn authenticate(&mut self, key: &ed25519_dalek::SigningKey) {
+        if self.binding.is_none() {
+            self.start_tls(key);
+        }
+        self.authenticate_plain(key);
+    }
+
+    /// HELLO + PROVE as `key` on the connection as it is (plain TCP for a peer with
+    /// `tls = false`), expects 292.
+    pub fn authenticate_plain(&mut self, key: &ed25519_dalek::SigningKey) {
         let hello = self.hello(key, &newsmesh::sign::handshake::nonce());
         let proof = Self::proof(key, &hello);
         let line = self.cmd(&format!("MESH PROVE {proof}"));

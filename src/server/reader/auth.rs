@@ -28,6 +28,13 @@ pub(super) fn user(s: &mut Session, name: String) {
         s.reply(502, "already authenticated");
         return;
     }
+    if !s.may_send_password() {
+        s.reply(
+            483,
+            "encryption required: STARTTLS (or NNTPS) before AUTHINFO",
+        );
+        return;
+    }
     s.pending_user = Some(name);
     s.reply(381, "password required (AUTHINFO PASS)");
 }
@@ -36,6 +43,14 @@ pub(super) fn user(s: &mut Session, name: String) {
 pub(super) async fn pass(s: &mut Session, password: String) -> Result<Flow, NetError> {
     if s.user.is_some() {
         s.reply(502, "already authenticated");
+        return Ok(Flow::Continue);
+    }
+    if !s.may_send_password() {
+        s.pending_user = None;
+        s.reply(
+            483,
+            "encryption required: STARTTLS (or NNTPS) before AUTHINFO",
+        );
         return Ok(Flow::Continue);
     }
     let Some(name) = s.pending_user.take() else {

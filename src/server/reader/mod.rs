@@ -138,8 +138,11 @@ fn capabilities(s: &mut Session) {
     if s.may_post() {
         text.push_str("POST\r\n");
     }
-    if s.user.is_none() && !s.shared.config.users.is_empty() {
+    if s.user.is_none() && !s.shared.config.users.is_empty() && s.may_send_password() {
         text.push_str("AUTHINFO USER\r\n");
+    }
+    if s.offers_starttls() {
+        text.push_str("STARTTLS\r\n");
     }
     text.push_str(".\r\n");
     s.conn.queue(text.as_bytes());
