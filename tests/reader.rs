@@ -1225,6 +1225,58 @@ fn tin_saves_a_group_non_interactively() {
     );
 }
 
+/// tin 2.6 speaks NNTPS (`-T`): it reads the group over implicit TLS, trusting the
+/// node's self-signed reader certificate (given as its CA file), with the host name
+/// checked (the certificate names `localhost`).
+#[test]
+fn tin_reads_over_nntps() {
+    if !have("tin") {
+        println!("SKIPPED tin_reads_over_nntps: tin is not installed (apt-get install tin)");
+        return;
+    }
+    let (node, cert) = node_with_nntps();
+    let nntps = node
+        .running
+        .as_ref()
+        .and_then(|r| r.nntps_addr)
+        .expect("an NNTPS listener");
+    let tin_home = node.dir.path().join("tin-home");
+    let save = tin_home.join("News");
+    std::fs::create_dir_all(&save).unwrap();
+    std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
+    let out = std::process::Command::new("tin")
+        .args(["-4", "-T", "-r", "-S", "-q", "-v"])
+        .arg("-p")
+        .arg(nntps.port().to_string())
+        .arg("-s")
+        .arg(&save)
+        .env("HOME", &tin_home)
+        .env("TIN_HOMEDIR", &tin_home)
+        .env("NNTPSERVER", "localhost")
+        .env("SSL_CERT_FILE", &cert)
+        .env("TERM", "dumb")
+        .env("MAILER", "true")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("tin runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut saved = Vec::new();
+    collect_files(&save, &mut saved);
+    let texts: Vec<String> = saved
+        .iter()
+        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
+        .collect();
+    for subject in ["first", "second", "third"] {
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains(&format!("Subject: {subject}"))),
+            "tin did not save {subject:?} over NNTPS; files {saved:?}\n{stdout}\n{stderr}"
+        );
+    }
+}
+
 /// tin from an address that must log in (here: loopback without its exemption) finds
 /// READER in CAPABILITIES, logs in from ~/.newsauth when the server answers 480 and saves
 /// the group; it used to quit unless forced to log in first (`tin -A`).
