@@ -234,6 +234,10 @@ pub struct PeerConfig {
     /// node; the link is then readable and forgeable on the path).
     #[serde(default = "yes")]
     pub tls: bool,
+    /// Whether `sync` asks for COMPRESS DEFLATE on the link (a peer that does not
+    /// know it just answers no).
+    #[serde(default = "yes")]
+    pub compress: bool,
 }
 
 fn all_groups() -> String {

@@ -9,6 +9,7 @@ pub mod article;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod deflate;
 pub mod demo;
 pub mod error;
 pub mod feed_policy;

@@ -125,6 +125,8 @@ pub enum Stream {
     Plain(Wire),
     /// TLS over TCP (boxed: the TLS state is large and most connections are plain).
     Tls(Box<tokio_rustls::TlsStream<Wire>>),
+    /// COMPRESS DEFLATE (RFC 8054) over one of the above.
+    Deflated(Box<crate::deflate::Deflate<Stream>>),
     /// Between the two, while a handshake has the socket (a failed one leaves this).
     Gone,
 }
@@ -134,6 +136,7 @@ impl std::fmt::Debug for Stream {
         f.write_str(match self {
             Stream::Plain(_) => "Stream::Plain",
             Stream::Tls(_) => "Stream::Tls",
+            Stream::Deflated(_) => "Stream::Deflated",
             Stream::Gone => "Stream::Gone",
         })
     }
@@ -144,7 +147,16 @@ impl Stream {
         match self {
             Stream::Plain(wire) => Some(wire),
             Stream::Tls(tls) => Some(tls.get_ref().0),
+            Stream::Deflated(deflated) => deflated.get_ref().wire(),
             Stream::Gone => None,
+        }
+    }
+
+    fn tls(&self) -> Option<&tokio_rustls::TlsStream<Wire>> {
+        match self {
+            Stream::Tls(tls) => Some(tls),
+            Stream::Deflated(deflated) => deflated.get_ref().tls(),
+            _ => None,
         }
     }
 }
@@ -165,6 +177,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(wire) => Pin::new(wire).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Stream::Deflated(d) => Pin::new(d.as_mut()).poll_read(cx, buf),
             Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
@@ -179,6 +192,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(wire) => Pin::new(wire).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Stream::Deflated(d) => Pin::new(d.as_mut()).poll_write(cx, buf),
             Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
@@ -187,6 +201,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(wire) => Pin::new(wire).poll_flush(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Stream::Deflated(d) => Pin::new(d.as_mut()).poll_flush(cx),
             Stream::Gone => Poll::Ready(Err(gone())),
         }
     }
@@ -195,6 +210,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(wire) => Pin::new(wire).poll_shutdown(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Stream::Deflated(d) => Pin::new(d.as_mut()).poll_shutdown(cx),
             Stream::Gone => Poll::Ready(Ok(())),
         }
     }
@@ -536,43 +552,52 @@ impl Conn {
 
     /// Whether the connection runs over TLS.
     pub fn is_tls(&self) -> bool {
-        matches!(self.stream, Stream::Tls(_))
+        self.stream.tls().is_some()
+    }
+
+    /// Whether COMPRESS DEFLATE is on.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self.stream, Stream::Deflated(_))
+    }
+
+    /// Compresses both directions from now on (after `206` to COMPRESS DEFLATE, RFC
+    /// 8054): queued bytes (the `206`) go out uncompressed first, and what was read past
+    /// the current line is compressed input already.
+    pub async fn start_compression(&mut self) -> Result<(), NetError> {
+        self.flush().await?;
+        let pending = self.rbuf.split_off(self.rpos);
+        let inner = std::mem::replace(&mut self.stream, Stream::Gone);
+        self.stream = Stream::Deflated(Box::new(crate::deflate::Deflate::new(inner, pending)));
+        Ok(())
     }
 
     /// The certificate the other side presented in the TLS handshake, if any.
     pub fn peer_certificate(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
-        match &self.stream {
-            Stream::Tls(tls) => tls.get_ref().1.peer_certificates()?.first().cloned(),
-            _ => None,
-        }
+        let tls = self.stream.tls()?;
+        tls.get_ref().1.peer_certificates()?.first().cloned()
     }
 
     /// The ALPN protocol the TLS handshake agreed on, if any.
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        match &self.stream {
-            Stream::Tls(tls) => tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec),
-            _ => None,
-        }
+        let tls = self.stream.tls()?;
+        tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec)
     }
 
     /// 32 bytes of TLS keying material for `label` (RFC 5705 / RFC 8446 section 7.5):
     /// the same on both ends of this TLS connection and on no other, so a proof that
     /// covers it cannot be relayed into another connection. None on plain TCP.
     pub fn export_keying_material(&self, label: &[u8]) -> Option<[u8; 32]> {
-        match &self.stream {
-            Stream::Tls(tls) => match tls.as_ref() {
-                tokio_rustls::TlsStream::Client(c) => c
-                    .get_ref()
-                    .1
-                    .export_keying_material([0u8; 32], label, None)
-                    .ok(),
-                tokio_rustls::TlsStream::Server(s) => s
-                    .get_ref()
-                    .1
-                    .export_keying_material([0u8; 32], label, None)
-                    .ok(),
-            },
-            _ => None,
+        match self.stream.tls()? {
+            tokio_rustls::TlsStream::Client(c) => c
+                .get_ref()
+                .1
+                .export_keying_material([0u8; 32], label, None)
+                .ok(),
+            tokio_rustls::TlsStream::Server(s) => s
+                .get_ref()
+                .1
+                .export_keying_material([0u8; 32], label, None)
+                .ok(),
         }
     }
 
@@ -587,7 +612,9 @@ impl Conn {
             Stream::Plain(wire) => Ok(wire),
             other => {
                 self.stream = other;
-                Err(NetError::Tls("the connection already runs TLS".into()))
+                Err(NetError::Tls(
+                    "the connection already runs TLS (or compression)".into(),
+                ))
             }
         }
     }
@@ -676,21 +703,36 @@ mod tests {
 
     /// Two peers each write 6 MB before reading anything: with a plain write both would
     /// block forever on full socket buffers; `flush` reads while it writes.
-    async fn both_write_before_reading(tls: bool) {
-        fn big(tag: u8) -> Vec<u8> {
-            let mut line = vec![tag; 1000];
-            line.extend_from_slice(b"\r\n");
-            line.repeat(6000)
+    async fn both_write_before_reading(tls: bool, compress: bool) {
+        // Letters from a xorshift generator: they hardly compress, so 6 MB still fills
+        // the socket buffers with compression on.
+        fn line(n: u64, tag: u8) -> Vec<u8> {
+            let mut x = n * 2654435761 + u64::from(tag) + 1;
+            (0..1000)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    b'A' + (x % 58) as u8
+                })
+                .collect()
         }
         let side = |mut conn: Conn, tag: u8, other: u8| async move {
-            conn.queue(&big(tag));
+            for n in 0..6000 {
+                conn.queue(&line(n, tag));
+                conn.queue(b"\r\n");
+            }
             conn.flush().await.unwrap();
-            for _ in 0..6000 {
-                let line = conn.read_line(2000).await.unwrap();
-                assert_eq!(line, vec![other; 1000]);
+            for n in 0..6000 {
+                let got = conn.read_line(2000).await.unwrap();
+                assert!(got == line(n, other), "line {n} changed on the way");
             }
         };
-        let (server, client) = pair(tls, Duration::from_secs(20)).await;
+        let (mut server, mut client) = pair(tls, Duration::from_secs(20)).await;
+        if compress {
+            server.start_compression().await.unwrap();
+            client.start_compression().await.unwrap();
+        }
         let server = tokio::spawn(side(server, b's', b'c'));
         tokio::time::timeout(Duration::from_secs(30), async {
             side(client, b'c', b's').await;
@@ -702,12 +744,17 @@ mod tests {
 
     #[tokio::test]
     async fn peers_that_both_write_before_reading_do_not_deadlock() {
-        both_write_before_reading(false).await;
+        both_write_before_reading(false, false).await;
+    }
+
+    #[tokio::test]
+    async fn compressed_tls_peers_that_both_write_before_reading_do_not_deadlock() {
+        both_write_before_reading(true, true).await;
     }
 
     #[tokio::test]
     async fn tls_peers_that_both_write_before_reading_do_not_deadlock() {
-        both_write_before_reading(true).await;
+        both_write_before_reading(true, false).await;
     }
 
     /// A client pipelines commands and never reads: a server loop that calls

@@ -71,6 +71,7 @@ impl Testbed {
             address: dial.then(|| addresses[i].clone()),
             groups: "*".into(),
             tls: true,
+            compress: true,
         };
         for &(a, b) in edges {
             edit::add_peer(&homes[a].config_path(), &peer(b, true))?;

@@ -1225,6 +1225,67 @@ fn tin_saves_a_group_non_interactively() {
     );
 }
 
+/// A newsreader that asks for COMPRESS DEFLATE (RFC 8054) gets `206` and then reads
+/// every article byte-exact through raw DEFLATE both ways (its own compressor here, not
+/// the server's code), dot-stuffed lines included.
+#[test]
+fn a_reader_using_compress_deflate_reads_byte_exact_articles() {
+    use flate2::{read::DeflateDecoder, write::DeflateEncoder, Compression};
+    let node = TestNode::with(|f| f.standard());
+    let stream = TcpStream::connect(node.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut plain = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    plain.read_line(&mut line).unwrap();
+    assert!(line.starts_with("200"), "{line}");
+    (&stream).write_all(b"CAPABILITIES\r\n").unwrap();
+    let mut caps = Vec::new();
+    loop {
+        line.clear();
+        plain.read_line(&mut line).unwrap();
+        if line == ".\r\n" {
+            break;
+        }
+        caps.push(line.trim_end().to_string());
+    }
+    assert!(caps.iter().any(|c| c == "COMPRESS DEFLATE"), "{caps:?}");
+    (&stream).write_all(b"COMPRESS DEFLATE\r\n").unwrap();
+    line.clear();
+    plain.read_line(&mut line).unwrap();
+    assert!(line.starts_with("206 "), "{line}");
+    assert!(plain.buffer().is_empty());
+    let mut out = DeflateEncoder::new(stream.try_clone().unwrap(), Compression::default());
+    let mut input = BufReader::new(DeflateDecoder::new(stream));
+    for id in node.ids() {
+        out.write_all(format!("ARTICLE {id}\r\n").as_bytes())
+            .unwrap();
+        out.flush().unwrap(); // a sync flush: the command goes out whole
+        line.clear();
+        input.read_line(&mut line).unwrap();
+        assert!(line.starts_with("220 "), "{line}");
+        let mut article = Vec::new();
+        loop {
+            let mut l = Vec::new();
+            input.read_until(b'\n', &mut l).unwrap();
+            if l == b".\r\n" {
+                break;
+            }
+            article.extend_from_slice(l.strip_prefix(b".").unwrap_or(&l));
+        }
+        assert!(article == node.raw(&id), "{id} changed on the way");
+    }
+    out.write_all(b"COMPRESS DEFLATE\r\n").unwrap();
+    out.flush().unwrap();
+    line.clear();
+    input.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("502 "),
+        "compression is on already: {line}"
+    );
+}
+
 /// tin 2.6 speaks NNTPS (`-T`): it reads the group over implicit TLS, trusting the
 /// node's self-signed reader certificate (given as its CA file), with the host name
 /// checked (the certificate names `localhost`).

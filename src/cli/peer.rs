@@ -34,6 +34,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                         address,
                         groups,
                         tls: !no_tls,
+                        compress: true,
                     },
                 )?,
                 _ => {

@@ -191,6 +191,8 @@ pub enum Command {
     Mesh(MeshCommand),
     /// `STARTTLS` (RFC 4642): TLS from the next byte on.
     StartTls,
+    /// `COMPRESS algorithm` (RFC 8054; DEFLATE is the one defined).
+    Compress(String),
 }
 
 /// Why a command line was rejected.
@@ -431,6 +433,10 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "QUIT" => none(Command::Quit),
         "HELP" => none(Command::Help),
         "STARTTLS" => none(Command::StartTls),
+        "COMPRESS" => match args[..] {
+            [algorithm] => Ok(Command::Compress(algorithm.to_string())),
+            _ => Err(syntax("usage: COMPRESS DEFLATE")),
+        },
         "DATE" => none(Command::Date),
         "NEXT" => none(Command::Next),
         "LAST" => none(Command::Last),
@@ -573,6 +579,7 @@ impl Command {
             C::AuthinfoPass(_) => b"AUTHINFO PASS",
             C::Mesh(_) => b"MESH",
             C::StartTls => b"STARTTLS",
+            C::Compress(_) => b"COMPRESS",
         };
         out.extend_from_slice(verb);
         match self {
@@ -624,7 +631,7 @@ impl Command {
                 put_opt(out, gmt.then_some("GMT"));
             }
             C::Group(s) | C::Ihave(s) | C::Check(s) | C::Takethis(s) => put_arg(out, s),
-            C::AuthinfoUser(s) | C::AuthinfoPass(s) => put_arg(out, s),
+            C::AuthinfoUser(s) | C::AuthinfoPass(s) | C::Compress(s) => put_arg(out, s),
             C::Mesh(m) => m.write_args(out),
             _ => {}
         }
@@ -895,6 +902,7 @@ mod tests {
                 C::Post,
                 C::StartTls
             ]),
+            "[A-Z]{1,10}".prop_map(C::Compress),
             list_s().prop_map(C::List),
             group.prop_map(C::Group),
             (option::of(group), option::of(range_s())).prop_map(|(group, range)| {

@@ -366,6 +366,19 @@ impl Session {
         Ok(())
     }
 
+    /// COMPRESS DEFLATE (RFC 8054): `206`, then both directions compressed.
+    async fn compress(&mut self, algorithm: &str) -> Result<(), NetError> {
+        if self.conn.is_compressed() {
+            self.reply(502, "compression already active");
+        } else if !algorithm.eq_ignore_ascii_case("DEFLATE") {
+            self.reply(503, "only DEFLATE compression is supported");
+        } else {
+            self.reply(206, "compression active");
+            self.conn.start_compression().await?;
+        }
+        Ok(())
+    }
+
     async fn dispatch(&mut self, command: Result<Command, CommandError>) -> Result<Flow, NetError> {
         let command = match command {
             Ok(c) => c,
@@ -404,6 +417,7 @@ impl Session {
             }
             Command::ModeStream => self.reply(203, "streaming permitted"),
             Command::StartTls => self.start_tls().await?,
+            Command::Compress(algorithm) => self.compress(&algorithm).await?,
             Command::Ihave(id) => feed::ihave(self, id).await?,
             Command::Mesh(m) => feed::mesh(self, m).await?,
             other => return reader::handle(self, other).await,

@@ -47,6 +47,18 @@ pub(super) async fn secure(
         .map_err(|e| Error::Network(format!("TLS with peer {}: {e}", peer.name)))
 }
 
+/// Asks for COMPRESS DEFLATE (RFC 8054) and compresses the link when the peer agrees;
+/// a peer that does not know it (an older node) just goes on uncompressed.
+pub(super) async fn compress(conn: &mut Conn) -> Result<()> {
+    let r = command(conn, &Command::Compress("DEFLATE".into())).await?;
+    if r.code == 206 {
+        conn.start_compression()
+            .await
+            .map_err(|e| Error::Network(format!("COMPRESS: {e}")))?;
+    }
+    Ok(())
+}
+
 /// Authenticates both ways with `peer` as the node whose key is `node_key`.
 pub(super) async fn authenticate(
     node_key: &SigningKey,

@@ -10,7 +10,7 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::auth::{authenticate, secure};
+use super::auth::{authenticate, compress, secure};
 use super::conn::{command, dial, expect, greeting, hang_up, Deadline};
 use super::pull::pull;
 use super::push::{push, Target};
@@ -50,6 +50,9 @@ async fn run(
     greeting(conn).await?;
     secure(node_key, peer, conn).await?;
     authenticate(node_key, peer, conn).await?;
+    if peer.compress {
+        compress(conn).await?;
+    }
     pull(node, &peer.name, conn, report).await?;
     let r = command(conn, &Command::ModeStream).await?;
     expect(&r, 203, "MODE STREAM")?;

@@ -466,6 +466,22 @@ impl TestNode {
         std::fs::write(self.config_path(), lines.join("\n") + "\n").expect("write newsmesh.toml");
     }
 
+    /// Sets `key = value` in the `[[peer]]` entry named `peer` (e.g. `tls`, `compress`).
+    #[track_caller]
+    pub fn set_peer_option(&self, peer: &str, key: &str, value: bool) {
+        let text = std::fs::read_to_string(self.config_path()).expect("read newsmesh.toml");
+        let mut doc: toml_edit::DocumentMut = text.parse().expect("a TOML config");
+        let peers = doc["peer"]
+            .as_array_of_tables_mut()
+            .expect("[[peer]] entries");
+        let entry = peers
+            .iter_mut()
+            .find(|t| t.get("name").and_then(|n| n.as_str()) == Some(peer))
+            .expect("the peer's entry");
+        entry[key] = toml_edit::value(value);
+        std::fs::write(self.config_path(), doc.to_string()).expect("write newsmesh.toml");
+    }
+
     /// SIGKILLs `serve` (kill -9) and reaps it.
     pub fn kill9(&mut self) {
         let mut child = self.serve.take().expect("not serving");
@@ -661,7 +677,10 @@ impl RawPeer {
     pub fn connect(node: &TestNode) -> RawPeer {
         let stream =
             TcpStream::connect_timeout(&node.addr, Duration::from_secs(5)).expect("connect");
-        Self::on(stream, newsmesh::sign::parse_public_key(&node.node_key()).ok())
+        Self::on(
+            stream,
+            newsmesh::sign::parse_public_key(&node.node_key()).ok(),
+        )
     }
 
     /// Connects to `addr` (a node's listen address) from the source address `source`

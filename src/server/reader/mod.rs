@@ -144,6 +144,9 @@ fn capabilities(s: &mut Session) {
     if s.offers_starttls() {
         text.push_str("STARTTLS\r\n");
     }
+    if !s.conn.is_compressed() {
+        text.push_str("COMPRESS DEFLATE\r\n");
+    }
     text.push_str(".\r\n");
     s.conn.queue(text.as_bytes());
 }
