@@ -9,8 +9,13 @@
 //!
 //! Real processes: the release `newsmesh` binary for `serve` and `sync`, real SQLite files.
 //!
+//! Each link kind in `NEWSMESH_BENCH_LINKS` (default `tls+deflate,tls,plain`: the
+//! default link, TLS without compression, and a link in clear with neither) is measured
+//! in every run, one after the other, so their figures come from the same conditions.
+//!
 //!     cargo bench --bench sync
 //!     NEWSMESH_BENCH_SYNC=20000,100000 NEWSMESH_BENCH_NOOP=1000000 NEWSMESH_BENCH_RUNS=3 cargo bench --bench sync
+//!     NEWSMESH_BENCH_LINKS=tls,plain NEWSMESH_BENCH_SYNC=20000 NEWSMESH_BENCH_NOOP=1000 cargo bench --bench sync
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -148,6 +153,29 @@ fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, u16, u16) {
     (a, b, pa, pb)
 }
 
+/// What a link runs over: `tls+deflate` (the default), `tls`, or `plain`.
+fn link_kinds() -> Vec<String> {
+    std::env::var("NEWSMESH_BENCH_LINKS")
+        .unwrap_or_else(|_| "tls+deflate,tls,plain".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Sets every `[[peer]]` of `home` to the link kind `kind`.
+fn set_link(home: &Path, kind: &str) {
+    let path = home.join("newsmesh.toml");
+    let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    if let Some(peers) = doc.get_mut("peer").and_then(|p| p.as_array_of_tables_mut()) {
+        for peer in peers.iter_mut() {
+            peer["tls"] = toml_edit::value(kind.starts_with("tls"));
+            peer["compress"] = toml_edit::value(kind.ends_with("deflate"));
+        }
+    }
+    std::fs::write(&path, doc.to_string()).unwrap();
+}
+
 /// Signs `n` articles with ~1 KB bodies (wire form).
 fn articles(n: usize, seed: usize) -> Vec<Vec<u8>> {
     let keys: Vec<_> = (0..16u8)
@@ -226,8 +254,10 @@ fn inn_running() -> bool {
 }
 
 fn throughput(n: usize, runs: usize) {
-    let mut push = Vec::new();
-    let mut pull = Vec::new();
+    let kinds = link_kinds();
+    let mut push = vec![Vec::new(); kinds.len()];
+    let mut pull = vec![Vec::new(); kinds.len()];
+    let mut bytes = vec![Vec::new(); kinds.len()];
     let mut inn = Vec::new();
     for run in 0..runs {
         // Fresh articles every run (a distinct seed): INN's history outlives the run.
@@ -235,65 +265,77 @@ fn throughput(n: usize, runs: usize) {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(run, |d| d.as_micros() as usize);
         let raws = articles(n, seed);
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b, pa, pb) = pair(dir.path());
-        load(&a, &raws);
-        {
-            let _server = serve(&b, pb);
+        for (k, kind) in kinds.iter().enumerate() {
+            let dir = tempfile::tempdir().unwrap();
+            let (a, b, pa, pb) = pair(dir.path());
+            set_link(&a, kind);
+            set_link(&b, kind);
+            load(&a, &raws);
+            {
+                let _server = serve(&b, pb);
+                let cpu = children_cpu();
+                let line = nm(&a, &["sync", "--peer", "b"]);
+                println!(
+                    "  {kind} push: {} (sync process CPU {:.2} s)",
+                    line.trim(),
+                    children_cpu() - cpu
+                );
+                assert_eq!(field(&line, "sent") as usize, n, "{line}");
+                push[k].push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+                bytes[k].push(field(&line, "bytes") as f64);
+            }
+            if k == 0 && inn_running() {
+                // The same client, the same articles, the same protocol (MODE STREAM,
+                // pipelined CHECK/TAKETHIS), into INN instead of a newsmesh node.
+                let mut config = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(a.join("newsmesh.toml"))
+                    .unwrap();
+                std::io::Write::write_all(
+                    &mut config,
+                    b"\n[[nntp_peer]]\nname = \"inn.localdomain\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n",
+                )
+                .unwrap();
+                let line = nm(&a, &["sync", "--peer", "inn.localdomain"]);
+                println!("  INN:  {}", line.trim());
+                assert_eq!(field(&line, "sent") as usize, n, "{line}");
+                inn.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+            }
+            // Pull: a fresh receiver fetches everything from a's server.
+            let (c, _) = node(dir.path(), "c");
+            add_peer(&a, "c", &c, None);
+            add_peer(&c, "a", &a, Some(pa));
+            set_link(&a, kind);
+            set_link(&c, kind);
+            let _server = serve(&a, pa);
             let cpu = children_cpu();
-            let line = nm(&a, &["sync", "--peer", "b"]);
+            let line = nm(&c, &["sync", "--peer", "a"]);
             println!(
-                "  push: {} (sync process CPU {:.2} s)",
+                "  {kind} pull: {} (sync process CPU {:.2} s)",
                 line.trim(),
                 children_cpu() - cpu
             );
-            assert_eq!(field(&line, "sent") as usize, n, "{line}");
-            push.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+            assert_eq!(field(&line, "received") as usize, n, "{line}");
+            pull[k].push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
         }
-        if inn_running() {
-            // The same client, the same articles, the same protocol (MODE STREAM,
-            // pipelined CHECK/TAKETHIS), into INN instead of a newsmesh node.
-            let mut config = std::fs::OpenOptions::new()
-                .append(true)
-                .open(a.join("newsmesh.toml"))
-                .unwrap();
-            std::io::Write::write_all(
-                &mut config,
-                b"\n[[nntp_peer]]\nname = \"inn.localdomain\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n",
-            )
-            .unwrap();
-            let line = nm(&a, &["sync", "--peer", "inn.localdomain"]);
-            println!("  INN:  {}", line.trim());
-            assert_eq!(field(&line, "sent") as usize, n, "{line}");
-            inn.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
-        }
-        // Pull: a fresh receiver fetches everything from a's server.
-        let (c, _) = node(dir.path(), "c");
-        add_peer(&a, "c", &c, None);
-        add_peer(&c, "a", &a, Some(pa));
-        let _server = serve(&a, pa);
-        let cpu = children_cpu();
-        let line = nm(&c, &["sync", "--peer", "a"]);
-        println!(
-            "  pull: {} (sync process CPU {:.2} s)",
-            line.trim(),
-            children_cpu() - cpu
-        );
-        assert_eq!(field(&line, "received") as usize, n, "{line}");
-        pull.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
     }
-    println!(
-        "sync {n:>7} signed 1 KB articles: push {:>8.0} articles/s, pull {:>8.0} articles/s (median of {runs}; runs push {:?} pull {:?})",
-        median(push.clone()),
-        median(pull.clone()),
-        push.iter().map(|x| x.round() as u64).collect::<Vec<_>>(),
-        pull.iter().map(|x| x.round() as u64).collect::<Vec<_>>()
-    );
-    if !inn.is_empty() {
-        let ratios: Vec<f64> = push.iter().zip(&inn).map(|(p, i)| p / i).collect();
+    let rounded = |v: &Vec<f64>| v.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
+    for (k, kind) in kinds.iter().enumerate() {
         println!(
-            "  side by side, same client and articles: INN 2.7 ingests {:>8.0} articles/s; newsmesh/INN = {:.2}x (median of per-run ratios {:?})",
+            "sync {n:>7} signed 1 KB articles over {kind}: push {:>8.0} articles/s, pull {:>8.0} articles/s, push {:.1} MB on the wire (median of {runs}; runs push {:?} pull {:?})",
+            median(push[k].clone()),
+            median(pull[k].clone()),
+            median(bytes[k].clone()) / 1e6,
+            rounded(&push[k]),
+            rounded(&pull[k])
+        );
+    }
+    if !inn.is_empty() {
+        let ratios: Vec<f64> = push[0].iter().zip(&inn).map(|(p, i)| p / i).collect();
+        println!(
+            "  side by side, same client and articles: INN 2.7 ingests {:>8.0} articles/s; newsmesh ({})/INN = {:.2}x (median of per-run ratios {:?})",
             median(inn.clone()),
+            kinds[0],
             median(ratios.clone()),
             ratios.iter().map(|r| (r * 100.0).round() / 100.0).collect::<Vec<_>>()
         );
@@ -302,9 +344,11 @@ fn throughput(n: usize, runs: usize) {
     }
 }
 
-fn noop(m: usize, runs: usize) {
+fn noop(m: usize, runs: usize, kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (a, b, _pa, pb) = pair(dir.path());
+    set_link(&a, kind);
+    set_link(&b, kind);
     let started = Instant::now();
     let mut made = 0;
     while made < m {
@@ -333,7 +377,7 @@ fn noop(m: usize, runs: usize) {
         bytes.push(field(&line, "bytes") as f64);
     }
     println!(
-        "no-op sync, spools of {m} articles: exchange {:.0} ms, whole `newsmesh sync` process {:.1} ms, {:.0} bytes on the wire (median of {}; exchange ms {:?})",
+        "no-op sync over {kind}, spools of {m} articles: exchange {:.0} ms, whole `newsmesh sync` process {:.1} ms, {:.0} bytes on the wire (median of {}; exchange ms {:?})",
         median(ms.clone()),
         median(process),
         median(bytes),
@@ -352,6 +396,8 @@ fn main() {
         throughput(n, runs);
     }
     for m in env_list("NEWSMESH_BENCH_NOOP", "1000000") {
-        noop(m, runs);
+        for kind in link_kinds() {
+            noop(m, runs, &kind);
+        }
     }
 }
