@@ -270,10 +270,11 @@ mod tests {
                 "refused id=? peer=beta by=peer reason=\"439 no\"",
             ]
         );
-        // The peer's line is the contract and does not change.
+        // The peer's line is the contract and does not change (but for `tls=`, added
+        // at its end with TLS links).
         assert_eq!(
             report.to_string(),
-            "peer=beta status=ok sent=0 received=0 refused=3 bytes=0 ms=0"
+            "peer=beta status=ok sent=0 received=0 refused=3 bytes=0 ms=0 tls=no"
         );
     }
 }
