@@ -154,3 +154,27 @@ fn sighup_reloads_a_change_the_watcher_cannot_see() {
     assert!(alpha.serve_logs().contains("SIGHUP"));
     alpha.stop();
 }
+
+#[test]
+fn a_peer_removed_while_connected_is_disconnected_at_its_next_command() {
+    let mut alpha = TestNode::new("alpha");
+    let beta = TestNode::new("beta");
+    add_peer(&alpha, &beta, false);
+    alpha.start();
+    let mut session = RawPeer::connect(&alpha);
+    session.authenticate(&beta.signing_key());
+    assert_eq!(RawPeer::code(&session.cmd("DATE")), 111);
+
+    alpha.run(&["peer", "remove", "beta"]).ok();
+    assert!(
+        wait_until(APPLIES, || alpha.serve_logs().contains("config reloaded")),
+        "{}",
+        alpha.serve_logs()
+    );
+    let answer = session.cmd("DATE");
+    assert!(
+        answer.starts_with("400 ") && answer.contains("no longer configured"),
+        "{answer}"
+    );
+    alpha.stop();
+}

@@ -61,6 +61,7 @@ pub enum Command {
     /// Run the node's NNTP service (neighbours' syncs and newsreaders) in the foreground.
     ///
     /// Logs to stderr (RUST_LOG=debug for more); stops cleanly on SIGTERM or SIGINT.
+    /// Reloads newsmesh.toml when it changes and on SIGHUP (see CONFIGURATION).
     Serve,
     /// Exchange articles both ways with every neighbour that has an address.
     ///

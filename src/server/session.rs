@@ -214,6 +214,13 @@ impl Session {
                 }
                 Err(e) => break Err(e),
             };
+            // The command runs under the configuration in force when it arrived.
+            self.live = self.shared.live();
+            if let Some(why) = self.revoked() {
+                tracing::info!("{}: {why}; closing", self.addr);
+                self.reply(400, &format!("{why}, closing connection"));
+                break Ok(());
+            }
             let command = parse_command(&line);
             if let Ok(command) = &command {
                 if !authenticated && self.trusted_reader() && is_reader_command(command) {
@@ -280,6 +287,29 @@ impl Session {
             .await;
         if let Err(e) = recorded {
             tracing::warn!("{}: cannot record the session for status: {e}", self.addr);
+        }
+    }
+
+    /// Why this connection may not go on under the configuration just taken: the peer,
+    /// user or nntp peer it authenticated as has been removed from it.
+    fn revoked(&self) -> Option<String> {
+        let config = &self.live.config;
+        if let Some(peer) = self.peer.as_deref().filter(|p| config.peer(p).is_none()) {
+            return Some(format!("peer {peer} is no longer configured"));
+        }
+        if let Some(user) = self.user.as_deref().filter(|u| config.user(u).is_none()) {
+            return Some(format!("user {user} is no longer configured"));
+        }
+        let nntp_peer_here = |name: &str| {
+            config
+                .nntp_peer_at(self.addr.ip())
+                .is_some_and(|p| p.name == name)
+        };
+        match self.nntp_peer.as_deref() {
+            Some(name) if !nntp_peer_here(name) => {
+                Some(format!("nntp peer {name} is no longer configured here"))
+            }
+            _ => None,
         }
     }
 
