@@ -500,7 +500,7 @@ pub mod edit {
         let text = doc.to_string();
         // Refuse to write something we could not read back.
         Config::parse(&text, path)?;
-        crate::home::write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Io {
+        crate::files::write_atomically(path, text.as_bytes()).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
         })

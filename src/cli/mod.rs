@@ -8,8 +8,6 @@ mod read;
 mod sneakernet;
 mod user;
 
-pub use read::status_line;
-
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
