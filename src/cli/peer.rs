@@ -3,7 +3,7 @@
 //! servers such as INN), which share one namespace of names.
 
 use super::PeerCommand;
-use crate::config::{edit, Config, NntpPeerConfig, PeerConfig};
+use crate::config::{edit, Config, NntpPeerConfig, NodeKey, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::Home;
 
@@ -29,7 +29,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                     &path,
                     &PeerConfig {
                         name,
-                        key,
+                        key: NodeKey::parse(&key)?,
                         address,
                         groups,
                     },

@@ -547,7 +547,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 .config
                 .peers
                 .iter()
-                .find(|p| parse_public_key(&p.key).is_ok_and(|k| k == transcript.client_key))
+                .find(|p| *p.key.key() == transcript.client_key)
                 .map(|p| p.name.clone());
             match peer {
                 Some(name) if transcript.verify(Role::Client, &signature) => {
