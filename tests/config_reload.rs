@@ -110,6 +110,25 @@ fn a_broken_edit_keeps_the_running_config_and_is_logged() {
     // Still serving, on the old configuration: beta is still a peer.
     assert!(syncs(&beta, &alpha), "{}", alpha.serve_logs());
 
+    // Well-formed TOML that does not validate (a malformed key) is refused the same way,
+    // and located too.
+    let key = format!("key = \"{}\"", beta.node_key());
+    assert!(good.contains(&key), "{good}");
+    let bad_key = good.replace(&key, "key = \"not-a-key\"");
+    std::fs::write(&path, &bad_key).unwrap();
+    let line = bad_key[..bad_key.find("not-a-key").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(
+        wait_until(APPLIES, || alpha.serve_logs().lines().any(|l| {
+            l.contains("config not reloaded") && l.contains(&format!("line {line}, column"))
+        })),
+        "the malformed key is not reported at line {line}:\n{}",
+        alpha.serve_logs()
+    );
+    assert!(syncs(&beta, &alpha), "{}", alpha.serve_logs());
+
     // Mended (with a peer removed), it applies.
     std::fs::write(&path, &good).unwrap();
     alpha.run(&["peer", "remove", "beta"]).ok();
