@@ -126,14 +126,50 @@ pub fn reload(current: &Current, path: &Path) -> Reloaded {
     }
     let config = &live.config;
     tracing::info!(
-        "config reloaded: {} peer(s), {} nntp peer(s), {} user(s), {} trust rule(s)",
+        "config reloaded: {} peer(s), {} nntp peer(s), {} user(s), {} trust rule(s){}",
         config.peers.len(),
         config.nntp_peers.len(),
         config.users.len(),
-        config.trust.len()
+        config.trust.len(),
+        changes(&running.config, config)
     );
     current.set(live);
     Reloaded::Applied
+}
+
+/// Who came and went between `old` and `new`: "; peers +beta -gamma; users +ann"
+/// (empty when no peer, nntp peer or user changed), so the log says what a reload did.
+fn changes(old: &Config, new: &Config) -> String {
+    fn diff<'a>(what: &str, old: Vec<&'a str>, new: Vec<&'a str>) -> Option<String> {
+        let added = new
+            .iter()
+            .filter(|n| !old.contains(n))
+            .map(|n| format!(" +{n}"));
+        let removed = old
+            .iter()
+            .filter(|n| !new.contains(n))
+            .map(|n| format!(" -{n}"));
+        let all: String = added.chain(removed).collect();
+        (!all.is_empty()).then(|| format!("; {what}{all}"))
+    }
+    type Names<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
+    fn names(c: &Config) -> Names<'_> {
+        (
+            c.peers.iter().map(|p| p.name.as_str()).collect(),
+            c.nntp_peers.iter().map(|p| p.name.as_str()).collect(),
+            c.users.iter().map(|u| u.name.as_str()).collect(),
+        )
+    }
+    let (old_peers, old_nntp, old_users) = names(old);
+    let (new_peers, new_nntp, new_users) = names(new);
+    [
+        diff("peers", old_peers, new_peers),
+        diff("nntp peers", old_nntp, new_nntp),
+        diff("users", old_users, new_users),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// What identifies one version of the file without reading it.
@@ -227,6 +263,35 @@ mod tests {
         assert_eq!(live.config.limits.max_connections, 7);
         assert_eq!(live.config.node.name, "alpha");
         assert_eq!(live.config.node.listen, "127.0.0.1:1119");
+    }
+
+    #[test]
+    fn the_log_names_who_came_and_went() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("newsmesh.toml");
+        let key = |n: u8| {
+            crate::sign::public_key_text(
+                &ed25519_dalek::SigningKey::from_bytes(&[n; 32]).verifying_key(),
+            )
+        };
+        let peer =
+            |name: &str, n: u8| format!("[[peer]]\nname = \"{name}\"\nkey = \"{}\"\n", key(n));
+        write_config(
+            &path,
+            "alpha",
+            "x:1",
+            &format!("{}{}", peer("beta", 1), peer("gamma", 2)),
+        );
+        let old = Config::load(&path).unwrap();
+        write_config(
+            &path,
+            "alpha",
+            "x:1",
+            &format!("{}{}", peer("beta", 1), peer("delta", 3)),
+        );
+        let new = Config::load(&path).unwrap();
+        assert_eq!(changes(&old, &new), "; peers +delta -gamma");
+        assert_eq!(changes(&new, &new), "");
     }
 
     #[test]
