@@ -197,3 +197,33 @@ fn a_peer_removed_while_connected_is_disconnected_at_its_next_command() {
     );
     alpha.stop();
 }
+
+#[test]
+fn new_connection_limits_apply_without_a_restart() {
+    use std::io::BufRead;
+    let mut alpha = TestNode::new("alpha");
+    alpha.start();
+    let source = std::net::IpAddr::from([127, 0, 0, 7]);
+    let _held = [
+        RawPeer::connect_from(alpha.addr, source),
+        RawPeer::connect_from(alpha.addr, source),
+    ];
+    let greeting = || {
+        let stream = mesh::connect_from(source, alpha.addr);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stream).read_line(&mut line);
+        line
+    };
+    assert!(greeting().starts_with("20"), "the default admits a third");
+
+    alpha.set_limit("max_unauthenticated_per_address", "2");
+    assert!(
+        wait_until(APPLIES, || greeting().starts_with("400 ")),
+        "a third unauthenticated connection is still admitted:\n{}",
+        alpha.serve_logs()
+    );
+    alpha.stop();
+}
