@@ -227,3 +227,41 @@ fn new_connection_limits_apply_without_a_restart() {
     );
     alpha.stop();
 }
+
+#[test]
+fn the_article_log_follows_a_reload() {
+    let mut alpha = TestNode::new("alpha");
+    alpha.start();
+    let log = alpha.home().join("news.log");
+    let lines = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let post = |subject: &str| {
+        let mut reader = RawPeer::connect(&alpha);
+        assert!(reader.cmd("POST").starts_with("340"));
+        reader.send(
+            format!(
+                "From: ann@example.org\r\nNewsgroups: mesh.test\r\nSubject: {subject}\r\n\r\nbody\r\n.\r\n"
+            )
+            .as_bytes(),
+        );
+        let answer = reader.line();
+        assert!(answer.starts_with("240"), "{answer}");
+    };
+    post("logged");
+    assert_eq!(lines(), 1, "the default logs the POST");
+
+    // news_log_bytes = 0 turns the log off, in the running serve.
+    alpha.set_limit("news_log_bytes", "0");
+    assert!(
+        wait_until(APPLIES, || alpha.serve_logs().contains("config reloaded")),
+        "{}",
+        alpha.serve_logs()
+    );
+    post("not logged");
+    assert_eq!(lines(), 1, "{}", std::fs::read_to_string(&log).unwrap());
+    alpha.stop();
+}

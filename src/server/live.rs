@@ -89,15 +89,15 @@ impl Current {
 /// What a reload found.
 #[derive(Debug)]
 pub enum Reloaded {
-    /// The new configuration is in force.
-    Applied,
+    /// The new configuration is in force; what it holds, for the log.
+    Applied(String),
     /// The file could not be used; the running configuration stays.
     Kept(ConfigError),
 }
 
 /// Reads the file at `path` again and, if it is valid, makes it the current
 /// configuration (keeping the running `[node]` name and listen address, which need a
-/// restart). Logs what happened.
+/// restart). Logs why a file was not taken, and what waits for a restart.
 pub fn reload(current: &Current, path: &Path) -> Reloaded {
     let mut live = match Live::load(path) {
         Ok(live) => live,
@@ -125,8 +125,8 @@ pub fn reload(current: &Current, path: &Path) -> Reloaded {
         new.listen.clone_from(&old.listen);
     }
     let config = &live.config;
-    tracing::info!(
-        "config reloaded: {} peer(s), {} nntp peer(s), {} user(s), {} trust rule(s){}",
+    let summary = format!(
+        "{} peer(s), {} nntp peer(s), {} user(s), {} trust rule(s){}",
         config.peers.len(),
         config.nntp_peers.len(),
         config.users.len(),
@@ -134,7 +134,7 @@ pub fn reload(current: &Current, path: &Path) -> Reloaded {
         changes(&running.config, config)
     );
     current.set(live);
-    Reloaded::Applied
+    Reloaded::Applied(summary)
 }
 
 /// Who came and went between `old` and `new`: "; peers +beta -gamma; users +ann"
@@ -193,15 +193,18 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 /// Reloads `path` into `current` when `force` is notified (SIGHUP) and when the file's
-/// stamp changes, until `stopped`. `applied` is called after each reload that took
-/// (the server updates what it derived from the limits).
-pub async fn follow(
+/// stamp changes, until `stopped`. `applied` runs after each reload that took (the
+/// server updates what it built from the limits), and only then is the reload logged.
+pub async fn follow<F, Done>(
     current: Arc<Current>,
     path: PathBuf,
     force: Arc<Notify>,
     mut stopped: watch::Receiver<bool>,
-    applied: impl Fn(&Live) + Send + 'static,
-) {
+    applied: F,
+) where
+    F: Fn(Arc<Live>) -> Done + Send + 'static,
+    Done: std::future::Future<Output = ()> + Send,
+{
     let mut seen = stamp(&path);
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -229,8 +232,9 @@ pub async fn follow(
         } else {
             tracing::info!("{} changed: reloading", path.display());
         }
-        if let Reloaded::Applied = reload(&current, &path) {
-            applied(&current.get());
+        if let Reloaded::Applied(summary) = reload(&current, &path) {
+            applied(current.get()).await;
+            tracing::info!("config reloaded: {summary}");
         }
     }
 }
@@ -258,7 +262,7 @@ mod tests {
         let current = Current::new(Live::load(&path).unwrap());
         write_config(&path, "beta", "127.0.0.1:2119", "");
         set_max_connections(&path, 7);
-        assert!(matches!(reload(&current, &path), Reloaded::Applied));
+        assert!(matches!(reload(&current, &path), Reloaded::Applied(_)));
         let live = current.get();
         assert_eq!(live.config.limits.max_connections, 7);
         assert_eq!(live.config.node.name, "alpha");

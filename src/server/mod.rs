@@ -68,6 +68,33 @@ impl Shared {
         &self.name
     }
 
+    /// Makes what was built from `[limits]` at start follow a reload: the connection
+    /// slots, and the article log's size (set on the spool off the async threads, since a
+    /// transaction may hold the spool for a while).
+    async fn apply_limits(
+        self: &Arc<Self>,
+        admission: &admission::Admission,
+        limits: &crate::config::LimitsConfig,
+    ) {
+        admission.set_limits(limits);
+        let log = crate::newslog::NewsLog::new(
+            self.home.news_log_path(),
+            limits.news_log_bytes,
+            limits.news_log_files,
+        );
+        let shared = Arc::clone(self);
+        let set = tokio::task::spawn_blocking(move || {
+            let mut spool = shared
+                .spool
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            spool.set_news_log(log);
+        });
+        if let Err(e) = set.await {
+            tracing::warn!("the article log keeps its previous limits: {e}");
+        }
+    }
+
     /// The configuration in force now (see [`Shared::current`]).
     pub fn live(&self) -> Arc<Live> {
         self.current.get()
@@ -178,12 +205,16 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
     });
     let (stop, stopped) = watch::channel(false);
     let reload = Arc::new(tokio::sync::Notify::new());
+    let reloaded = Arc::clone(&shared);
     tokio::spawn(live::follow(
         Arc::clone(&shared.current),
         home.config_path(),
         Arc::clone(&reload),
         stopped.clone(),
-        move |live: &Live| admission.set_limits(&live.config.limits),
+        move |live: Arc<Live>| {
+            let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
+            async move { shared.apply_limits(&admission, &live.config.limits).await }
+        },
     ));
     let task = tokio::spawn(accept_loop(listener, shared, stopped));
     Ok(Running {
