@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod feed_policy;
+pub mod files;
 pub mod home;
 pub mod ingest;
 pub mod net;

@@ -58,7 +58,7 @@ fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
     alpha
         .cmd(&["peer", "add", "inn.example", &beta.node_key()])
         .failure()
-        .stderr_has("listed twice");
+        .stderr_has("a peer named \"inn.example\" already exists");
     alpha
         .cmd(&["peer", "add", "lonely", "--nntp"])
         .failure()

@@ -337,11 +337,6 @@ impl TestNode {
         self.sync_args(&[])
     }
 
-    /// `newsmesh.toml`.
-    pub fn config_path(&self) -> PathBuf {
-        self.home().join("newsmesh.toml")
-    }
-
     /// Sets `[limits] key = value` in `newsmesh.toml`, adding the line under `[limits]`
     /// when the config has none yet.
     pub fn set_limit(&self, key: &str, value: &str) {
@@ -464,6 +459,17 @@ impl TestNode {
             }
         }
         std::fs::write(self.config_path(), lines.join("\n") + "\n").expect("write newsmesh.toml");
+    }
+
+    /// Sends SIGHUP to `serve` (reload the configuration).
+    pub fn sighup(&self) {
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.serve_pid() as libc::pid_t, libc::SIGHUP) };
+    }
+
+    /// `newsmesh.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("newsmesh.toml")
     }
 
     /// SIGKILLs `serve` (kill -9) and reaps it.
