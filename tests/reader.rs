@@ -1129,46 +1129,7 @@ fn tin_saves_a_group_non_interactively() {
         return;
     }
     let node = TestNode::with(|f| f.standard());
-    let tin_home = node.dir.path().join("tin-home");
-    let save = tin_home.join("News");
-    std::fs::create_dir_all(&save).unwrap();
-    std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let out = std::process::Command::new("tin")
-        .args(["-r", "-S", "-q", "-v"])
-        .arg("-p")
-        .arg(node.addr.port().to_string())
-        .arg("-s")
-        .arg(&save)
-        .env("HOME", &tin_home)
-        .env("TIN_HOMEDIR", &tin_home)
-        .env("NNTPSERVER", node.addr.ip().to_string())
-        .env("TERM", "dumb")
-        // The run report tin mails at the end goes nowhere.
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
-    let mut saved = Vec::new();
-    collect_files(&save, &mut saved);
-    let texts: Vec<String> = saved
-        .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-        .collect();
-    for subject in ["first", "second", "third"] {
-        assert!(
-            texts
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?}; files {saved:?}\n{stdout}\n{stderr}"
-        );
-    }
-    assert!(
-        texts.iter().any(|t| t.contains("\n.dot\n..dots\n")),
-        "{texts:?}"
-    );
+    assert_pulled(&tin_saves(&node, |_| {}), "tin");
 }
 
 /// tin from an address that must log in (here: loopback without its exemption) finds
@@ -1181,19 +1142,29 @@ fn tin_logs_in_when_reading_needs_authinfo() {
         return;
     }
     let node = TestNode::new(auth_config, |f| f.standard());
+    let saved = tin_saves(&node, |tin_home| {
+        let newsauth = tin_home.join(".newsauth");
+        std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    });
+    assert_pulled(&saved, "tin logging in");
+}
+
+/// Runs tin without a terminal (`-r -S -q -v`: read over NNTP, save the subscribed
+/// mesh.test to ~/News) with its home in the node's directory, after `prepare` has added
+/// its own files to that home; the texts tin saved.
+fn tin_saves(node: &TestNode, prepare: impl FnOnce(&std::path::Path)) -> Vec<String> {
     let tin_home = node.dir.path().join("tin-home");
     let save = tin_home.join("News");
     std::fs::create_dir_all(&save).unwrap();
     std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let newsauth = tin_home.join(".newsauth");
-    std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let out = std::process::Command::new("tin")
-        .args(["-r", "-S", "-q", "-v"])
+    prepare(&tin_home);
+    let mut tin = std::process::Command::new("tin");
+    tin.args(["-r", "-S", "-q", "-v"])
         .arg("-p")
         .arg(node.addr.port().to_string())
         .arg("-s")
@@ -1202,22 +1173,10 @@ fn tin_logs_in_when_reading_needs_authinfo() {
         .env("TIN_HOMEDIR", &tin_home)
         .env("NNTPSERVER", node.addr.ip().to_string())
         .env("TERM", "dumb")
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
-    let saved = saved_texts(&save);
-    for subject in ["first", "second", "third"] {
-        assert!(
-            saved
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?}\n{stdout}\n{stderr}"
-        );
-    }
+        // The run report tin mails at the end goes nowhere.
+        .env("MAILER", "true");
+    run_program(tin, "tin");
+    saved_texts(&save)
 }
 
 /// The text of every file under `dir`.
