@@ -1072,19 +1072,26 @@ fn bad_input_gets_a_code_and_the_service_goes_on() {
 
 // ------------------------------------------------------------- real newsreaders
 
-fn have(program: &str) -> bool {
-    std::process::Command::new(program)
+/// Whether `program` is installed; when not, says that the calling test is skipped and
+/// which Debian package has the program.
+fn installed(program: &str, package: &str) -> bool {
+    let found = std::process::Command::new(program)
         .arg("--version")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .is_ok()
+        .is_ok();
+    if !found {
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        println!("SKIPPED {test}: {program} is not installed (apt-get install {package})");
+    }
+    found
 }
 
 #[test]
 fn python_nntplib_reads_and_posts() {
-    if !have("python3") {
-        println!("SKIPPED python_nntplib_reads_and_posts: python3 is not installed");
+    if !installed("python3", "python3") {
         return;
     }
     let node = TestNode::with(|f| f.standard());
@@ -1124,8 +1131,7 @@ fn python_nntplib_reads_and_posts() {
 
 #[test]
 fn tin_saves_a_group_non_interactively() {
-    if !have("tin") {
-        println!("SKIPPED tin_saves_a_group_non_interactively: tin is not installed (apt-get install tin)");
+    if !installed("tin", "tin") {
         return;
     }
     let node = TestNode::with(|f| f.standard());
@@ -1137,8 +1143,7 @@ fn tin_saves_a_group_non_interactively() {
 /// the group; it used to quit unless forced to log in first (`tin -A`).
 #[test]
 fn tin_logs_in_when_reading_needs_authinfo() {
-    if !have("tin") {
-        println!("SKIPPED tin_logs_in_when_reading_needs_authinfo: tin is not installed (apt-get install tin)");
+    if !installed("tin", "tin") {
         return;
     }
     let node = TestNode::new(auth_config, |f| f.standard());
@@ -1228,8 +1233,7 @@ fn assert_pulled(texts: &[String], program: &str) {
 /// `XHDR Message-ID` and stops at any answer but RFC 2980's 221.
 #[test]
 fn suck_pulls_a_group() {
-    if !have("suck") {
-        println!("SKIPPED suck_pulls_a_group: suck is not installed (apt-get install suck)");
+    if !installed("suck", "suck") {
         return;
     }
     let node = TestNode::with(|f| f.standard());
@@ -1254,10 +1258,7 @@ fn suck_pulls_a_group() {
 /// Message-ID then HEAD/BODY.
 #[test]
 fn slrnpull_pulls_a_group() {
-    if !have("slrnpull") {
-        println!(
-            "SKIPPED slrnpull_pulls_a_group: slrnpull is not installed (apt-get install slrnpull)"
-        );
+    if !installed("slrnpull", "slrnpull") {
         return;
     }
     let node = TestNode::with(|f| f.standard());
@@ -1290,8 +1291,7 @@ fn slrnpull_pulls_a_group() {
 /// with the node's key, its dot lines intact.
 #[test]
 fn rpost_posts_to_a_node() {
-    if !have("rpost") {
-        println!("SKIPPED rpost_posts_to_a_node: rpost is not installed (apt-get install suck)");
+    if !installed("rpost", "suck") {
         return;
     }
     let node = TestNode::with(|f| f.standard());
