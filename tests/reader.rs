@@ -837,6 +837,15 @@ fn auth_config(home: &Home, text: String) -> String {
         )
 }
 
+/// Config with user `ann` (password "open sesame") and loopback readers exempt from
+/// AUTHINFO (the default).
+fn user_ann_config(home: &Home, text: String) -> String {
+    auth_config(home, text).replace(
+        "loopback_without_auth = false",
+        "loopback_without_auth = true",
+    )
+}
+
 #[test]
 fn authinfo_gates_reading_and_posting() {
     let node = TestNode::new(auth_config, |f| f.standard());
@@ -920,15 +929,7 @@ fn authinfo_gates_reading_and_posting() {
 
 #[test]
 fn loopback_reader_may_authenticate_to_post_as_a_user() {
-    let node = TestNode::new(
-        |home, text| {
-            auth_config(home, text).replace(
-                "loopback_without_auth = false",
-                "loopback_without_auth = true",
-            )
-        },
-        |f| f.standard(),
-    );
+    let node = TestNode::new(user_ann_config, |f| f.standard());
     let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
     let mut c = node.connect();
     let caps = c.listing("CAPABILITIES", 101);
@@ -945,15 +946,7 @@ fn loopback_reader_may_authenticate_to_post_as_a_user() {
 /// operator's articles mesh-wide (and, where [[control]] trusts that key, remove groups).
 #[test]
 fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
-    let node = TestNode::new(
-        |home, text| {
-            auth_config(home, text).replace(
-                "loopback_without_auth = false",
-                "loopback_without_auth = true",
-            )
-        },
-        |f| f.standard(),
-    );
+    let node = TestNode::new(user_ann_config, |f| f.standard());
     let operators = node.home.open().unwrap().spool.groups().unwrap().len();
     let target = {
         let n = node.home.open().unwrap();
@@ -1089,12 +1082,17 @@ fn installed(program: &str, package: &str) -> bool {
     found
 }
 
+/// A node with the standard group, for a test of `program`; None (and the test says it
+/// is skipped) when `program` is not installed.
+fn standard_node_for(program: &str, package: &str) -> Option<TestNode> {
+    installed(program, package).then(|| TestNode::with(|f| f.standard()))
+}
+
 #[test]
 fn python_nntplib_reads_and_posts() {
-    if !installed("python3", "python3") {
+    let Some(node) = standard_node_for("python3", "python3") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_nntplib.py");
     let out = std::process::Command::new("python3")
         .arg(script)
@@ -1131,10 +1129,9 @@ fn python_nntplib_reads_and_posts() {
 
 #[test]
 fn tin_saves_a_group_non_interactively() {
-    if !installed("tin", "tin") {
+    let Some(node) = standard_node_for("tin", "tin") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     assert_pulled(&tin_saves(&node, |_| {}), "tin");
 }
 
@@ -1233,10 +1230,9 @@ fn assert_pulled(texts: &[String], program: &str) {
 /// `XHDR Message-ID` and stops at any answer but RFC 2980's 221.
 #[test]
 fn suck_pulls_a_group() {
-    if !installed("suck", "suck") {
+    let Some(node) = standard_node_for("suck", "suck") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let work = node.dir.path().join("suck");
     for sub in ["data", "msgs", "tmp"] {
         std::fs::create_dir_all(work.join(sub)).unwrap();
@@ -1258,10 +1254,9 @@ fn suck_pulls_a_group() {
 /// Message-ID then HEAD/BODY.
 #[test]
 fn slrnpull_pulls_a_group() {
-    if !installed("slrnpull", "slrnpull") {
+    let Some(node) = standard_node_for("slrnpull", "slrnpull") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let spool = node.dir.path().join("slrnpull");
     for sub in ["news", "data", "out.going", "requests"] {
         std::fs::create_dir_all(spool.join(sub)).unwrap();
@@ -1291,10 +1286,9 @@ fn slrnpull_pulls_a_group() {
 /// with the node's key, its dot lines intact.
 #[test]
 fn rpost_posts_to_a_node() {
-    if !installed("rpost", "suck") {
+    let Some(node) = standard_node_for("rpost", "suck") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let mut child = std::process::Command::new("rpost")
         .arg(node.addr.ip().to_string())
         .args(["-N", &node.addr.port().to_string()])

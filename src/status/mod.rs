@@ -28,7 +28,9 @@ const LOG_TAIL_BYTES: u64 = 256 * 1024;
 /// Arrivals read per step while counting a backlog.
 const BACKLOG_CHUNK: usize = 10_000;
 
-/// Everything `status` reports; serialised as-is by `--json`.
+/// Everything `status` reports; serialised as-is by `--json`. Some parts are the spool's
+/// own records ([`SpoolStats`], [`SyncOutcome`], [`SyncTotals`], [`PeerInbound`]), so
+/// their field names are part of the JSON shape the man page documents.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
     /// The node's Path identity.
