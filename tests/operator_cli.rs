@@ -10,9 +10,7 @@ use common::{Node, DEFAULT_TIMEOUT};
 fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
     let alpha = Node::init("alpha");
     let beta = Node::init("beta");
-    alpha
-        .cmd(&["peer", "add", "beta", &beta.node_key()])
-        .success();
+    alpha.add_passive_peer(&beta);
     alpha
         .cmd(&[
             "peer",

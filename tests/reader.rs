@@ -837,6 +837,15 @@ fn auth_config(home: &Home, text: String) -> String {
         )
 }
 
+/// Config with user `ann` (password "open sesame") and loopback readers exempt from
+/// AUTHINFO (the default).
+fn user_ann_config(home: &Home, text: String) -> String {
+    auth_config(home, text).replace(
+        "loopback_without_auth = false",
+        "loopback_without_auth = true",
+    )
+}
+
 #[test]
 fn authinfo_gates_reading_and_posting() {
     let node = TestNode::new(auth_config, |f| f.standard());
@@ -920,15 +929,7 @@ fn authinfo_gates_reading_and_posting() {
 
 #[test]
 fn loopback_reader_may_authenticate_to_post_as_a_user() {
-    let node = TestNode::new(
-        |home, text| {
-            auth_config(home, text).replace(
-                "loopback_without_auth = false",
-                "loopback_without_auth = true",
-            )
-        },
-        |f| f.standard(),
-    );
+    let node = TestNode::new(user_ann_config, |f| f.standard());
     let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
     let mut c = node.connect();
     let caps = c.listing("CAPABILITIES", 101);
@@ -945,15 +946,7 @@ fn loopback_reader_may_authenticate_to_post_as_a_user() {
 /// operator's articles mesh-wide (and, where [[control]] trusts that key, remove groups).
 #[test]
 fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
-    let node = TestNode::new(
-        |home, text| {
-            auth_config(home, text).replace(
-                "loopback_without_auth = false",
-                "loopback_without_auth = true",
-            )
-        },
-        |f| f.standard(),
-    );
+    let node = TestNode::new(user_ann_config, |f| f.standard());
     let operators = node.home.open().unwrap().spool.groups().unwrap().len();
     let target = {
         let n = node.home.open().unwrap();
@@ -1072,22 +1065,34 @@ fn bad_input_gets_a_code_and_the_service_goes_on() {
 
 // ------------------------------------------------------------- real newsreaders
 
-fn have(program: &str) -> bool {
-    std::process::Command::new(program)
+/// Whether `program` is installed; when not, says that the calling test is skipped and
+/// which Debian package has the program.
+fn installed(program: &str, package: &str) -> bool {
+    let found = std::process::Command::new(program)
         .arg("--version")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .is_ok()
+        .is_ok();
+    if !found {
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        println!("SKIPPED {test}: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// A node with the standard group, for a test of `program`; None (and the test says it
+/// is skipped) when `program` is not installed.
+fn standard_node_for(program: &str, package: &str) -> Option<TestNode> {
+    installed(program, package).then(|| TestNode::with(|f| f.standard()))
 }
 
 #[test]
 fn python_nntplib_reads_and_posts() {
-    if !have("python3") {
-        println!("SKIPPED python_nntplib_reads_and_posts: python3 is not installed");
+    let Some(node) = standard_node_for("python3", "python3") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_nntplib.py");
     let out = std::process::Command::new("python3")
         .arg(script)
@@ -1124,17 +1129,44 @@ fn python_nntplib_reads_and_posts() {
 
 #[test]
 fn tin_saves_a_group_non_interactively() {
-    if !have("tin") {
-        println!("SKIPPED tin_saves_a_group_non_interactively: tin is not installed (apt-get install tin)");
+    let Some(node) = standard_node_for("tin", "tin") else {
+        return;
+    };
+    assert_pulled(&tin_saves(&node, |_| {}), "tin");
+}
+
+/// tin from an address that must log in (here: loopback without its exemption) finds
+/// READER in CAPABILITIES, logs in from ~/.newsauth when the server answers 480 and saves
+/// the group; it used to quit unless forced to log in first (`tin -A`).
+#[test]
+fn tin_logs_in_when_reading_needs_authinfo() {
+    if !installed("tin", "tin") {
         return;
     }
-    let node = TestNode::with(|f| f.standard());
+    let node = TestNode::new(auth_config, |f| f.standard());
+    let saved = tin_saves(&node, |tin_home| {
+        let newsauth = tin_home.join(".newsauth");
+        std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    });
+    assert_pulled(&saved, "tin logging in");
+}
+
+/// Runs tin without a terminal (`-r -S -q -v`: read over NNTP, save the subscribed
+/// mesh.test to ~/News) with its home in the node's directory, after `prepare` has added
+/// its own files to that home; the texts tin saved.
+fn tin_saves(node: &TestNode, prepare: impl FnOnce(&std::path::Path)) -> Vec<String> {
     let tin_home = node.dir.path().join("tin-home");
     let save = tin_home.join("News");
     std::fs::create_dir_all(&save).unwrap();
     std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let out = std::process::Command::new("tin")
-        .args(["-r", "-S", "-q", "-v"])
+    prepare(&tin_home);
+    let mut tin = std::process::Command::new("tin");
+    tin.args(["-r", "-S", "-q", "-v"])
         .arg("-p")
         .arg(node.addr.port().to_string())
         .arg("-s")
@@ -1144,80 +1176,9 @@ fn tin_saves_a_group_non_interactively() {
         .env("NNTPSERVER", node.addr.ip().to_string())
         .env("TERM", "dumb")
         // The run report tin mails at the end goes nowhere.
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
-    let mut saved = Vec::new();
-    collect_files(&save, &mut saved);
-    let texts: Vec<String> = saved
-        .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-        .collect();
-    for subject in ["first", "second", "third"] {
-        assert!(
-            texts
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?}; files {saved:?}\n{stdout}\n{stderr}"
-        );
-    }
-    assert!(
-        texts.iter().any(|t| t.contains("\n.dot\n..dots\n")),
-        "{texts:?}"
-    );
-}
-
-/// tin from an address that must log in (here: loopback without its exemption) finds
-/// READER in CAPABILITIES, logs in from ~/.newsauth when the server answers 480 and saves
-/// the group; it used to quit unless forced to log in first (`tin -A`).
-#[test]
-fn tin_logs_in_when_reading_needs_authinfo() {
-    if !have("tin") {
-        println!("SKIPPED tin_logs_in_when_reading_needs_authinfo: tin is not installed (apt-get install tin)");
-        return;
-    }
-    let node = TestNode::new(auth_config, |f| f.standard());
-    let tin_home = node.dir.path().join("tin-home");
-    let save = tin_home.join("News");
-    std::fs::create_dir_all(&save).unwrap();
-    std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let newsauth = tin_home.join(".newsauth");
-    std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let out = std::process::Command::new("tin")
-        .args(["-r", "-S", "-q", "-v"])
-        .arg("-p")
-        .arg(node.addr.port().to_string())
-        .arg("-s")
-        .arg(&save)
-        .env("HOME", &tin_home)
-        .env("TIN_HOMEDIR", &tin_home)
-        .env("NNTPSERVER", node.addr.ip().to_string())
-        .env("TERM", "dumb")
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
-    let saved = saved_texts(&save);
-    for subject in ["first", "second", "third"] {
-        assert!(
-            saved
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?}\n{stdout}\n{stderr}"
-        );
-    }
+        .env("MAILER", "true");
+    run_program(tin, "tin");
+    saved_texts(&save)
 }
 
 /// The text of every file under `dir`.
@@ -1269,11 +1230,9 @@ fn assert_pulled(texts: &[String], program: &str) {
 /// `XHDR Message-ID` and stops at any answer but RFC 2980's 221.
 #[test]
 fn suck_pulls_a_group() {
-    if !have("suck") {
-        println!("SKIPPED suck_pulls_a_group: suck is not installed (apt-get install suck)");
+    let Some(node) = standard_node_for("suck", "suck") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let work = node.dir.path().join("suck");
     for sub in ["data", "msgs", "tmp"] {
         std::fs::create_dir_all(work.join(sub)).unwrap();
@@ -1295,13 +1254,9 @@ fn suck_pulls_a_group() {
 /// Message-ID then HEAD/BODY.
 #[test]
 fn slrnpull_pulls_a_group() {
-    if !have("slrnpull") {
-        println!(
-            "SKIPPED slrnpull_pulls_a_group: slrnpull is not installed (apt-get install slrnpull)"
-        );
+    let Some(node) = standard_node_for("slrnpull", "slrnpull") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let spool = node.dir.path().join("slrnpull");
     for sub in ["news", "data", "out.going", "requests"] {
         std::fs::create_dir_all(spool.join(sub)).unwrap();
@@ -1331,11 +1286,9 @@ fn slrnpull_pulls_a_group() {
 /// with the node's key, its dot lines intact.
 #[test]
 fn rpost_posts_to_a_node() {
-    if !have("rpost") {
-        println!("SKIPPED rpost_posts_to_a_node: rpost is not installed (apt-get install suck)");
+    let Some(node) = standard_node_for("rpost", "suck") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let mut child = std::process::Command::new("rpost")
         .arg(node.addr.ip().to_string())
         .args(["-N", &node.addr.port().to_string()])

@@ -277,8 +277,15 @@ impl TestNode {
     /// `newsmesh post -g GROUP -s SUBJECT` with `body` on stdin; returns the Message-ID.
     #[track_caller]
     pub fn post(&self, subject: &str, body: &str) -> String {
+        self.post_to(GROUP, subject, body)
+    }
+
+    /// `newsmesh post -g GROUPS -s SUBJECT` (GROUPS: one or a comma-separated list) with
+    /// `body` on stdin; returns the Message-ID.
+    #[track_caller]
+    pub fn post_to(&self, groups: &str, subject: &str, body: &str) -> String {
         let run = self
-            .run_with_stdin(&["post", "-g", GROUP, "-s", subject], body.as_bytes())
+            .run_with_stdin(&["post", "-g", groups, "-s", subject], body.as_bytes())
             .ok();
         let id = run.stdout.trim().to_string();
         assert!(
