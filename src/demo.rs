@@ -91,10 +91,7 @@ fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
     for line in body.lines() {
         say(&format!("    | {line}"));
     }
-    say(&format!(
-        "    => {}",
-        crate::cli::status_line(&node, &article)
-    ));
+    say(&format!("    => {}", node.verdict(&article)));
     Ok(())
 }
 

@@ -8,15 +8,15 @@
 //! created, and `open` warns when someone has loosened them. Files are replaced through
 //! a temporary file created exclusively with a random name (no symlink is followed).
 
-use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 
+use crate::article::Article;
 use crate::config::{self, Config};
 use crate::error::{Error, Result};
-use crate::sign::{self, TrustPolicy};
+use crate::sign::{self, SigStatus, TrustPolicy};
 use crate::spool::Spool;
 
 /// The group every fresh node carries.
@@ -212,6 +212,40 @@ impl Node {
     pub fn name(&self) -> &str {
         &self.config.node.name
     }
+
+    /// The signature and trust verdict on a stored article, one line (`read`, `demo`).
+    pub fn verdict(&self, article: &Article) -> String {
+        match sign::check(article) {
+            SigStatus::Valid { key } => {
+                match self.trust.allows(&article.newsgroups(), Some(&key)) {
+                    Ok(()) => SigStatus::Valid { key }.describe(),
+                    Err(why) => format!(
+                        "{}, but not trusted here: {why}",
+                        SigStatus::Valid { key }.describe()
+                    ),
+                }
+            }
+            SigStatus::Unsigned => self.unsigned_origin(article),
+            other => other.describe(),
+        }
+    }
+
+    /// Where an unsigned article came from: the relay after this node in its Path, which
+    /// `ingest` has checked is the `[[nntp_peer]]` that fed it.
+    fn unsigned_origin(&self, article: &Article) -> String {
+        let path = article.path_entries();
+        let relay = match path.first() {
+            Some(first) if first == self.name() => path.get(1),
+            other => other,
+        };
+        match relay {
+            Some(relay) if self.config.nntp_peers.iter().any(|p| &p.name == relay) => {
+                format!("unsigned, from INN peer {relay} (its author cannot be checked)")
+            }
+            Some(relay) => format!("unsigned, relayed by {relay} (its author cannot be checked)"),
+            None => "unsigned, origin unknown (its author cannot be checked)".into(),
+        }
+    }
 }
 
 /// Refuses author names that are not plain names: `authors/NAME.key` must stay inside
@@ -226,10 +260,7 @@ pub fn check_author_name(name: &str) -> Result<()> {
     }
 }
 
-/// Mode of the home and `authors/`: only the owner may list or enter them.
-pub const PRIVATE_DIR: u32 = 0o700;
-/// Mode of the config and the spool: only the owner may read or write them.
-pub const PRIVATE_FILE: u32 = 0o600;
+pub use crate::files::{write_atomically, PRIVATE_DIR, PRIVATE_FILE};
 
 /// Creates an empty file with mode 0600 before SQLite opens it (SQLite gives its -wal
 /// and -shm files the database file's mode).
@@ -258,25 +289,6 @@ fn warn_if_not_private(path: &Path, mode: u32) {
     }
 }
 
-/// Writes `bytes` to `path` via a temporary file and a rename, so a crash never leaves a
-/// half-written file. The temporary file is created exclusively (O_EXCL, a random name,
-/// mode 0600) in the same directory, so nobody can plant a symlink or a file there for
-/// us to write through, and the result is private.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".newsmesh-")
-        .suffix(".tmp")
-        .permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))
-        .tempfile_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map(|_| ()).map_err(|e| e.error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,20 +303,5 @@ mod tests {
         assert_eq!(mode(&home.dir().join("authors")), 0o700);
         assert_eq!(mode(&home.config_path()), 0o600);
         assert_eq!(mode(&home.spool_path()), 0o600);
-    }
-
-    #[test]
-    fn an_atomic_write_does_not_follow_a_planted_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, b"keep").unwrap();
-        let target = dir.path().join("newsmesh.toml");
-        // The old fixed temporary name: a symlink there used to be written through.
-        std::os::unix::fs::symlink(&victim, dir.path().join("newsmesh.tmp")).unwrap();
-        write_atomically(&target, b"new").unwrap();
-        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
-        assert_eq!(std::fs::read(&target).unwrap(), b"new");
-        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
     }
 }

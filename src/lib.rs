@@ -13,6 +13,7 @@ pub mod deflate;
 pub mod demo;
 pub mod error;
 pub mod feed_policy;
+pub mod files;
 pub mod home;
 pub mod ingest;
 pub mod net;

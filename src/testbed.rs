@@ -6,12 +6,11 @@ use std::net::TcpListener;
 use std::path::Path;
 
 use crate::compose::{compose, Draft};
-use crate::config::{edit, PeerConfig};
+use crate::config::{edit, NodeKey, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::{Home, DEFAULT_AUTHOR, DEFAULT_GROUP};
 use crate::ingest::{ingest, Rules, Verdict};
 use crate::server::Running;
-use crate::sign::public_key_text;
 use crate::sync::{sync_all, PeerReport};
 
 /// A running mesh.
@@ -63,11 +62,11 @@ impl Testbed {
         }
         let keys = homes
             .iter()
-            .map(|h| Ok(public_key_text(&h.node_key()?.verifying_key())))
+            .map(|h| Ok(NodeKey::from(h.node_key()?.verifying_key())))
             .collect::<Result<Vec<_>>>()?;
         let peer = |i: usize, dial: bool| PeerConfig {
             name: names[i].to_string(),
-            key: keys[i].clone(),
+            key: keys[i],
             address: dial.then(|| addresses[i].clone()),
             groups: "*".into(),
             tls: true,

@@ -668,9 +668,7 @@ fn peers_are_added_listed_and_removed_keeping_comments() {
     assert_comments_kept(&alpha);
     alpha.cmd(&["peer", "list"]).success().stdout_empty();
 
-    alpha
-        .cmd(&["peer", "add", "beta", &beta.node_key()])
-        .success();
+    alpha.add_passive_peer(&beta);
     alpha
         .cmd(&[
             "peer",
@@ -711,9 +709,7 @@ fn peers_are_added_listed_and_removed_keeping_comments() {
 fn bad_peer_edits_are_refused_and_change_nothing() {
     let alpha = Node::init("alpha");
     let beta = Node::init("beta");
-    alpha
-        .cmd(&["peer", "add", "beta", &beta.node_key()])
-        .success();
+    alpha.add_passive_peer(&beta);
     let before = alpha.config_text();
 
     alpha

@@ -9,7 +9,6 @@
 #[path = "common/mesh.rs"]
 mod mesh;
 
-use std::io::Write;
 use std::process::Command;
 
 use mesh::{wait_until, TestNode};
@@ -25,14 +24,6 @@ fn inn_running() -> bool {
         eprintln!("SKIPPED: INN is not running on 127.0.0.1:119 (run shared/tools/inn-setup.sh)");
     }
     up
-}
-
-fn append_config(node: &TestNode, text: &str) {
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(node.home().join("newsmesh.toml"))
-        .expect("config");
-    file.write_all(text.as_bytes()).expect("append");
 }
 
 /// INN's storage token for a Message-ID (grephistory), once INN has it.
@@ -68,14 +59,11 @@ fn innxmit(ids: &[String], port: u16, extra: &[&str]) -> String {
 fn relay_through_inn(extra: &[&str], streaming: bool) {
     let alpha = TestNode::new("alpha");
     let mut bravo = TestNode::new("bravo");
-    append_config(
-        &alpha,
-        &format!("\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n"),
+    alpha.append_config(&format!("\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n"),
     );
-    append_config(
-        &bravo,
-        &format!("\n[[nntp_peer]]\nname = \"{INN_PATH}\"\nhosts = [\"127.0.0.1\"]\n"),
-    );
+    bravo.append_config(&format!(
+        "\n[[nntp_peer]]\nname = \"{INN_PATH}\"\nhosts = [\"127.0.0.1\"]\n"
+    ));
     let ids = vec![
         alpha.post("via INN 1", "plain body\n"),
         alpha.post("via INN 2", ".starts with a dot\n..two dots\n.\nend\n"),
@@ -140,10 +128,9 @@ fn a_host_not_listed_may_not_feed() {
     }
     let alpha = TestNode::new("alpha");
     let mut bravo = TestNode::new("bravo");
-    append_config(
-        &alpha,
-        &format!("\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\n"),
-    );
+    alpha.append_config(&format!(
+        "\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\n"
+    ));
     let id = alpha.post("not for bravo", "bravo lists no nntp_peer\n");
     alpha.sync().assert_ok();
     bravo.start();
@@ -161,10 +148,7 @@ fn rnews_batches_are_inn_compatible() {
     }
     let alpha = TestNode::new("alpha");
     let mut bravo = TestNode::new("bravo");
-    append_config(
-        &bravo,
-        "\n[[nntp_peer]]\nname = \"rnews\"\nhosts = [\"127.0.0.1\"]\n",
-    );
+    bravo.append_config("\n[[nntp_peer]]\nname = \"rnews\"\nhosts = [\"127.0.0.1\"]\n");
     let ids = vec![
         alpha.post("rnews 1", "by sneakernet\n"),
         alpha.post("rnews 2", ".dotted\n..twice\n"),

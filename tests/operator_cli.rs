@@ -10,9 +10,7 @@ use common::{Node, DEFAULT_TIMEOUT};
 fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
     let alpha = Node::init("alpha");
     let beta = Node::init("beta");
-    alpha
-        .cmd(&["peer", "add", "beta", &beta.node_key()])
-        .success();
+    alpha.add_passive_peer(&beta);
     alpha
         .cmd(&[
             "peer",
@@ -58,7 +56,7 @@ fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
     alpha
         .cmd(&["peer", "add", "inn.example", &beta.node_key()])
         .failure()
-        .stderr_has("listed twice");
+        .stderr_has("a peer named \"inn.example\" already exists");
     alpha
         .cmd(&["peer", "add", "lonely", "--nntp"])
         .failure()

@@ -6,19 +6,10 @@
 #[path = "common/mesh.rs"]
 mod mesh;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
 use ed25519_dalek::SigningKey;
 use mesh::{link, RawPeer, TestNode};
-
-fn append_config(node: &TestNode, text: &str) {
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(node.home().join("newsmesh.toml"))
-        .expect("config");
-    file.write_all(text.as_bytes()).expect("append");
-}
 
 /// Finding: the first early cancel for an id won, so a stranger's cancel that arrived
 /// first made the author's own cancel be ignored and the target was then stored.
@@ -78,15 +69,7 @@ fn groups_are_made_deliberately_not_by_posting() {
     assert!(!alpha.run(&["groups"]).ok().stdout.contains("mesh.tset"));
     // alpha creates a group bravo does not carry: its article is refused there...
     alpha.run(&["groups", "--add", "mesh.new"]).ok();
-    let id = alpha
-        .run_with_stdin(
-            &["post", "--group", "mesh.new", "--subject", "first"],
-            b"hello\n",
-        )
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let id = alpha.post_to("mesh.new", "first", "hello\n");
     let run = alpha.sync();
     run.assert_ok();
     assert_eq!(run.peer("bravo").num("refused"), 1, "{run:#?}");
@@ -113,9 +96,7 @@ fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
         text.replace("accept_unsigned = false", "accept_unsigned = true"),
     )
     .unwrap();
-    append_config(
-        &bravo,
-        &format!(
+    bravo.append_config(&format!(
             "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{}\"]\n\
              \n[[nntp_peer]]\nname = \"inn.example\"\nhosts = [\"127.0.0.1\"]\nunsigned_groups = \"mesh.*\"\n",
             newsmesh::sign::public_key_text(&boss)

@@ -837,6 +837,15 @@ fn auth_config(home: &Home, text: String) -> String {
         )
 }
 
+/// Config with user `ann` (password "open sesame") and loopback readers exempt from
+/// AUTHINFO (the default).
+fn user_ann_config(home: &Home, text: String) -> String {
+    auth_config(home, text).replace(
+        "loopback_without_auth = false",
+        "loopback_without_auth = true",
+    )
+}
+
 #[test]
 fn authinfo_gates_reading_and_posting() {
     let node = TestNode::new(auth_config, |f| f.standard());
@@ -920,15 +929,7 @@ fn authinfo_gates_reading_and_posting() {
 
 #[test]
 fn loopback_reader_may_authenticate_to_post_as_a_user() {
-    let node = TestNode::new(
-        |home, text| {
-            auth_config(home, text).replace(
-                "loopback_without_auth = false",
-                "loopback_without_auth = true",
-            )
-        },
-        |f| f.standard(),
-    );
+    let node = TestNode::new(user_ann_config, |f| f.standard());
     let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
     let mut c = node.connect();
     let caps = c.listing("CAPABILITIES", 101);
@@ -945,15 +946,7 @@ fn loopback_reader_may_authenticate_to_post_as_a_user() {
 /// operator's articles mesh-wide (and, where [[control]] trusts that key, remove groups).
 #[test]
 fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
-    let node = TestNode::new(
-        |home, text| {
-            auth_config(home, text).replace(
-                "loopback_without_auth = false",
-                "loopback_without_auth = true",
-            )
-        },
-        |f| f.standard(),
-    );
+    let node = TestNode::new(user_ann_config, |f| f.standard());
     let operators = node.home.open().unwrap().spool.groups().unwrap().len();
     let target = {
         let n = node.home.open().unwrap();
@@ -1072,13 +1065,27 @@ fn bad_input_gets_a_code_and_the_service_goes_on() {
 
 // ------------------------------------------------------------- real newsreaders
 
-fn have(program: &str) -> bool {
-    std::process::Command::new(program)
+/// Whether `program` is installed; when not, says that the calling test is skipped and
+/// which Debian package has the program.
+fn installed(program: &str, package: &str) -> bool {
+    let found = std::process::Command::new(program)
         .arg("--version")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .is_ok()
+        .is_ok();
+    if !found {
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        println!("SKIPPED {test}: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
+
+/// A node with the standard group, for a test of `program`; None (and the test says it
+/// is skipped) when `program` is not installed.
+fn standard_node_for(program: &str, package: &str) -> Option<TestNode> {
+    installed(program, package).then(|| TestNode::with(|f| f.standard()))
 }
 
 /// Runs tests/reader_nntplib.py against `addr` with `mode_args`; checks that what it
@@ -1097,6 +1104,9 @@ fn nntplib_reads_and_posts(node: &TestNode, addr: SocketAddr, mode_args: &[&str]
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}{stderr}");
     if out.status.code() == Some(77) {
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        println!("SKIPPED {test}: this python3 has no nntplib module");
         return false;
     }
     assert!(
@@ -1122,14 +1132,10 @@ fn nntplib_reads_and_posts(node: &TestNode, addr: SocketAddr, mode_args: &[&str]
 
 #[test]
 fn python_nntplib_reads_and_posts() {
-    if !have("python3") {
-        println!("SKIPPED python_nntplib_reads_and_posts: python3 is not installed");
+    let Some(node) = standard_node_for("python3", "python3") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
-    if !nntplib_reads_and_posts(&node, node.addr, &[]) {
-        println!("SKIPPED python_nntplib_reads_and_posts: this python3 has no nntplib module");
-    }
+    };
+    nntplib_reads_and_posts(&node, node.addr, &[]);
 }
 
 /// A node whose config also opens an NNTPS port; the PEM path of its reader certificate.
@@ -1147,82 +1153,38 @@ fn node_with_nntps() -> (TestNode, String) {
     (node, cert)
 }
 
+/// The NNTPS address of a node made by [`node_with_nntps`].
+fn nntps_addr(node: &TestNode) -> SocketAddr {
+    node.running
+        .as_ref()
+        .and_then(|r| r.nntps_addr)
+        .expect("an NNTPS listener")
+}
+
 #[test]
 fn python_nntplib_reads_and_posts_over_starttls() {
-    if !have("python3") {
-        println!("SKIPPED: python3 is not installed");
+    if !installed("python3", "python3") {
         return;
     }
     let (node, cert) = node_with_nntps();
-    if !nntplib_reads_and_posts(&node, node.addr, &["starttls", &cert]) {
-        println!("SKIPPED: this python3 has no nntplib module");
-    }
+    nntplib_reads_and_posts(&node, node.addr, &["starttls", &cert]);
 }
 
 #[test]
 fn python_nntplib_reads_and_posts_over_nntps() {
-    if !have("python3") {
-        println!("SKIPPED: python3 is not installed");
+    if !installed("python3", "python3") {
         return;
     }
     let (node, cert) = node_with_nntps();
-    let nntps = node
-        .running
-        .as_ref()
-        .and_then(|r| r.nntps_addr)
-        .expect("an NNTPS listener");
-    if !nntplib_reads_and_posts(&node, nntps, &["nntps", &cert]) {
-        println!("SKIPPED: this python3 has no nntplib module");
-    }
+    nntplib_reads_and_posts(&node, nntps_addr(&node), &["nntps", &cert]);
 }
 
 #[test]
 fn tin_saves_a_group_non_interactively() {
-    if !have("tin") {
-        println!("SKIPPED tin_saves_a_group_non_interactively: tin is not installed (apt-get install tin)");
+    let Some(node) = standard_node_for("tin", "tin") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
-    let tin_home = node.dir.path().join("tin-home");
-    let save = tin_home.join("News");
-    std::fs::create_dir_all(&save).unwrap();
-    std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let out = std::process::Command::new("tin")
-        .args(["-r", "-S", "-q", "-v"])
-        .arg("-p")
-        .arg(node.addr.port().to_string())
-        .arg("-s")
-        .arg(&save)
-        .env("HOME", &tin_home)
-        .env("TIN_HOMEDIR", &tin_home)
-        .env("NNTPSERVER", node.addr.ip().to_string())
-        .env("TERM", "dumb")
-        // The run report tin mails at the end goes nowhere.
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
-    let mut saved = Vec::new();
-    collect_files(&save, &mut saved);
-    let texts: Vec<String> = saved
-        .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-        .collect();
-    for subject in ["first", "second", "third"] {
-        assert!(
-            texts
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?}; files {saved:?}\n{stdout}\n{stderr}"
-        );
-    }
-    assert!(
-        texts.iter().any(|t| t.contains("\n.dot\n..dots\n")),
-        "{texts:?}"
-    );
+    };
+    assert_pulled(&tin_saves(&node, |_| {}), "tin");
 }
 
 /// A newsreader that asks for COMPRESS DEFLATE (RFC 8054) gets `206` and then reads
@@ -1291,22 +1253,17 @@ fn a_reader_using_compress_deflate_reads_byte_exact_articles() {
 /// checked (the certificate names `localhost`).
 #[test]
 fn tin_reads_over_nntps() {
-    if !have("tin") {
-        println!("SKIPPED tin_reads_over_nntps: tin is not installed (apt-get install tin)");
+    if !installed("tin", "tin") {
         return;
     }
     let (node, cert) = node_with_nntps();
-    let nntps = node
-        .running
-        .as_ref()
-        .and_then(|r| r.nntps_addr)
-        .expect("an NNTPS listener");
+    let nntps = nntps_addr(&node);
     let tin_home = node.dir.path().join("tin-home");
     let save = tin_home.join("News");
     std::fs::create_dir_all(&save).unwrap();
     std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let out = std::process::Command::new("tin")
-        .args(["-4", "-T", "-r", "-S", "-q", "-v"])
+    let mut tin = std::process::Command::new("tin");
+    tin.args(["-4", "-T", "-r", "-S", "-q", "-v"])
         .arg("-p")
         .arg(nntps.port().to_string())
         .arg("-s")
@@ -1316,26 +1273,9 @@ fn tin_reads_over_nntps() {
         .env("NNTPSERVER", "localhost")
         .env("SSL_CERT_FILE", &cert)
         .env("TERM", "dumb")
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut saved = Vec::new();
-    collect_files(&save, &mut saved);
-    let texts: Vec<String> = saved
-        .iter()
-        .map(|p| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned())
-        .collect();
-    for subject in ["first", "second", "third"] {
-        assert!(
-            texts
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?} over NNTPS; files {saved:?}\n{stdout}\n{stderr}"
-        );
-    }
+        .env("MAILER", "true");
+    run_program(tin, "tin over NNTPS");
+    assert_pulled(&saved_texts(&save), "tin over NNTPS");
 }
 
 /// tin from an address that must log in (here: loopback without its exemption) finds
@@ -1343,24 +1283,33 @@ fn tin_reads_over_nntps() {
 /// the group; it used to quit unless forced to log in first (`tin -A`).
 #[test]
 fn tin_logs_in_when_reading_needs_authinfo() {
-    if !have("tin") {
-        println!("SKIPPED tin_logs_in_when_reading_needs_authinfo: tin is not installed (apt-get install tin)");
+    if !installed("tin", "tin") {
         return;
     }
     let node = TestNode::new(auth_config, |f| f.standard());
+    let saved = tin_saves(&node, |tin_home| {
+        let newsauth = tin_home.join(".newsauth");
+        std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    });
+    assert_pulled(&saved, "tin logging in");
+}
+
+/// Runs tin without a terminal (`-r -S -q -v`: read over NNTP, save the subscribed
+/// mesh.test to ~/News) with its home in the node's directory, after `prepare` has added
+/// its own files to that home; the texts tin saved.
+fn tin_saves(node: &TestNode, prepare: impl FnOnce(&std::path::Path)) -> Vec<String> {
     let tin_home = node.dir.path().join("tin-home");
     let save = tin_home.join("News");
     std::fs::create_dir_all(&save).unwrap();
     std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
-    let newsauth = tin_home.join(".newsauth");
-    std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&newsauth, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let out = std::process::Command::new("tin")
-        .args(["-r", "-S", "-q", "-v"])
+    prepare(&tin_home);
+    let mut tin = std::process::Command::new("tin");
+    tin.args(["-r", "-S", "-q", "-v"])
         .arg("-p")
         .arg(node.addr.port().to_string())
         .arg("-s")
@@ -1369,22 +1318,10 @@ fn tin_logs_in_when_reading_needs_authinfo() {
         .env("TIN_HOMEDIR", &tin_home)
         .env("NNTPSERVER", node.addr.ip().to_string())
         .env("TERM", "dumb")
-        .env("MAILER", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("tin runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("tin: {:?}\n{stdout}\n{stderr}", out.status);
-    let saved = saved_texts(&save);
-    for subject in ["first", "second", "third"] {
-        assert!(
-            saved
-                .iter()
-                .any(|t| t.contains(&format!("Subject: {subject}"))),
-            "tin did not save {subject:?}\n{stdout}\n{stderr}"
-        );
-    }
+        // The run report tin mails at the end goes nowhere.
+        .env("MAILER", "true");
+    run_program(tin, "tin");
+    saved_texts(&save)
 }
 
 /// The text of every file under `dir`.
@@ -1436,11 +1373,9 @@ fn assert_pulled(texts: &[String], program: &str) {
 /// `XHDR Message-ID` and stops at any answer but RFC 2980's 221.
 #[test]
 fn suck_pulls_a_group() {
-    if !have("suck") {
-        println!("SKIPPED suck_pulls_a_group: suck is not installed (apt-get install suck)");
+    let Some(node) = standard_node_for("suck", "suck") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let work = node.dir.path().join("suck");
     for sub in ["data", "msgs", "tmp"] {
         std::fs::create_dir_all(work.join(sub)).unwrap();
@@ -1462,13 +1397,9 @@ fn suck_pulls_a_group() {
 /// Message-ID then HEAD/BODY.
 #[test]
 fn slrnpull_pulls_a_group() {
-    if !have("slrnpull") {
-        println!(
-            "SKIPPED slrnpull_pulls_a_group: slrnpull is not installed (apt-get install slrnpull)"
-        );
+    let Some(node) = standard_node_for("slrnpull", "slrnpull") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let spool = node.dir.path().join("slrnpull");
     for sub in ["news", "data", "out.going", "requests"] {
         std::fs::create_dir_all(spool.join(sub)).unwrap();
@@ -1498,11 +1429,9 @@ fn slrnpull_pulls_a_group() {
 /// with the node's key, its dot lines intact.
 #[test]
 fn rpost_posts_to_a_node() {
-    if !have("rpost") {
-        println!("SKIPPED rpost_posts_to_a_node: rpost is not installed (apt-get install suck)");
+    let Some(node) = standard_node_for("rpost", "suck") else {
         return;
-    }
-    let node = TestNode::with(|f| f.standard());
+    };
     let mut child = std::process::Command::new("rpost")
         .arg(node.addr.ip().to_string())
         .args(["-N", &node.addr.port().to_string()])

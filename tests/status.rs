@@ -218,14 +218,6 @@ fn import_names_each_refused_article_and_logs_it() {
     );
 }
 
-/// `newsmesh post --group GROUP` on `node`; the new Message-ID.
-fn post_in(node: &TestNode, group: &str, subject: &str) -> String {
-    let run = node
-        .run_with_stdin(&["post", "--group", group, "--subject", subject], b"text\n")
-        .ok();
-    run.stdout.trim().to_string()
-}
-
 /// Finding: `sync` printed `refused=2` with no Message-ID or reason (the reason was only
 /// in the other side's log). Now `sync -v` names each refused article, who refused it and
 /// why, and both nodes' article logs have it.
@@ -237,8 +229,8 @@ fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason(
     // Each carries a group the other does not: what is posted there is refused across.
     alpha.run(&["groups", "--add", "mesh.alpha-only"]).ok();
     beta.run(&["groups", "--add", "mesh.beta-only"]).ok();
-    let pulled = post_in(&beta, "mesh.beta-only", "beta's own");
-    let pushed = post_in(&alpha, "mesh.alpha-only", "alpha's own");
+    let pulled = beta.post_to("mesh.beta-only", "beta's own", "text\n");
+    let pushed = alpha.post_to("mesh.alpha-only", "alpha's own", "text\n");
     beta.start();
 
     let run = alpha.run(&["sync", "-v"]).ok();

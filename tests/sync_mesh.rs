@@ -545,21 +545,8 @@ fn a_peer_gets_only_the_groups_its_feed_pattern_names() {
     a.start();
     b.start();
     let public = a.post("public", "for everyone\n");
-    let private = a
-        .run_with_stdin(&["post", "-g", "mesh.private", "-s", "private"], b"ours\n")
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
-    let crossposted = a
-        .run_with_stdin(
-            &["post", "-g", "mesh.private,mesh.test", "-s", "both"],
-            b"crossposted\n",
-        )
-        .ok()
-        .stdout
-        .trim()
-        .to_string();
+    let private = a.post_to("mesh.private", "private", "ours\n");
+    let crossposted = a.post_to("mesh.private,mesh.test", "both", "crossposted\n");
 
     // Pull (b dials a): a lists only what b's pattern admits.
     let run = b.sync();

@@ -2,12 +2,16 @@
 //! does not list, a neighbour presenting the wrong key, replayed authentication, and
 //! tampered / unsigned / id-squatting articles from a trusted peer (pushed and pulled).
 
+#[path = "common/fake_peer.rs"]
+mod fake_peer;
 #[path = "common/mesh.rs"]
 mod mesh;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
+use ed25519_dalek::SigningKey;
+use fake_peer::FakePeer;
 use mesh::{add_peer, link, RawPeer, TestNode};
 use newsmesh::article::{Article, Limits};
 
@@ -297,76 +301,39 @@ fn tampered_unsigned_and_squatting_articles_from_a_trusted_peer_are_refused_and_
 }
 
 /// A fake neighbour "evil" that proves `key`, lists every forged id on `MESH SINCE`, and
-/// answers `ARTICLE <id>` on its n-th connection with the n-th forgery claiming that id
-/// (the last one when there are fewer). Serves `connections` connections.
-fn evil_server(
-    listener: TcpListener,
-    key: ed25519_dalek::SigningKey,
-    forged: Vec<(String, Vec<u8>)>,
-    connections: usize,
-) {
-    use newsmesh::sign::handshake::{nonce, Role, Transcript};
-    for round in 0..connections {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut out = stream;
-        out.write_all(b"200 evil ready\r\n").unwrap();
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let reply = match words.as_slice() {
-                ["MESH", "HELLO", client_key, client_nonce] => {
-                    let t = Transcript {
-                        client_key: newsmesh::sign::parse_public_key(client_key).unwrap(),
-                        server_key: key.verifying_key(),
-                        client_nonce: client_nonce.to_string(),
-                        server_nonce: nonce(),
-                        binding: None,
-                    };
-                    format!(
-                        "291 {} {} {}\r\n",
-                        newsmesh::sign::public_key_text(&key.verifying_key()),
-                        t.server_nonce,
-                        t.sign(Role::Server, &key)
-                    )
-                    .into_bytes()
-                }
-                ["MESH", "PROVE", _] => b"292 client authenticated\r\n".to_vec(),
-                ["MESH", "SINCE", ..] => {
-                    let mut r = format!("293 evilepoch {} 0\r\n", forged.len()).into_bytes();
-                    for (id, _) in &forged {
-                        r.extend_from_slice(format!("{id}\r\n").as_bytes());
-                    }
-                    r.extend_from_slice(b".\r\n");
-                    r
-                }
-                ["ARTICLE", id] => {
-                    let claims: Vec<&Vec<u8>> = forged
-                        .iter()
-                        .filter(|(claimed, _)| claimed == id)
-                        .map(|(_, raw)| raw)
-                        .collect();
-                    match claims.get(round.min(claims.len().saturating_sub(1))) {
-                        Some(raw) => {
-                            let mut r = format!("220 0 {id}\r\n").into_bytes();
-                            newsmesh::protocol::write_block(&mut r, raw);
-                            r
-                        }
-                        None => format!("430 {id}\r\n").into_bytes(),
-                    }
-                }
-                ["MODE", "STREAM"] => b"203 streaming\r\n".to_vec(),
-                ["QUIT"] => b"205 bye\r\n".to_vec(),
-                _ => b"500 what\r\n".to_vec(),
-            };
-            if out.write_all(&reply).is_err() || words.first() == Some(&"QUIT") {
-                break;
-            }
+/// answers `ARTICLE <id>` in its n-th session with the n-th forgery claiming that id (the
+/// last one when there are fewer). The count of sessions (MODE STREAM) comes with it.
+fn evil_peer(key: SigningKey, forged: Vec<(String, Vec<u8>)>) -> (FakePeer, Arc<AtomicUsize>) {
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let counted = sessions.clone();
+    let fake = FakePeer::start_as(key, move |words| match words {
+        ["MODE", "STREAM"] => {
+            counted.fetch_add(1, Ordering::SeqCst);
+            None
         }
-    }
+        ["MESH", "SINCE", ..] => {
+            let mut r = format!("293 evilepoch {} 0\r\n", forged.len()).into_bytes();
+            for (id, _) in &forged {
+                r.extend_from_slice(format!("{id}\r\n").as_bytes());
+            }
+            r.extend_from_slice(b".\r\n");
+            Some(r)
+        }
+        ["ARTICLE", id] => {
+            let round = counted.load(Ordering::SeqCst).saturating_sub(1);
+            let claims: Vec<&Vec<u8>> = forged
+                .iter()
+                .filter(|(claimed, _)| claimed == id)
+                .map(|(_, raw)| raw)
+                .collect();
+            let raw = claims.get(round.min(claims.len().saturating_sub(1)))?;
+            let mut r = format!("220 0 {id}\r\n").into_bytes();
+            newsmesh::protocol::write_block(&mut r, raw);
+            Some(r)
+        }
+        _ => None,
+    });
+    (fake, sessions)
 }
 
 #[test]
@@ -380,28 +347,25 @@ fn forgeries_pulled_from_a_neighbour_are_refused_too() {
     let donor = source.post("donor", "donor body\n");
     let bad = forgeries(&source.raw_article(&donor), &victim);
 
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let evil_key = evil_identity.node_key();
+    let forged: Vec<(String, Vec<u8>)> = bad
+        .iter()
+        .map(|(_, id, raw)| (id.clone(), raw.clone()))
+        .collect();
+    // Three syncs: the donor's id comes back tampered in body, in subject, then
+    // unsigned; the victim's id is squatted each time.
+    let (evil, sessions) = evil_peer(evil_identity.signing_key(), forged);
+    let addr = evil.addr.to_string();
     client
         .run(&[
             "peer",
             "add",
             "evil",
-            &evil_key,
+            &evil_identity.node_key(),
             "--address",
             &addr,
             "--no-tls",
         ])
         .ok();
-    let forged: Vec<(String, Vec<u8>)> = bad
-        .iter()
-        .map(|(_, id, raw)| (id.clone(), raw.clone()))
-        .collect();
-    let key = evil_identity.signing_key();
-    // Three syncs: the donor's id comes back tampered in body, in subject, then
-    // unsigned; the victim's id is squatted each time.
-    let fake = std::thread::spawn(move || evil_server(listener, key, forged, 3));
     for round in 0..3 {
         let run = client.sync();
         run.assert_ok();
@@ -411,13 +375,17 @@ fn forgeries_pulled_from_a_neighbour_are_refused_too() {
             (0, 0, 2),
             "round {round}: {run:#?}"
         );
+        assert_eq!(
+            sessions.load(Ordering::SeqCst),
+            round + 1,
+            "one session a sync"
+        );
         assert_eq!(client.article_count(), 0);
         for id in [&victim, &donor] {
             assert!(client.read_id(id).is_none());
             assert_eq!(client.history_status(id), None, "{id} in history");
         }
     }
-    fake.join().unwrap();
 
     // The genuine articles still arrive from an honest neighbour.
     client.run(&["peer", "remove", "evil"]).ok();

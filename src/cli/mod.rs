@@ -8,8 +8,6 @@ mod read;
 mod sneakernet;
 mod user;
 
-pub use read::status_line;
-
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -61,6 +59,7 @@ pub enum Command {
     /// Run the node's NNTP service (neighbours' syncs and newsreaders) in the foreground.
     ///
     /// Logs to stderr (RUST_LOG=debug for more); stops cleanly on SIGTERM or SIGINT.
+    /// Reloads newsmesh.toml when it changes and on SIGHUP (see CONFIGURATION).
     Serve,
     /// Exchange articles both ways with every neighbour that has an address.
     ///

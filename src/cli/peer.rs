@@ -3,7 +3,7 @@
 //! servers such as INN), which share one namespace of names.
 
 use super::PeerCommand;
-use crate::config::{edit, Config, NntpPeerConfig, PeerConfig};
+use crate::config::{edit, Config, NntpPeerConfig, NodeKey, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::Home;
 
@@ -30,7 +30,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                     &path,
                     &PeerConfig {
                         name,
-                        key,
+                        key: NodeKey::parse(&key)?,
                         address,
                         groups,
                         tls: !no_tls,
@@ -57,6 +57,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                     )?
                 }
             }
+            say_when_it_applies();
         }
         PeerCommand::List => {
             let config = Config::load(&path)?;
@@ -75,9 +76,20 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             } else {
                 edit::remove_peer(&path, &name)?;
             }
+            say_when_it_applies();
         }
     }
     Ok(())
+}
+
+/// Tells the operator when an edit of newsmesh.toml takes effect: on stderr, since
+/// stdout of some commands is read by scripts (`user add` prints the author key).
+pub(super) fn say_when_it_applies() {
+    eprintln!(
+        "newsmesh.toml updated: a running `newsmesh serve` applies it within {} s \
+         (at once on SIGHUP), no restart needed",
+        2 * crate::server::live::POLL_INTERVAL.as_secs()
+    );
 }
 
 /// `HOST:PORT` with a port number, or a usage error that says so.

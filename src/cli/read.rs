@@ -9,7 +9,6 @@ use super::ReadArgs;
 use crate::article::{body_to_local, rfc2047, Article};
 use crate::error::{Error, Result};
 use crate::home::{Home, Node};
-use crate::sign::{self, SigStatus};
 use crate::spool::{Overview, StoredArticle};
 
 pub fn run(home: &Home, args: ReadArgs) -> Result<()> {
@@ -100,38 +99,6 @@ fn threaded(rows: &[Overview]) -> Vec<(usize, &Overview)> {
     out
 }
 
-/// The signature and trust verdict on a stored article, one line.
-pub fn status_line(node: &Node, article: &Article) -> String {
-    match sign::check(article) {
-        SigStatus::Valid { key } => match node.trust.allows(&article.newsgroups(), Some(&key)) {
-            Ok(()) => SigStatus::Valid { key }.describe(),
-            Err(why) => format!(
-                "{}, but not trusted here: {why}",
-                SigStatus::Valid { key }.describe()
-            ),
-        },
-        SigStatus::Unsigned => unsigned_origin(node, article),
-        other => other.describe(),
-    }
-}
-
-/// Where an unsigned article came from: the relay after this node in its Path, which
-/// `ingest` has checked is the `[[nntp_peer]]` that fed it.
-fn unsigned_origin(node: &Node, article: &Article) -> String {
-    let path = article.path_entries();
-    let relay = match path.first() {
-        Some(first) if first == node.name() => path.get(1),
-        other => other,
-    };
-    match relay {
-        Some(relay) if node.config.nntp_peers.iter().any(|p| &p.name == relay) => {
-            format!("unsigned, from INN peer {relay} (its author cannot be checked)")
-        }
-        Some(relay) => format!("unsigned, relayed by {relay} (its author cannot be checked)"),
-        None => "unsigned, origin unknown (its author cannot be checked)".into(),
-    }
-}
-
 /// Headers whose encoded-words are decoded for display: the human-readable ones
 /// (RFC 2047 §5); identifiers, dates and group names are shown as they are.
 const DECODED: &[&str] = &[
@@ -156,7 +123,7 @@ fn show(node: &Node, stored: &StoredArticle) -> Result<()> {
         },
     )?;
     let mut out = std::io::stdout().lock();
-    let status = status_line(node, &article);
+    let status = node.verdict(&article);
     // An unsigned article was not verified: the line must not say it was.
     let label = if status.starts_with("unsigned") {
         "Unverified"

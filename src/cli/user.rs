@@ -22,7 +22,11 @@ pub fn run(home: &Home, cmd: UserCommand) -> Result<()> {
             }
             Ok(())
         }
-        UserCommand::Remove { name } => Ok(edit::remove_user(&path, &name)?),
+        UserCommand::Remove { name } => {
+            edit::remove_user(&path, &name)?;
+            super::peer::say_when_it_applies();
+            Ok(())
+        }
     }
 }
 
@@ -61,6 +65,7 @@ fn add(home: &Home, name: &str) -> Result<()> {
             author_key: format!("authors/{name}.key"),
         },
     )?;
+    super::peer::say_when_it_applies();
     println!("{}", public_key_text(&key.verifying_key()));
     Ok(())
 }

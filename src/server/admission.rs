@@ -71,6 +71,16 @@ struct Bounds {
     per_address: usize,
 }
 
+impl From<&LimitsConfig> for Bounds {
+    fn from(limits: &LimitsConfig) -> Bounds {
+        Bounds {
+            total: limits.max_connections,
+            unauthenticated: limits.max_unauthenticated_connections,
+            per_address: limits.max_unauthenticated_per_address,
+        }
+    }
+}
+
 struct Entry {
     ip: IpAddr,
     authenticated: bool,
@@ -79,7 +89,9 @@ struct Entry {
 
 /// The connection table of one server.
 pub struct Admission {
-    bounds: Bounds,
+    /// Replaced when the configuration is reloaded; connections already admitted keep
+    /// their slots, the new bounds apply from the next admission.
+    bounds: Mutex<Bounds>,
     /// Entries by ticket id; ids grow, so the smallest is the oldest.
     table: Mutex<(u64, HashMap<u64, Entry>)>,
 }
@@ -95,13 +107,14 @@ impl Admission {
     /// A table enforcing `limits`.
     pub fn new(limits: &LimitsConfig) -> Arc<Admission> {
         Arc::new(Admission {
-            bounds: Bounds {
-                total: limits.max_connections,
-                unauthenticated: limits.max_unauthenticated_connections,
-                per_address: limits.max_unauthenticated_per_address,
-            },
+            bounds: Mutex::new(Bounds::from(limits)),
             table: Mutex::new((1, HashMap::new())),
         })
+    }
+
+    /// Enforces `limits` from the next admission on (a reloaded configuration).
+    pub fn set_limits(&self, limits: &LimitsConfig) {
+        *self.bounds.lock().unwrap_or_else(|p| p.into_inner()) = Bounds::from(limits);
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<u64, Entry>)> {
@@ -115,6 +128,7 @@ impl Admission {
     /// rules say so (its session is told through [`Ticket::evicted`]).
     pub fn admit(self: &Arc<Self>, ip: IpAddr, authenticated: bool) -> Result<Ticket, Refusal> {
         let ip = source(ip);
+        let bounds = *self.bounds.lock().unwrap_or_else(|p| p.into_inner());
         let mut guard = self.table();
         let (next_id, entries) = &mut *guard;
         let mut waiting: HashMap<IpAddr, (usize, u64)> = HashMap::new();
@@ -127,7 +141,7 @@ impl Admission {
             0
         } else {
             let own = waiting.get(&ip).map_or(0, |w| w.0);
-            if own >= self.bounds.per_address {
+            if own >= bounds.per_address {
                 tracing::warn!(
                     "refusing {ip}: {own} unauthenticated connections from that address already"
                 );
@@ -136,8 +150,8 @@ impl Admission {
             own + 1
         };
         let unauthenticated: usize = waiting.values().map(|w| w.0).sum();
-        let full = entries.len() >= self.bounds.total
-            || (!authenticated && unauthenticated >= self.bounds.unauthenticated);
+        let full = entries.len() >= bounds.total
+            || (!authenticated && unauthenticated >= bounds.unauthenticated);
         if full {
             // The busiest address's oldest connection, if that address holds more than
             // the newcomer's would: evicting anyone else would not be fairer.
@@ -261,6 +275,19 @@ mod tests {
         // connection, and so is a second one from an address that holds one.
         assert_eq!(a.admit(ip(5), false).err(), Some(Refusal::ServerFull));
         assert_eq!(a.admit(ip(3), false).err(), Some(Refusal::ServerFull));
+    }
+
+    #[test]
+    fn new_limits_apply_to_the_next_admission() {
+        let a = admission(10, 10, 1);
+        let _one = a.admit(ip(1), false).unwrap();
+        assert_eq!(a.admit(ip(1), false).err(), Some(Refusal::AddressFull));
+        a.set_limits(&LimitsConfig {
+            max_unauthenticated_per_address: 2,
+            ..LimitsConfig::default()
+        });
+        let _two = a.admit(ip(1), false).unwrap();
+        assert_eq!(a.admit(ip(1), false).err(), Some(Refusal::AddressFull));
     }
 
     #[test]

@@ -16,10 +16,13 @@ pub use logins::{Pace, Turn};
 use reservations::{Bounds, Claim};
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::live::Live;
 use super::session::Session;
 use super::Shared;
+use crate::config::LimitsConfig;
 use crate::error::Error;
 use crate::feed_policy::{goes_to, FULL_LISTING, MAX_SINCE};
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
@@ -89,7 +92,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
     // An article that will be refused unread (the client has not authenticated) is
     // skipped as it arrives: it is never held whole, whatever its size.
     let max_article = if s.may_feed() {
-        s.shared.config.limits.max_article_bytes
+        s.live.config.limits.max_article_bytes
     } else {
         0
     };
@@ -145,11 +148,12 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
     while !rest.is_empty() {
         let session = s.id;
         let feeder = (s.peer.clone(), s.nntp_peer.clone());
+        let live = Arc::clone(&s.live);
         let part = s
             .shared
             .with_spool(move |shared, spool| {
                 let from = source(&feeder.0, &feeder.1);
-                Ok(answer_part(shared, spool, session, from, rest))
+                Ok(answer_part(shared, &live, spool, session, from, rest))
             })
             .await
             .map_err(|e| {
@@ -224,6 +228,7 @@ fn log_unread(spool: &Spool, from: &Source<'_>, id: &str, why: &str) {
 /// commands.
 fn answer_part(
     shared: &Shared,
+    live: &Live,
     spool: &mut Spool,
     session: u64,
     from: Source<'_>,
@@ -251,7 +256,8 @@ fn answer_part(
     let rest = items.split_off(take);
     let now = Instant::now();
     let full = shared.guards.spool.refusing(now);
-    let checks = check_answers(shared, spool, session, &items, full, now);
+    let limits = &live.config.limits;
+    let checks = check_answers(shared, limits, spool, session, &items, full, now);
     let takes: Vec<(&str, &[u8])> = items
         .iter()
         .filter_map(|i| match i {
@@ -262,7 +268,7 @@ fn answer_part(
     let verdicts = if full || takes.is_empty() {
         None
     } else {
-        let rules = Rules::new(&shared.config, &shared.trust).from(from);
+        let rules = Rules::new(&live.config, &live.trust).from(from);
         match ingest_offered(spool, &rules, &takes) {
             Ok(verdicts) => {
                 shared.guards.spool.room();
@@ -347,13 +353,13 @@ fn answer_part(
 /// `session`.
 fn check_answers(
     shared: &Shared,
+    limits: &LimitsConfig,
     spool: &Spool,
     session: u64,
     items: &[Item],
     full: bool,
     now: Instant,
 ) -> Vec<(u16, &'static str)> {
-    let limits = &shared.config.limits;
     let bounds = Bounds {
         per_session: limits.max_in_flight_per_session,
         total: limits.max_in_flight,
@@ -454,7 +460,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     }
     let body = match s
         .conn
-        .read_block(s.shared.config.limits.max_article_bytes)
+        .read_block(s.live.config.limits.max_article_bytes)
         .await
     {
         Ok(body) => body,
@@ -474,11 +480,12 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         Err(e) => return Err(e),
     };
     let feeder = (s.peer.clone(), s.nntp_peer.clone());
+    let live = Arc::clone(&s.live);
     let verdict = s
         .shared
-        .with_spool(move |shared, spool| {
+        .with_spool(move |_, spool| {
             let from = source(&feeder.0, &feeder.1);
-            let rules = Rules::new(&shared.config, &shared.trust).from(from);
+            let rules = Rules::new(&live.config, &live.trust).from(from);
             Ok(ingest_offered(spool, &rules, &[(&id, &body)])?.pop())
         })
         .await;
@@ -537,11 +544,11 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             };
             let key = public_key_text(&transcript.client_key);
             let peer = s
-                .shared
+                .live
                 .config
                 .peers
                 .iter()
-                .find(|p| parse_public_key(&p.key).is_ok_and(|k| k == transcript.client_key))
+                .find(|p| *p.key.key() == transcript.client_key)
                 .map(|p| (p.name.clone(), p.tls));
             let tls_key = s
                 .conn
@@ -588,7 +595,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 return Ok(());
             };
             let feed = s
-                .shared
+                .live
                 .config
                 .peer(&peer)
                 .map(|p| p.feed())
@@ -613,7 +620,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     let mut block = Vec::new();
                     for a in arrivals
                         .iter()
-                        .filter(|a| goes_to(a, &peer, &feed, &shared.config.node.name, full))
+                        .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
                     {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");

@@ -8,9 +8,11 @@
 //! read while its unsent answers exceed `max_pending_output_bytes`, see `session`).
 //! Stops cleanly on SIGTERM/SIGINT: no new connections, sessions told `400`, and every
 //! article acknowledged has been committed before its acknowledgement was written.
+//! Follows `newsmesh.toml` while it runs (`live`: on SIGHUP and when the file changes).
 
 mod admission;
 mod feed;
+pub mod live;
 mod reader;
 mod session;
 
@@ -22,18 +24,21 @@ use ed25519_dalek::SigningKey;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::home::{Home, DEFAULT_AUTHOR};
-use crate::sign::TrustPolicy;
 use crate::spool::Spool;
+use live::{Current, Live};
 
 /// What every session of one server shares.
 pub struct Shared {
-    /// Node configuration.
-    pub config: Config,
-    /// Trust policy.
-    pub trust: TrustPolicy,
+    /// The configuration and trust policy in force (reloaded while serving): a session
+    /// takes one snapshot per command.
+    pub current: Arc<Current>,
+    /// This node's Path identity (`[node] name` when serve started; a change needs a
+    /// restart).
+    pub name: String,
+    /// Connection slots (their bounds follow reloads).
+    pub admission: Arc<admission::Admission>,
     /// Node identity (mesh authentication).
     pub node_key: SigningKey,
     /// The home (for per-user author keys).
@@ -64,7 +69,39 @@ pub struct Shared {
 impl Shared {
     /// This node's Path identity.
     pub fn name(&self) -> &str {
-        &self.config.node.name
+        &self.name
+    }
+
+    /// Makes what was built from `[limits]` at start follow a reload: the connection
+    /// slots, and the article log's size (set on the spool off the async threads, since a
+    /// transaction may hold the spool for a while).
+    async fn apply_limits(
+        self: &Arc<Self>,
+        admission: &admission::Admission,
+        limits: &crate::config::LimitsConfig,
+    ) {
+        admission.set_limits(limits);
+        let log = crate::newslog::NewsLog::new(
+            self.home.news_log_path(),
+            limits.news_log_bytes,
+            limits.news_log_files,
+        );
+        let shared = Arc::clone(self);
+        let set = tokio::task::spawn_blocking(move || {
+            let mut spool = shared
+                .spool
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            spool.set_news_log(log);
+        });
+        if let Err(e) = set.await {
+            tracing::warn!("the article log keeps its previous limits: {e}");
+        }
+    }
+
+    /// The configuration in force now (see [`Shared::current`]).
+    pub fn live(&self) -> Arc<Live> {
+        self.current.get()
     }
 
     /// The in-flight table (see [`Shared::in_flight`]).
@@ -100,17 +137,23 @@ impl Shared {
     }
 }
 
-/// A running server: its address and the handle that stops it.
+/// A running server: its address and the handles that reload and stop it.
 pub struct Running {
     /// The bound address (useful with port 0).
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
+    reload: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
     /// The bound NNTPS (implicit TLS) address, when `[tls] nntps_listen` asks for one.
     pub nntps_addr: Option<SocketAddr>,
 }
 
 impl Running {
+    /// Asks the server to read `newsmesh.toml` again now (what SIGHUP does).
+    pub fn reload(&self) {
+        self.reload.notify_one();
+    }
+
     /// Asks the server to stop and waits for its sessions to end.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
@@ -169,13 +212,15 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         None => None,
     };
     let nntps_addr = nntps.as_ref().and_then(|l| l.local_addr().ok());
+    let admission = admission::Admission::new(&node.config.limits);
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
         node_key,
         author_key: home.author_key(DEFAULT_AUTHOR)?,
         home: home.clone(),
-        trust: node.trust,
-        config: node.config,
+        name: node.config.node.name.clone(),
+        current: Arc::new(Current::new(Live::new(node.config, node.trust))),
+        admission: Arc::clone(&admission),
         spool: Mutex::new(node.spool),
         in_flight: Mutex::new(std::collections::HashMap::new()),
         next_session: std::sync::atomic::AtomicU64::new(1),
@@ -185,10 +230,23 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         reader_tls: Some(reader_tls),
     });
     let (stop, stopped) = watch::channel(false);
+    let reload = Arc::new(tokio::sync::Notify::new());
+    let reloaded = Arc::clone(&shared);
+    tokio::spawn(live::follow(
+        Arc::clone(&shared.current),
+        home.config_path(),
+        Arc::clone(&reload),
+        stopped.clone(),
+        move |live: Arc<Live>| {
+            let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
+            async move { shared.apply_limits(&admission, &live.config.limits).await }
+        },
+    ));
     let task = tokio::spawn(accept_loop(listener, nntps, shared, stopped));
     Ok(Running {
         addr,
         stop,
+        reload,
         task,
         nntps_addr,
     })
@@ -210,8 +268,6 @@ async fn accept_loop(
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let admission = admission::Admission::new(&shared.config.limits);
-    let idle = Duration::from_secs(shared.config.limits.idle_timeout_secs);
     let mut sessions = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -230,16 +286,18 @@ async fn accept_loop(
                         continue;
                     }
                 };
+                let live = shared.live();
+                let idle = Duration::from_secs(live.config.limits.idle_timeout_secs);
                 // An [[nntp_peer]] host is known by its address: authenticated at once.
-                let known = shared.config.nntp_peer_at(addr.ip()).is_some();
-                let ticket = admission.admit(addr.ip(), known);
+                let known = live.config.nntp_peer_at(addr.ip()).is_some();
+                let ticket = shared.admission.admit(addr.ip(), known);
                 let shared = Arc::clone(&shared);
                 let stopped = stopped.clone();
                 sessions.spawn(async move {
                     let mut conn = crate::net::Conn::new(stream, idle);
                     if implicit_tls {
                         // NNTPS: TLS before the greeting, within the time to authenticate.
-                        let deadline = Duration::from_secs(shared.config.limits.auth_timeout_secs);
+                        let deadline = Duration::from_secs(live.config.limits.auth_timeout_secs);
                         conn.set_timeout(idle.min(deadline));
                         if let Err(e) = conn.accept_tls(|hello| session::choose_tls(&shared, hello)).await {
                             tracing::info!("{addr}: NNTPS handshake failed: {e}");
@@ -274,7 +332,8 @@ async fn accept_loop(
     }
 }
 
-/// `newsmesh serve`: runs in the foreground until SIGTERM or SIGINT.
+/// `newsmesh serve`: runs in the foreground until SIGTERM or SIGINT; SIGHUP reloads the
+/// configuration.
 pub fn serve_forever(home: &Home) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -288,20 +347,24 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         if let Some(nntps) = running.nntps_addr {
             tracing::info!("newsmesh serving NNTPS on {nntps}");
         }
-        wait_for_signal().await?;
+        wait_for_signal(&running).await?;
         tracing::info!("signal received, shutting down");
         running.stop().await;
         Ok(())
     })
 }
 
-async fn wait_for_signal() -> Result<()> {
+/// Waits for SIGTERM or SIGINT, passing each SIGHUP on as a reload.
+async fn wait_for_signal(running: &Running) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::io("SIGTERM handler", e))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::io("SIGINT handler", e))?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::io("SIGHUP handler", e))?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => running.reload(),
+        }
     }
-    Ok(())
 }

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tokio_rustls::rustls;
 
 use super::admission::Ticket;
+use super::live::Live;
 use super::{feed, reader, Shared};
 use crate::net::{Conn, NetError, MAX_READ_AHEAD};
 use crate::protocol::{parse_command, Command, CommandError, MAX_COMMAND_LINE};
@@ -28,6 +29,9 @@ use crate::sign::handshake::Transcript;
 /// Per-connection state.
 pub struct Session {
     pub(super) shared: Arc<Shared>,
+    /// The configuration this command runs under: taken afresh before each command, so
+    /// a reload applies from the next command and never half-way through one.
+    pub(super) live: Arc<Live>,
     pub(super) conn: Conn,
     pub(super) addr: SocketAddr,
     /// The configured neighbour this connection proved to be (MESH HELLO/PROVE).
@@ -89,11 +93,14 @@ pub(super) fn choose_tls(
     hello: &rustls::server::ClientHello<'_>,
 ) -> Result<Arc<rustls::ServerConfig>, String> {
     if crate::tls::wants_mesh(hello) {
+        // The neighbours configured now (a reload that adds or removes one applies to
+        // the next handshake).
         let allowed = shared
+            .live()
             .config
             .peers
             .iter()
-            .filter_map(|p| crate::sign::parse_public_key(&p.key).ok())
+            .map(|p| *p.key.key())
             .collect();
         crate::tls::mesh_server_config(&shared.node_tls, allowed).map_err(|e| e.to_string())
     } else {
@@ -116,12 +123,11 @@ impl Session {
         let id = shared
             .next_session
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let nntp_peer = shared
-            .config
-            .nntp_peer_at(addr.ip())
-            .map(|p| p.name.clone());
+        let live = shared.live();
+        let nntp_peer = live.config.nntp_peer_at(addr.ip()).map(|p| p.name.clone());
         Session {
             id,
+            live,
             nntp_peer,
             shared,
             conn,
@@ -146,7 +152,7 @@ impl Session {
 
     /// Whether this client may read and post without AUTHINFO (loopback, when allowed).
     pub(super) fn trusted_reader(&self) -> bool {
-        self.shared.config.reader.loopback_without_auth && self.addr.ip().is_loopback()
+        self.live.config.reader.loopback_without_auth && self.addr.ip().is_loopback()
     }
 
     /// Whether this client may read articles.
@@ -157,7 +163,7 @@ impl Session {
     /// Whether this client may POST: posting is enabled and it is an AUTHINFO user or a
     /// trusted (loopback) reader.
     pub(super) fn may_post(&self) -> bool {
-        self.shared.config.reader.posting && (self.user.is_some() || self.trusted_reader())
+        self.live.config.reader.posting && (self.user.is_some() || self.trusted_reader())
     }
 
     /// Whether a password may cross this connection: it is encrypted (STARTTLS, NNTPS),
@@ -165,7 +171,7 @@ impl Session {
     /// never left the host), or the operator allows AUTHINFO in clear.
     pub(super) fn may_send_password(&self) -> bool {
         let same_host = self.conn.local_addr().map(|a| a.ip()) == Some(self.addr.ip());
-        self.conn.is_tls() || same_host || self.shared.config.tls.allow_plaintext_auth
+        self.conn.is_tls() || same_host || self.live.config.tls.allow_plaintext_auth
     }
 
     /// Whether STARTTLS is on offer: not yet on TLS, nobody authenticated yet.
@@ -198,26 +204,30 @@ impl Session {
             )
         };
         self.conn.queue(format!("{greeting}\r\n").as_bytes());
-        let limits = self.shared.config.limits.clone();
-        let idle = Duration::from_secs(limits.idle_timeout_secs);
-        let auth_deadline = Instant::now() + Duration::from_secs(limits.auth_timeout_secs);
+        let auth_timeout = self.live.config.limits.auth_timeout_secs;
+        let auth_deadline = Instant::now() + Duration::from_secs(auth_timeout);
         let mut authenticated = false;
         let outcome = loop {
+            self.live = self.shared.live();
+            let limits = &self.live.config.limits;
+            let idle = Duration::from_secs(limits.idle_timeout_secs);
+            let unauthenticated_buffer = limits.unauthenticated_buffer_bytes;
+            let bound = limits.max_pending_output_bytes;
             if !authenticated && self.proved_who_it_is() {
                 authenticated = true;
                 self.mark_authenticated(&ticket, idle);
             }
             let bound = if authenticated {
-                limits.max_pending_output_bytes
+                self.conn.set_timeout(idle);
+                bound
             } else {
                 let left = auth_deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     break Err(NetError::Timeout(left));
                 }
                 self.conn.set_timeout(idle.min(left));
-                self.conn
-                    .set_read_ahead(limits.unauthenticated_buffer_bytes);
-                limits.unauthenticated_buffer_bytes
+                self.conn.set_read_ahead(unauthenticated_buffer);
+                unauthenticated_buffer
             };
             let line = tokio::select! {
                 line = self.next_line(bound) => line,
@@ -244,10 +254,18 @@ impl Session {
                 }
                 Err(e) => break Err(e),
             };
+            // The command runs under the configuration in force when it arrived.
+            self.live = self.shared.live();
+            if let Some(why) = self.revoked() {
+                tracing::info!("{}: {why}; closing", self.addr);
+                self.reply(400, &format!("{why}, closing connection"));
+                break Ok(());
+            }
             let command = parse_command(&line);
             if let Ok(command) = &command {
                 if !authenticated && self.trusted_reader() && is_reader_command(command) {
                     authenticated = true;
+                    let idle = Duration::from_secs(self.live.config.limits.idle_timeout_secs);
                     self.mark_authenticated(&ticket, idle);
                 }
             }
@@ -263,7 +281,7 @@ impl Session {
                 tracing::info!(
                     "{}: did not authenticate within {} s, closing",
                     self.addr,
-                    limits.auth_timeout_secs
+                    auth_timeout
                 );
                 // What it has not taken in all this time it will not take now.
                 self.conn.set_timeout(GOODBYE_TIMEOUT);
@@ -309,6 +327,29 @@ impl Session {
             .await;
         if let Err(e) = recorded {
             tracing::warn!("{}: cannot record the session for status: {e}", self.addr);
+        }
+    }
+
+    /// Why this connection may not go on under the configuration just taken: the peer,
+    /// user or nntp peer it authenticated as has been removed from it.
+    fn revoked(&self) -> Option<String> {
+        let config = &self.live.config;
+        if let Some(peer) = self.peer.as_deref().filter(|p| config.peer(p).is_none()) {
+            return Some(format!("peer {peer} is no longer configured"));
+        }
+        if let Some(user) = self.user.as_deref().filter(|u| config.user(u).is_none()) {
+            return Some(format!("user {user} is no longer configured"));
+        }
+        let nntp_peer_here = |name: &str| {
+            config
+                .nntp_peer_at(self.addr.ip())
+                .is_some_and(|p| p.name == name)
+        };
+        match self.nntp_peer.as_deref() {
+            Some(name) if !nntp_peer_here(name) => {
+                Some(format!("nntp peer {name} is no longer configured here"))
+            }
+            _ => None,
         }
     }
 

@@ -4,11 +4,14 @@
 //! an operator (or a monitoring script) sees a neighbour going quiet.
 
 use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
 
 use super::{Spool, SpoolError};
 
-/// The result of one sync with one neighbour, as `sync` reports it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The result of one sync with one neighbour: what `sync` counts while it runs (inside
+/// its `PeerReport`), prints on the peer's line, records here, and `status --json` shows
+/// as `last_sync` (serialised as-is, plus its `status` word).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncOutcome {
     /// Unix seconds it ended.
     pub at: i64,
@@ -26,6 +29,39 @@ pub struct SyncOutcome {
     pub ms: u64,
 }
 
+impl SyncOutcome {
+    /// True when the exchange completed.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// `ok` or `failed`: the `status=` of the `sync` line and of `status --json`.
+    pub fn status(&self) -> &'static str {
+        if self.ok() {
+            "ok"
+        } else {
+            "failed"
+        }
+    }
+}
+
+/// Totals over a neighbour's syncs (`status --json` shows them as-is as `totals`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncTotals {
+    /// Syncs since the first.
+    pub syncs: u64,
+    /// How many of them failed.
+    pub failures: u64,
+    /// Articles sent.
+    pub sent: u64,
+    /// Articles received.
+    pub received: u64,
+    /// Articles refused (either side).
+    pub refused: u64,
+    /// Bytes on the wire.
+    pub bytes: u64,
+}
+
 /// What the spool remembers of a neighbour's syncs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerSyncs {
@@ -33,25 +69,16 @@ pub struct PeerSyncs {
     pub last: SyncOutcome,
     /// Unix seconds of the last sync that succeeded (None: none has).
     pub last_ok_at: Option<i64>,
-    /// Syncs since the first (the totals below are over these).
-    pub syncs: u64,
-    /// How many of them failed.
-    pub failures: u64,
-    /// Articles sent, in total.
-    pub sent: u64,
-    /// Articles received, in total.
-    pub received: u64,
-    /// Articles refused (either side), in total.
-    pub refused: u64,
-    /// Bytes on the wire, in total.
-    pub bytes: u64,
+    /// Totals over every sync since the first.
+    pub totals: SyncTotals,
 }
 
-/// The sessions a neighbour opened to our `serve` (its own syncs, an INN feed).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The sessions a neighbour opened to our `serve` (its own syncs, an INN feed);
+/// `status --json` shows them as-is as `inbound`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PeerInbound {
     /// Unix seconds its last session ended.
-    pub last_at: i64,
+    pub at: i64,
     /// Sessions since the first.
     pub sessions: u64,
     /// Articles it fed us that we stored, in total.
@@ -72,7 +99,7 @@ fn count(row: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
 impl Spool {
     /// Records one sync with `peer` and adds it to the totals (one statement).
     pub fn record_sync(&mut self, peer: &str, o: &SyncOutcome) -> Result<(), SpoolError> {
-        let ok = o.error.is_none();
+        let ok = o.ok();
         self.conn
             .prepare_cached(
                 "INSERT INTO peer_syncs (peer, last_at, last_ok, last_error, last_sent,
@@ -134,7 +161,7 @@ impl Spool {
             .and_then(|mut s| {
                 s.query_row(params![peer], |r| {
                     Ok(PeerInbound {
-                        last_at: r.get(0)?,
+                        at: r.get(0)?,
                         sessions: count(r, 1)?,
                         received: count(r, 2)?,
                         refused: count(r, 3)?,
@@ -169,12 +196,14 @@ impl Spool {
                             ms: count(r, 7)?,
                         },
                         last_ok_at: r.get(8)?,
-                        syncs: count(r, 9)?,
-                        failures: count(r, 10)?,
-                        sent: count(r, 11)?,
-                        received: count(r, 12)?,
-                        refused: count(r, 13)?,
-                        bytes: count(r, 14)?,
+                        totals: SyncTotals {
+                            syncs: count(r, 9)?,
+                            failures: count(r, 10)?,
+                            sent: count(r, 11)?,
+                            received: count(r, 12)?,
+                            refused: count(r, 13)?,
+                            bytes: count(r, 14)?,
+                        },
                     })
                 })
                 .optional()
@@ -231,10 +260,16 @@ mod tests {
         let got = spool.peer_syncs("beta").unwrap().unwrap();
         assert_eq!(got.last, SyncOutcome { at: 400, ..failed });
         assert_eq!(got.last_ok_at, Some(300));
-        assert_eq!((got.syncs, got.failures), (4, 2));
         assert_eq!(
-            (got.sent, got.received, got.refused, got.bytes),
-            (4, 6, 2, 1000)
+            got.totals,
+            SyncTotals {
+                syncs: 4,
+                failures: 2,
+                sent: 4,
+                received: 6,
+                refused: 2,
+                bytes: 1000
+            }
         );
         assert_eq!(spool.peer_syncs("gamma").unwrap(), None);
     }
@@ -249,7 +284,7 @@ mod tests {
         assert_eq!(
             got,
             PeerInbound {
-                last_at: 200,
+                at: 200,
                 sessions: 2,
                 received: 5,
                 refused: 1

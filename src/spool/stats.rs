@@ -2,10 +2,12 @@
 //! the oldest and newest arrival. Every query is a count or an index end, no scan of
 //! article bodies.
 
+use serde::Serialize;
+
 use super::{Spool, SpoolError};
 
-/// Sizes and ages of a spool.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Sizes and ages of a spool (`status --json` shows them as-is as `spool`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SpoolStats {
     /// Bytes on disk: the database and its write-ahead log.
     pub bytes: u64,
@@ -13,9 +15,9 @@ pub struct SpoolStats {
     pub articles: u64,
     /// Groups carried.
     pub groups: u64,
-    /// Unix seconds the oldest stored article arrived (None: empty).
+    /// Unix seconds the oldest stored article arrived (None, null in JSON: empty).
     pub oldest: Option<i64>,
-    /// Unix seconds the newest stored article arrived (None: empty).
+    /// Unix seconds the newest stored article arrived (None, null in JSON: empty).
     pub newest: Option<i64>,
 }
 

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::feed_policy::goes_to;
 use crate::home::{Home, Node};
 use crate::newslog::LogVerdict;
+use crate::spool::{PeerInbound, SpoolStats, SyncOutcome, SyncTotals};
 use crate::wildmat::Wildmat;
 
 /// Recent refusals listed.
@@ -27,7 +28,9 @@ const LOG_TAIL_BYTES: u64 = 256 * 1024;
 /// Arrivals read per step while counting a backlog.
 const BACKLOG_CHUNK: usize = 10_000;
 
-/// Everything `status` reports; serialised as-is by `--json`.
+/// Everything `status` reports; serialised as-is by `--json`. Some parts are the spool's
+/// own records ([`SpoolStats`], [`SyncOutcome`], [`SyncTotals`], [`PeerInbound`]), so
+/// their field names are part of the JSON shape the man page documents.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeStatus {
     /// The node's Path identity.
@@ -39,7 +42,7 @@ pub struct NodeStatus {
     /// The node's `serve`.
     pub serve: ServeStatus,
     /// The spool.
-    pub spool: SpoolStatus,
+    pub spool: SpoolStats,
     /// Every configured neighbour, mesh peers first, in config order.
     pub peers: Vec<PeerStatus>,
     /// The latest refusals from the article log, oldest first.
@@ -59,21 +62,6 @@ pub struct ServeStatus {
     pub uptime_secs: Option<i64>,
     /// Where it listens (empty when not running).
     pub listen: Vec<String>,
-}
-
-/// The spool's size and ages.
-#[derive(Debug, Clone, Serialize)]
-pub struct SpoolStatus {
-    /// Bytes on disk (database and write-ahead log).
-    pub bytes: u64,
-    /// Stored articles.
-    pub articles: u64,
-    /// Groups carried.
-    pub groups: u64,
-    /// Unix seconds the oldest stored article arrived (null: empty).
-    pub oldest: Option<i64>,
-    /// Unix seconds the newest stored article arrived (null: empty).
-    pub newest: Option<i64>,
 }
 
 /// One neighbour.
@@ -97,22 +85,9 @@ pub struct PeerStatus {
     /// Unix seconds of the last sync that succeeded (null: none has).
     pub last_ok: Option<i64>,
     /// Totals over every sync with it.
-    pub totals: TotalsStatus,
+    pub totals: SyncTotals,
     /// The sessions it opened to our `serve` (its own syncs; null: none yet).
-    pub inbound: Option<InboundStatus>,
-}
-
-/// The sessions a neighbour opened to our `serve`.
-#[derive(Debug, Clone, Serialize)]
-pub struct InboundStatus {
-    /// Unix seconds its last session ended.
-    pub at: i64,
-    /// Sessions in total.
-    pub sessions: u64,
-    /// Articles it fed us that we stored, in total.
-    pub received: u64,
-    /// Articles it fed us that we refused, in total.
-    pub refused: u64,
+    pub inbound: Option<PeerInbound>,
 }
 
 /// A peer's sync marks.
@@ -126,42 +101,15 @@ pub struct MarksStatus {
     pub push_seq: i64,
 }
 
-/// One sync's result, as the `sync` line printed it.
+/// One sync's result, as the `sync` line printed it: the recorded outcome (`at`,
+/// `error`, the counts, `ms`) with its `status` word beside them.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncStatus {
-    /// Unix seconds it ended.
-    pub at: i64,
     /// `ok` or `failed`.
     pub status: &'static str,
-    /// Why it failed (null when it succeeded).
-    pub error: Option<String>,
-    /// Articles sent.
-    pub sent: u64,
-    /// Articles received.
-    pub received: u64,
-    /// Articles refused (either side).
-    pub refused: u64,
-    /// Bytes on the wire.
-    pub bytes: u64,
-    /// Milliseconds it took.
-    pub ms: u64,
-}
-
-/// Totals over a peer's syncs.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct TotalsStatus {
-    /// Syncs.
-    pub syncs: u64,
-    /// Of which failed.
-    pub failures: u64,
-    /// Articles sent.
-    pub sent: u64,
-    /// Articles received.
-    pub received: u64,
-    /// Articles refused (either side).
-    pub refused: u64,
-    /// Bytes on the wire.
-    pub bytes: u64,
+    /// When it ended, why it failed (null when it succeeded), the counts and the time.
+    #[serde(flatten)]
+    pub outcome: SyncOutcome,
 }
 
 /// One refusal from the article log.
@@ -199,14 +147,7 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
             listen: Vec::new(),
         },
     };
-    let stats = node.spool.stats()?;
-    let spool = SpoolStatus {
-        bytes: stats.bytes,
-        articles: stats.articles,
-        groups: stats.groups,
-        oldest: stats.oldest,
-        newest: stats.newest,
-    };
+    let spool = node.spool.stats()?;
     let mut peers = Vec::new();
     for p in &node.config.peers {
         peers.push(peer(&node, &p.name, "mesh", &p.address, &p.groups)?);
@@ -262,31 +203,14 @@ fn peer(
         None => None,
     };
     let (last_sync, last_ok, totals) = match syncs {
-        None => (None, None, TotalsStatus::default()),
+        None => (None, None, SyncTotals::default()),
         Some(s) => (
             Some(SyncStatus {
-                at: s.last.at,
-                status: if s.last.error.is_none() {
-                    "ok"
-                } else {
-                    "failed"
-                },
-                error: s.last.error,
-                sent: s.last.sent,
-                received: s.last.received,
-                refused: s.last.refused,
-                bytes: s.last.bytes,
-                ms: s.last.ms,
+                status: s.last.status(),
+                outcome: s.last,
             }),
             s.last_ok_at,
-            TotalsStatus {
-                syncs: s.syncs,
-                failures: s.failures,
-                sent: s.sent,
-                received: s.received,
-                refused: s.refused,
-                bytes: s.bytes,
-            },
+            s.totals,
         ),
     };
     Ok(PeerStatus {
@@ -303,12 +227,7 @@ fn peer(
         last_sync,
         last_ok,
         totals,
-        inbound: node.spool.peer_inbound(name)?.map(|i| InboundStatus {
-            at: i.last_at,
-            sessions: i.sessions,
-            received: i.received,
-            refused: i.refused,
-        }),
+        inbound: node.spool.peer_inbound(name)?,
     })
 }
 

@@ -103,13 +103,13 @@ impl NodeStatus {
                 write!(
                     f,
                     "last sync {} ago {} (sent={} received={} refused={})",
-                    age(self.now - s.at),
+                    age(self.now - s.outcome.at),
                     s.status,
-                    s.sent,
-                    s.received,
-                    s.refused
+                    s.outcome.sent,
+                    s.outcome.received,
+                    s.outcome.refused
                 )?;
-                if let Some(e) = &s.error {
+                if let Some(e) = &s.outcome.error {
                     write!(f, ": {e}")?;
                 }
                 if let (Some(ok), "failed") = (p.last_ok, s.status) {

@@ -24,7 +24,7 @@ pub(super) async fn secure(
     if !peer.tls {
         return Ok(());
     }
-    let expected = parse_public_key(&peer.key)?;
+    let expected = *peer.key.key();
     let r = command(conn, &Command::StartTls).await?;
     if r.code != 382 {
         return Err(Error::Network(format!(
@@ -65,7 +65,7 @@ pub(super) async fn authenticate(
     peer: &PeerConfig,
     conn: &mut Conn,
 ) -> Result<()> {
-    let expected = parse_public_key(&peer.key)?;
+    let expected = *peer.key.key();
     let client_nonce = nonce();
     let hello = Command::Mesh(MeshCommand::Hello {
         key: public_key_text(&node_key.verifying_key()),

@@ -16,11 +16,13 @@ mod pull;
 mod push;
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::home::{Home, Node};
 use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
+use crate::spool::SyncOutcome;
 
 pub use exchange::exchange;
 pub use lock::SyncLock;
@@ -29,29 +31,35 @@ pub use push::push_raw;
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// What one peer's sync did.
+/// What one peer's sync did: the outcome the spool records and `status` shows (counts,
+/// error, when, how long), with the peer's name and the refusals `sync -v` lists. It
+/// dereferences to that outcome, so the exchange counts into it as `report.sent += 1`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerReport {
     /// Peer name.
     pub peer: String,
-    /// None when it succeeded, else why it failed.
-    pub error: Option<String>,
-    /// Articles whose bodies we sent and the peer stored.
-    pub sent: u64,
-    /// Articles whose bodies we received and stored.
-    pub received: u64,
-    /// Articles either side turned down.
-    pub refused: u64,
-    /// Bytes on the wire, both directions.
-    pub bytes: u64,
-    /// Duration in milliseconds.
-    pub ms: u64,
+    /// The counts, the error (None when it succeeded), when it ended and how long it took.
+    pub outcome: SyncOutcome,
     /// The refused articles, for `sync -v`: at most `[limits] sync_listed_refusals` of
     /// them (`refused` counts them all).
     pub refusals: Vec<Refusal>,
     /// Whether the link runs over TLS (`tls=yes`); a peer with `tls = false` and an
     /// `[[nntp_peer]]` say `tls=no`.
     pub tls: bool,
+}
+
+impl Deref for PeerReport {
+    type Target = SyncOutcome;
+
+    fn deref(&self) -> &SyncOutcome {
+        &self.outcome
+    }
+}
+
+impl DerefMut for PeerReport {
+    fn deref_mut(&mut self) -> &mut SyncOutcome {
+        &mut self.outcome
+    }
 }
 
 /// Which side turned an article down.
@@ -75,11 +83,6 @@ pub struct Refusal {
 }
 
 impl PeerReport {
-    /// True when the exchange completed.
-    pub fn ok(&self) -> bool {
-        self.error.is_none()
-    }
-
     /// Counts one refused article, and keeps it for `sync -v` while fewer than `listed`
     /// are kept.
     pub fn refuse(&mut self, id: Option<&str>, by: RefusedBy, reason: &str, listed: usize) {
@@ -148,7 +151,7 @@ impl fmt::Display for PeerReport {
             f,
             "peer={} status={} sent={} received={} refused={} bytes={} ms={}",
             self.peer,
-            if self.ok() { "ok" } else { "failed" },
+            self.status(),
             self.sent,
             self.received,
             self.refused,
@@ -220,6 +223,7 @@ pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
             report.error = Some(e.to_string());
         }
         report.ms = started.elapsed().as_millis() as u64;
+        report.at = crate::spool::now();
         record(&mut node, &report);
         reports.push(report);
     }
@@ -229,16 +233,7 @@ pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
 /// Keeps the result for `newsmesh status`. The sync itself is over and its line must
 /// still be printed, so a spool that cannot take the record is a warning only.
 fn record(node: &mut crate::home::Node, report: &PeerReport) {
-    let outcome = crate::spool::SyncOutcome {
-        at: crate::spool::now(),
-        error: report.error.clone(),
-        sent: report.sent,
-        received: report.received,
-        refused: report.refused,
-        bytes: report.bytes,
-        ms: report.ms,
-    };
-    if let Err(e) = node.spool.record_sync(&report.peer, &outcome) {
+    if let Err(e) = node.spool.record_sync(&report.peer, &report.outcome) {
         tracing::warn!("cannot record the sync with {}: {e}", report.peer);
     }
 }

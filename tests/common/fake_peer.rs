@@ -31,7 +31,15 @@ pub struct FakePeer {
 impl FakePeer {
     /// Starts a fake neighbour with a fresh node key, answering by `script`.
     pub fn start(script: impl Fn(&[&str]) -> Option<Vec<u8>> + Send + Sync + 'static) -> FakePeer {
-        let key = SigningKey::generate(&mut rand_core::OsRng);
+        FakePeer::start_as(SigningKey::generate(&mut rand_core::OsRng), script)
+    }
+
+    /// Starts a fake neighbour that proves `key` (a real node's, to impersonate it),
+    /// answering by `script`.
+    pub fn start_as(
+        key: SigningKey,
+        script: impl Fn(&[&str]) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> FakePeer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake peer");
         let addr = listener.local_addr().expect("local addr");
         let script: Arc<Script> = Arc::new(script);

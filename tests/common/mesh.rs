@@ -277,8 +277,15 @@ impl TestNode {
     /// `newsmesh post -g GROUP -s SUBJECT` with `body` on stdin; returns the Message-ID.
     #[track_caller]
     pub fn post(&self, subject: &str, body: &str) -> String {
+        self.post_to(GROUP, subject, body)
+    }
+
+    /// `newsmesh post -g GROUPS -s SUBJECT` (GROUPS: one or a comma-separated list) with
+    /// `body` on stdin; returns the Message-ID.
+    #[track_caller]
+    pub fn post_to(&self, groups: &str, subject: &str, body: &str) -> String {
         let run = self
-            .run_with_stdin(&["post", "-g", GROUP, "-s", subject], body.as_bytes())
+            .run_with_stdin(&["post", "-g", groups, "-s", subject], body.as_bytes())
             .ok();
         let id = run.stdout.trim().to_string();
         assert!(
@@ -335,11 +342,6 @@ impl TestNode {
     /// `newsmesh sync`.
     pub fn sync(&self) -> SyncRun {
         self.sync_args(&[])
-    }
-
-    /// `newsmesh.toml`.
-    pub fn config_path(&self) -> PathBuf {
-        self.home().join("newsmesh.toml")
     }
 
     /// Sets `[limits] key = value` in `newsmesh.toml`, adding the line under `[limits]`
@@ -480,6 +482,17 @@ impl TestNode {
             .expect("the peer's entry");
         entry[key] = toml_edit::value(value);
         std::fs::write(self.config_path(), doc.to_string()).expect("write newsmesh.toml");
+    }
+
+    /// Sends SIGHUP to `serve` (reload the configuration).
+    pub fn sighup(&self) {
+        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+        unsafe { libc::kill(self.serve_pid() as libc::pid_t, libc::SIGHUP) };
+    }
+
+    /// `newsmesh.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.home().join("newsmesh.toml")
     }
 
     /// SIGKILLs `serve` (kill -9) and reaps it.

@@ -122,6 +122,12 @@ impl Node {
         self.cmd(&["key", "--node"]).success().stdout_line()
     }
 
+    /// `peer add` for `other` with its node key and no address (passive), checked.
+    pub fn add_passive_peer(&self, other: &Node) {
+        self.cmd(&["peer", "add", other.name(), &other.node_key()])
+            .success();
+    }
+
     /// Posts `body` to `group` (body on stdin); returns the Message-ID.
     pub fn post(&self, group: &str, subject: &str, body: &[u8]) -> String {
         self.cmd_stdin(&["post", "-g", group, "-s", subject], body)

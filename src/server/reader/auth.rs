@@ -60,9 +60,9 @@ pub(super) async fn pass(s: &mut Session, password: String) -> Result<Flow, NetE
         );
         return Ok(Flow::Continue);
     };
-    let user = s.shared.config.user(&name).cloned();
+    let user = s.live.config.user(&name).cloned();
     let account = user.as_ref().map_or(UNKNOWN_ACCOUNT, |u| u.name.as_str());
-    let pace = Pace::of(&s.shared.config.limits);
+    let pace = Pace::of(&s.live.config.limits);
     let source = s.addr.ip();
     match s
         .shared

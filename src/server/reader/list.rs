@@ -23,7 +23,7 @@ fn marks(g: &GroupInfo) -> (i64, i64) {
 
 /// The posting status letter of a group for this client.
 fn status(s: &Session, group: &str) -> char {
-    if s.shared.config.reader.posting && s.shared.trust.covers(group) {
+    if s.live.config.reader.posting && s.live.trust.covers(group) {
         'y'
     } else {
         'n'
@@ -62,7 +62,7 @@ fn read_motd(path: &std::path::Path, max: usize) -> std::io::Result<Vec<u8>> {
 /// LIST MOTD: the home's `motd` file, or an empty list.
 async fn motd(s: &mut Session) {
     let path = s.shared.home.dir().join(MOTD_FILE);
-    let max = s.shared.config.limits.max_article_bytes;
+    let max = s.live.config.limits.max_article_bytes;
     let shown = path.display().to_string();
     match tokio::task::spawn_blocking(move || read_motd(&path, max)).await {
         Ok(Ok(text)) => {

@@ -138,7 +138,7 @@ fn capabilities(s: &mut Session) {
     if s.may_post() {
         text.push_str("POST\r\n");
     }
-    if s.user.is_none() && !s.shared.config.users.is_empty() && s.may_send_password() {
+    if s.user.is_none() && !s.live.config.users.is_empty() && s.may_send_password() {
         text.push_str("AUTHINFO USER\r\n");
     }
     if s.offers_starttls() {

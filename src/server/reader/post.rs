@@ -22,7 +22,7 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
         return Ok(());
     }
     s.reply(340, "send article to be posted; end with <CR-LF>.<CR-LF>");
-    let max = s.shared.config.limits.max_article_bytes;
+    let max = s.live.config.limits.max_article_bytes;
     let raw = match s.conn.read_block(max).await {
         Ok(raw) => raw,
         Err(NetError::Protocol(e)) => {
@@ -32,21 +32,22 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
         Err(e) => return Err(e),
     };
     let user = s.user.clone();
+    let live = std::sync::Arc::clone(&s.live);
     let Some(outcome) = super::query(s, move |shared, spool| {
         let (key, poster) = match &user {
-            Some(name) => match author_key(shared, name) {
+            Some(name) => match author_key(shared, &live.config, name) {
                 Ok(key) => (key, Poster::Authenticated),
                 Err(why) => return Ok(Err(why)),
             },
             None => (shared.author_key.clone(), Poster::AnonymousLoopback),
         };
-        let limits = shared.config.limits.article_limits();
+        let limits = live.config.limits.article_limits();
         let article = match sign_posted(&raw, shared.name(), &key, &limits, poster) {
             Ok(a) => a,
             Err(why) => return Ok(Err(why)),
         };
         let id = article.message_id().unwrap_or_default().to_string();
-        let rules = Rules::new(&shared.config, &shared.trust).from(Source::Reader(user.as_deref()));
+        let rules = Rules::new(&live.config, &live.trust).from(Source::Reader(user.as_deref()));
         let signed = article.to_bytes();
         Ok(match ingest(spool, &rules, &[&signed])?.pop() {
             Some(Verdict::Stored(_)) => Ok(id),
@@ -74,9 +75,12 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
 }
 
 /// The author key of `[[user]]` `name` (its file relative to the home).
-fn author_key(shared: &crate::server::Shared, name: &str) -> Result<SigningKey, String> {
-    let user = shared
-        .config
+fn author_key(
+    shared: &crate::server::Shared,
+    config: &crate::config::Config,
+    name: &str,
+) -> Result<SigningKey, String> {
+    let user = config
         .user(name)
         .ok_or_else(|| format!("user {name} is no longer configured"))?;
     let path = shared.home.dir().join(&user.author_key);

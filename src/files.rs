@@ -1,0 +1,52 @@
+//! Private files: the modes a node's secrets get, and replacing a file whole.
+//!
+//! Below `config` and `home` (both write through it), so neither depends on the other
+//! for it.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Mode of the home and `authors/`: only the owner may list or enter them.
+pub const PRIVATE_DIR: u32 = 0o700;
+/// Mode of the config and the spool: only the owner may read or write them.
+pub const PRIVATE_FILE: u32 = 0o600;
+
+/// Writes `bytes` to `path` via a temporary file and a rename, so a crash never leaves a
+/// half-written file. The temporary file is created exclusively (O_EXCL, a random name,
+/// mode 0600) in the same directory, so nobody can plant a symlink or a file there for
+/// us to write through, and the result is private.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".newsmesh-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))
+        .tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map(|_| ()).map_err(|e| e.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_write_does_not_follow_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let target = dir.path().join("newsmesh.toml");
+        // The old fixed temporary name: a symlink there used to be written through.
+        std::os::unix::fs::symlink(&victim, dir.path().join("newsmesh.tmp")).unwrap();
+        write_atomically(&target, b"new").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
