@@ -217,6 +217,10 @@ pub enum PeerCommand {
             conflicts_with = "node_key"
         )]
         hosts: Vec<std::net::IpAddr>,
+        /// No live relay to it (`live = false`, e.g. a metered link): it gets what is new
+        /// only when `sync` runs, not the moment `serve` stores it.
+        #[arg(long, conflicts_with = "nntp")]
+        no_live: bool,
     },
     /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
     /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.

@@ -20,6 +20,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             groups,
             nntp,
             hosts,
+            no_live,
         } => {
             if let Some(a) = &address {
                 check_address(a)?;
@@ -32,6 +33,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                         key: NodeKey::parse(&key)?,
                         address,
                         groups,
+                        live: !no_live,
                     },
                 )?,
                 _ => {

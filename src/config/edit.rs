@@ -149,6 +149,9 @@ pub fn add_peer(path: &Path, peer: &PeerConfig) -> Result<(), ConfigError> {
         table["address"] = value(address.as_str());
     }
     table["groups"] = value(peer.groups.as_str());
+    if !peer.live {
+        table["live"] = value(false);
+    }
     append(path, &PEER, &peer.name, table)
 }
 
@@ -273,6 +276,7 @@ mod tests {
                 .into(),
             address: None,
             groups: "*".into(),
+            live: true,
         }
     }
 
@@ -281,6 +285,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = node(&dir);
         add_peer(&path, &peer("beta")).unwrap();
+        // A metered neighbour: live relay off is written, the default is not.
+        let metered = PeerConfig {
+            live: false,
+            ..peer("gamma")
+        };
+        add_peer(&path, &metered).unwrap();
         let nntp = NntpPeerConfig {
             name: "inn".into(),
             address: Some("127.0.0.1:119".into()),
@@ -297,6 +307,8 @@ mod tests {
         add_user(&path, &user).unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.peer("beta").unwrap().key, peer("beta").key);
+        assert!(config.peer("beta").unwrap().live);
+        assert!(!config.peer("gamma").unwrap().live);
         assert_eq!(config.nntp_peers[0].name, "inn");
         assert!(config.user("ann").is_some());
         // One namespace for both kinds of neighbour; users have their own.
@@ -324,6 +336,7 @@ mod tests {
         assert!(err.contains("user remove ann"), "{err}");
 
         remove_peer(&path, "beta").unwrap();
+        remove_peer(&path, "gamma").unwrap();
         remove_nntp_peer(&path, "inn").unwrap();
         remove_user(&path, "ann").unwrap();
         remove_user(&path, "beta").unwrap();

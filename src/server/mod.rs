@@ -140,6 +140,8 @@ pub struct Running {
     stop: watch::Sender<bool>,
     reload: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
+    /// Live links to the neighbours (`crate::relay`), when any peer is live.
+    relay: Option<crate::relay::Relay>,
 }
 
 impl Running {
@@ -148,9 +150,12 @@ impl Running {
         self.reload.notify_one();
     }
 
-    /// Asks the server to stop and waits for its sessions to end.
+    /// Asks the server and its live relay to stop and waits for both.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        if let Some(relay) = self.relay {
+            relay.stop().await;
+        }
         let _ = self.task.await;
     }
 }
@@ -184,10 +189,22 @@ pub async fn start_on(home: &Home, listener: std::net::TcpListener) -> Result<Ru
     serve_on(home, node, listener)
 }
 
-fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Result<Running> {
+fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> Result<Running> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Network(e.to_string()))?;
+    // Every commit (an article posted here or received from any neighbour) wakes the
+    // live relay; it reads what is new from the spool itself.
+    let (arrived, arrivals) = watch::channel(0u64);
+    node.spool
+        .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
+    let relay = crate::relay::Relay::start(
+        home,
+        &home.node_key()?,
+        &node.config.peers,
+        &node.config.limits,
+        arrivals,
+    )?;
     let admission = admission::Admission::new(&node.config.limits);
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
@@ -222,6 +239,7 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         stop,
         reload,
         task,
+        relay,
     })
 }
 

@@ -87,6 +87,9 @@ impl Spool {
         };
         let result = f(&mut storer).map_err(wrap)?;
         storer.tx.commit().map_err(wrap)?;
+        if let Some(hook) = &self.on_commit {
+            hook();
+        }
         Ok(result)
     }
 
