@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::config::PeerConfig;
 use crate::error::Result;
 use crate::home::{Home, Node};
-use crate::sync::{PeerReport, PushLink};
+use crate::sync::{Idled, PeerReport, PushLink};
 
 /// First wait before dialling a lost neighbour again; it doubles up to the limit.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -100,6 +100,9 @@ impl Link {
     }
 
     /// One connection's life: open, then push on every wake until something fails.
+    /// Over the same connection it also receives, for a neighbour that cannot dial us:
+    /// `MESH IDLE` waits for its next arrival and a pull fetches it; a neighbour that
+    /// dials us itself answers 503, and the link then only pushes.
     async fn session(&mut self, retry: &mut Duration) -> Result<()> {
         // Its own spool connection: SQLite reads here never wait on the server's lock.
         let mut node: Node = self.home.open()?;
@@ -109,12 +112,22 @@ impl Link {
         let keepalive = Duration::from_secs((node.config.limits.idle_timeout_secs / 3).max(1));
         let mut spoke = Instant::now();
         let mut woken = true;
+        let mut subscribed = true;
         loop {
             let mut report = PeerReport {
                 peer: self.peer.name.clone(),
                 ..PeerReport::default()
             };
             link.push(&mut node, &self.peer, &mut report).await?;
+            if subscribed {
+                let seq = node.spool.marks(&self.peer.name)?.pull_seq;
+                let ours = ours_to_push(&node, &self.peer.name, &mut self.arrivals);
+                match link.idle(seq, ours).await? {
+                    Idled::Pull => link.pull(&mut node, &self.peer, &mut report).await?,
+                    Idled::NotNeeded => subscribed = false,
+                }
+                continue;
+            }
             if report.sent + report.refused > 0 {
                 spoke = Instant::now();
             }
@@ -127,6 +140,26 @@ impl Link {
                 changed = self.arrivals.changed(), if woken => woken = changed.is_ok(),
                 _ = tokio::time::sleep(POLL) => {}
             }
+        }
+    }
+}
+
+/// Resolves once this node holds an arrival after `peer`'s push mark (something to
+/// offer it), looking on each commit of the server's spool and every [`POLL`].
+async fn ours_to_push(node: &Node, peer: &str, arrivals: &mut watch::Receiver<u64>) {
+    let mut open = true;
+    loop {
+        let pending = node
+            .spool
+            .last_seq()
+            .and_then(|last| Ok(last > node.spool.marks(peer)?.push_seq));
+        // A spool that cannot be read now is tried again at the next wake.
+        if pending.unwrap_or(false) {
+            return;
+        }
+        tokio::select! {
+            changed = arrivals.changed(), if open => open = changed.is_ok(),
+            _ = tokio::time::sleep(POLL) => {}
         }
     }
 }

@@ -60,6 +60,10 @@ pub struct Shared {
     /// Defences the sessions share: in-flight reservation deadlines and caps, whether the
     /// spool has room, AUTHINFO pacing per source and per account.
     pub guards: feed::Guards,
+    /// Changes after every commit of the spool (`MESH IDLE` waits on it).
+    pub arrivals: watch::Receiver<u64>,
+    /// Becomes true when the server stops (ends a `MESH IDLE` wait).
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl Shared {
@@ -203,9 +207,10 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         &home.node_key()?,
         &node.config.peers,
         &node.config.limits,
-        arrivals,
+        arrivals.clone(),
     )?;
     let admission = admission::Admission::new(&node.config.limits);
+    let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
         node_key: home.node_key()?,
@@ -219,8 +224,9 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         next_session: std::sync::atomic::AtomicU64::new(1),
         spool_slots: Semaphore::new(2),
         guards: feed::Guards::default(),
+        arrivals,
+        stopping: stopped.clone(),
     });
-    let (stop, stopped) = watch::channel(false);
     let reload = Arc::new(tokio::sync::Notify::new());
     let reloaded = Arc::clone(&shared);
     tokio::spawn(live::follow(

@@ -27,7 +27,7 @@ use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
 use crate::spool::SyncOutcome;
 
 pub use exchange::exchange;
-pub use link::PushLink;
+pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
 

@@ -616,6 +616,13 @@ pub fn link_live(a: &TestNode, b: &TestNode) {
     add_peer_with(b, a, true, true);
 }
 
+/// Wires `nat` (behind NAT: `hub` has no address for it) to `hub` with live relay on:
+/// `nat`'s serve keeps a link to `hub` that carries both directions (`MESH IDLE`).
+pub fn link_passive_live(hub: &TestNode, nat: &TestNode) {
+    add_peer_with(hub, nat, false, true);
+    add_peer_with(nat, hub, true, true);
+}
+
 /// `peer add` on `on` for `other`; `live` false adds `--no-live`.
 pub fn add_peer_with(on: &TestNode, other: &TestNode, with_address: bool, live: bool) {
     let key = other.node_key();
