@@ -70,6 +70,20 @@ fn an_article_posted_at_one_end_of_a_line_reaches_the_other_end_without_sync() {
     // And back: from behind the NAT to the other end, over the same link.
     let reply = nodes[4].post("live back", "from behind the NAT\n");
     assert_everywhere_once(&nodes, &reply);
+    // `status` shows each live link up; e's link to d also receives (d cannot dial e),
+    // and d has no live link of its own to e (passive).
+    let live = |node: &TestNode, peer: &str| -> serde_json::Value {
+        let run = node.run(&["status", "--json"]).ok();
+        let status: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+        let peers = status["peers"].as_array().expect("peers").clone();
+        let p = peers.into_iter().find(|p| p["name"] == peer).expect("peer");
+        p["live"].clone()
+    };
+    assert_eq!(live(&nodes[1], "a")["up"], true);
+    assert_eq!(live(&nodes[1], "c")["receives"], false);
+    assert_eq!(live(&nodes[4], "d")["up"], true);
+    assert_eq!(live(&nodes[4], "d")["receives"], true);
+    assert!(live(&nodes[3], "e").is_null());
     // Every link went live, and the marks moved: the next cron sync has nothing to move.
     for node in &nodes[..4] {
         let run = node.sync();

@@ -44,6 +44,7 @@ impl Links {
             }
         };
         // Links hold `&Node` across awaits (a SQLite connection is not `Sync`): local tasks.
+        let board = std::rc::Rc::new(super::state::Board::new(&self.home));
         let local = tokio::task::LocalSet::new();
         local.block_on(&runtime, async {
             let mut links = tokio::task::JoinSet::new();
@@ -54,12 +55,14 @@ impl Links {
                     retry_max: self.retry_max,
                     arrivals: self.arrivals.clone(),
                     stopped: self.stopped.clone(),
+                    board: std::rc::Rc::clone(&board),
                     peer,
                 };
                 links.spawn_local(link.run());
             }
             while links.join_next().await.is_some() {}
         });
+        board.clear();
     }
 }
 
@@ -69,6 +72,7 @@ struct Link {
     retry_max: Duration,
     arrivals: watch::Receiver<u64>,
     stopped: watch::Receiver<bool>,
+    board: std::rc::Rc<super::state::Board>,
     peer: PeerConfig,
 }
 
@@ -85,6 +89,8 @@ impl Link {
                 outcome = self.session(&mut retry) => outcome,
             };
             if let Err(e) = outcome {
+                self.board
+                    .set(&self.peer.name, false, false, Some(e.to_string()));
                 tracing::warn!(
                     "live link to {}: {e}; dialling again in {}s",
                     self.peer.name,
@@ -109,6 +115,7 @@ impl Link {
         let mut link = PushLink::open(&node, &self.node_key, &self.peer).await?;
         *retry = FIRST_RETRY;
         tracing::info!("live link to {} is up", self.peer.name);
+        self.board.set(&self.peer.name, true, false, None);
         let keepalive = Duration::from_secs((node.config.limits.idle_timeout_secs / 3).max(1));
         let mut spoke = Instant::now();
         let mut woken = true;
@@ -123,7 +130,10 @@ impl Link {
                 let seq = node.spool.marks(&self.peer.name)?.pull_seq;
                 let ours = ours_to_push(&node, &self.peer.name, &mut self.arrivals);
                 match link.idle(seq, ours).await? {
-                    Idled::Pull => link.pull(&mut node, &self.peer, &mut report).await?,
+                    Idled::Pull => {
+                        self.board.set(&self.peer.name, true, true, None);
+                        link.pull(&mut node, &self.peer, &mut report).await?
+                    }
                     Idled::NotNeeded => subscribed = false,
                 }
                 continue;

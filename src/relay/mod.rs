@@ -15,6 +15,9 @@
 //! their SQLite reads never park the server's workers.
 
 mod link;
+mod state;
+
+pub use state::{read as live_links, LinkState};
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
