@@ -114,3 +114,40 @@ fn a_node_that_was_down_is_caught_up_by_one_sync_and_relays_on() {
         assert_everywhere_once(&nodes, id);
     }
 }
+
+#[test]
+fn cron_sync_running_beside_the_live_relay_moves_no_body_twice() {
+    let mut a = TestNode::new("a");
+    let mut b = TestNode::new("b");
+    link_live(&a, &b);
+    a.start();
+    b.start();
+    let ids: Vec<String> = (0..30)
+        .map(|i| a.post(&format!("both ways {i}"), "raced\n"))
+        .collect();
+    // Cron's sync races the relay for the same articles, on both sides.
+    let (sa, sb) = std::thread::scope(|s| {
+        let sa = s.spawn(|| a.sync());
+        let sb = s.spawn(|| b.sync());
+        (sa.join().expect("a's sync"), sb.join().expect("b's sync"))
+    });
+    sa.assert_ok();
+    sb.assert_ok();
+    assert!(
+        wait_until(LIVE_DEADLINE, || ids.iter().all(|id| b.copies_of(id) == 1)),
+        "b has them all"
+    );
+    // Every body that reached b is in its article log, stored or refused: exactly one
+    // arrival per article, whichever of relay and sync carried it.
+    std::thread::sleep(Duration::from_millis(300));
+    let log = std::fs::read_to_string(b.home().join("news.log")).unwrap_or_default();
+    for id in &ids {
+        let arrivals = log
+            .lines()
+            .filter(|l| l.contains(&format!("id={id} ")) && !l.contains(" peer=local"))
+            .count();
+        assert_eq!(arrivals, 1, "{id} crossed {arrivals} times:\n{log}");
+    }
+    b.stop();
+    a.stop();
+}
