@@ -156,6 +156,9 @@ pub struct LimitsConfig {
     /// Refused articles one peer's sync remembers to list with `sync -v` (the count is
     /// exact beyond it).
     pub sync_listed_refusals: usize,
+    /// `serve`'s live relay redials a neighbour it lost after 1 s, doubling each time
+    /// up to this many seconds.
+    pub live_retry_max_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -181,6 +184,7 @@ impl Default for LimitsConfig {
             news_log_bytes: 16 << 20,
             news_log_files: 4,
             sync_listed_refusals: 1000,
+            live_retry_max_secs: 30,
         }
     }
 }
@@ -246,6 +250,15 @@ pub struct PeerConfig {
     /// know it just answers no).
     #[serde(default = "yes")]
     pub compress: bool,
+    /// Whether `serve` relays new arrivals to it at once over a link it keeps open
+    /// (only for a peer with an address); off for a metered link, which then gets what
+    /// is new only from `sync`.
+    #[serde(default = "live_by_default")]
+    pub live: bool,
+}
+
+fn live_by_default() -> bool {
+    true
 }
 
 fn all_groups() -> String {

@@ -107,6 +107,11 @@ impl Home {
         self.dir.join("serve.state")
     }
 
+    /// `live.state`: which live links the running `serve` has up (`crate::relay`).
+    pub fn live_state_path(&self) -> PathBuf {
+        self.dir.join("live.state")
+    }
+
     /// Creates a node: directory, config from the commented template, node key, default
     /// author key, spool with the group `mesh.test`. Refuses to touch an existing node.
     pub fn init(&self, name: &str, listen: &str) -> Result<Node> {

@@ -32,6 +32,9 @@ pub enum Link {
     BothDial,
     /// Only the first dials; the second lists it as passive (as for a node behind NAT).
     FirstDials,
+    /// Both dial, and `serve` relays new arrivals live to each (`live = true`); the
+    /// other two leave live relay off so that only `sync` moves articles.
+    Live,
 }
 
 impl Testbed {
@@ -71,10 +74,11 @@ impl Testbed {
             groups: "*".into(),
             tls: true,
             compress: true,
+            live: link == Link::Live,
         };
         for &(a, b) in edges {
             edit::add_peer(&homes[a].config_path(), &peer(b, true))?;
-            edit::add_peer(&homes[b].config_path(), &peer(a, link == Link::BothDial))?;
+            edit::add_peer(&homes[b].config_path(), &peer(a, link != Link::FirstDials))?;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -17,6 +17,13 @@ const INN_BIN: &str = "/usr/lib/news/bin";
 /// INN's Path identity as `inn-setup.sh` configures it.
 const INN_PATH: &str = "inn.localdomain";
 
+/// INN is one server for the whole machine, and some tests here reconfigure it (its
+/// newsfeeds, nntpsend.ctl) and reload it: the tests of this file take turns.
+fn inn_lock() -> std::sync::MutexGuard<'static, ()> {
+    static INN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    INN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn inn_running() -> bool {
     let up = std::path::Path::new(INN_BIN).join("innxmit").exists()
         && std::net::TcpStream::connect(("127.0.0.1", 119)).is_ok();
@@ -109,6 +116,7 @@ fn relay_through_inn(extra: &[&str], streaming: bool) {
 
 #[test]
 fn inn_relays_signed_articles_with_streaming() {
+    let _inn = inn_lock();
     if inn_running() {
         relay_through_inn(&[], true);
     }
@@ -116,6 +124,7 @@ fn inn_relays_signed_articles_with_streaming() {
 
 #[test]
 fn inn_relays_signed_articles_with_ihave() {
+    let _inn = inn_lock();
     if inn_running() {
         relay_through_inn(&["-s"], false);
     }
@@ -123,6 +132,7 @@ fn inn_relays_signed_articles_with_ihave() {
 
 #[test]
 fn a_host_not_listed_may_not_feed() {
+    let _inn = inn_lock();
     if !inn_running() {
         return;
     }
@@ -143,6 +153,7 @@ fn a_host_not_listed_may_not_feed() {
 /// INN's `rnews` into INN, and INN's `rnews` feeds the same batch to a node (IHAVE).
 #[test]
 fn rnews_batches_are_inn_compatible() {
+    let _inn = inn_lock();
     if !inn_running() {
         return;
     }
@@ -299,6 +310,7 @@ fn inncheck(files: &[String]) -> String {
 /// article back; the incoming.conf and innfeed variants pass `inncheck`.
 #[test]
 fn the_man_pages_inn_lines_work() {
+    let _inn = inn_lock();
     if !inn_running() {
         return;
     }

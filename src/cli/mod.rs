@@ -221,6 +221,10 @@ pub enum PeerCommand {
         /// speak it; anyone on the path can then read the link.
         #[arg(long, conflicts_with = "nntp")]
         no_tls: bool,
+        /// No live relay to it (`live = false`, e.g. a metered link): it gets what is new
+        /// only when `sync` runs, not the moment `serve` stores it.
+        #[arg(long, conflicts_with = "nntp")]
+        no_live: bool,
     },
     /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
     /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.

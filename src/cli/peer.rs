@@ -21,6 +21,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             nntp,
             hosts,
             no_tls,
+            no_live,
         } => {
             if let Some(a) = &address {
                 check_address(a)?;
@@ -35,6 +36,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                         groups,
                         tls: !no_tls,
                         compress: true,
+                        live: !no_live,
                     },
                 )?,
                 _ => {

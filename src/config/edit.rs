@@ -152,6 +152,9 @@ pub fn add_peer(path: &Path, peer: &PeerConfig) -> Result<(), ConfigError> {
     if !peer.tls {
         table["tls"] = value(false);
     }
+    if !peer.live {
+        table["live"] = value(false);
+    }
     append(path, &PEER, &peer.name, table)
 }
 
@@ -278,6 +281,7 @@ mod tests {
             groups: "*".into(),
             tls: true,
             compress: true,
+            live: true,
         }
     }
 
@@ -286,6 +290,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = node(&dir);
         add_peer(&path, &peer("beta")).unwrap();
+        // A metered neighbour: live relay off is written, the default is not.
+        let metered = PeerConfig {
+            live: false,
+            ..peer("gamma")
+        };
+        add_peer(&path, &metered).unwrap();
         let nntp = NntpPeerConfig {
             name: "inn".into(),
             address: Some("127.0.0.1:119".into()),
@@ -302,6 +312,8 @@ mod tests {
         add_user(&path, &user).unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.peer("beta").unwrap().key, peer("beta").key);
+        assert!(config.peer("beta").unwrap().live);
+        assert!(!config.peer("gamma").unwrap().live);
         assert_eq!(config.nntp_peers[0].name, "inn");
         assert!(config.user("ann").is_some());
         // One namespace for both kinds of neighbour; users have their own.
@@ -329,6 +341,7 @@ mod tests {
         assert!(err.contains("user remove ann"), "{err}");
 
         remove_peer(&path, "beta").unwrap();
+        remove_peer(&path, "gamma").unwrap();
         remove_nntp_peer(&path, "inn").unwrap();
         remove_user(&path, "ann").unwrap();
         remove_user(&path, "beta").unwrap();

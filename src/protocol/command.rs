@@ -884,6 +884,7 @@ mod tests {
             b64.prop_map(|signature| MeshCommand::Prove { signature }),
             ("[A-Za-z0-9_-]{1,64}", any::<u64>(), any::<u32>())
                 .prop_map(|(epoch, seq, limit)| MeshCommand::Since { epoch, seq, limit }),
+            any::<u64>().prop_map(|seq| MeshCommand::Idle { seq }),
         ]
     }
 

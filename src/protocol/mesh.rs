@@ -1,5 +1,7 @@
 //! The newsmesh `MESH` extension commands: node authentication
-//! (`HELLO`/`PROVE`) and replication-log catch-up (`SINCE`).
+//! (`HELLO`/`PROVE`), replication-log catch-up (`SINCE`) and waiting for new arrivals
+//! (`IDLE`, ended early by the line [`IDLE_DONE`]), which lets a node behind NAT receive
+//! live over the connection it dialled.
 
 use nom::bytes::complete::take_while_m_n;
 use nom::character::complete::{u32, u64};
@@ -35,10 +37,19 @@ pub enum MeshCommand {
         /// Max entries to return.
         limit: u32,
     },
+    /// `MESH IDLE <seq>`: answer (one line) once the server's last arrival is after
+    /// `seq`, when the client sends the line `DONE`, or after a while in any case.
+    Idle {
+        /// The server's arrival sequence the client has seen (its pull mark).
+        seq: u64,
+    },
 }
 
+/// The line a client sends to end a `MESH IDLE` early (it has something to push).
+pub const IDLE_DONE: &[u8] = b"DONE";
+
 const USAGE: &str =
-    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit";
+    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit | MESH IDLE seq";
 
 fn is_base64(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
@@ -69,6 +80,9 @@ pub(crate) fn parse(args: &[&str]) -> Result<MeshCommand, CommandError> {
                 limit: full(u32, limit, "limit")?,
             })
         }
+        ("IDLE", [seq]) => Ok(MeshCommand::Idle {
+            seq: full(u64, seq, "sequence number")?,
+        }),
         _ => Err(syntax(USAGE)),
     }
 }
@@ -91,6 +105,10 @@ impl MeshCommand {
                 put_arg(out, epoch);
                 put_arg(out, &seq.to_string());
                 put_arg(out, &limit.to_string());
+            }
+            MeshCommand::Idle { seq } => {
+                put_arg(out, "IDLE");
+                put_arg(out, &seq.to_string());
             }
         }
     }
@@ -118,6 +136,11 @@ mod tests {
         let (epoch, seq, limit) = ("e_1-x".to_owned(), u64::MAX, u32::MAX);
         let since = Command::Mesh(MeshCommand::Since { epoch, seq, limit });
         assert_eq!(mesh(&format!("MESH Since e_1-x {seq} {limit}")), Ok(since));
+        let idle = Command::Mesh(MeshCommand::Idle { seq: 42 });
+        assert_eq!(mesh("mesh idle 42"), Ok(idle.clone()));
+        let mut wire = Vec::new();
+        idle.write(&mut wire);
+        assert_eq!(wire, b"MESH IDLE 42\r\n");
     }
 
     #[test]
@@ -129,7 +152,8 @@ mod tests {
         );
         let bad = "MESH|MESH FOO x|MESH HELLO key|MESH HELLO key nonce extra|MESH HELLO k*y nonce|\
             MESH PROVE|MESH SINCE e 1|MESH SINCE e.x 1 2|MESH SINCE e -1 2|MESH SINCE e 1 +2|\
-            MESH SINCE e 18446744073709551616 2|MESH SINCE e 1 4294967296";
+            MESH SINCE e 18446744073709551616 2|MESH SINCE e 1 4294967296|MESH IDLE|\
+            MESH IDLE -1|MESH IDLE 1 2|MESH IDLE x";
         for bad in bad.split('|').chain(long.split('|')) {
             assert!(matches!(mesh(bad), Err(CommandError::Syntax(_))), "{bad}");
         }

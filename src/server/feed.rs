@@ -8,6 +8,7 @@
 //! the commit of what it acknowledges.
 
 mod guards;
+mod idle;
 mod logins;
 mod reservations;
 
@@ -639,6 +640,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 }
             }
         }
+        MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
     }
     Ok(())
 }

@@ -64,6 +64,10 @@ pub struct Shared {
     pub node_tls: crate::tls::Identity,
     /// TLS for newsreaders (STARTTLS, NNTPS).
     pub reader_tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// Changes after every commit of the spool (`MESH IDLE` waits on it).
+    pub arrivals: watch::Receiver<u64>,
+    /// Becomes true when the server stops (ends a `MESH IDLE` wait).
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl Shared {
@@ -146,6 +150,8 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// The bound NNTPS (implicit TLS) address, when `[tls] nntps_listen` asks for one.
     pub nntps_addr: Option<SocketAddr>,
+    /// Live links to the neighbours (`crate::relay`), when any peer is live.
+    relay: Option<crate::relay::Relay>,
 }
 
 impl Running {
@@ -154,9 +160,12 @@ impl Running {
         self.reload.notify_one();
     }
 
-    /// Asks the server to stop and waits for its sessions to end.
+    /// Asks the server and its live relay to stop and waits for both.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        if let Some(relay) = self.relay {
+            relay.stop().await;
+        }
         let _ = self.task.await;
     }
 }
@@ -190,7 +199,7 @@ pub async fn start_on(home: &Home, listener: std::net::TcpListener) -> Result<Ru
     serve_on(home, node, listener)
 }
 
-fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Result<Running> {
+fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> Result<Running> {
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Network(e.to_string()))?;
@@ -212,7 +221,20 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         None => None,
     };
     let nntps_addr = nntps.as_ref().and_then(|l| l.local_addr().ok());
+    // Every commit (an article posted here or received from any neighbour) wakes the
+    // live relay; it reads what is new from the spool itself.
+    let (arrived, arrivals) = watch::channel(0u64);
+    node.spool
+        .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
+    let relay = crate::relay::Relay::start(
+        home,
+        &node_key,
+        &node.config.peers,
+        &node.config.limits,
+        arrivals.clone(),
+    )?;
     let admission = admission::Admission::new(&node.config.limits);
+    let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
         node_key,
@@ -228,8 +250,9 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         guards: feed::Guards::default(),
         node_tls,
         reader_tls: Some(reader_tls),
+        arrivals,
+        stopping: stopped.clone(),
     });
-    let (stop, stopped) = watch::channel(false);
     let reload = Arc::new(tokio::sync::Notify::new());
     let reloaded = Arc::clone(&shared);
     tokio::spawn(live::follow(
@@ -249,6 +272,7 @@ fn serve_on(home: &Home, node: crate::home::Node, listener: TcpListener) -> Resu
         reload,
         task,
         nntps_addr,
+        relay,
     })
 }
 

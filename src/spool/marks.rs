@@ -82,6 +82,57 @@ impl Spool {
     }
 }
 
+impl Spool {
+    /// Advances `peer`'s push mark to `seq`, never backwards: `sync` and `serve`'s live
+    /// relay may push to the same peer at once, and the later of their acknowledgements
+    /// must win whichever writes last. The pull side of the marks is left as it is.
+    pub fn advance_push_mark(&mut self, peer: &str, seq: i64) -> Result<(), SpoolError> {
+        let fresh = PeerMarks::default();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(peer) DO UPDATE SET push_seq = MAX(push_seq, ?4)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    peer,
+                    fresh.pull_epoch,
+                    fresh.pull_seq,
+                    seq,
+                    fresh.pull_full,
+                    fresh.resync_through
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Saves the pull side of `marks` (epoch, sequence, full listing, resync point) and
+    /// leaves the push mark to whoever pushes (see [`Spool::advance_push_mark`]).
+    pub fn set_pull_marks(&mut self, peer: &str, marks: &PeerMarks) -> Result<(), SpoolError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(peer) DO UPDATE SET pull_epoch = ?2, pull_seq = ?3,
+                                                 pull_full = ?5, resync_through = ?6",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    peer,
+                    marks.pull_epoch,
+                    marks.pull_seq,
+                    marks.push_seq,
+                    marks.pull_full,
+                    marks.resync_through
+                ])
+            })
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::temp_spool;
@@ -100,5 +151,26 @@ mod tests {
         };
         spool.set_marks("beta", &m).unwrap();
         assert_eq!(spool.marks("beta").unwrap(), m);
+    }
+
+    #[test]
+    fn the_push_mark_never_goes_back_and_a_pull_save_leaves_it_alone() {
+        let (_dir, mut spool) = temp_spool();
+        spool.advance_push_mark("beta", 9).unwrap();
+        assert_eq!(spool.marks("beta").unwrap().push_seq, 9);
+        // A slower pusher acknowledging less does not move it back.
+        spool.advance_push_mark("beta", 4).unwrap();
+        assert_eq!(spool.marks("beta").unwrap().push_seq, 9);
+        // A pull that read the marks before the push advanced them saves its side only.
+        let stale = PeerMarks {
+            pull_epoch: "e1".into(),
+            pull_seq: 7,
+            push_seq: 2,
+            pull_full: false,
+            resync_through: 0,
+        };
+        spool.set_pull_marks("beta", &stale).unwrap();
+        let now = spool.marks("beta").unwrap();
+        assert_eq!((now.pull_seq, now.push_seq), (7, 9));
     }
 }

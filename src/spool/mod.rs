@@ -95,6 +95,8 @@ pub struct Spool {
     path: PathBuf,
     created: bool,
     news_log: Option<crate::newslog::NewsLog>,
+    /// Called after every committed write transaction (`serve` wakes its live relay).
+    on_commit: Option<Box<dyn Fn() + Send>>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -141,6 +143,7 @@ impl Spool {
             path: path.to_path_buf(),
             created,
             news_log: None,
+            on_commit: None,
         })
     }
 
@@ -158,6 +161,12 @@ impl Spool {
     /// Writes `ingest`'s verdicts on this spool to `log` from now on.
     pub fn set_news_log(&mut self, log: crate::newslog::NewsLog) {
         self.news_log = Some(log);
+    }
+
+    /// Calls `hook` after every write transaction this spool commits from now on: what
+    /// was stored is durable by then, so the hook may let others read and offer it.
+    pub fn on_commit(&mut self, hook: impl Fn() + Send + 'static) {
+        self.on_commit = Some(Box::new(hook));
     }
 
     /// The article log, when the spool has one (a spool opened through the home).

@@ -83,10 +83,20 @@ impl Spool {
         let path = self.path.clone();
         let wrap = |source| SpoolError::from_sqlite(&path, source);
         let mut storer = Storer {
-            tx: self.conn.transaction().map_err(wrap)?,
+            // IMMEDIATE: take the write lock at BEGIN (waiting up to the busy timeout).
+            // A deferred transaction that reads first cannot wait for it: when another
+            // connection (`sync`, a live relay link, `serve`) commits in between, SQLite
+            // fails the upgrade at once with "database is locked".
+            tx: self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(wrap)?,
         };
         let result = f(&mut storer).map_err(wrap)?;
         storer.tx.commit().map_err(wrap)?;
+        if let Some(hook) = &self.on_commit {
+            hook();
+        }
         Ok(result)
     }
 

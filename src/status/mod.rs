@@ -88,6 +88,9 @@ pub struct PeerStatus {
     pub totals: SyncTotals,
     /// The sessions it opened to our `serve` (its own syncs; null: none yet).
     pub inbound: Option<PeerInbound>,
+    /// The running `serve`'s live link to it (null: none, as for a passive peer, a peer
+    /// with `live = false`, or when `serve` is not running).
+    pub live: Option<crate::relay::LinkState>,
 }
 
 /// A peer's sync marks.
@@ -149,8 +152,11 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
     };
     let spool = node.spool.stats()?;
     let mut peers = Vec::new();
+    let mut live = crate::relay::live_links(home);
     for p in &node.config.peers {
-        peers.push(peer(&node, &p.name, "mesh", &p.address, &p.groups)?);
+        let mut status = peer(&node, &p.name, "mesh", &p.address, &p.groups)?;
+        status.live = live.remove(&p.name);
+        peers.push(status);
     }
     for p in &node.config.nntp_peers {
         peers.push(peer(&node, &p.name, "nntp", &p.address, &p.groups)?);
@@ -228,6 +234,7 @@ fn peer(
         last_ok,
         totals,
         inbound: node.spool.peer_inbound(name)?,
+        live: None,
     })
 }
 

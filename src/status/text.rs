@@ -121,6 +121,20 @@ impl NodeStatus {
             write!(f, "; backlog {backlog}")?;
         }
         writeln!(f)?;
+        if let Some(l) = &p.live {
+            let how = if l.receives {
+                "pushes and receives"
+            } else {
+                "pushes"
+            };
+            match (l.up, &l.error) {
+                (true, _) => writeln!(f, "  live link: up {} ({how})", age(self.now - l.since))?,
+                (false, Some(e)) => {
+                    writeln!(f, "  live link: down {}: {e}", age(self.now - l.since))?
+                }
+                (false, None) => writeln!(f, "  live link: down {}", age(self.now - l.since))?,
+            }
+        }
         if let Some(i) = &p.inbound {
             writeln!(
                 f,

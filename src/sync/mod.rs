@@ -5,11 +5,13 @@
 //!
 //! `exchange.rs` runs one mesh session: `conn.rs` (dialling, answers, deadline, hang-up),
 //! `auth.rs` (the handshake), `pull.rs` (MESH SINCE + ARTICLE), `push.rs` (CHECK/TAKETHIS,
-//! shared with `nntp.rs`, which feeds plain news servers).
+//! shared with `nntp.rs`, which feeds plain news servers). `link.rs` keeps such a
+//! connection open for `serve`'s live relay (`crate::relay`).
 
 mod auth;
 mod conn;
 mod exchange;
+mod link;
 mod lock;
 mod nntp;
 mod pull;
@@ -25,6 +27,7 @@ use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
 use crate::spool::SyncOutcome;
 
 pub use exchange::exchange;
+pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
 

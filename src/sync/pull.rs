@@ -89,7 +89,8 @@ pub(super) async fn pull(
             marks.pull_full = false;
         }
         if saved != marks {
-            node.spool.set_marks(peer, &marks)?;
+            // The push mark is not ours to write: a live relay may be advancing it.
+            node.spool.set_pull_marks(peer, &marks)?;
         }
         if !listing.more {
             return Ok(());

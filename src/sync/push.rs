@@ -111,7 +111,8 @@ pub(super) async fn push(
         let mark = deferred.map_or(last, |d| last.min(d - 1));
         if mark != marks.push_seq {
             marks.push_seq = mark;
-            node.spool.set_marks(target.name, &marks)?;
+            // Never backwards: `serve`'s live relay may have acknowledged more.
+            node.spool.advance_push_mark(target.name, mark)?;
         }
         offer = next;
     }

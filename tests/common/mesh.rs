@@ -619,13 +619,36 @@ pub fn link_passive(hub: &TestNode, nat: &TestNode) {
     add_peer(nat, hub, true);
 }
 
-/// `peer add` on `on` for `other`, with or without its address.
+/// `peer add` on `on` for `other`, with or without its address, live relay off (so
+/// that only `sync` moves articles: the scenarios count what each sync moved).
 pub fn add_peer(on: &TestNode, other: &TestNode, with_address: bool) {
+    add_peer_with(on, other, with_address, false);
+}
+
+/// Wires `a` and `b` as neighbours both ways, each dialling the other, with live relay
+/// on: their `serve`s offer each new article to the other at once.
+pub fn link_live(a: &TestNode, b: &TestNode) {
+    add_peer_with(a, b, true, true);
+    add_peer_with(b, a, true, true);
+}
+
+/// Wires `nat` (behind NAT: `hub` has no address for it) to `hub` with live relay on:
+/// `nat`'s serve keeps a link to `hub` that carries both directions (`MESH IDLE`).
+pub fn link_passive_live(hub: &TestNode, nat: &TestNode) {
+    add_peer_with(hub, nat, false, true);
+    add_peer_with(nat, hub, true, true);
+}
+
+/// `peer add` on `on` for `other`; `live` false adds `--no-live`.
+pub fn add_peer_with(on: &TestNode, other: &TestNode, with_address: bool, live: bool) {
     let key = other.node_key();
     let addr = other.addr.to_string();
     let mut args = vec!["peer", "add", other.name.as_str(), key.as_str()];
     if with_address {
         args.extend(["--address", addr.as_str()]);
+    }
+    if !live {
+        args.push("--no-live");
     }
     on.run(&args).ok();
 }

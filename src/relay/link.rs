@@ -1,0 +1,175 @@
+//! One live link per neighbour: dial and authenticate (`sync::PushLink`), push what is
+//! after its mark, then wait for the next arrival (or a short poll, for articles stored
+//! by other processes: `post`, `sync`, `import`), with a keepalive so idle timeouts do
+//! not close a quiet link. A failed link is dialled again with exponential backoff.
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::PeerConfig;
+use crate::error::Result;
+use crate::home::{Home, Node};
+use crate::sync::{Idled, PeerReport, PushLink};
+
+/// First wait before dialling a lost neighbour again; it doubles up to the limit.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// How often a link looks for articles other processes stored (the server's own
+/// commits wake it at once).
+const POLL: Duration = Duration::from_millis(250);
+
+/// What every link of one relay shares.
+pub(super) struct Links {
+    pub(super) home: Home,
+    pub(super) node_key: SigningKey,
+    pub(super) retry_max: Duration,
+    pub(super) arrivals: watch::Receiver<u64>,
+    pub(super) stopped: watch::Receiver<bool>,
+}
+
+impl Links {
+    /// Runs one link per peer on a single-threaded runtime until the relay stops.
+    pub(super) fn run_all(self, peers: Vec<PeerConfig>) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                tracing::warn!("live relay not started: tokio runtime: {e}");
+                return;
+            }
+        };
+        // Links hold `&Node` across awaits (a SQLite connection is not `Sync`): local tasks.
+        let board = std::rc::Rc::new(super::state::Board::new(&self.home));
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async {
+            let mut links = tokio::task::JoinSet::new();
+            for peer in peers {
+                let link = Link {
+                    home: self.home.clone(),
+                    node_key: self.node_key.clone(),
+                    retry_max: self.retry_max,
+                    arrivals: self.arrivals.clone(),
+                    stopped: self.stopped.clone(),
+                    board: std::rc::Rc::clone(&board),
+                    peer,
+                };
+                links.spawn_local(link.run());
+            }
+            while links.join_next().await.is_some() {}
+        });
+        board.clear();
+    }
+}
+
+struct Link {
+    home: Home,
+    node_key: SigningKey,
+    retry_max: Duration,
+    arrivals: watch::Receiver<u64>,
+    stopped: watch::Receiver<bool>,
+    board: std::rc::Rc<super::state::Board>,
+    peer: PeerConfig,
+}
+
+impl Link {
+    async fn run(mut self) {
+        let mut retry = FIRST_RETRY;
+        let mut stopped = self.stopped.clone();
+        loop {
+            if *stopped.borrow() {
+                return;
+            }
+            let outcome = tokio::select! {
+                _ = stopped.changed() => return,
+                outcome = self.session(&mut retry) => outcome,
+            };
+            if let Err(e) = outcome {
+                self.board
+                    .set(&self.peer.name, false, false, Some(e.to_string()));
+                tracing::warn!(
+                    "live link to {}: {e}; dialling again in {}s",
+                    self.peer.name,
+                    retry.as_secs()
+                );
+            }
+            tokio::select! {
+                _ = stopped.changed() => return,
+                _ = tokio::time::sleep(retry) => {}
+            }
+            retry = (retry * 2).min(self.retry_max);
+        }
+    }
+
+    /// One connection's life: open, then push on every wake until something fails.
+    /// Over the same connection it also receives, for a neighbour that cannot dial us:
+    /// `MESH IDLE` waits for its next arrival and a pull fetches it; a neighbour that
+    /// dials us itself answers 503, and the link then only pushes.
+    async fn session(&mut self, retry: &mut Duration) -> Result<()> {
+        // Its own spool connection: SQLite reads here never wait on the server's lock.
+        let mut node: Node = self.home.open()?;
+        let mut link = PushLink::open(&node, &self.node_key, &self.peer).await?;
+        *retry = FIRST_RETRY;
+        tracing::info!("live link to {} is up", self.peer.name);
+        self.board.set(&self.peer.name, true, false, None);
+        let keepalive = Duration::from_secs((node.config.limits.idle_timeout_secs / 3).max(1));
+        let mut spoke = Instant::now();
+        let mut woken = true;
+        let mut subscribed = true;
+        loop {
+            let mut report = PeerReport {
+                peer: self.peer.name.clone(),
+                ..PeerReport::default()
+            };
+            link.push(&mut node, &self.peer, &mut report).await?;
+            if subscribed {
+                let seq = node.spool.marks(&self.peer.name)?.pull_seq;
+                let ours = ours_to_push(&node, &self.peer.name, &mut self.arrivals);
+                match link.idle(seq, ours).await? {
+                    Idled::Pull => {
+                        self.board.set(&self.peer.name, true, true, None);
+                        link.pull(&mut node, &self.peer, &mut report).await?
+                    }
+                    Idled::NotNeeded => subscribed = false,
+                }
+                continue;
+            }
+            if report.sent + report.refused > 0 {
+                spoke = Instant::now();
+            }
+            if spoke.elapsed() >= keepalive {
+                link.keepalive().await?;
+                spoke = Instant::now();
+            }
+            // A closed sender (the server is going away) must not spin the loop.
+            tokio::select! {
+                changed = self.arrivals.changed(), if woken => woken = changed.is_ok(),
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}
+
+/// Resolves once this node holds an arrival after `peer`'s push mark (something to
+/// offer it), looking on each commit of the server's spool and every [`POLL`].
+async fn ours_to_push(node: &Node, peer: &str, arrivals: &mut watch::Receiver<u64>) {
+    let mut open = true;
+    loop {
+        let pending = node
+            .spool
+            .last_seq()
+            .and_then(|last| Ok(last > node.spool.marks(peer)?.push_seq));
+        // A spool that cannot be read now is tried again at the next wake.
+        if pending.unwrap_or(false) {
+            return;
+        }
+        tokio::select! {
+            changed = arrivals.changed(), if open => open = changed.is_ok(),
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
