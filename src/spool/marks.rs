@@ -60,13 +60,29 @@ impl Spool {
 
     /// Saves marks for `peer`.
     pub fn set_marks(&mut self, peer: &str, marks: &PeerMarks) -> Result<(), SpoolError> {
+        self.upsert_marks(
+            peer,
+            marks,
+            "pull_epoch = ?2, pull_seq = ?3, push_seq = ?4, pull_full = ?5, resync_through = ?6",
+        )
+    }
+
+    /// Inserts `marks` for a peer that has none yet, or applies `update` (an SQL `SET`
+    /// list over the parameters ?2..?6 = the fields of `marks`) to the existing row: one
+    /// statement for the three ways marks are saved.
+    fn upsert_marks(
+        &mut self,
+        peer: &str,
+        marks: &PeerMarks,
+        update: &'static str,
+    ) -> Result<(), SpoolError> {
+        let sql = format!(
+            "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(peer) DO UPDATE SET {update}"
+        );
         self.conn
-            .prepare_cached(
-                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(peer) DO UPDATE SET pull_epoch = ?2, pull_seq = ?3, push_seq = ?4,
-                                                 pull_full = ?5, resync_through = ?6",
-            )
+            .prepare_cached(&sql)
             .and_then(|mut s| {
                 s.execute(params![
                     peer,
@@ -87,49 +103,21 @@ impl Spool {
     /// relay may push to the same peer at once, and the later of their acknowledgements
     /// must win whichever writes last. The pull side of the marks is left as it is.
     pub fn advance_push_mark(&mut self, peer: &str, seq: i64) -> Result<(), SpoolError> {
-        let fresh = PeerMarks::default();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(peer) DO UPDATE SET push_seq = MAX(push_seq, ?4)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    peer,
-                    fresh.pull_epoch,
-                    fresh.pull_seq,
-                    seq,
-                    fresh.pull_full,
-                    fresh.resync_through
-                ])
-            })
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        let fresh = PeerMarks {
+            push_seq: seq,
+            ..PeerMarks::default()
+        };
+        self.upsert_marks(peer, &fresh, "push_seq = MAX(push_seq, ?4)")
     }
 
     /// Saves the pull side of `marks` (epoch, sequence, full listing, resync point) and
     /// leaves the push mark to whoever pushes (see [`Spool::advance_push_mark`]).
     pub fn set_pull_marks(&mut self, peer: &str, marks: &PeerMarks) -> Result<(), SpoolError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO peer_marks (peer, pull_epoch, pull_seq, push_seq, pull_full, resync_through)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(peer) DO UPDATE SET pull_epoch = ?2, pull_seq = ?3,
-                                                 pull_full = ?5, resync_through = ?6",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    peer,
-                    marks.pull_epoch,
-                    marks.pull_seq,
-                    marks.push_seq,
-                    marks.pull_full,
-                    marks.resync_through
-                ])
-            })
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.upsert_marks(
+            peer,
+            marks,
+            "pull_epoch = ?2, pull_seq = ?3, pull_full = ?5, resync_through = ?6",
+        )
     }
 }
 
