@@ -18,10 +18,33 @@ const INN_BIN: &str = "/usr/lib/news/bin";
 const INN_PATH: &str = "inn.localdomain";
 
 /// INN is one server for the whole machine, and some tests here reconfigure it (its
-/// newsfeeds, nntpsend.ctl) and reload it: the tests of this file take turns.
-fn inn_lock() -> std::sync::MutexGuard<'static, ()> {
+/// newsfeeds, nntpsend.ctl) and reload it: the tests of this file take turns, and so do
+/// two runs of them at once (two checkouts tested on one machine), through an flock on
+/// a file in the temp directory. Without that, two runs sent each other's outgoing/alpha
+/// batches to the wrong node and one waited in vain ("alpha never got bravo's article").
+fn inn_lock() -> InnTurn {
     static INN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    INN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    let process = INN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let path = std::env::temp_dir().join("newsmesh-inn-tests.lock");
+    let host = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    host.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    InnTurn {
+        _host: host,
+        _process: process,
+    }
+}
+
+/// This test's turn on INN; it ends when dropped (declared first in a test, it is
+/// dropped last, after INN's files are restored).
+struct InnTurn {
+    _host: std::fs::File,
+    _process: std::sync::MutexGuard<'static, ()>,
 }
 
 fn inn_running() -> bool {

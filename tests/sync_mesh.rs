@@ -1,6 +1,6 @@
 //! Multi-node sync scenarios with real `newsmesh serve` / `newsmesh sync` processes:
-//! a line of five, a node behind NAT, a diamond (one copy per node), and kill -9 of a
-//! node in the middle of a transfer.
+//! a line of five, a node behind NAT, a diamond (one copy per node), kill -9 of a
+//! node in the middle of a transfer, and a Path at the line limit relayed onwards.
 
 #[path = "common/mesh.rs"]
 mod mesh;
@@ -626,4 +626,46 @@ fn a_cancel_by_the_author_withdraws_the_article_across_the_mesh() {
         assert_eq!(node.history_status(&id).as_deref(), Some("cancelled"));
     }
     assert_quiet(&sync_round(&[&a, &b, &c]));
+}
+
+/// Finding (fuzzing the article parser): a Path that arrived just within the 998-octet
+/// line limit went over it when the relay prepended its name, and the next node refused
+/// the article as "header Path exceeds 998 octets". The relay now folds Path before a `!`.
+#[test]
+fn a_path_at_the_line_limit_still_crosses_the_next_link() {
+    let alpha = TestNode::new("alpha");
+    let mut bravo = TestNode::new("bravo");
+    let charlie = TestNode::new("charlie");
+    link_passive(&bravo, &charlie);
+    bravo.start();
+
+    // alpha's article as if it had come a long way: `Path: ` + hops is 998 octets.
+    let id = alpha.post("a long way", "many hops\n");
+    let raw = String::from_utf8(alpha.raw_article(&id)).unwrap();
+    let tail = "alpha!not-for-mail";
+    let room = 998 - "Path: ".len() - tail.len();
+    let mut hops: String = (1..=room / 8).map(|n| format!("far{n:04}!")).collect();
+    hops.insert_str(0, &"x".repeat(room % 8));
+    let long_path = format!("Path: {hops}{tail}");
+    assert_eq!(long_path.len(), 998);
+    let text = raw
+        .replace(&format!("Path: {tail}\r\n"), &format!("{long_path}\r\n"))
+        .replace("\r\n", "\n");
+    assert!(text.contains(&long_path), "alpha's Path is {tail:?}");
+    let batch = format!("#! rnews {}\n{text}", text.len());
+    let run = bravo.run_with_stdin(&["import"], batch.as_bytes()).ok();
+    assert!(run.stdout.contains("imported=1 "), "{run:?}");
+
+    let run = charlie.sync();
+    run.assert_ok();
+    assert_eq!(run.peer("bravo").num("refused"), 0, "{run:#?}");
+    assert!(charlie.has(&id), "charlie refused the article: {run:#?}");
+    let stored = charlie.raw_article(&id);
+    let longest = stored.split(|&b| b == b'\n').map(<[u8]>::len).max();
+    assert!(longest <= Some(998 + 2), "a line over the limit at charlie");
+    let article = newsmesh::article::Article::parse(&stored, &Default::default()).unwrap();
+    let mut want = vec!["charlie".to_string(), "bravo".to_string()];
+    want.extend(hops.split('!').filter(|h| !h.is_empty()).map(String::from));
+    want.extend(["alpha".to_string(), "not-for-mail".to_string()]);
+    assert_eq!(article.path_entries(), want);
 }

@@ -235,12 +235,14 @@ impl Article {
 
     /// Prepends `identity!` to the Path header (`a!b` becomes
     /// `identity!a!b`), or creates `identity!not-for-mail` if there is none.
+    /// The result is folded before a `!` when its first line would otherwise
+    /// exceed [`MAX_HEADER_LINE`].
     pub fn path_prepend(&mut self, identity: &str) {
         let value = match self.header("Path") {
             Some(old) => format!("{identity}!{}", old.trim_start()),
             None => format!("{identity}!not-for-mail"),
         };
-        self.set_header("Path", &value);
+        self.set_header("Path", &fold_path(&value));
     }
 
     /// Path entries split on `!`, trimmed; empty entries (as in the `!!`
@@ -295,6 +297,70 @@ impl Article {
         }
         Ok(())
     }
+}
+
+/// Octets written before a Path value on its first line: `Path: `.
+const PATH_FIELD_PREFIX: usize = "Path: ".len();
+
+/// Folds a Path value so that, written as `Path: value`, no physical line is
+/// longer than [`MAX_HEADER_LINE`]: a line too long is broken just before a
+/// `!`, where RFC 5536 §3.1.5 allows folding white space after a
+/// path-identity. Without this, a Path that arrived near the limit went over
+/// it once this node prepended its name, and the next node refused the
+/// article. Lines that fit are left exactly as they are, so an unfolded Path
+/// stays unfolded; readers unfold and trim each entry ([`Article::path_entries`]),
+/// so the folded form names the same hops. Path is a transit header, outside
+/// the signed canonical form, so folding it never breaks a signature. A `!!`
+/// is never split, and a line with no `!` to break at is left as it is.
+fn fold_path(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    for (n, line) in value.split("\r\n").enumerate() {
+        // A continuation line is written as is; its leading white space counts.
+        let (mut budget, mut rest) = if n == 0 {
+            (MAX_HEADER_LINE - PATH_FIELD_PREFIX, line)
+        } else {
+            out.push_str("\r\n");
+            (MAX_HEADER_LINE, line)
+        };
+        while rest.len() > budget {
+            let Some((head, tail)) =
+                path_fold_point(rest, budget).and_then(|at| rest.split_at_checked(at))
+            else {
+                break;
+            };
+            out.push_str(head);
+            out.push_str("\r\n ");
+            // The new continuation line starts with the space just written.
+            budget = MAX_HEADER_LINE - 1;
+            rest = tail;
+        }
+        out.push_str(rest);
+    }
+    out
+}
+
+/// Where to break `line` for [`fold_path`]: the last `!` (not the second of a
+/// `!!`, not before the line's first non-blank octet, so no line is left
+/// blank) whose head fits in `budget` octets, or failing that the first such
+/// `!`, which at least shortens the line.
+fn path_fold_point(line: &str, budget: usize) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let indent = bytes
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let mut points = line
+        .match_indices('!')
+        .map(|(at, _)| at)
+        .filter(|&at| at > indent && bytes.get(at - 1) != Some(&b'!'));
+    let first = points.next()?;
+    Some(
+        std::iter::once(first)
+            .chain(points)
+            .take_while(|&at| at <= budget)
+            .last()
+            .unwrap_or(first),
+    )
 }
 
 /// Validates a message-id (RFC 5536 §3.1.3): `<` id-left `@` id-right `>`,
@@ -372,6 +438,96 @@ mod tests {
         assert_eq!(a.header("Path"), Some("me!not-for-mail"));
         a.set_header("Path", "x!!y ! z");
         assert_eq!(a.path_entries(), ["x", "y", "z"]);
+    }
+
+    /// Longest line of an article's written form, CRLF excluded.
+    fn longest_line(a: &Article) -> usize {
+        let bytes = a.to_bytes();
+        bytes
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::len)
+            .max()
+            .unwrap_or(0)
+            - 1
+    }
+
+    /// A Path of `hop0001!hop0002!...!not-for-mail` whose `Path: ` line is
+    /// exactly `MAX_HEADER_LINE` octets, and its entries.
+    fn path_at_the_limit() -> (String, Vec<String>) {
+        let room = MAX_HEADER_LINE - "Path: ".len() - "!not-for-mail".len();
+        let mut hops: Vec<String> = (1..).map(|n| format!("hop{n:04}")).take(room / 8).collect();
+        let used = hops.len() * 8 - 1;
+        if let Some(last) = hops.last_mut() {
+            last.push_str(&"x".repeat(room - used));
+        }
+        hops.push("not-for-mail".into());
+        (hops.join("!"), hops)
+    }
+
+    /// The next node refused our articles: a Path that arrived just within the
+    /// line limit went over it once this node prepended its name (`Path: me!...`
+    /// of 1001 octets), and `Article::parse` there said HeaderTooLong.
+    #[test]
+    fn prepending_to_a_path_at_the_line_limit_stays_within_it() {
+        let (path, hops) = path_at_the_limit();
+        let mut a = sample();
+        a.set_header("Path", &path);
+        assert_eq!(longest_line(&a), MAX_HEADER_LINE);
+        let limits = Limits::default();
+        let mut a = Article::parse(&a.to_bytes(), &limits).expect("at the limit parses");
+        for (relay, name) in ["me", "next", "third"].into_iter().enumerate() {
+            a.path_prepend(name);
+            assert!(longest_line(&a) <= MAX_HEADER_LINE, "after {name}");
+            a = Article::parse(&a.to_bytes(), &limits).expect("the next node accepts it");
+            let mut want: Vec<String> = ["third", "next", "me"]
+                .iter()
+                .skip(2 - relay)
+                .map(|s| s.to_string())
+                .collect();
+            want.extend(hops.iter().cloned());
+            assert_eq!(a.path_entries(), want);
+            assert_eq!(a.validate_for_transit(), Ok(()));
+        }
+        // Folded before a `!`, never inside a name; short Paths stay on one line.
+        let folded = a.header("Path").unwrap_or_default();
+        assert!(folded.contains("\r\n !"), "{folded:?}");
+        assert!(!folded.replace("\r\n !", "!").contains("\r\n"));
+        a.set_header("Path", "b!a");
+        a.path_prepend("me");
+        assert_eq!(a.header("Path"), Some("me!b!a"));
+    }
+
+    #[test]
+    fn path_folding_keeps_double_bang_and_unbreakable_lines() {
+        let long = format!("{}!!{}", "a".repeat(980), "b".repeat(20));
+        assert_eq!(
+            fold_path(&long),
+            format!("{}\r\n !!{}", "a".repeat(980), "b".repeat(20))
+        );
+        let unbreakable = "c".repeat(1200);
+        assert_eq!(fold_path(&unbreakable), unbreakable);
+        let folded = format!("{}\r\n !x", "a".repeat(900));
+        assert_eq!(fold_path(&folded), folded);
+        // A continuation line too long breaks after its first entry, not before it.
+        let long_continuation = format!("me\r\n !{}!{}", "d".repeat(990), "e".repeat(20));
+        let want = format!("me\r\n !{}\r\n !{}", "d".repeat(990), "e".repeat(20));
+        assert_eq!(fold_path(&long_continuation), want);
+    }
+
+    /// Path is outside the signed canonical form: folding it keeps a
+    /// signature valid.
+    #[test]
+    fn folding_the_path_keeps_the_signature_valid() {
+        use crate::sign::{check, sign_article, SigStatus};
+        let mut a = sample();
+        a.remove_header("Message-ID");
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        sign_article(&mut a, &key);
+        a.set_header("Path", &path_at_the_limit().0);
+        a.path_prepend("me");
+        assert!(a.header("Path").unwrap_or_default().contains("\r\n"));
+        let relayed = Article::parse(&a.to_bytes(), &Limits::default()).expect("parses");
+        assert!(matches!(check(&relayed), SigStatus::Valid { .. }));
     }
 
     #[test]

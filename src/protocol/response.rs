@@ -25,6 +25,8 @@ const MAX_CODE: u16 = 599;
 const FAULT_CODE: u16 = 403;
 /// Longest status line written, CRLF included (RFC 3977 §3.1: 512 octets).
 pub const MAX_STATUS_LINE: usize = 512;
+/// Longest text [`Response::write`] keeps: the line less the code, its space and CRLF.
+const MAX_STATUS_TEXT: usize = MAX_STATUS_LINE - 2 - 4;
 
 /// A response: a three-digit code, free text, and for the commands that have one (ARTICLE,
 /// LIST, `MESH SINCE`...) the multi-line block that follows the status line.
@@ -140,10 +142,20 @@ pub fn parse_response(line: &[u8]) -> Result<Response, ProtocolError> {
     }
     // What `write` would drop (CR, LF, NUL) is dropped here too, so that a parsed
     // response written again parses the same (found by fuzzing).
-    let text: String = String::from_utf8_lossy(text)
+    let mut text: String = String::from_utf8_lossy(text)
         .chars()
         .filter(|c| !matches!(c, '\r' | '\n' | '\0'))
         .collect();
+    // `write` cuts the text so the line fits MAX_STATUS_LINE; cut it the same way here,
+    // since each invalid byte becomes a 3-byte U+FFFD and a line that fitted may no
+    // longer (found by fuzzing).
+    if text.len() > MAX_STATUS_TEXT {
+        let mut end = MAX_STATUS_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
     Ok(Response::new(code, text))
 }
 
@@ -223,6 +235,23 @@ mod tests {
         let mut out = Vec::new();
         r.write(&mut out);
         assert_eq!(parse_response(out.strip_suffix(b"\r\n").unwrap()), Ok(r));
+    }
+
+    /// Found by fuzzing (CI's 20 s run of fuzz/src/bin/response.rs): a status line
+    /// within 512 octets whose invalid bytes each became a 3-octet U+FFFD parsed to a
+    /// text longer than `write` keeps, so the written response parsed differently.
+    #[test]
+    fn cuts_what_write_cuts() {
+        let mut line = b"255 ".to_vec();
+        line.extend_from_slice(&[0xb9; 200]);
+        let r = parse_response(&line).unwrap();
+        assert!(r.text.len() <= MAX_STATUS_TEXT && r.text.starts_with('\u{fffd}'));
+        let written = r.to_bytes();
+        assert!(written.len() <= MAX_STATUS_LINE);
+        assert_eq!(
+            parse_response(written.strip_suffix(b"\r\n").unwrap()),
+            Ok(r)
+        );
     }
 
     #[test]
