@@ -117,33 +117,32 @@ impl PeerReport {
 }
 
 /// We refused an article the neighbour sent before it reached `ingest` (which logs its
-/// own verdicts): counted in `report` and written to the article log.
+/// own verdicts).
 fn we_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
-    if let Some(log) = node.spool.news_log() {
-        log.append(&[LogEntry {
-            verdict: LogVerdict::Refused,
-            id: Some(id),
-            peer: &report.peer,
-            reason,
-        }]);
-    }
-    let listed = node.config.limits.sync_listed_refusals;
-    report.refuse(Some(id), RefusedBy::Us, reason, listed);
+    refused(node, report, RefusedBy::Us, id, reason);
 }
 
-/// A neighbour refused an article we sent: counted in `report`, and written to the
-/// article log (the neighbour's own log has its side).
+/// A neighbour refused an article we sent (the neighbour's own log has its side).
 fn peer_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
+    refused(node, report, RefusedBy::Peer, id, reason);
+}
+
+/// One refusal, by either side: counted in `report` (listed up to
+/// `sync_listed_refusals`) and written to the article log.
+fn refused(node: &Node, report: &mut PeerReport, by: RefusedBy, id: &str, reason: &str) {
     if let Some(log) = node.spool.news_log() {
         log.append(&[LogEntry {
-            verdict: LogVerdict::PeerRefused,
+            verdict: match by {
+                RefusedBy::Us => LogVerdict::Refused,
+                RefusedBy::Peer => LogVerdict::PeerRefused,
+            },
             id: Some(id),
             peer: &report.peer,
             reason,
         }]);
     }
     let listed = node.config.limits.sync_listed_refusals;
-    report.refuse(Some(id), RefusedBy::Peer, reason, listed);
+    report.refuse(Some(id), by, reason, listed);
 }
 
 impl fmt::Display for PeerReport {
