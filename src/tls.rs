@@ -12,9 +12,14 @@
 //! links and newsreaders: readers get the operator's certificate ([`reader_config`]),
 //! nodes the node certificate.
 //!
-//! TLS sits under the connection (`net::Conn`), never inside the protocol code; the
-//! mesh authentication is bound to the TLS channel through exported keying material
-//! (see `sign::handshake`).
+//! Since both ends proved their node keys in the handshake, that handshake is the mesh
+//! authentication ([`MESH_ALPN`]): the session starts authenticated as the neighbour
+//! whose key signed it, and no `MESH HELLO`/`MESH PROVE` follows (they cost ~500 bytes
+//! per sync). A node that names only [`MESH_ALPN_HELLO`] (before this) still proves
+//! itself with `MESH HELLO`/`MESH PROVE`, bound to the TLS channel through exported
+//! keying material (see `sign::handshake`).
+//!
+//! TLS sits under the connection (`net::Conn`), never inside the protocol code.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,8 +35,18 @@ use rustls::{
 };
 use tokio_rustls::rustls;
 
-/// The ALPN protocol a node names when it opens a mesh link over TLS.
-pub const MESH_ALPN: &[u8] = b"newsmesh/1";
+/// The ALPN protocol a node names when it opens a mesh link over TLS: the TLS
+/// handshake (both node keys pinned) authenticates the mesh session.
+pub const MESH_ALPN: &[u8] = b"newsmesh/2";
+
+/// The earlier mesh ALPN protocol, still accepted and offered second: the session then
+/// authenticates with `MESH HELLO`/`MESH PROVE` bound to the TLS channel.
+pub const MESH_ALPN_HELLO: &[u8] = b"newsmesh/1";
+
+/// Whether a mesh link that agreed on `alpn` is authenticated by its TLS handshake.
+pub fn tls_authenticates(alpn: Option<&[u8]>) -> bool {
+    alpn == Some(MESH_ALPN)
+}
 
 /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32 key bytes follow.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
@@ -89,20 +104,20 @@ fn pkcs8(key: &SigningKey) -> Vec<u8> {
 }
 
 /// The node's self-signed certificate for its ed25519 node key, made afresh (it is an
-/// envelope for the key, so nothing about it needs to be kept).
+/// envelope for the key, so nothing about it needs to be kept). It is as small as a
+/// certificate gets (~200 bytes): it crosses every link twice per handshake, and a
+/// no-op sync should stay under 2 KB. Its subject and issuer are just `CN=newsmesh`
+/// (the key is the identity) and its serial number is 1.
 pub fn node_identity(node_key: &SigningKey) -> Result<Identity, TlsError> {
     let der = PrivatePkcs8KeyDer::from(pkcs8(node_key));
     let pair =
         rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519).map_err(setup)?;
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(setup)?;
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(
-        rcgen::DnType::CommonName,
-        format!(
-            "newsmesh node {}",
-            crate::sign::public_key_text(&node_key.verifying_key())
-        ),
-    );
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "newsmesh");
+    params.serial_number = Some(rcgen::SerialNumber::from(vec![1]));
     let cert = params.self_signed(&pair).map_err(setup)?;
     Ok(Identity {
         chain: vec![cert.der().clone()],
@@ -222,8 +237,9 @@ impl ServerCertVerifier for PinnedServerKey {
     }
 }
 
-/// The accepting side: accepts any node key the config lists for a neighbour (which
-/// neighbour it is, the mesh handshake then says, and must agree).
+/// The accepting side: accepts any node key the config lists for a neighbour (the
+/// session is then that neighbour's; over [`MESH_ALPN_HELLO`] the mesh handshake must
+/// name the same key).
 #[derive(Debug)]
 pub struct PinnedClientKeys {
     allowed: Vec<VerifyingKey>,
@@ -300,7 +316,9 @@ pub fn mesh_client_config(
         .with_custom_certificate_verifier(Arc::new(PinnedServerKey { expected }))
         .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(setup)?;
-    config.alpn_protocols = vec![MESH_ALPN.to_vec()];
+    config.alpn_protocols = vec![MESH_ALPN.to_vec(), MESH_ALPN_HELLO.to_vec()];
+    // The server's name means nothing here (its key is pinned): not sent.
+    config.enable_sni = false;
     Ok(Arc::new(config))
 }
 
@@ -315,7 +333,8 @@ pub fn mesh_server_config(
         .with_client_cert_verifier(Arc::new(PinnedClientKeys { allowed }))
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(setup)?;
-    config.alpn_protocols = vec![MESH_ALPN.to_vec()];
+    // Preferred first: a client offering both gets the handshake-authenticated protocol.
+    config.alpn_protocols = vec![MESH_ALPN.to_vec(), MESH_ALPN_HELLO.to_vec()];
     // A sync never resumes a session (it runs once from cron): tickets would only add
     // bytes to every link.
     config.send_tls13_tickets = 0;
@@ -359,7 +378,7 @@ pub fn reader_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError>
 pub fn wants_mesh(hello: &rustls::server::ClientHello<'_>) -> bool {
     hello
         .alpn()
-        .is_some_and(|mut protocols| protocols.any(|p| p == MESH_ALPN))
+        .is_some_and(|mut protocols| protocols.any(|p| p == MESH_ALPN || p == MESH_ALPN_HELLO))
 }
 
 #[cfg(test)]

@@ -404,7 +404,36 @@ impl Session {
         self.group = None;
         self.current = None;
         self.leftover = None;
+        self.peer_from_tls();
         Ok(())
+    }
+
+    /// A mesh link whose TLS handshake is its authentication ([`crate::tls::MESH_ALPN`])
+    /// belongs, from now on, to the configured neighbour whose node key signed it.
+    fn peer_from_tls(&mut self) {
+        if !crate::tls::tls_authenticates(self.conn.alpn_protocol().as_deref()) {
+            return;
+        }
+        let Some(key) = self
+            .conn
+            .peer_certificate()
+            .and_then(|c| crate::tls::node_key_of(&c))
+        else {
+            return;
+        };
+        // The config in force now (the handshake was checked against it).
+        self.live = self.shared.live();
+        match self.live.config.peers.iter().find(|p| *p.key.key() == key) {
+            Some(peer) => {
+                tracing::info!("{}: authenticated as peer {} (TLS)", self.addr, peer.name);
+                self.peer = Some(peer.name.clone());
+            }
+            None => tracing::warn!(
+                "{}: TLS node key {} is no longer a configured peer",
+                self.addr,
+                crate::sign::public_key_text(&key)
+            ),
+        }
     }
 
     /// COMPRESS DEFLATE (RFC 8054): `206`, then both directions compressed.

@@ -1,9 +1,11 @@
 //! The dialling node's half of securing a mesh link: TLS first (`STARTTLS` naming the
 //! mesh ALPN, see [`crate::tls`]: the peer's certificate must carry the node key our
-//! config lists for it, and we present ours), then the mesh handshake (`MESH HELLO` /
-//! `MESH PROVE`, see [`crate::sign::handshake`]), bound to that TLS connection: the peer
+//! config lists for it, and we present ours). That handshake authenticates both nodes;
+//! only a peer that speaks the earlier mesh ALPN, or a link in clear (`tls = false`),
+//! needs the mesh handshake (`MESH HELLO` / `MESH PROVE`, see
+//! [`crate::sign::handshake`]), bound to the TLS connection when there is one: the peer
 //! must prove the node key our config lists for it before anything else is said, and we
-//! prove ours. A peer with `tls = false` skips the first step.
+//! prove ours.
 
 use ed25519_dalek::SigningKey;
 
@@ -59,12 +61,16 @@ pub(super) async fn compress(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-/// Authenticates both ways with `peer` as the node whose key is `node_key`.
+/// Authenticates both ways with `peer` as the node whose key is `node_key` (already
+/// done when the TLS handshake agreed on [`crate::tls::MESH_ALPN`]).
 pub(super) async fn authenticate(
     node_key: &SigningKey,
     peer: &PeerConfig,
     conn: &mut Conn,
 ) -> Result<()> {
+    if crate::tls::tls_authenticates(conn.alpn_protocol().as_deref()) {
+        return Ok(());
+    }
     let expected = *peer.key.key();
     let client_nonce = nonce();
     let hello = Command::Mesh(MeshCommand::Hello {

@@ -777,19 +777,42 @@ impl RawPeer {
 
     /// `STARTTLS` as the mesh node whose secret key is `key`: 382, then a TLS handshake
     /// that presents `key` and accepts only the node key of the node we connected to.
+    /// It names the earlier mesh ALPN protocol, so MESH HELLO/PROVE still authenticate.
     pub fn start_tls(&mut self, key: &ed25519_dalek::SigningKey) {
-        let line = self.cmd("STARTTLS");
-        assert_eq!(Self::code(&line), 382, "STARTTLS answer {line:?}");
-        self.handshake(key).expect("TLS handshake");
+        self.start_tls_naming(key, newsmesh::tls::MESH_ALPN_HELLO);
     }
 
-    /// The client side of a mesh TLS handshake with `key` (after a 382); the error the
-    /// handshake failed with, if it did.
+    /// STARTTLS naming the mesh ALPN protocol whose TLS handshake authenticates the
+    /// session as `key`'s node (no MESH HELLO/PROVE needed), as `sync` does.
+    pub fn start_tls_authenticated(&mut self, key: &ed25519_dalek::SigningKey) {
+        self.start_tls_naming(key, newsmesh::tls::MESH_ALPN);
+    }
+
+    fn start_tls_naming(&mut self, key: &ed25519_dalek::SigningKey, alpn: &[u8]) {
+        let line = self.cmd("STARTTLS");
+        assert_eq!(Self::code(&line), 382, "STARTTLS answer {line:?}");
+        self.handshake_naming(key, alpn).expect("TLS handshake");
+    }
+
+    /// The client side of a mesh TLS handshake with `key` (after a 382), naming the
+    /// earlier mesh ALPN protocol (MESH HELLO/PROVE follow); the error the handshake
+    /// failed with, if it did.
     pub fn handshake(&mut self, key: &ed25519_dalek::SigningKey) -> Result<(), String> {
+        self.handshake_naming(key, newsmesh::tls::MESH_ALPN_HELLO)
+    }
+
+    fn handshake_naming(
+        &mut self,
+        key: &ed25519_dalek::SigningKey,
+        alpn: &[u8],
+    ) -> Result<(), String> {
         use newsmesh::tls;
         let identity = tls::node_identity(key).map_err(|e| e.to_string())?;
         let expected = self.server_key.expect("the node's key");
-        let config = tls::mesh_client_config(&identity, expected).map_err(|e| e.to_string())?;
+        let mut config =
+            (*tls::mesh_client_config(&identity, expected).map_err(|e| e.to_string())?).clone();
+        config.alpn_protocols = vec![alpn.to_vec()];
+        let config = std::sync::Arc::new(config);
         let mut conn = tokio_rustls::rustls::ClientConnection::new(config, tls::mesh_server_name())
             .map_err(|e| e.to_string())?;
         let mut tcp = self.tcp.try_clone().expect("clone socket");
