@@ -121,6 +121,40 @@ impl Filler {
         id
     }
 
+    /// `n` articles in `group`, stored in one batch; their Message-IDs in order.
+    fn post_many(&mut self, group: &str, n: usize) -> Vec<String> {
+        let first = self.ids.len();
+        let articles: Vec<_> = (first..first + n)
+            .map(|i| {
+                let subject = format!("number {i}");
+                let body = format!("body {i}\n");
+                let draft = Draft {
+                    groups: group,
+                    subject: &subject,
+                    from: "Tester <tester@example.org>",
+                    references: None,
+                    body: body.as_bytes(),
+                };
+                compose(&draft, "alpha", &self.key)
+            })
+            .collect();
+        let raws: Vec<Vec<u8>> = articles.iter().map(|a| a.to_bytes()).collect();
+        let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+        let rules = Rules::new(&self.node.config, &self.node.trust);
+        let verdicts = ingest(&mut self.node.spool, &rules, &refs).unwrap();
+        let refused: Vec<_> = verdicts
+            .iter()
+            .filter(|v| !matches!(v, Verdict::Stored(_)))
+            .collect();
+        assert!(refused.is_empty(), "{:?}", refused.first());
+        let ids: Vec<String> = articles
+            .iter()
+            .map(|a| a.message_id().unwrap().to_string())
+            .collect();
+        self.ids.extend(ids.iter().cloned());
+        ids
+    }
+
     /// Three articles in mesh.test, one in mesh.other, an empty mesh.empty.
     fn standard(&mut self) {
         self.post("mesh.test", "first", "one\n");
@@ -743,6 +777,34 @@ fn list_variants_newgroups_newnews() {
     assert_eq!(c.code("NEWGROUPS 2024011 000000"), 501);
     assert_eq!(c.code("NEWNEWS * 20240230 000000 GMT"), 501);
     assert_eq!(c.code("NEWNEWS 20240101 000000"), 501);
+}
+
+#[test]
+fn newnews_answers_page_by_page_every_article_once_in_arrival_order() {
+    // More articles than one page of the answer (1,000), in two groups interleaved, so
+    // pages hold matches and misses and the last page is partial.
+    let mut wanted = Vec::new();
+    let mut all = Vec::new();
+    let node = TestNode::with(|f| {
+        f.node.spool.create_group("mesh.other", "").unwrap();
+        for _ in 0..5 {
+            let ids = f.post_many("mesh.test", 450);
+            wanted.extend(ids.iter().cloned());
+            all.extend(ids);
+            all.extend(f.post_many("mesh.other", 50));
+        }
+    });
+    let mut c = node.connect();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y%m%d %H%M%S GMT")
+        .to_string();
+    assert_eq!(c.listing(&format!("NEWNEWS * {yesterday}"), 230), all);
+    assert_eq!(
+        c.listing(&format!("NEWNEWS mesh.test {yesterday}"), 230),
+        wanted
+    );
+    // The connection goes on after a long answer.
+    assert_eq!(c.code("DATE"), 111);
 }
 
 /// A minimal article as a newsreader would POST it.

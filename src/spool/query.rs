@@ -303,16 +303,38 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
-    /// Message-IDs of articles in groups matching `matches` that arrived at or after
-    /// `since` (Unix seconds): NEWNEWS.
-    pub fn arrived_since(&self, since: i64) -> Result<Vec<(String, String)>, SpoolError> {
+    /// The first arrival sequence of the articles that arrived at or after `since` (Unix
+    /// seconds), if any: where NEWNEWS starts (found on the `arrived` index).
+    pub fn first_arrival_since(&self, since: i64) -> Result<Option<i64>, SpoolError> {
+        self.conn
+            .query_row(
+                "SELECT MIN(seq) FROM articles WHERE arrived >= ?1",
+                params![since],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// One page of NEWNEWS: (seq, Message-ID, Newsgroups) of the articles from arrival
+    /// sequence `from` on that arrived at or after `since`, in arrival order, at most
+    /// `limit`. The scan follows the sequence (`+arrived` keeps SQLite off the `arrived`
+    /// index, which would sort every match on every page).
+    pub fn arrived_since(
+        &self,
+        since: i64,
+        from: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, String, String)>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT msgid, newsgroups FROM articles WHERE arrived >= ?1 ORDER BY seq",
+                "SELECT seq, msgid, newsgroups FROM articles \
+                 WHERE seq >= ?2 AND +arrived >= ?1 ORDER BY seq LIMIT ?3",
             )
             .and_then(|mut s| {
-                s.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect()
+                s.query_map(params![since, from, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect()
             })
             .map_err(|e| self.err(e))
     }

@@ -2,11 +2,14 @@
 //! DISTRIBUTIONS), NEWGROUPS and NEWNEWS (§7.3, §7.4), and RFC 2980's XGTITLE (group
 //! descriptions for readers older than LIST NEWSGROUPS).
 
+use std::sync::Arc;
+
 use chrono::{Datelike, NaiveDate, TimeZone};
 
 use super::over::OVERVIEW_FMT;
 use super::query;
 use crate::article::body_from_local;
+use crate::net::NetError;
 use crate::protocol::{write_block, ListKind};
 use crate::server::session::Session;
 use crate::spool::GroupInfo;
@@ -226,31 +229,56 @@ pub(super) async fn newgroups(s: &mut Session, date: &str, time: &str, gmt: bool
     s.conn.queue(b".\r\n");
 }
 
+/// Arrivals NEWNEWS reads from the spool at a time: the answer is sent page by page, so
+/// its memory stays bounded however many articles match.
+const NEWNEWS_PAGE: usize = 1000;
+
 /// NEWNEWS wildmat date time [GMT]: Message-IDs of articles that arrived here since
-/// then in a group the wildmat matches.
-pub(super) async fn newnews(s: &mut Session, wildmat: &str, date: &str, time: &str, gmt: bool) {
+/// then in a group the wildmat matches, in arrival order.
+pub(super) async fn newnews(
+    s: &mut Session,
+    wildmat: &str,
+    date: &str,
+    time: &str,
+    gmt: bool,
+) -> Result<(), NetError> {
     let Some(since) = parse_since(date, time, gmt) else {
         s.reply(501, &format!("invalid date and time {date} {time}"));
-        return;
+        return Ok(());
     };
-    let pattern = Wildmat::new(wildmat);
-    let Some(text) = query(s, move |_, spool| {
-        let mut text = String::new();
-        for (id, groups) in spool.arrived_since(since)? {
-            if groups.split(',').any(|g| pattern.matches(g.trim())) {
-                text.push_str(&id);
-                text.push_str("\r\n");
-            }
-        }
-        Ok(text)
-    })
-    .await
+    let pattern = Arc::new(Wildmat::new(wildmat));
+    let Some(mut next) = query(s, move |_, spool| Ok(spool.first_arrival_since(since)?)).await
     else {
-        return;
+        return Ok(());
     };
     s.reply(230, "list of new articles follows");
-    s.conn.queue(text.as_bytes());
+    while let Some(from) = next {
+        let pattern = Arc::clone(&pattern);
+        let page = s
+            .shared
+            .with_spool(move |_, spool| {
+                let page = spool.arrived_since(since, from, NEWNEWS_PAGE)?;
+                let mut text = String::new();
+                for (_, id, groups) in &page {
+                    if groups.split(',').any(|g| pattern.matches(g.trim())) {
+                        text.push_str(id);
+                        text.push_str("\r\n");
+                    }
+                }
+                let more = (page.len() == NEWNEWS_PAGE).then(|| page.last().map(|a| a.0 + 1));
+                Ok::<_, crate::Error>((text, more.flatten()))
+            })
+            .await
+            // The 230 is out: a failure now can only end the connection.
+            .map_err(|e| NetError::Io(std::io::Error::other(e.to_string())))?;
+        s.conn.queue(page.0.as_bytes());
+        next = page.1;
+        if next.is_some() {
+            s.conn.flush().await?;
+        }
+    }
     s.conn.queue(b".\r\n");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ pub(super) async fn handle(s: &mut Session, command: Command) -> Result<Flow, Ne
             date,
             time,
             gmt,
-        } => list::newnews(s, &wildmat, &date, &time, gmt).await,
+        } => list::newnews(s, &wildmat, &date, &time, gmt).await?,
         Command::Group(name) => group::group(s, name).await,
         Command::ListGroup { group, range } => group::listgroup(s, group, range).await?,
         Command::Next => group::step(s, true).await,
