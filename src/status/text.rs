@@ -134,6 +134,25 @@ impl NodeStatus {
                 }
                 (false, None) => writeln!(f, "  live link: down {}", age(self.now - l.since))?,
             }
+            if l.sent + l.received + l.duplicates > 0 {
+                writeln!(
+                    f,
+                    "    since serve started: sent={} received={} duplicates={}",
+                    l.sent, l.received, l.duplicates
+                )?;
+            }
+        }
+        if let Some(l) = &p.live_inbound {
+            let state = if l.up {
+                "up, waiting for our arrivals (MESH IDLE)"
+            } else {
+                "down"
+            };
+            writeln!(
+                f,
+                "  its live link here: {state} {}",
+                age(self.now - l.since)
+            )?;
         }
         if let Some(i) = &p.inbound {
             writeln!(
