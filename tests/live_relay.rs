@@ -306,3 +306,58 @@ fn a_node_behind_nat_with_two_hubs_takes_each_body_once() {
         node.stop();
     }
 }
+
+#[test]
+fn a_body_pushed_in_by_one_neighbour_is_not_also_pulled_from_another() {
+    const ARTICLES: usize = 50;
+    let mut p = TestNode::new("p");
+    let mut h1 = TestNode::new("h1");
+    let mut h2 = TestNode::new("h2");
+    let mut n = TestNode::new("n");
+    link_live(&p, &h1);
+    link_live(&p, &h2);
+    // h1 dials n and pushes into n's server; n idles on h2 and pulls.
+    link_live(&h1, &n);
+    link_passive_live(&h2, &n);
+    for node in [&mut p, &mut h1, &mut h2, &mut n] {
+        node.start();
+    }
+    assert!(wait_until(LIVE_DEADLINE, || live(&h1, "n")["up"] == true));
+    assert!(wait_until(LIVE_DEADLINE, || live_inbound(&h2, "n")["up"] == true));
+    let ids: Vec<String> = (0..ARTICLES)
+        .map(|i| p.post(&format!("push or pull {i}"), "one crossing into n\n"))
+        .collect();
+    assert!(
+        wait_until(LIVE_DEADLINE, || ids.iter().all(|id| n.copies_of(id) == 1)),
+        "n did not get them all"
+    );
+    // Bodies into n: pushed by h1 (taken, or turned down as already here: h1's log
+    // has those) and pulled from h2 (stored, or found here already).
+    let moved = || {
+        let pushed = live(&h1, "n")["sent"].as_u64().unwrap_or(0);
+        let log = std::fs::read_to_string(h1.home().join("news.log")).unwrap_or_default();
+        let pushed_twice = log
+            .lines()
+            .filter(|l| l.contains("peer-refused") && l.contains("peer=n "))
+            .count() as u64;
+        let from_h2 = live(&n, "h2");
+        let pulled = from_h2["received"].as_u64().unwrap_or(0);
+        let pulled_twice = from_h2["duplicates"].as_u64().unwrap_or(0);
+        (pushed + pulled, pushed_twice + pulled_twice)
+    };
+    assert!(
+        wait_until(LIVE_DEADLINE, || moved().0 == ARTICLES as u64),
+        "bodies counted into n: {:?}",
+        moved()
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let (once, twice) = moved();
+    assert_eq!(
+        (once, twice),
+        (ARTICLES as u64, 0),
+        "{twice} bodies crossed into n twice"
+    );
+    for node in [&mut n, &mut h2, &mut h1, &mut p] {
+        node.stop();
+    }
+}

@@ -29,10 +29,11 @@ pub struct LinkState {
     pub receives: bool,
     /// Why it went down (null while up).
     pub error: Option<String>,
-    /// Articles it sent the neighbour since `serve` started (the neighbour took them).
+    /// Articles it sent the neighbour (the neighbour took them) since `serve` started or
+    /// a reload changed the peer's entry; the same for the two counts below.
     #[serde(default)]
     pub sent: u64,
-    /// Articles it brought in from the neighbour and stored, since `serve` started.
+    /// Articles it brought in from the neighbour and stored.
     #[serde(default)]
     pub received: u64,
     /// Bodies it brought in that were here already (another link or session was

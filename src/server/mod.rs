@@ -155,7 +155,7 @@ pub struct Running {
     /// The bound NNTPS (implicit TLS) address, when `[tls] nntps_listen` asks for one.
     pub nntps_addr: Option<SocketAddr>,
     /// Live links to the neighbours (`crate::relay`).
-    relay: Option<crate::relay::Relay>,
+    relay: crate::relay::Relay,
 }
 
 impl Running {
@@ -167,9 +167,7 @@ impl Running {
     /// Asks the server and its live relay to stop and waits for both.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        if let Some(relay) = self.relay {
-            relay.stop().await;
-        }
+        self.relay.stop().await;
         let _ = self.task.await;
     }
 }
@@ -282,7 +280,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         reload,
         task,
         nntps_addr,
-        relay: Some(relay),
+        relay,
     })
 }
 

@@ -137,7 +137,7 @@ impl NodeStatus {
             if l.sent + l.received + l.duplicates > 0 {
                 writeln!(
                     f,
-                    "    since serve started: sent={} received={} duplicates={}",
+                    "    moved: sent={} received={} duplicates={}",
                     l.sent, l.received, l.duplicates
                 )?;
             }

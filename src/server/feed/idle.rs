@@ -36,6 +36,8 @@ pub(super) async fn idle(s: &mut Session, seq: u64) -> Result<(), NetError> {
         .peer(&peer)
         .is_some_and(|p| p.live && p.address.is_some());
     if dialled {
+        // (A reload may have given it an address since it subscribed.)
+        s.shared.subscribers.ended(s.id);
         s.reply(503, "not needed: this node's live relay dials you");
         return Ok(());
     }
