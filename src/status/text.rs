@@ -143,14 +143,14 @@ impl NodeStatus {
             }
         }
         if let Some(l) = &p.live_inbound {
-            let state = if l.up {
-                "up, waiting for our arrivals (MESH IDLE)"
+            let (state, how) = if l.up {
+                ("up", " (it waits here for our arrivals: MESH IDLE)")
             } else {
-                "down"
+                ("down", "")
             };
             writeln!(
                 f,
-                "  its live link here: {state} {}",
+                "  its live link here: {state} {}{how}",
                 age(self.now - l.since)
             )?;
         }
