@@ -228,7 +228,7 @@ pub enum Authors {
 }
 
 /// One `[[peer]]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
     /// The neighbour's Path identity.

@@ -8,7 +8,7 @@ mod mesh;
 
 use std::time::Duration;
 
-use mesh::{link_live, link_passive_live, wait_until, TestNode};
+use mesh::{add_peer_with, link_live, link_passive_live, wait_until, TestNode};
 
 /// A generous deadline for "at once" (CI runs on two busy cores); the point is that no
 /// `sync` runs at all.
@@ -72,13 +72,6 @@ fn an_article_posted_at_one_end_of_a_line_reaches_the_other_end_without_sync() {
     assert_everywhere_once(&nodes, &reply);
     // `status` shows each live link up; e's link to d also receives (d cannot dial e),
     // and d has no live link of its own to e (passive).
-    let live = |node: &TestNode, peer: &str| -> serde_json::Value {
-        let run = node.run(&["status", "--json"]).ok();
-        let status: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
-        let peers = status["peers"].as_array().expect("peers").clone();
-        let p = peers.into_iter().find(|p| p["name"] == peer).expect("peer");
-        p["live"].clone()
-    };
     assert_eq!(live(&nodes[1], "a")["up"], true);
     assert_eq!(live(&nodes[1], "c")["receives"], false);
     assert_eq!(live(&nodes[4], "d")["up"], true);
@@ -150,4 +143,221 @@ fn cron_sync_running_beside_the_live_relay_moves_no_body_twice() {
     }
     b.stop();
     a.stop();
+}
+
+/// `status --json` of `node`: the entry for `peer` (Null when it lists no such peer).
+fn peer_status(node: &TestNode, peer: &str) -> serde_json::Value {
+    let run = node.run(&["status", "--json"]).ok();
+    let status: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let peers = status["peers"].as_array().expect("peers").clone();
+    peers
+        .into_iter()
+        .find(|p| p["name"] == peer)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// `node`'s own live link to `peer`, as `status --json` shows it.
+fn live(node: &TestNode, peer: &str) -> serde_json::Value {
+    peer_status(node, peer)["live"].clone()
+}
+
+/// `peer`'s live link into `node` (it idles on `node` with MESH IDLE).
+fn live_inbound(node: &TestNode, peer: &str) -> serde_json::Value {
+    peer_status(node, peer)["live_inbound"].clone()
+}
+
+#[test]
+fn a_peer_added_while_serving_gets_a_live_link_and_loses_it_when_no_longer_live() {
+    let mut a = TestNode::new("a");
+    let mut b = TestNode::new("b");
+    // a knows b as a passive peer (b dials it); b starts knowing nobody.
+    add_peer_with(&a, &b, false, true);
+    a.start();
+    b.start();
+    // The operator adds a on b while b serves: the file watcher reloads it, the relay
+    // follows, and what b posts reaches a without sync and without a restart.
+    add_peer_with(&b, &a, true, true);
+    let id = b.post("after the reload", "relayed by a link the reload opened\n");
+    assert!(
+        wait_until(LIVE_DEADLINE, || a.copies_of(&id) == 1),
+        "a never got {id} from b's live relay:\n{}",
+        b.serve_logs()
+    );
+    assert!(wait_until(LIVE_DEADLINE, || live(&b, "a")["up"] == true));
+    // The link idles on a (a cannot dial b): a's status shows it waiting there.
+    assert!(wait_until(LIVE_DEADLINE, || live_inbound(&a, "b")["up"] == true));
+    // Live turned off: the link is closed, on both sides.
+    b.set_peer_option("a", "live", false);
+    assert!(
+        wait_until(LIVE_DEADLINE, || live(&b, "a").is_null()),
+        "b still shows a live link to a: {}",
+        live(&b, "a")
+    );
+    assert!(
+        wait_until(LIVE_DEADLINE, || live_inbound(&a, "b")["up"] == false),
+        "a still sees b's link: {}",
+        live_inbound(&a, "b")
+    );
+    // On again, then removed: opened again, then closed again.
+    b.set_peer_option("a", "live", true);
+    assert!(wait_until(LIVE_DEADLINE, || live_inbound(&a, "b")["up"] == true));
+    b.run(&["peer", "remove", "a"]).ok();
+    assert!(
+        wait_until(LIVE_DEADLINE, || live_inbound(&a, "b")["up"] == false),
+        "b's link to a outlived a's removal from b's config: {}",
+        live_inbound(&a, "b")
+    );
+    assert!(peer_status(&b, "a").is_null());
+    let state = std::fs::read_to_string(b.home().join("live.state")).unwrap_or_default();
+    assert!(!state.contains("\"a\""), "{state}");
+    b.stop();
+    a.stop();
+}
+
+#[test]
+fn the_hub_shows_the_live_link_of_a_node_behind_nat_while_it_idles() {
+    let mut hub = TestNode::new("hub");
+    let mut nat = TestNode::new("nat");
+    link_passive_live(&hub, &nat);
+    hub.start();
+    nat.start();
+    assert!(
+        wait_until(LIVE_DEADLINE, || live_inbound(&hub, "nat")["up"] == true),
+        "hub's status never showed nat's live link: {}",
+        peer_status(&hub, "nat")
+    );
+    // The hub dials nothing to nat (no address): its own live link stays null.
+    assert!(live(&hub, "nat").is_null());
+    let text = hub.run(&["status"]).ok().stdout;
+    assert!(
+        text.contains("its live link here: up"),
+        "status text shows it:\n{text}"
+    );
+    nat.stop();
+    assert!(
+        wait_until(LIVE_DEADLINE, || live_inbound(&hub, "nat")["up"] == false),
+        "hub still shows nat's live link up after nat stopped: {}",
+        peer_status(&hub, "nat")
+    );
+    let text = hub.run(&["status"]).ok().stdout;
+    assert!(text.contains("its live link here: down"), "{text}");
+    hub.stop();
+    // No serve, no live facts.
+    assert!(live_inbound(&hub, "nat").is_null());
+}
+
+#[test]
+fn a_node_behind_nat_with_two_hubs_takes_each_body_once() {
+    const ARTICLES: usize = 50;
+    let mut p = TestNode::new("p");
+    let mut h1 = TestNode::new("h1");
+    let mut h2 = TestNode::new("h2");
+    let mut n = TestNode::new("n");
+    link_live(&p, &h1);
+    link_live(&p, &h2);
+    link_passive_live(&h1, &n);
+    link_passive_live(&h2, &n);
+    for node in [&mut p, &mut h1, &mut h2] {
+        node.start();
+    }
+    // While n is down, both hubs get the same articles; when n starts, its two links
+    // come up together and both find all of them new.
+    let mut ids: Vec<String> = (0..ARTICLES)
+        .map(|i| p.post(&format!("while n was down {i}"), "one crossing into n\n"))
+        .collect();
+    let on_both_hubs = |ids: &[String]| ids.iter().all(|id| h1.has(id) && h2.has(id));
+    assert!(wait_until(LIVE_DEADLINE, || on_both_hubs(&ids)));
+    n.start();
+    // Then live: each article reaches both hubs at about the same moment and wakes
+    // both of n's links.
+    for hub in [&h1, &h2] {
+        assert!(wait_until(LIVE_DEADLINE, || live_inbound(hub, "n")["up"] == true));
+    }
+    ids.extend((0..ARTICLES).map(|i| p.post(&format!("two hubs {i}"), "live into n\n")));
+    assert!(
+        wait_until(LIVE_DEADLINE, || ids.iter().all(|id| n.copies_of(id) == 1)),
+        "n did not get them all"
+    );
+    // Every body that crossed into n is counted by the link that brought it:
+    // received (stored) or duplicates (here already).
+    let moved = || {
+        let (mut received, mut duplicates) = (0, 0);
+        for hub in ["h1", "h2"] {
+            let l = live(&n, hub);
+            received += l["received"].as_u64().unwrap_or(0);
+            duplicates += l["duplicates"].as_u64().unwrap_or(0);
+        }
+        (received, duplicates)
+    };
+    assert!(
+        wait_until(LIVE_DEADLINE, || moved().0 == ids.len() as u64),
+        "n's links counted {:?} bodies",
+        moved()
+    );
+    // A late second copy would be counted within a flush or two.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (received, duplicates) = moved();
+    assert_eq!(
+        (received, duplicates),
+        (ids.len() as u64, 0),
+        "{duplicates} bodies crossed into n twice"
+    );
+    for node in [&mut n, &mut h2, &mut h1, &mut p] {
+        node.stop();
+    }
+}
+
+#[test]
+fn a_body_pushed_in_by_one_neighbour_is_not_also_pulled_from_another() {
+    const ARTICLES: usize = 50;
+    let mut p = TestNode::new("p");
+    let mut h1 = TestNode::new("h1");
+    let mut h2 = TestNode::new("h2");
+    let mut n = TestNode::new("n");
+    link_live(&p, &h1);
+    link_live(&p, &h2);
+    // h1 dials n and pushes into n's server; n idles on h2 and pulls.
+    link_live(&h1, &n);
+    link_passive_live(&h2, &n);
+    for node in [&mut p, &mut h1, &mut h2, &mut n] {
+        node.start();
+    }
+    assert!(wait_until(LIVE_DEADLINE, || live(&h1, "n")["up"] == true));
+    assert!(wait_until(LIVE_DEADLINE, || live_inbound(&h2, "n")["up"] == true));
+    let ids: Vec<String> = (0..ARTICLES)
+        .map(|i| p.post(&format!("push or pull {i}"), "one crossing into n\n"))
+        .collect();
+    assert!(
+        wait_until(LIVE_DEADLINE, || ids.iter().all(|id| n.copies_of(id) == 1)),
+        "n did not get them all"
+    );
+    // Bodies into n: pushed by h1 (taken, or turned down as already here: h1's log
+    // has those) and pulled from h2 (stored, or found here already).
+    let moved = || {
+        let pushed = live(&h1, "n")["sent"].as_u64().unwrap_or(0);
+        let log = std::fs::read_to_string(h1.home().join("news.log")).unwrap_or_default();
+        let pushed_twice = log
+            .lines()
+            .filter(|l| l.contains("peer-refused") && l.contains("peer=n "))
+            .count() as u64;
+        let from_h2 = live(&n, "h2");
+        let pulled = from_h2["received"].as_u64().unwrap_or(0);
+        let pulled_twice = from_h2["duplicates"].as_u64().unwrap_or(0);
+        (pushed + pulled, pushed_twice + pulled_twice)
+    };
+    assert!(
+        wait_until(LIVE_DEADLINE, || moved().0 == ARTICLES as u64),
+        "bodies counted into n: {:?}",
+        moved()
+    );
+    std::thread::sleep(Duration::from_millis(2500));
+    let (once, twice) = moved();
+    assert_eq!(
+        (once, twice),
+        (ARTICLES as u64, 0),
+        "{twice} bodies crossed into n twice"
+    );
+    for node in [&mut n, &mut h2, &mut h1, &mut p] {
+        node.stop();
+    }
 }

@@ -96,7 +96,7 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
     let b = peer(&after, "beta");
     assert_eq!(
         keys(b),
-        "address backlog groups inbound kind last_ok last_sync live marks name totals"
+        "address backlog groups inbound kind last_ok last_sync live live_inbound marks name totals"
     );
     assert_eq!(
         keys(&b["last_sync"]),

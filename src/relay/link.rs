@@ -3,16 +3,20 @@
 //! by other processes: `post`, `sync`, `import`), with a keepalive so idle timeouts do
 //! not close a quiet link. A failed link is dialled again with exponential backoff.
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::config::PeerConfig;
 use crate::error::Result;
 use crate::home::{Home, Node};
-use crate::sync::{Idled, PeerReport, PushLink};
+use crate::sync::{Fetching, Idled, InFlight, PeerReport, PushLink, RELAY_OWNERS};
 
 /// First wait before dialling a lost neighbour again; it doubles up to the limit.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -28,11 +32,14 @@ pub(super) struct Links {
     pub(super) retry_max: Duration,
     pub(super) arrivals: watch::Receiver<u64>,
     pub(super) stopped: watch::Receiver<bool>,
+    /// The server's in-flight table: a pull claims its ids there (`sync::Fetching`).
+    pub(super) in_flight: InFlight,
 }
 
 impl Links {
-    /// Runs one link per peer on a single-threaded runtime until the relay stops.
-    pub(super) fn run_all(self, peers: Vec<PeerConfig>) {
+    /// Runs one link per live peer of `peers` on a single-threaded runtime until the
+    /// relay stops, following every new peer list `peers` receives (a reload).
+    pub(super) fn run_all(self, mut peers: watch::Receiver<Vec<PeerConfig>>) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -44,23 +51,59 @@ impl Links {
             }
         };
         // Links hold `&Node` across awaits (a SQLite connection is not `Sync`): local tasks.
-        let board = std::rc::Rc::new(super::state::Board::new(&self.home));
+        let board = Rc::new(super::state::Board::new(&self.home));
         let local = tokio::task::LocalSet::new();
         local.block_on(&runtime, async {
-            let mut links = tokio::task::JoinSet::new();
-            for peer in peers {
-                let link = Link {
-                    home: self.home.clone(),
-                    node_key: self.node_key.clone(),
-                    retry_max: self.retry_max,
-                    arrivals: self.arrivals.clone(),
-                    stopped: self.stopped.clone(),
-                    board: std::rc::Rc::clone(&board),
-                    peer,
-                };
-                links.spawn_local(link.run());
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut running: BTreeMap<String, (PeerConfig, AbortHandle)> = BTreeMap::new();
+            let mut stopped = self.stopped.clone();
+            let mut next_owner = RELAY_OWNERS;
+            let mut flush = tokio::time::interval(super::state::FLUSH_EVERY);
+            let mut following = true;
+            loop {
+                if *stopped.borrow() {
+                    break;
+                }
+                let wanted = super::live_peers(&peers.borrow_and_update());
+                let plan = super::plan(
+                    running
+                        .iter()
+                        .map(|(name, (peer, _))| (name.as_str(), peer)),
+                    &wanted,
+                );
+                for name in &plan.close {
+                    if let Some((_, handle)) = running.remove(name) {
+                        // Dropped at its next wait: marks are saved only after the peer's
+                        // answer, so nothing is lost.
+                        handle.abort();
+                        board.forget(name);
+                        tracing::info!("live link to {name} closed (configuration changed)");
+                    }
+                }
+                for peer in plan.open {
+                    let link = Link {
+                        home: self.home.clone(),
+                        node_key: self.node_key.clone(),
+                        retry_max: self.retry_max,
+                        arrivals: self.arrivals.clone(),
+                        stopped: self.stopped.clone(),
+                        board: Rc::clone(&board),
+                        fetching: Fetching::new(Arc::clone(&self.in_flight), next_owner),
+                        peer: peer.clone(),
+                    };
+                    next_owner += 1;
+                    let handle = tasks.spawn_local(link.run());
+                    running.insert(peer.name.clone(), (peer, handle));
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    changed = peers.changed(), if following => following = changed.is_ok(),
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                    _ = flush.tick() => board.flush(),
+                }
             }
-            while links.join_next().await.is_some() {}
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
         });
         board.clear();
     }
@@ -72,7 +115,9 @@ struct Link {
     retry_max: Duration,
     arrivals: watch::Receiver<u64>,
     stopped: watch::Receiver<bool>,
-    board: std::rc::Rc<super::state::Board>,
+    board: Rc<super::state::Board>,
+    /// This link's claims on the ids it pulls.
+    fetching: Fetching,
     peer: PeerConfig,
 }
 
@@ -125,14 +170,25 @@ impl Link {
                 peer: self.peer.name.clone(),
                 ..PeerReport::default()
             };
-            link.push(&mut node, &self.peer, &mut report).await?;
+            let pushed = link.push(&mut node, &self.peer, &mut report).await;
+            self.board.count(&self.peer.name, &report);
+            pushed?;
             if subscribed {
                 let seq = node.spool.marks(&self.peer.name)?.pull_seq;
                 let ours = ours_to_push(&node, &self.peer.name, &mut self.arrivals);
                 match link.idle(seq, ours).await? {
                     Idled::Pull => {
                         self.board.set(&self.peer.name, true, true, None);
-                        link.pull(&mut node, &self.peer, &mut report).await?
+                        // Its `peer` names the source of what is stored (`delivered_by`).
+                        let mut pulled = PeerReport {
+                            peer: self.peer.name.clone(),
+                            ..PeerReport::default()
+                        };
+                        let outcome = link
+                            .pull(&mut node, &self.peer, &mut pulled, &self.fetching)
+                            .await;
+                        self.board.count(&self.peer.name, &pulled);
+                        outcome?
                     }
                     Idled::NotNeeded => subscribed = false,
                 }

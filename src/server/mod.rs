@@ -52,7 +52,8 @@ pub struct Shared {
     /// Message-IDs some session answered 238 (send it) and whose TAKETHIS has not been
     /// processed yet, with the session that will send it: another peer's CHECK for one of
     /// them gets 431 (try later), so a body crosses the link into this node once.
-    pub in_flight: Mutex<std::collections::HashMap<String, u64>>,
+    /// Shared with the live relay, whose pulls claim their ids here too.
+    pub in_flight: crate::sync::InFlight,
     /// Source of session ids.
     pub next_session: std::sync::atomic::AtomicU64,
     /// Bounds the blocking tasks waiting for the spool.
@@ -68,6 +69,9 @@ pub struct Shared {
     pub arrivals: watch::Receiver<u64>,
     /// Becomes true when the server stops (ends a `MESH IDLE` wait).
     pub stopping: watch::Receiver<bool>,
+    /// Neighbours (behind NAT) whose own live link waits here with `MESH IDLE`, for
+    /// `status`.
+    pub subscribers: Arc<crate::relay::Subscribers>,
 }
 
 impl Shared {
@@ -150,8 +154,8 @@ pub struct Running {
     task: tokio::task::JoinHandle<()>,
     /// The bound NNTPS (implicit TLS) address, when `[tls] nntps_listen` asks for one.
     pub nntps_addr: Option<SocketAddr>,
-    /// Live links to the neighbours (`crate::relay`), when any peer is live.
-    relay: Option<crate::relay::Relay>,
+    /// Live links to the neighbours (`crate::relay`).
+    relay: crate::relay::Relay,
 }
 
 impl Running {
@@ -163,9 +167,7 @@ impl Running {
     /// Asks the server and its live relay to stop and waits for both.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        if let Some(relay) = self.relay {
-            relay.stop().await;
-        }
+        self.relay.stop().await;
         let _ = self.task.await;
     }
 }
@@ -226,12 +228,16 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
     let (arrived, arrivals) = watch::channel(0u64);
     node.spool
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
+    // The relay runs whatever the config says now and follows each reload's peers.
+    let in_flight = crate::sync::InFlight::default();
+    let (relay_peers, peers) = watch::channel(node.config.peers.clone());
     let relay = crate::relay::Relay::start(
         home,
         &node_key,
-        &node.config.peers,
+        peers,
         &node.config.limits,
         arrivals.clone(),
+        Arc::clone(&in_flight),
     )?;
     let admission = admission::Admission::new(&node.config.limits);
     let (stop, stopped) = watch::channel(false);
@@ -244,7 +250,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         current: Arc::new(Current::new(Live::new(node.config, node.trust))),
         admission: Arc::clone(&admission),
         spool: Mutex::new(node.spool),
-        in_flight: Mutex::new(std::collections::HashMap::new()),
+        in_flight,
         next_session: std::sync::atomic::AtomicU64::new(1),
         spool_slots: Semaphore::new(2),
         guards: feed::Guards::default(),
@@ -252,6 +258,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         reader_tls: Some(reader_tls),
         arrivals,
         stopping: stopped.clone(),
+        subscribers: Arc::new(crate::relay::Subscribers::new(home)),
     });
     let reload = Arc::new(tokio::sync::Notify::new());
     let reloaded = Arc::clone(&shared);
@@ -261,6 +268,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         Arc::clone(&reload),
         stopped.clone(),
         move |live: Arc<Live>| {
+            relay_peers.send_replace(live.config.peers.clone());
             let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
             async move { shared.apply_limits(&admission, &live.config.limits).await }
         },
@@ -354,6 +362,7 @@ async fn accept_loop(
     {
         tracing::warn!("sessions still busy after 10 s; stopping anyway");
     }
+    shared.subscribers.clear();
 }
 
 /// `newsmesh serve`: runs in the foreground until SIGTERM or SIGINT; SIGHUP reloads the

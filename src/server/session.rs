@@ -307,6 +307,7 @@ impl Session {
             );
         }
         self.record_neighbour().await;
+        self.shared.subscribers.ended(self.id);
         // Bodies this peer promised and never sent may now come from another peer.
         self.shared.in_flight().retain(|_, owner| *owner != self.id);
         self.conn.shutdown().await;

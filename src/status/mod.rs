@@ -91,6 +91,10 @@ pub struct PeerStatus {
     /// The running `serve`'s live link to it (null: none, as for a passive peer, a peer
     /// with `live = false`, or when `serve` is not running).
     pub live: Option<crate::relay::LinkState>,
+    /// Its own live link into the running `serve`, waiting with `MESH IDLE` (it is behind
+    /// NAT: we cannot dial it): up since when, or down since its connection ended (null:
+    /// it has not subscribed since `serve` started, or `serve` is not running).
+    pub live_inbound: Option<crate::relay::InboundLink>,
 }
 
 /// A peer's sync marks.
@@ -153,9 +157,11 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
     let spool = node.spool.stats()?;
     let mut peers = Vec::new();
     let mut live = crate::relay::live_links(home);
+    let mut inbound = crate::relay::inbound_links(home);
     for p in &node.config.peers {
         let mut status = peer(&node, &p.name, "mesh", &p.address, &p.groups)?;
         status.live = live.remove(&p.name);
+        status.live_inbound = inbound.remove(&p.name);
         peers.push(status);
     }
     for p in &node.config.nntp_peers {
@@ -235,6 +241,7 @@ fn peer(
         totals,
         inbound: node.spool.peer_inbound(name)?,
         live: None,
+        live_inbound: None,
     })
 }
 

@@ -134,6 +134,25 @@ impl NodeStatus {
                 }
                 (false, None) => writeln!(f, "  live link: down {}", age(self.now - l.since))?,
             }
+            if l.sent + l.received + l.duplicates > 0 {
+                writeln!(
+                    f,
+                    "    moved: sent={} received={} duplicates={}",
+                    l.sent, l.received, l.duplicates
+                )?;
+            }
+        }
+        if let Some(l) = &p.live_inbound {
+            let (state, how) = if l.up {
+                ("up", " (it waits here for our arrivals: MESH IDLE)")
+            } else {
+                ("down", "")
+            };
+            writeln!(
+                f,
+                "  its live link here: {state} {}{how}",
+                age(self.now - l.since)
+            )?;
         }
         if let Some(i) = &p.inbound {
             writeln!(

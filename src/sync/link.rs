@@ -10,8 +10,9 @@ use std::future::Future;
 
 use super::auth::{authenticate, compress, secure};
 use super::conn::{command, dial, expect, greeting, net, response};
-use super::pull::pull;
+use super::pull::pull_reserving;
 use super::push::{push, Target};
+use super::reserve::Fetching;
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
@@ -77,14 +78,17 @@ impl PushLink {
         push(node, &target, &mut self.conn, report).await
     }
 
-    /// Fetches what arrived at `peer` after our pull mark, as `sync` does.
+    /// Fetches what arrived at `peer` after our pull mark, as `sync` does, claiming
+    /// each id in `fetching` first so that a body another link or session of this
+    /// process is bringing in does not cross twice.
     pub async fn pull(
         &mut self,
         node: &mut Node,
         peer: &PeerConfig,
         report: &mut PeerReport,
+        fetching: &Fetching,
     ) -> Result<()> {
-        pull(node, &peer.name, &mut self.conn, report).await
+        pull_reserving(node, &peer.name, &mut self.conn, report, Some(fetching)).await
     }
 
     /// Waits (`MESH IDLE`) until the neighbour has an arrival after `seq`, or until

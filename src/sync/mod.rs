@@ -16,6 +16,7 @@ mod lock;
 mod nntp;
 mod pull;
 mod push;
+mod reserve;
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -30,6 +31,7 @@ pub use exchange::exchange;
 pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
+pub use reserve::{Fetching, InFlight, RELAY_OWNERS};
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -49,6 +51,10 @@ pub struct PeerReport {
     /// Whether the link runs over TLS (`tls=yes`); a peer with `tls = false` and an
     /// `[[nntp_peer]]` say `tls=no`.
     pub tls: bool,
+    /// Bodies fetched from the neighbour that were here already when they were stored
+    /// (another link or session brought them first): not in `received`; the live relay
+    /// shows them, as a body that crossed twice.
+    pub duplicates: u64,
 }
 
 impl Deref for PeerReport {

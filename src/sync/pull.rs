@@ -8,10 +8,16 @@
 //! number of listings by progress (a "more" that does not move the mark ends the pull)
 //! and the number of epoch restarts by one per exchange. Time is bounded by the
 //! session's deadline (`conn.rs`).
+//!
+//! The live relay pulls with a [`Fetching`] (`reserve.rs`): an id another link or feed
+//! session is bringing in is fetched only if it is still missing once that one is done,
+//! and the pull mark does not pass it before.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::conn::{command, expect, net, response};
+use super::reserve::Fetching;
 use super::{we_refused, PeerReport, RefusedBy};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
@@ -28,6 +34,8 @@ const FETCH_CHUNK: usize = 500;
 /// Fetched articles stored per transaction (fewer when they reach
 /// `limits.sync_batch_bytes` first).
 const STORE_BATCH: usize = 2000;
+/// How often a pull looks whether the ids another owner holds have been released.
+const HELD_POLL: Duration = Duration::from_millis(20);
 
 /// Pulls everything new from the neighbour `peer` (after authentication).
 pub(super) async fn pull(
@@ -35,6 +43,18 @@ pub(super) async fn pull(
     peer: &str,
     conn: &mut Conn,
     report: &mut PeerReport,
+) -> Result<()> {
+    pull_reserving(node, peer, conn, report, None).await
+}
+
+/// [`pull`], claiming each id in `fetching` (when given) before fetching it, so that no
+/// other claimant in this process brings the same body in meanwhile.
+pub(super) async fn pull_reserving(
+    node: &mut Node,
+    peer: &str,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+    fetching: Option<&Fetching>,
 ) -> Result<()> {
     let mut marks = node.spool.marks(peer)?;
     let mut restarted = false;
@@ -83,7 +103,10 @@ pub(super) async fn pull(
             )));
         }
         let wanted = wanted(node, &listing.ids)?;
-        fetch(node, &wanted, conn, report).await?;
+        match fetching {
+            Some(fetching) => fetch_reserved(node, wanted, conn, report, fetching).await?,
+            None => fetch(node, &wanted, conn, report).await?,
+        }
         marks.pull_seq = listing.through;
         if !listing.more {
             marks.pull_full = false;
@@ -164,6 +187,57 @@ fn wanted(node: &Node, listing: &[u8]) -> Result<Vec<String>> {
         }
     }
     Ok(wanted)
+}
+
+/// Fetches the ids of `ids` that nobody else in this process is bringing in, then waits
+/// for the others to be released and fetches those still missing; returns once every id
+/// is stored here or was fetched (so the caller may move its mark past them). A holder
+/// that keeps an id past `limits.in_flight_timeout_secs` is taken as stalled: the id is
+/// fetched anyway.
+async fn fetch_reserved(
+    node: &mut Node,
+    mut ids: Vec<String>,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+    fetching: &Fetching,
+) -> Result<()> {
+    let patience = Duration::from_secs(node.config.limits.in_flight_timeout_secs);
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let (mut claimed, held) = fetching.claim(ids);
+        // Listed before our claim: a holder may have stored some of them since.
+        let mut failed = None;
+        claimed.retain(|id| match node.spool.seen(id) {
+            Ok(seen) => !seen,
+            Err(e) => {
+                failed.get_or_insert(e);
+                true
+            }
+        });
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        fetch(node, &claimed.ids, conn, report).await?;
+        // Stored (or refused) and committed: others may look at them now.
+        drop(claimed);
+        if held.is_empty() {
+            return Ok(());
+        }
+        while fetching.any_held(&held) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(HELD_POLL).await;
+        }
+        let mut missing = Vec::with_capacity(held.len());
+        for id in held {
+            if !node.spool.seen(&id)? {
+                missing.push(id);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            // The holder stalled: as the server does, let someone else bring them.
+            return fetch(node, &missing, conn, report).await;
+        }
+        ids = missing;
+    }
 }
 
 /// Fetches `ids` with pipelined ARTICLE and stores them as they come. One chunk's
@@ -281,7 +355,9 @@ impl<'a> Batch<'a> {
         for (verdict, (id, _)) in verdicts.into_iter().zip(&offered) {
             match verdict {
                 Verdict::Stored(_) => report.received += 1,
-                Verdict::Duplicate => {}
+                // Crossed the link but was here already (another link or session was
+                // first): counted, so that a body crossing twice can be seen.
+                Verdict::Duplicate => report.duplicates += 1,
                 // The article log has it already (ingest writes it).
                 Verdict::Refused(why) => report.refuse(Some(id), RefusedBy::Us, &why, listed),
             }

@@ -5,7 +5,9 @@
 //! stops, or after [`MAX_WAIT`] (at most a third of the idle timeout; the client simply
 //! idles again); the
 //! client then fetches what is new with `MESH SINCE` + `ARTICLE`, as `sync` does. A
-//! neighbour our own relay dials gets `503`: it needs no subscription.
+//! neighbour our own relay dials gets `503`: it needs no subscription. A neighbour
+//! waiting here is recorded as subscribed (`relay::Subscribers`) until its connection
+//! ends, so the hub's `status` shows the live link it did not dial.
 
 use std::time::Duration;
 
@@ -34,9 +36,13 @@ pub(super) async fn idle(s: &mut Session, seq: u64) -> Result<(), NetError> {
         .peer(&peer)
         .is_some_and(|p| p.live && p.address.is_some());
     if dialled {
+        // (A reload may have given it an address since it subscribed.)
+        s.shared.subscribers.ended(s.id);
         s.reply(503, "not needed: this node's live relay dials you");
         return Ok(());
     }
+    // Its live link waits here: `status` shows it subscribed until the connection ends.
+    s.shared.subscribers.subscribed(&peer, s.id);
     let wait =
         Duration::from_secs((config.config.limits.idle_timeout_secs / 3).max(1)).min(MAX_WAIT);
     let until = tokio::time::Instant::now() + wait;
