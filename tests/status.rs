@@ -90,7 +90,7 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
     assert_eq!(keys(&after), "home node now peers refusals serve spool");
     assert_eq!(
         keys(&after["serve"]),
-        "listen pid running started uptime_secs"
+        "listen nntps pid running started uptime_secs"
     );
     assert_eq!(keys(&after["spool"]), "articles bytes groups newest oldest");
     let b = peer(&after, "beta");
@@ -177,6 +177,34 @@ fn a_killed_serve_is_not_reported_running() {
     alpha.kill9();
     assert!(alpha.home().join("serve.state").exists());
     assert_eq!(status(&alpha)["serve"]["running"], false);
+}
+
+/// `status` names the NNTPS address next to the listen address (issue 11: it showed
+/// only the plain port, so an operator could not see where readers reach NNTPS).
+#[test]
+fn status_shows_where_serve_listens_for_nntps() {
+    let mut alpha = TestNode::new("alpha");
+    let nntps = format!("127.0.0.1:{}", free_port());
+    let config = std::fs::read_to_string(alpha.config_path()).unwrap();
+    let config = config.replace(
+        "# nntps_listen = \"0.0.0.0:563\"",
+        &format!("nntps_listen = \"{nntps}\""),
+    );
+    std::fs::write(alpha.config_path(), config).unwrap();
+    alpha.start();
+    assert!(wait_until(Duration::from_secs(10), || status(&alpha)
+        ["serve"]["running"]
+        == true));
+    let s = status(&alpha);
+    assert_eq!(s["serve"]["nntps"], nntps.as_str());
+    assert_eq!(s["serve"]["listen"][0], alpha.addr.to_string());
+    let text = alpha.run(&["status"]).ok().stdout;
+    assert!(
+        text.contains(&format!("listening on {}, NNTPS on {nntps}", alpha.addr)),
+        "{text}"
+    );
+    alpha.stop();
+    assert_eq!(status(&alpha)["serve"]["nntps"], Value::Null);
 }
 
 /// Finding: `import` printed the reason of a refusal without the Message-ID.

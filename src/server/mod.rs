@@ -376,7 +376,7 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         let running = start(home, None).await?;
         tracing::info!("newsmesh serving on {}", running.addr);
         // For `newsmesh status`; removed when this block ends (after a clean stop).
-        let _record = crate::status::ServeRecord::create(home, &[running.addr]);
+        let _record = crate::status::ServeRecord::create(home, &[running.addr], running.nntps_addr);
         if let Some(nntps) = running.nntps_addr {
             tracing::info!("newsmesh serving NNTPS on {nntps}");
         }

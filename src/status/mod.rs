@@ -62,6 +62,8 @@ pub struct ServeStatus {
     pub uptime_secs: Option<i64>,
     /// Where it listens (empty when not running).
     pub listen: Vec<String>,
+    /// Where it listens for NNTPS (null when not running or not configured).
+    pub nntps: Option<String>,
 }
 
 /// One neighbour.
@@ -145,6 +147,7 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
             started: Some(s.started),
             uptime_secs: Some(now - s.started),
             listen: s.listen,
+            nntps: s.nntps,
         },
         None => ServeStatus {
             running: false,
@@ -152,6 +155,7 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
             started: None,
             uptime_secs: None,
             listen: Vec::new(),
+            nntps: None,
         },
     };
     let spool = node.spool.stats()?;

@@ -24,6 +24,9 @@ pub struct ServeState {
     pub started: i64,
     /// The addresses it listens on.
     pub listen: Vec<String>,
+    /// Its NNTPS (implicit TLS) address, when `[tls] nntps_listen` asks for one.
+    #[serde(default)]
+    pub nntps: Option<String>,
 }
 
 /// `serve.state`, held (locked) for as long as this value lives; removed on drop.
@@ -34,14 +37,20 @@ pub struct ServeRecord {
 }
 
 impl ServeRecord {
-    /// Records this process as the node's `serve`, listening on `listen`. A node that
-    /// cannot record itself still serves: a failure is a warning, and None.
-    pub fn create(home: &Home, listen: &[SocketAddr]) -> Option<ServeRecord> {
+    /// Records this process as the node's `serve`, listening on `listen` (and for NNTPS
+    /// on `nntps`). A node that cannot record itself still serves: a failure is a
+    /// warning, and None.
+    pub fn create(
+        home: &Home,
+        listen: &[SocketAddr],
+        nntps: Option<SocketAddr>,
+    ) -> Option<ServeRecord> {
         let path = home.serve_state_path();
         let state = ServeState {
             pid: std::process::id(),
             started: crate::spool::now(),
             listen: listen.iter().map(ToString::to_string).collect(),
+            nntps: nntps.map(|a| a.to_string()),
         };
         match write_locked(&path, &state) {
             Ok(file) => Some(ServeRecord { path, _file: file }),
@@ -105,12 +114,12 @@ mod tests {
         let home = Home::new(dir.path());
         assert_eq!(running(&home), None);
         let addr: SocketAddr = "127.0.0.1:1119".parse().unwrap();
-        let record = ServeRecord::create(&home, &[addr]).unwrap();
+        let record = ServeRecord::create(&home, &[addr], None).unwrap();
         let state = running(&home).unwrap();
         assert_eq!(state.pid, std::process::id());
         assert_eq!(state.listen, ["127.0.0.1:1119"]);
         // A second serve of the same home cannot take it over.
-        assert!(ServeRecord::create(&home, &[addr]).is_none());
+        assert!(ServeRecord::create(&home, &[addr], None).is_none());
         drop(record);
         assert!(!home.serve_state_path().exists());
         assert_eq!(running(&home), None);
@@ -124,6 +133,7 @@ mod tests {
             pid: std::process::id(),
             started: 1,
             listen: vec!["127.0.0.1:1119".into()],
+            nntps: None,
         };
         std::fs::write(home.serve_state_path(), serde_json::to_vec(&stale).unwrap()).unwrap();
         assert_eq!(running(&home), None);

@@ -46,12 +46,18 @@ impl fmt::Display for NodeStatus {
         writeln!(f, "node {} ({})", self.node, self.home)?;
         let serve = &self.serve;
         match (serve.pid, serve.uptime_secs) {
-            (Some(pid), Some(up)) if serve.running => writeln!(
-                f,
-                "serve: running, pid {pid}, up {}, listening on {}",
-                age(up),
-                serve.listen.join(", ")
-            )?,
+            (Some(pid), Some(up)) if serve.running => {
+                write!(
+                    f,
+                    "serve: running, pid {pid}, up {}, listening on {}",
+                    age(up),
+                    serve.listen.join(", ")
+                )?;
+                match &serve.nntps {
+                    Some(nntps) => writeln!(f, ", NNTPS on {nntps}")?,
+                    None => writeln!(f)?,
+                }
+            }
             _ => writeln!(f, "serve: not running")?,
         }
         let spool = &self.spool;
