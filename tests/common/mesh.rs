@@ -7,15 +7,20 @@
 //! exactly as an operator would. [`RawPeer`] speaks NNTP by hand, to act as a (possibly
 //! malicious) neighbour.
 //!
-//! Include it with `#[path = "common/mesh.rs"] mod mesh;`.
+//! Include it with `#[path = "common/mesh.rs"] mod mesh;`. Commands run through the
+//! one process runner of `common/mod.rs` (with a deadline, so a hung command fails its
+//! test instead of hanging the suite).
 
 #![allow(dead_code)]
+
+#[path = "mod.rs"]
+mod common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -26,6 +31,10 @@ pub const GROUP: &str = "mesh.test";
 
 /// How long `serve` may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long one command may run: generous (some tests sync gigabytes on a debug build),
+/// but a hung command still fails its test.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A port on 127.0.0.1 that nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -45,11 +54,11 @@ pub struct Run {
 }
 
 impl Run {
-    fn from_output(out: Output) -> Run {
+    fn from_common(run: common::Run) -> Run {
         Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: run.code.unwrap_or(-1),
+            stdout: run.stdout_text(),
+            stderr: run.stderr_text(),
         }
     }
 
@@ -233,13 +242,9 @@ impl TestNode {
     /// `newsmesh --home HOME ARGS...`, stdin empty.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("--home")
-            .arg(self.home())
-            .args(args)
-            .env_remove("NEWSMESH_HOME")
-            .env_remove("NEWSMESH_FROM")
-            .env_remove("RUST_LOG")
-            .env("USER", "tester");
+        cmd.arg("--home").arg(self.home()).args(args);
+        common::clean_env(&mut cmd);
+        cmd.env_remove("RUST_LOG").env("USER", "tester");
         cmd
     }
 
@@ -248,22 +253,10 @@ impl TestNode {
         self.run_with_stdin(args, b"")
     }
 
-    /// Runs a command with `input` on stdin.
+    /// Runs a command with `input` on stdin, within [`COMMAND_TIMEOUT`].
     pub fn run_with_stdin(&self, args: &[&str], input: &[u8]) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn newsmesh");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
-        Run::from_output(child.wait_with_output().expect("wait for newsmesh"))
+        let run = common::run(self.command(args), Some(input.to_vec()), COMMAND_TIMEOUT);
+        Run::from_common(run)
     }
 
     /// `newsmesh key --node`: the node public key, one line.

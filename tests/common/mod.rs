@@ -147,7 +147,8 @@ pub fn cmd_without_home<S: AsRef<OsStr>>(args: &[S], env: &[(&str, &OsStr)]) -> 
     run(c, None, DEFAULT_TIMEOUT)
 }
 
-fn clean_env(c: &mut Command) {
+/// Keeps the caller's environment from steering the binary (its home, author, editor).
+pub fn clean_env(c: &mut Command) {
     c.env_remove("NEWSMESH_HOME")
         .env_remove("NEWSMESH_FROM")
         .env_remove("VISUAL")
