@@ -16,6 +16,7 @@
 //!     cargo bench --bench sync
 //!     NEWSMESH_BENCH_SYNC=20000,100000 NEWSMESH_BENCH_NOOP=1000000 NEWSMESH_BENCH_RUNS=3 cargo bench --bench sync
 //!     NEWSMESH_BENCH_LINKS=tls,plain NEWSMESH_BENCH_SYNC=20000 NEWSMESH_BENCH_NOOP=1000 cargo bench --bench sync
+//!     NEWSMESH_BENCH_BIN=/path/to/other/newsmesh cargo bench --bench sync   # another build
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -27,7 +28,12 @@ use newsmesh::home::Home;
 use newsmesh::ingest::{ingest, Rules};
 use newsmesh::sign::public_key_text;
 
-const BIN: &str = env!("CARGO_BIN_EXE_newsmesh");
+/// The `newsmesh` binary that runs `serve` and `sync`: this build's, or the one named
+/// by `NEWSMESH_BENCH_BIN` (a copy of another commit's build, to compare before/after
+/// with the same harness in alternating runs).
+fn bin() -> String {
+    std::env::var("NEWSMESH_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_newsmesh").into())
+}
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
     std::env::var(name)
@@ -51,10 +57,7 @@ fn nm(home: &Path, args: &[&str]) -> String {
         Some(&"sync") => std::env::var("NEWSMESH_BENCH_WRAP_SYNC").unwrap_or_default(),
         _ => String::new(),
     };
-    let mut words = wrap
-        .split_whitespace()
-        .map(str::to_string)
-        .chain([BIN.to_string()]);
+    let mut words = wrap.split_whitespace().map(str::to_string).chain([bin()]);
     let program = words.next().unwrap_or_default();
     let out = Command::new(program)
         .args(words)
@@ -93,10 +96,7 @@ impl Drop for Server {
 /// `NEWSMESH_BENCH_WRAP="perf record -g -o serve.perf"` runs `serve` under a profiler.
 fn serve(home: &Path, port: u16) -> Server {
     let wrap = std::env::var("NEWSMESH_BENCH_WRAP").unwrap_or_default();
-    let mut words = wrap
-        .split_whitespace()
-        .map(str::to_string)
-        .chain([BIN.to_string()]);
+    let mut words = wrap.split_whitespace().map(str::to_string).chain([bin()]);
     let program = words.next().unwrap_or_default();
     let server = Server(
         Command::new(program)
