@@ -358,7 +358,10 @@ fn fill_spool(node: &TestNode, n: usize) -> Vec<String> {
     ids
 }
 
-const BULK: usize = 3000;
+/// Articles in the kill -9 tests: several of `serve`'s transactions (2,000 articles at
+/// most, the push client's offer size), so that a kill can fall after some are
+/// acknowledged and before the last.
+const BULK: usize = 6000;
 
 #[test]
 fn kill_9_mid_sync_loses_nothing_acknowledged() {
@@ -378,18 +381,21 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut seen_partial = 0;
+    let (mut seen_partial, mut acked_seq) = (0, 0);
     let caught = mesh::wait_until(Duration::from_secs(60), || {
+        // a's push mark moves once b has acknowledged (239) a whole offer: from then on,
+        // and until b has everything, a kill loses nothing acknowledged only if each
+        // committed transaction survives it.
+        acked_seq = a.marks("b").map_or(0, |(_, _, push_seq)| push_seq);
         let n = b
             .db()
             .query_row("SELECT COUNT(*) FROM articles", [], |r| r.get::<_, i64>(0));
         seen_partial = n.unwrap_or(0);
-        // Past the first CHECK round (1000 ids), so that a's push mark has moved.
-        seen_partial > 1100 && seen_partial < BULK as i64
+        acked_seq > 0 && seen_partial < BULK as i64
     });
     assert!(
         caught,
-        "never saw a partial transfer (b has {seen_partial})"
+        "never saw a partial transfer with a's push mark moved (b has {seen_partial}, mark {acked_seq})"
     );
     b.kill9();
     let out = sync.wait_with_output().unwrap();
