@@ -154,8 +154,15 @@ pub fn ingest_offered(
 }
 
 /// Articles per step of the ingest pipeline: while one step is stored, the signatures of
-/// the next are verified on other threads, so SQLite and ed25519 use the cores at once.
+/// the next are verified on another thread, so SQLite and ed25519 use the cores at once.
 const STEP: usize = 256;
+
+/// Steps examined ahead of the one being stored: their signatures are being verified.
+const STEPS_AHEAD: usize = 2;
+
+/// One step of the pipeline: the examined articles (index in the batch, candidate) whose
+/// signatures the verifier has, in order.
+type Step = Vec<(usize, Candidate)>;
 
 fn ingest_items(
     spool: &mut Spool,
@@ -165,51 +172,54 @@ fn ingest_items(
     let mut verdicts: Vec<Option<Verdict>> = vec![None; items.len()];
     // Each article's Message-ID as far as it is known, for the article log.
     let mut ids: Vec<Option<String>> = vec![None; items.len()];
-    let mut steps: Vec<Vec<(usize, Candidate)>> = Vec::new();
-    for (i, (offered_as, raw)) in items.iter().enumerate() {
-        let (id, outcome) = examine(spool, rules, *offered_as, raw)?;
-        ids[i] = id.or_else(|| offered_as.map(str::to_string));
-        match outcome {
-            Ok(c) => match steps.last_mut() {
-                Some(step) if step.len() < STEP => step.push((i, c)),
-                _ => steps.push(vec![(i, c)]),
-            },
-            Err(v) => verdicts[i] = Some(v),
-        }
-    }
-    let signatures: Vec<Vec<Prepared>> = steps
-        .iter()
-        .map(|step| {
-            step.iter()
-                .filter_map(|(_, c)| c.prepared.clone())
-                .collect()
-        })
-        .collect();
-    if steps.len() <= 1 {
+    // Everything, the history lookups of `examine` included, runs in the one write
+    // transaction: one lock and one snapshot for the batch instead of one per lookup.
+    if items.len() <= STEP {
         // One step (a single article, a small batch): nothing to overlap, no thread.
-        let mut statuses = signatures
-            .first()
-            .map(|s| verify_many(s))
-            .unwrap_or_default()
-            .into_iter();
         spool.store_with(|store| {
-            for (i, c) in steps.into_iter().flatten() {
+            let step = examine_step(store, rules, items, 0, &mut verdicts, &mut ids)?;
+            let mut statuses = verify_many(&signatures(&step)).into_iter();
+            for (i, c) in step {
                 verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
             }
             Ok(())
         })?;
     } else {
+        // The store thread examines step k+2 and stores step k while the verifier checks
+        // the signatures of step k+1.
         std::thread::scope(|scope| {
-            let (verified, results) = std::sync::mpsc::sync_channel::<Vec<SigStatus>>(2);
+            let (jobs, to_verify) = std::sync::mpsc::sync_channel::<Vec<Prepared>>(STEPS_AHEAD);
+            let (verified, results) = std::sync::mpsc::sync_channel::<Vec<SigStatus>>(STEPS_AHEAD);
             scope.spawn(move || {
-                for step in &signatures {
-                    if verified.send(verify_chunk(step)).is_err() {
+                for job in to_verify {
+                    if verified.send(verify_chunk(&job)).is_err() {
                         return;
                     }
                 }
             });
             spool.store_with(|store| {
-                for step in steps {
+                let mut pending = std::collections::VecDeque::with_capacity(STEPS_AHEAD);
+                let mut next = 0;
+                loop {
+                    while pending.len() < STEPS_AHEAD && next < items.len() {
+                        let end = (next + STEP).min(items.len());
+                        let step = examine_step(
+                            store,
+                            rules,
+                            &items[next..end],
+                            next,
+                            &mut verdicts,
+                            &mut ids,
+                        )?;
+                        // The verifier outlives this loop; a send fails only if it died,
+                        // and then every status below is missing: refused, not stored.
+                        let _ = jobs.send(signatures(&step));
+                        pending.push_back(step);
+                        next = end;
+                    }
+                    let Some(step) = pending.pop_front() else {
+                        break;
+                    };
                     let mut statuses = results.recv().unwrap_or_default().into_iter();
                     for (i, c) in step {
                         verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
@@ -228,6 +238,36 @@ fn ingest_items(
         log_verdicts(log, &rules.source, &ids, &verdicts);
     }
     Ok(verdicts)
+}
+
+/// Examines `items` (the batch's items from index `first` on): the ones settled already
+/// get their verdict, the others make the step.
+fn examine_step(
+    store: &Storer<'_>,
+    rules: &Rules<'_>,
+    items: &[(Option<&str>, &[u8])],
+    first: usize,
+    verdicts: &mut [Option<Verdict>],
+    ids: &mut [Option<String>],
+) -> rusqlite::Result<Step> {
+    let mut step = Vec::with_capacity(items.len());
+    for (i, (offered_as, raw)) in items.iter().enumerate() {
+        let i = first + i;
+        let (id, outcome) = examine(store, rules, *offered_as, raw)?;
+        ids[i] = id.or_else(|| offered_as.map(str::to_string));
+        match outcome {
+            Ok(c) => step.push((i, c)),
+            Err(v) => verdicts[i] = Some(v),
+        }
+    }
+    Ok(step)
+}
+
+/// The signatures of a step to verify, in order (unsigned candidates have none).
+fn signatures(step: &Step) -> Vec<Prepared> {
+    step.iter()
+        .filter_map(|(_, c)| c.prepared.clone())
+        .collect()
 }
 
 /// One article-log line per verdict (duplicates are not news: they are left out).
@@ -451,28 +491,28 @@ fn withdraw(
 /// Parses and pre-checks one article: its Message-ID when it has one, and `Err(verdict)`
 /// when it is settled already.
 fn examine(
-    spool: &Spool,
+    store: &Storer<'_>,
     rules: &Rules<'_>,
     offered_as: Option<&str>,
     raw: &[u8],
-) -> Result<(Option<String>, Result<Candidate, Verdict>), SpoolError> {
+) -> rusqlite::Result<(Option<String>, Result<Candidate, Verdict>)> {
     let article = match Article::parse(raw, &rules.limits) {
         Ok(a) => a,
         Err(e) => return Ok((None, Err(Verdict::Refused(e.to_string())))),
     };
     let msgid = article.message_id().map(str::to_string);
-    let outcome = check(spool, rules, offered_as, article, msgid.clone())?;
+    let outcome = check(store, rules, offered_as, article, msgid.clone())?;
     Ok((msgid, outcome))
 }
 
 /// [`examine`] once the article has parsed.
 fn check(
-    spool: &Spool,
+    store: &Storer<'_>,
     rules: &Rules<'_>,
     offered_as: Option<&str>,
     article: Article,
     msgid: Option<String>,
-) -> Result<Result<Candidate, Verdict>, SpoolError> {
+) -> rusqlite::Result<Result<Candidate, Verdict>> {
     if let Err(e) = article.validate(false) {
         return Ok(Err(Verdict::Refused(e.to_string())));
     }
@@ -486,7 +526,7 @@ fn check(
     }
     // Seen before: a duplicate. (A cancel that came first does not count: whether it
     // binds this article depends on its author, decided once the signature checks.)
-    if spool.seen(&msgid)? {
+    if store.seen(&msgid)? {
         return Ok(Err(Verdict::Duplicate));
     }
     let prepared = match sign::prepare(&article) {
