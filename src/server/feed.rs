@@ -265,7 +265,13 @@ fn answer_part(
     let now = Instant::now();
     let full = shared.guards.spool.refusing(now);
     let limits = &live.config.limits;
-    let checks = check_answers(shared, limits, spool, session, &items, full, now);
+    // One read transaction for the batch's history lookups.
+    let checks = spool
+        .read_with(|spool| check_answers(shared, limits, spool, session, &items, full, now))
+        .unwrap_or_else(|e| {
+            tracing::error!("spool failure answering CHECKs: {e}");
+            Vec::new()
+        });
     let takes: Vec<(&str, &[u8])> = items
         .iter()
         .filter_map(|i| match i {

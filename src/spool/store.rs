@@ -121,6 +121,16 @@ impl Spool {
         Ok(result)
     }
 
+    /// Runs `f`'s reads in ONE read transaction (one snapshot): a run of lookups, such as
+    /// the history lookups answering a batch of CHECKs, takes SQLite's locks once
+    /// instead of once per statement. Here beside [`Spool::store_with`], its write twin.
+    pub fn read_with<R>(&self, f: impl FnOnce(&Spool) -> R) -> Result<R, SpoolError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let result = f(self);
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(result)
+    }
+
     /// Stores a batch in one transaction (see [`Storer::store`]).
     pub fn store_batch(&mut self, batch: &[NewArticle]) -> Result<Vec<StoreOutcome>, SpoolError> {
         self.store_with(|s| batch.iter().map(|a| s.store(a)).collect())
@@ -273,6 +283,38 @@ mod tests {
             .unwrap();
         assert_eq!(out, vec![StoreOutcome::Duplicate]);
         assert_eq!(spool.history("<bad@x>").unwrap().unwrap().0, "refused");
+    }
+
+    #[test]
+    fn a_spool_that_stores_has_the_write_cache() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .store_batch(&[new_article("<a@x>", "mesh.test")])
+            .unwrap();
+        let kib: i64 = spool
+            .conn
+            .pragma_query_value(None, "cache_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(kib, -WRITE_CACHE_KIB);
+    }
+
+    #[test]
+    fn reads_in_one_transaction_see_the_spool_and_leave_none_open() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .store_batch(&[new_article("<a@x>", "mesh.test")])
+            .unwrap();
+        let seen = spool
+            .read_with(|s| (s.seen("<a@x>").unwrap(), s.seen("<b@x>").unwrap()))
+            .unwrap();
+        assert_eq!(seen, (true, false));
+        assert!(
+            spool.conn.is_autocommit(),
+            "the read transaction was closed"
+        );
+        spool
+            .store_batch(&[new_article("<b@x>", "mesh.test")])
+            .unwrap();
     }
 
     #[test]
