@@ -465,6 +465,84 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
 }
 
 #[test]
+fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
+    // The test plays a streaming news server (an [[nntp_peer]]: no MESH handshake) that
+    // answers nothing until the pusher stops sending. A pusher that waited for the
+    // answers to one offer before making the next stops after one offer (1,000 ids
+    // before issue 12); with two offers in flight, a receiver busy storing one offer
+    // already has the next one's CHECKs, so it never waits for the pusher.
+    use std::io::{BufRead, BufReader, Write};
+    const ARTICLES: usize = 3000;
+    let a = TestNode::new("a");
+    fill_spool(&a, ARTICLES);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    a.append_config(&format!(
+        "\n[[nntp_peer]]\nname = \"fake\"\naddress = \"127.0.0.1:{port}\"\ngroups = \"*\"\n"
+    ));
+    let sync = a
+        .command(&["sync", "--peer", "fake"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stream, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    stream.write_all(b"200 fake news server\r\n").unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), "MODE STREAM");
+    stream.write_all(b"203 streaming permitted\r\n").unwrap();
+    // Everything the pusher sends before it needs an answer: it has stopped once the
+    // line stays quiet (a generous pause: what comes is written in one go).
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut checks = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => match line.trim_end().strip_prefix("CHECK ") {
+                Some(id) => checks.push(id.to_string()),
+                None => panic!("unexpected {line:?} before any answer"),
+            },
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("reading the pusher: {e}"),
+        }
+    }
+    assert_eq!(
+        checks.len(),
+        ARTICLES,
+        "ids offered before the first answer (both offers)"
+    );
+    // "Have them all": nothing is sent, and the pusher says goodbye.
+    stream.set_read_timeout(None).unwrap();
+    for id in &checks {
+        stream
+            .write_all(format!("438 {id} already have it\r\n").as_bytes())
+            .unwrap();
+    }
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), "QUIT");
+    stream.write_all(b"205 bye\r\n").unwrap();
+    drop(stream);
+    let out = sync.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let synced = mesh::SyncLine::parse(stdout.trim());
+    assert_eq!(synced.get("status"), "ok", "{stdout}");
+    assert_eq!(synced.num("sent"), 0, "{stdout}");
+}
+
+#[test]
 fn every_takethis_acknowledged_before_kill_9_survives_it() {
     // The test itself is the peer: it streams TAKETHIS, records every 239, and kills b
     // mid-stream. Each acknowledged id must be in b's spool after restart.
