@@ -16,6 +16,8 @@
 //!     cargo bench --bench sync
 //!     NEWSMESH_BENCH_SYNC=20000,100000 NEWSMESH_BENCH_NOOP=1000000 NEWSMESH_BENCH_RUNS=3 cargo bench --bench sync
 //!     NEWSMESH_BENCH_LINKS=tls,plain NEWSMESH_BENCH_SYNC=20000 NEWSMESH_BENCH_NOOP=1000 cargo bench --bench sync
+//!     NEWSMESH_BENCH_BIN=/path/to/other/newsmesh cargo bench --bench sync   # another build
+//!     NEWSMESH_BENCH_DIRECTIONS=push cargo bench --bench sync                 # no pull
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -27,7 +29,12 @@ use newsmesh::home::Home;
 use newsmesh::ingest::{ingest, Rules};
 use newsmesh::sign::public_key_text;
 
-const BIN: &str = env!("CARGO_BIN_EXE_newsmesh");
+/// The `newsmesh` binary that runs `serve` and `sync`: this build's, or the one named
+/// by `NEWSMESH_BENCH_BIN` (a copy of another commit's build, to compare before/after
+/// with the same harness in alternating runs).
+fn bin() -> String {
+    std::env::var("NEWSMESH_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_newsmesh").into())
+}
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
     std::env::var(name)
@@ -51,10 +58,7 @@ fn nm(home: &Path, args: &[&str]) -> String {
         Some(&"sync") => std::env::var("NEWSMESH_BENCH_WRAP_SYNC").unwrap_or_default(),
         _ => String::new(),
     };
-    let mut words = wrap
-        .split_whitespace()
-        .map(str::to_string)
-        .chain([BIN.to_string()]);
+    let mut words = wrap.split_whitespace().map(str::to_string).chain([bin()]);
     let program = words.next().unwrap_or_default();
     let out = Command::new(program)
         .args(words)
@@ -93,10 +97,7 @@ impl Drop for Server {
 /// `NEWSMESH_BENCH_WRAP="perf record -g -o serve.perf"` runs `serve` under a profiler.
 fn serve(home: &Path, port: u16) -> Server {
     let wrap = std::env::var("NEWSMESH_BENCH_WRAP").unwrap_or_default();
-    let mut words = wrap
-        .split_whitespace()
-        .map(str::to_string)
-        .chain([BIN.to_string()]);
+    let mut words = wrap.split_whitespace().map(str::to_string).chain([bin()]);
     let program = words.next().unwrap_or_default();
     let server = Server(
         Command::new(program)
@@ -160,6 +161,16 @@ fn link_kinds() -> Vec<String> {
         .split(',')
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Which directions a throughput run measures (`NEWSMESH_BENCH_DIRECTIONS`, default
+/// `push,pull`): push always runs, `push` alone leaves out the pull.
+fn directions() -> Vec<String> {
+    std::env::var("NEWSMESH_BENCH_DIRECTIONS")
+        .unwrap_or_else(|_| "push,pull".into())
+        .split(',')
+        .map(|s| s.trim().to_string())
         .collect()
 }
 
@@ -244,7 +255,7 @@ fn field(line: &str, key: &str) -> u64 {
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// INN as `shared/tools/inn-setup.sh` leaves it: innd on 127.0.0.1:119, pathhost
@@ -272,13 +283,17 @@ fn throughput(n: usize, runs: usize) {
             set_link(&b, kind);
             load(&a, &raws);
             {
-                let _server = serve(&b, pb);
+                let before = children_cpu();
+                let server = serve(&b, pb);
                 let cpu = children_cpu();
                 let line = nm(&a, &["sync", "--peer", "b"]);
+                let sync_cpu = children_cpu() - cpu;
+                drop(server);
+                // The receiving `serve` (started, idle, stopped) once it has exited.
+                let serve_cpu = children_cpu() - before - sync_cpu;
                 println!(
-                    "  {kind} push: {} (sync process CPU {:.2} s)",
+                    "  {kind} push: {} (sync process CPU {sync_cpu:.2} s, serve CPU {serve_cpu:.2} s)",
                     line.trim(),
-                    children_cpu() - cpu
                 );
                 assert_eq!(field(&line, "sent") as usize, n, "{line}");
                 push[k].push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
@@ -300,6 +315,9 @@ fn throughput(n: usize, runs: usize) {
                 println!("  INN:  {}", line.trim());
                 assert_eq!(field(&line, "sent") as usize, n, "{line}");
                 inn.push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+            }
+            if !directions().contains(&"pull".to_string()) {
+                continue;
             }
             // Pull: a fresh receiver fetches everything from a's server.
             let (c, _) = node(dir.path(), "c");

@@ -127,6 +127,8 @@ struct Candidate {
     msgid: String,
     groups: Vec<String>,
     prepared: Option<Prepared>,
+    /// The verdict on `prepared`'s signature, once verified.
+    status: Option<SigStatus>,
 }
 
 /// Checks and stores a batch of articles (wire form) in one transaction; returns a
@@ -153,9 +155,30 @@ pub fn ingest_offered(
     ingest_items(spool, rules, &items)
 }
 
-/// Articles per step of the ingest pipeline: while one step is stored, the signatures of
-/// the next are verified on other threads, so SQLite and ed25519 use the cores at once.
+/// Articles per step of the ingest pipeline: while one step is stored, the next is
+/// parsed, hashed and its signatures verified on another thread, so SQLite and the rest
+/// use the cores at once.
 const STEP: usize = 256;
+
+/// Steps examined ahead of the one being stored.
+const STEPS_AHEAD: usize = 2;
+
+/// What examination (parse, checks, signature) made of one article, before the history
+/// lookup that only the spool can do.
+enum Examined {
+    /// Settled already (unparseable, invalid, no Message-ID or not the one offered).
+    Settled(Verdict),
+    /// Its Message-ID: a duplicate if history has it, whatever `outcome` says (a
+    /// duplicate with a bad signature is a duplicate); else `outcome`.
+    Pending {
+        msgid: String,
+        outcome: Result<Box<Candidate>, Verdict>,
+    },
+}
+
+/// One step: each article's index in the batch, its Message-ID as far as known (for the
+/// article log), and what examination made of it.
+type Step = Vec<(usize, Option<String>, Examined)>;
 
 fn ingest_items(
     spool: &mut Spool,
@@ -165,55 +188,27 @@ fn ingest_items(
     let mut verdicts: Vec<Option<Verdict>> = vec![None; items.len()];
     // Each article's Message-ID as far as it is known, for the article log.
     let mut ids: Vec<Option<String>> = vec![None; items.len()];
-    let mut steps: Vec<Vec<(usize, Candidate)>> = Vec::new();
-    for (i, (offered_as, raw)) in items.iter().enumerate() {
-        let (id, outcome) = examine(spool, rules, *offered_as, raw)?;
-        ids[i] = id.or_else(|| offered_as.map(str::to_string));
-        match outcome {
-            Ok(c) => match steps.last_mut() {
-                Some(step) if step.len() < STEP => step.push((i, c)),
-                _ => steps.push(vec![(i, c)]),
-            },
-            Err(v) => verdicts[i] = Some(v),
-        }
-    }
-    let signatures: Vec<Vec<Prepared>> = steps
-        .iter()
-        .map(|step| {
-            step.iter()
-                .filter_map(|(_, c)| c.prepared.clone())
-                .collect()
-        })
-        .collect();
-    if steps.len() <= 1 {
-        // One step (a single article, a small batch): nothing to overlap, no thread.
-        let mut statuses = signatures
-            .first()
-            .map(|s| verify_many(s))
-            .unwrap_or_default()
-            .into_iter();
-        spool.store_with(|store| {
-            for (i, c) in steps.into_iter().flatten() {
-                verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
-            }
-            Ok(())
-        })?;
+    if items.len() <= STEP {
+        // One step (a single article, a small batch): nothing to overlap, no thread of
+        // ours (verification may use several).
+        let step = examine_step(rules, items, 0, verify_many);
+        spool.store_with(|store| settle_step(store, rules, step, &mut verdicts, &mut ids))?;
     } else {
+        // The verifier examines step k+1 (parse, hash, signatures) while this thread looks
+        // step k up in history and stores it, all of the batch in one transaction.
         std::thread::scope(|scope| {
-            let (verified, results) = std::sync::mpsc::sync_channel::<Vec<SigStatus>>(2);
+            let (examined, steps) = std::sync::mpsc::sync_channel::<Step>(STEPS_AHEAD);
             scope.spawn(move || {
-                for step in &signatures {
-                    if verified.send(verify_chunk(step)).is_err() {
+                for (n, chunk) in items.chunks(STEP).enumerate() {
+                    let step = examine_step(rules, chunk, n * STEP, verify_chunk);
+                    if examined.send(step).is_err() {
                         return;
                     }
                 }
             });
             spool.store_with(|store| {
                 for step in steps {
-                    let mut statuses = results.recv().unwrap_or_default().into_iter();
-                    for (i, c) in step {
-                        verdicts[i] = Some(settle(store, rules, c, &mut statuses)?);
-                    }
+                    settle_step(store, rules, step, &mut verdicts, &mut ids)?;
                 }
                 Ok(())
             })
@@ -228,6 +223,73 @@ fn ingest_items(
         log_verdicts(log, &rules.source, &ids, &verdicts);
     }
     Ok(verdicts)
+}
+
+/// Examines `items` (the batch's items from index `first` on) without the spool: parse,
+/// checks, canonical form, and the signatures, verified by `verify` in one batch.
+fn examine_step(
+    rules: &Rules<'_>,
+    items: &[(Option<&str>, &[u8])],
+    first: usize,
+    verify: fn(&[Prepared]) -> Vec<SigStatus>,
+) -> Step {
+    let mut step: Step = items
+        .iter()
+        .enumerate()
+        .map(|(i, (offered_as, raw))| {
+            let (id, examined) = examine(rules, *offered_as, raw);
+            (
+                first + i,
+                id.or_else(|| offered_as.map(str::to_string)),
+                examined,
+            )
+        })
+        .collect();
+    let prepared: Vec<Prepared> = step
+        .iter_mut()
+        .filter_map(|(_, _, e)| signed(e).and_then(|c| c.prepared.clone()))
+        .collect();
+    let mut statuses = verify(&prepared).into_iter();
+    for (_, _, e) in step.iter_mut() {
+        if let Some(c) = signed(e) {
+            c.status = statuses.next();
+        }
+    }
+    step
+}
+
+/// The candidate of `e` whose signature is to be verified, if any.
+fn signed(e: &mut Examined) -> Option<&mut Candidate> {
+    match e {
+        Examined::Pending { outcome: Ok(c), .. } if c.prepared.is_some() => Some(c.as_mut()),
+        _ => None,
+    }
+}
+
+/// Settles a step in the open transaction: history lookups, then [`settle`].
+fn settle_step(
+    store: &mut Storer<'_>,
+    rules: &Rules<'_>,
+    step: Step,
+    verdicts: &mut [Option<Verdict>],
+    ids: &mut [Option<String>],
+) -> rusqlite::Result<()> {
+    for (i, id, examined) in step {
+        ids[i] = id;
+        verdicts[i] = Some(match examined {
+            Examined::Settled(verdict) => verdict,
+            // Seen before: a duplicate. (A cancel that came first does not count: whether
+            // it binds this article depends on its author, decided once the signature
+            // checks.)
+            Examined::Pending { msgid, .. } if store.seen(&msgid)? => Verdict::Duplicate,
+            Examined::Pending {
+                outcome: Err(verdict),
+                ..
+            } => verdict,
+            Examined::Pending { outcome: Ok(c), .. } => settle(store, rules, *c)?,
+        });
+    }
+    Ok(())
 }
 
 /// One article-log line per verdict (duplicates are not news: they are left out).
@@ -254,24 +316,21 @@ fn log_verdicts(log: &NewsLog, source: &Source<'_>, ids: &[Option<String>], verd
 }
 
 /// Decides on one examined article given its signature status, and stores it when it
-/// passes. `statuses` yields the verification results of the step, in order.
+/// passes.
 fn settle(
     store: &mut Storer<'_>,
     rules: &Rules<'_>,
     mut c: Candidate,
-    statuses: &mut impl Iterator<Item = SigStatus>,
 ) -> rusqlite::Result<Verdict> {
-    let author = match &c.prepared {
-        None => None,
-        Some(_) => match statuses.next() {
-            Some(SigStatus::Valid { key }) => Some(key),
-            Some(other) => return Ok(Verdict::Refused(other.describe())),
-            None => {
-                return Ok(Verdict::Refused(
-                    "signature not verified (internal error)".into(),
-                ))
-            }
-        },
+    let author = match (&c.prepared, c.status.take()) {
+        (None, _) => None,
+        (Some(_), Some(SigStatus::Valid { key })) => Some(key),
+        (Some(_), Some(other)) => return Ok(Verdict::Refused(other.describe())),
+        (Some(_), None) => {
+            return Ok(Verdict::Refused(
+                "signature not verified (internal error)".into(),
+            ))
+        }
     };
     let withdraws = withdrawal(&c.article);
     // Groups are made deliberately (init, `groups --add`, a trusted newgroup), never by
@@ -448,64 +507,67 @@ fn withdraw(
     Ok(Ok(()))
 }
 
-/// Parses and pre-checks one article: its Message-ID when it has one, and `Err(verdict)`
-/// when it is settled already.
-fn examine(
-    spool: &Spool,
-    rules: &Rules<'_>,
-    offered_as: Option<&str>,
-    raw: &[u8],
-) -> Result<(Option<String>, Result<Candidate, Verdict>), SpoolError> {
+/// Parses and pre-checks one article (everything but the history lookup): its
+/// Message-ID when it has one, and what became of it.
+fn examine(rules: &Rules<'_>, offered_as: Option<&str>, raw: &[u8]) -> (Option<String>, Examined) {
     let article = match Article::parse(raw, &rules.limits) {
         Ok(a) => a,
-        Err(e) => return Ok((None, Err(Verdict::Refused(e.to_string())))),
+        Err(e) => return (None, Examined::Settled(Verdict::Refused(e.to_string()))),
     };
     let msgid = article.message_id().map(str::to_string);
-    let outcome = check(spool, rules, offered_as, article, msgid.clone())?;
-    Ok((msgid, outcome))
+    let examined = check(rules, offered_as, article, msgid.clone());
+    (msgid, examined)
 }
 
 /// [`examine`] once the article has parsed.
 fn check(
-    spool: &Spool,
     rules: &Rules<'_>,
     offered_as: Option<&str>,
     article: Article,
     msgid: Option<String>,
-) -> Result<Result<Candidate, Verdict>, SpoolError> {
+) -> Examined {
+    let refused = |why: String| Examined::Settled(Verdict::Refused(why));
     if let Err(e) = article.validate(false) {
-        return Ok(Err(Verdict::Refused(e.to_string())));
+        return refused(e.to_string());
     }
     let Some(msgid) = msgid else {
-        return Ok(Err(Verdict::Refused("no Message-ID".into())));
+        return refused("no Message-ID".into());
     };
     if let Some(offered) = offered_as.filter(|o| *o != msgid) {
-        return Ok(Err(Verdict::Refused(format!(
+        return refused(format!(
             "offered as {offered} but its Message-ID is {msgid}"
-        ))));
+        ));
     }
-    // Seen before: a duplicate. (A cancel that came first does not count: whether it
-    // binds this article depends on its author, decided once the signature checks.)
-    if spool.seen(&msgid)? {
-        return Ok(Err(Verdict::Duplicate));
-    }
+    // From here on, a duplicate is a duplicate (the spool decides, `settle_step`).
     let prepared = match sign::prepare(&article) {
         Ok(p) => Some(p),
         Err(SigStatus::Unsigned) if rules.trust.accepts_unsigned() => None,
         Err(SigStatus::Unsigned) => {
-            return Ok(Err(Verdict::Refused(
-                "unsigned articles are not accepted (policy.accept_unsigned = false)".into(),
-            )))
+            return Examined::Pending {
+                msgid,
+                outcome: Err(Verdict::Refused(
+                    "unsigned articles are not accepted (policy.accept_unsigned = false)".into(),
+                )),
+            }
         }
-        Err(status) => return Ok(Err(Verdict::Refused(status.describe()))),
+        Err(status) => {
+            return Examined::Pending {
+                msgid,
+                outcome: Err(Verdict::Refused(status.describe())),
+            }
+        }
     };
     let groups = article.newsgroups();
-    Ok(Ok(Candidate {
-        article,
-        msgid,
-        groups,
-        prepared,
-    }))
+    Examined::Pending {
+        msgid: msgid.clone(),
+        outcome: Ok(Box::new(Candidate {
+            article,
+            msgid,
+            groups,
+            prepared,
+            status: None,
+        })),
+    }
 }
 
 fn new_article(
@@ -633,6 +695,53 @@ mod tests {
             text.lines().last().unwrap().contains(" peer=reader:ann"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_batch_of_many_steps_settles_each_article_as_it_did_alone() {
+        // More than one pipeline step: examined on the verifier's thread, looked up and
+        // stored on this one. Stored, duplicate (of an earlier one and within the
+        // batch), a tampered copy of a stored article (a duplicate: history decides
+        // before the signature), and a squatter (refused, its id stays free).
+        let (_dir, mut spool) = spool_carrying();
+        let trust = policy();
+        let rules = beta(&trust);
+        let earlier = article("earlier", "mesh.test", 1);
+        ingest(&mut spool, &rules, &[&earlier]).unwrap();
+        let tampered = String::from_utf8(earlier.clone())
+            .unwrap()
+            .replace("hello", "HELLO")
+            .into_bytes();
+        let fresh: Vec<Vec<u8>> = (0..2 * STEP + 10)
+            .map(|i| article(&format!("fresh {i}"), "mesh.test", 2))
+            .collect();
+        let squat = String::from_utf8(article("squat", "mesh.test", 3))
+            .unwrap()
+            .replace(
+                &id_of(&article("squat", "mesh.test", 3)),
+                &id_of(&article("squatted", "mesh.test", 3)),
+            )
+            .into_bytes();
+        let mut batch: Vec<&[u8]> = fresh.iter().map(Vec::as_slice).collect();
+        batch.extend([
+            earlier.as_slice(),
+            tampered.as_slice(),
+            fresh[0].as_slice(),
+            squat.as_slice(),
+        ]);
+        let v = ingest(&mut spool, &rules, &batch).unwrap();
+        assert_eq!(v.len(), batch.len());
+        assert!(v[..fresh.len()]
+            .iter()
+            .all(|v| matches!(v, Verdict::Stored(_))));
+        let tail = &v[fresh.len()..];
+        assert_eq!(tail[0], Verdict::Duplicate);
+        assert_eq!(tail[1], Verdict::Duplicate, "tampered copy of a stored id");
+        assert_eq!(tail[2], Verdict::Duplicate, "twice in one batch");
+        assert!(matches!(&tail[3], Verdict::Refused(_)), "{:?}", tail[3]);
+        assert!(!spool
+            .seen(&id_of(&article("squatted", "mesh.test", 3)))
+            .unwrap());
     }
 
     #[test]

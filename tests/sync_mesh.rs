@@ -358,7 +358,10 @@ fn fill_spool(node: &TestNode, n: usize) -> Vec<String> {
     ids
 }
 
-const BULK: usize = 3000;
+/// Articles in the kill -9 tests: several of `serve`'s transactions (2,000 articles at
+/// most, the push client's offer size), so that a kill can fall after some are
+/// acknowledged and before the last.
+const BULK: usize = 6000;
 
 #[test]
 fn kill_9_mid_sync_loses_nothing_acknowledged() {
@@ -378,18 +381,21 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut seen_partial = 0;
+    let (mut seen_partial, mut acked_seq) = (0, 0);
     let caught = mesh::wait_until(Duration::from_secs(60), || {
+        // a's push mark moves once b has acknowledged (239) a whole offer: from then on,
+        // and until b has everything, a kill loses nothing acknowledged only if each
+        // committed transaction survives it.
+        acked_seq = a.marks("b").map_or(0, |(_, _, push_seq)| push_seq);
         let n = b
             .db()
             .query_row("SELECT COUNT(*) FROM articles", [], |r| r.get::<_, i64>(0));
         seen_partial = n.unwrap_or(0);
-        // Past the first CHECK round (1000 ids), so that a's push mark has moved.
-        seen_partial > 1100 && seen_partial < BULK as i64
+        acked_seq > 0 && seen_partial < BULK as i64
     });
     assert!(
         caught,
-        "never saw a partial transfer (b has {seen_partial})"
+        "never saw a partial transfer with a's push mark moved (b has {seen_partial}, mark {acked_seq})"
     );
     b.kill9();
     let out = sync.wait_with_output().unwrap();
@@ -456,6 +462,84 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
         )
         .unwrap();
     assert_eq!(group_count, BULK as i64);
+}
+
+#[test]
+fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
+    // The test plays a streaming news server (an [[nntp_peer]]: no MESH handshake) that
+    // answers nothing until the pusher stops sending. A pusher that waited for the
+    // answers to one offer before making the next stops after one offer (1,000 ids
+    // before issue 12); with two offers in flight, a receiver busy storing one offer
+    // already has the next one's CHECKs, so it never waits for the pusher.
+    use std::io::{BufRead, BufReader, Write};
+    const ARTICLES: usize = 3000;
+    let a = TestNode::new("a");
+    fill_spool(&a, ARTICLES);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    a.append_config(&format!(
+        "\n[[nntp_peer]]\nname = \"fake\"\naddress = \"127.0.0.1:{port}\"\ngroups = \"*\"\n"
+    ));
+    let sync = a
+        .command(&["sync", "--peer", "fake"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stream, _) = listener.accept().unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    stream.write_all(b"200 fake news server\r\n").unwrap();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), "MODE STREAM");
+    stream.write_all(b"203 streaming permitted\r\n").unwrap();
+    // Everything the pusher sends before it needs an answer: it has stopped once the
+    // line stays quiet (a generous pause: what comes is written in one go).
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut checks = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => match line.trim_end().strip_prefix("CHECK ") {
+                Some(id) => checks.push(id.to_string()),
+                None => panic!("unexpected {line:?} before any answer"),
+            },
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("reading the pusher: {e}"),
+        }
+    }
+    assert_eq!(
+        checks.len(),
+        ARTICLES,
+        "ids offered before the first answer (both offers)"
+    );
+    // "Have them all": nothing is sent, and the pusher says goodbye.
+    stream.set_read_timeout(None).unwrap();
+    for id in &checks {
+        stream
+            .write_all(format!("438 {id} already have it\r\n").as_bytes())
+            .unwrap();
+    }
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line.trim_end(), "QUIT");
+    stream.write_all(b"205 bye\r\n").unwrap();
+    drop(stream);
+    let out = sync.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let synced = mesh::SyncLine::parse(stdout.trim());
+    assert_eq!(synced.get("status"), "ok", "{stdout}");
+    assert_eq!(synced.num("sent"), 0, "{stdout}");
 }
 
 #[test]

@@ -37,8 +37,14 @@ use crate::sign::{parse_public_key, public_key_text};
 use crate::spool::Spool;
 use crate::wildmat::Wildmat;
 
-/// Most commands taken into one batch.
-const MAX_BATCH: usize = 1000;
+/// Most commands taken into one batch (CHECK and ARTICLE cost an id each).
+const MAX_BATCH: usize = 8000;
+/// Most articles (TAKETHIS) taken into one batch, and so stored in one transaction: the
+/// size of a push client's offer (`sync/push.rs` PUSH_CHUNK), so that while one offer is
+/// stored the next is already on its way. Bigger transactions write each history page
+/// to the WAL less often (history is keyed by random Message-IDs, so a transaction of
+/// n articles dirties up to n of its pages); 239s wait for the whole transaction.
+const MAX_BATCH_ARTICLES: usize = 2000;
 /// Most article bytes taken into one batch.
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Most bytes of answers built before they are sent: a run of ARTICLE requests for big
@@ -98,7 +104,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
         0
     };
     let mut items = Vec::new();
-    let mut bytes = 0;
+    let (mut bytes, mut articles) = (0, 0);
     let mut next = Some(first);
     while let Some(command) = next.take() {
         match command {
@@ -110,11 +116,12 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
                     Err(e) => return Err(e),
                 };
                 bytes += body.as_ref().map_or(0, Vec::len);
+                articles += 1;
                 items.push(Item::Take(id, body));
             }
             Batched::Fetch(id) => items.push(Item::Fetch(id)),
         }
-        if items.len() >= MAX_BATCH || bytes >= MAX_BATCH_BYTES {
+        if items.len() >= MAX_BATCH || articles >= MAX_BATCH_ARTICLES || bytes >= MAX_BATCH_BYTES {
             break;
         }
         let mut line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
@@ -258,7 +265,13 @@ fn answer_part(
     let now = Instant::now();
     let full = shared.guards.spool.refusing(now);
     let limits = &live.config.limits;
-    let checks = check_answers(shared, limits, spool, session, &items, full, now);
+    // One read transaction for the batch's history lookups.
+    let checks = spool
+        .read_with(|spool| check_answers(shared, limits, spool, session, &items, full, now))
+        .unwrap_or_else(|e| {
+            tracing::error!("spool failure answering CHECKs: {e}");
+            Vec::new()
+        });
     let takes: Vec<(&str, &[u8])> = items
         .iter()
         .filter_map(|i| match i {

@@ -61,6 +61,14 @@ impl<'a> Storer<'a> {
         store_one(&self.tx, article)
     }
 
+    /// [`Spool::seen`] inside the transaction: whether `msgid` is in history (stored,
+    /// refused or expired), not counting an id only marked by a cancel that came first.
+    pub fn seen(&self, msgid: &str) -> rusqlite::Result<bool> {
+        self.tx
+            .prepare_cached("SELECT 1 FROM history WHERE msgid = ?1 AND status != 'cancelled'")?
+            .exists(params![msgid])
+    }
+
     /// Records a refused Message-ID in history so it is not fetched again; an id already
     /// in history is left as it is.
     pub fn record_refused(&mut self, msgid: &str, reason: &str) -> rusqlite::Result<()> {
@@ -73,6 +81,14 @@ impl<'a> Storer<'a> {
     }
 }
 
+/// SQLite's page cache for a connection that stores, in KiB (SQLite's default is 2,000).
+/// A transaction of a couple of thousand articles dirties a few MiB of article pages and
+/// up to one history page per article (history is keyed by random Message-IDs); with the
+/// default cache those pages are spilled to the WAL before the commit and read back from
+/// the file at the next lookup. 32 MiB holds a batch's dirty pages and the history of a
+/// spool of a few hundred thousand articles; it is a bound, filled only as pages are read.
+const WRITE_CACHE_KIB: i64 = 32 * 1024;
+
 impl Spool {
     /// Runs `f` in ONE write transaction and commits it: when this returns Ok, everything
     /// `f` stored is durable; when `f` fails, nothing it did is kept.
@@ -82,6 +98,11 @@ impl Spool {
     ) -> Result<R, SpoolError> {
         let path = self.path.clone();
         let wrap = |source| SpoolError::from_sqlite(&path, source);
+        // Set here, where writes start, rather than at open: a spool only read (a
+        // `read`, `status`) keeps SQLite's small default.
+        self.conn
+            .pragma_update(None, "cache_size", -WRITE_CACHE_KIB)
+            .map_err(wrap)?;
         let mut storer = Storer {
             // IMMEDIATE: take the write lock at BEGIN (waiting up to the busy timeout).
             // A deferred transaction that reads first cannot wait for it: when another
@@ -97,6 +118,16 @@ impl Spool {
         if let Some(hook) = &self.on_commit {
             hook();
         }
+        Ok(result)
+    }
+
+    /// Runs `f`'s reads in ONE read transaction (one snapshot): a run of lookups, such as
+    /// the history lookups answering a batch of CHECKs, takes SQLite's locks once
+    /// instead of once per statement. Here beside [`Spool::store_with`], its write twin.
+    pub fn read_with<R>(&self, f: impl FnOnce(&Spool) -> R) -> Result<R, SpoolError> {
+        let tx = self.conn.unchecked_transaction().map_err(|e| self.err(e))?;
+        let result = f(self);
+        tx.commit().map_err(|e| self.err(e))?;
         Ok(result)
     }
 
@@ -252,6 +283,38 @@ mod tests {
             .unwrap();
         assert_eq!(out, vec![StoreOutcome::Duplicate]);
         assert_eq!(spool.history("<bad@x>").unwrap().unwrap().0, "refused");
+    }
+
+    #[test]
+    fn a_spool_that_stores_has_the_write_cache() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .store_batch(&[new_article("<a@x>", "mesh.test")])
+            .unwrap();
+        let kib: i64 = spool
+            .conn
+            .pragma_query_value(None, "cache_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(kib, -WRITE_CACHE_KIB);
+    }
+
+    #[test]
+    fn reads_in_one_transaction_see_the_spool_and_leave_none_open() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .store_batch(&[new_article("<a@x>", "mesh.test")])
+            .unwrap();
+        let seen = spool
+            .read_with(|s| (s.seen("<a@x>").unwrap(), s.seen("<b@x>").unwrap()))
+            .unwrap();
+        assert_eq!(seen, (true, false));
+        assert!(
+            spool.conn.is_autocommit(),
+            "the read transaction was closed"
+        );
+        spool
+            .store_batch(&[new_article("<b@x>", "mesh.test")])
+            .unwrap();
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! sending the ones it asks for (238, sendme) with TAKETHIS, per RFC 4644. Used by the
 //! mesh exchange and to feed plain news servers (`nntp.rs`). The push mark advances only
 //! once every answer of a round is in: a 239 means the peer has committed the article.
+//! Two offers are in flight at once, so the peer stores one while the next arrives.
 //!
 //! Arrivals that came from the neighbour, or whose groups its feed pattern excludes, are
 //! not offered (it has them, or does not want them): `feed_policy` decides, on what this
 //! node recorded, not on the names in Path.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
@@ -23,8 +25,25 @@ use crate::net::Conn;
 use crate::protocol::{write_block, Command, Response};
 use crate::wildmat::Wildmat;
 
-/// Arrivals offered per CHECK round.
-const PUSH_CHUNK: usize = 1000;
+/// Arrivals offered per CHECK round: as many as a `serve` stores in one transaction
+/// (`server/feed.rs` `MAX_BATCH_ARTICLES`), so each of its batches is one offer.
+const PUSH_CHUNK: usize = 2000;
+
+/// Offers whose CHECKs are on the wire before the first of them is answered. With two,
+/// the 238s of offer k+1 are in before the peer has stored offer k, so our TAKETHIS for
+/// k+1 travel while it stores k: its input never runs dry between its transactions, and
+/// reading our spool overlaps its work instead of adding to it.
+const OFFERS_AHEAD: usize = 2;
+
+/// What a run of the peer's answers, in the order of our commands, is about.
+enum Round {
+    /// CHECKs of one offer: (arrival sequence, Message-ID); the offer examined our
+    /// arrivals up to `last`.
+    Checks { ids: Vec<(i64, String)>, last: i64 },
+    /// TAKETHIS for the ids of that offer the peer asked for; once all are answered, the
+    /// push mark may pass `last`.
+    Takes { ids: Vec<String>, last: i64 },
+}
 
 /// Where pushed articles go: a neighbour's name (for marks and "came from it") and its
 /// feed pattern.
@@ -34,6 +53,10 @@ pub(super) struct Target<'a> {
 }
 
 /// Pushes our new arrivals with pipelined CHECK/TAKETHIS (after MODE STREAM).
+///
+/// The commands go out as CHECK 1, CHECK 2, TAKETHIS 1, CHECK 3, TAKETHIS 2, ... (see
+/// [`OFFERS_AHEAD`]); the peer answers in that order, and `rounds` holds what each
+/// coming run of answers is about.
 pub(super) async fn push(
     node: &mut Node,
     target: &Target<'_>,
@@ -42,81 +65,127 @@ pub(super) async fn push(
 ) -> Result<()> {
     let queue_bytes = node.config.limits.sync_batch_bytes;
     let mut marks = node.spool.marks(target.name)?;
-    // The offer of chunk k+1 (CHECK) travels with the articles of chunk k (TAKETHIS), so
-    // every round trip carries both and the peer's batches stay full.
-    let mut offer = next_offer(node, target, marks.push_seq, marks.resync_through)?;
-    for (_, id) in &offer.ids {
-        Command::Check(id.clone()).write(conn.out());
+    let mut rounds = VecDeque::new();
+    // The last arrival offered so far; None once there is nothing more to offer.
+    let mut offered = Some(marks.push_seq);
+    for _ in 0..OFFERS_AHEAD {
+        offered = offer_next(
+            node,
+            target,
+            conn,
+            offered,
+            marks.resync_through,
+            &mut rounds,
+        )?;
     }
     // The first arrival the peer asked us to offer again later (431): the mark must not
     // pass it, so the next sync offers it again.
     let mut deferred: Option<i64> = None;
-    while let Some(last) = offer.last_seq {
-        let mut send = Vec::new();
-        for (seq, id) in &offer.ids {
-            let r = response(conn).await?;
-            match (r.code, r.first_arg()) {
-                (238, Some(got)) if got == id => send.push(id.as_str()),
-                (438, Some(got)) if got == id => {}
-                (431, Some(got)) if got == id => {
-                    deferred = Some(deferred.map_or(*seq, |d| d.min(*seq)));
+    while let Some(round) = rounds.pop_front() {
+        match round {
+            Round::Checks { ids, last } => {
+                let mut send = Vec::new();
+                for (seq, id) in ids {
+                    let r = response(conn).await?;
+                    match (r.code, r.first_arg()) {
+                        (238, Some(got)) if got == id => send.push(id),
+                        (438, Some(got)) if got == id => {}
+                        (431, Some(got)) if got == id => {
+                            deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
+                        }
+                        _ => {
+                            return Err(Error::Network(format!(
+                                "CHECK {id}: peer answered {} {}",
+                                r.code, r.text
+                            )))
+                        }
+                    }
                 }
-                _ => {
-                    return Err(Error::Network(format!(
-                        "CHECK {id}: peer answered {} {}",
-                        r.code, r.text
-                    )))
+                let mut sent = Vec::with_capacity(send.len());
+                for id in send {
+                    if let Some(stored) = node.spool.article(&id)? {
+                        Command::Takethis(id.clone()).write(conn.out());
+                        write_block(conn.out(), &stored.raw);
+                        sent.push(id);
+                        // A peer that asks for everything must not make us hold a round's
+                        // worth of large articles: send them as the queue fills.
+                        if conn.out().len() >= queue_bytes {
+                            conn.flush().await.map_err(net)?;
+                        }
+                    }
+                }
+                rounds.push_back(Round::Takes { ids: sent, last });
+                offered = offer_next(
+                    node,
+                    target,
+                    conn,
+                    offered,
+                    marks.resync_through,
+                    &mut rounds,
+                )?;
+            }
+            Round::Takes { ids, last } => {
+                for id in ids {
+                    let r = response(conn).await?;
+                    match (r.code, r.first_arg()) {
+                        (239, Some(got)) if got == id => report.sent += 1,
+                        (439, Some(got)) if got == id => {
+                            // `439 <id> reason`: the reason is what follows the id.
+                            let why = r
+                                .text
+                                .trim_start_matches(|c: char| c.is_ascii_whitespace())
+                                .strip_prefix(got)
+                                .unwrap_or(&r.text)
+                                .trim_start();
+                            peer_refused(node, report, &id, why);
+                        }
+                        _ => {
+                            return Err(Error::Network(format!(
+                                "TAKETHIS {id}: peer answered {} {}",
+                                r.code, r.text
+                            )))
+                        }
+                    }
+                }
+                // Every earlier round is answered too (answers come in order).
+                let mark = deferred.map_or(last, |d| last.min(d - 1));
+                if mark > marks.push_seq {
+                    marks.push_seq = mark;
+                    // Never backwards: `serve`'s live relay may have acknowledged more.
+                    node.spool.advance_push_mark(target.name, mark)?;
                 }
             }
         }
-        let mut sent_ids = Vec::with_capacity(send.len());
-        for id in send {
-            if let Some(stored) = node.spool.article(id)? {
-                Command::Takethis(id.to_string()).write(conn.out());
-                write_block(conn.out(), &stored.raw);
-                sent_ids.push(id.to_string());
-                // A peer that asks for everything must not make us hold a round's worth
-                // of large articles: send them as the queue fills.
-                if conn.out().len() >= queue_bytes {
-                    conn.flush().await.map_err(net)?;
-                }
-            }
-        }
-        let next = next_offer(node, target, last, marks.resync_through)?;
-        for (_, id) in &next.ids {
-            Command::Check(id.clone()).write(conn.out());
-        }
-        for id in sent_ids {
-            let r = response(conn).await?;
-            match (r.code, r.first_arg()) {
-                (239, Some(got)) if got == id => report.sent += 1,
-                (439, Some(got)) if got == id => {
-                    // `439 <id> reason`: the reason is what follows the id.
-                    let why = r
-                        .text
-                        .trim_start_matches(|c: char| c.is_ascii_whitespace())
-                        .strip_prefix(got)
-                        .unwrap_or(&r.text)
-                        .trim_start();
-                    peer_refused(node, report, &id, why);
-                }
-                _ => {
-                    return Err(Error::Network(format!(
-                        "TAKETHIS {id}: peer answered {} {}",
-                        r.code, r.text
-                    )))
-                }
-            }
-        }
-        let mark = deferred.map_or(last, |d| last.min(d - 1));
-        if mark != marks.push_seq {
-            marks.push_seq = mark;
-            // Never backwards: `serve`'s live relay may have acknowledged more.
-            node.spool.advance_push_mark(target.name, mark)?;
-        }
-        offer = next;
     }
     Ok(())
+}
+
+/// Offers the peer our next arrivals after `offered` (CHECKs queued on `conn`, the round
+/// added to `rounds`); returns the last arrival now offered, or None when there was
+/// nothing more (then it offers nothing, now or later).
+fn offer_next(
+    node: &Node,
+    target: &Target<'_>,
+    conn: &mut Conn,
+    offered: Option<i64>,
+    resync_through: i64,
+    rounds: &mut VecDeque<Round>,
+) -> Result<Option<i64>> {
+    let Some(after) = offered else {
+        return Ok(None);
+    };
+    let offer = next_offer(node, target, after, resync_through)?;
+    let Some(last) = offer.last_seq else {
+        return Ok(None);
+    };
+    for (_, id) in &offer.ids {
+        Command::Check(id.clone()).write(conn.out());
+    }
+    rounds.push_back(Round::Checks {
+        ids: offer.ids,
+        last,
+    });
+    Ok(Some(last))
 }
 
 /// The next chunk of our arrivals after `after` that `peer` should be offered.
