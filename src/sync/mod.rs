@@ -17,6 +17,7 @@ mod nntp;
 mod pull;
 mod push;
 mod reserve;
+mod storer;
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};

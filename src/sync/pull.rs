@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use super::conn::{command, expect, net, response};
 use super::reserve::Fetching;
-use super::{we_refused, PeerReport, RefusedBy};
+use super::storer::{Fetched, Storer};
+use super::{we_refused, PeerReport};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
 use crate::feed_policy::{FULL_LISTING, MAX_SINCE};
 use crate::home::Node;
-use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 use crate::net::{Conn, NetError};
 use crate::protocol::mesh::MAX_EPOCH;
 use crate::protocol::{ArticleRef, Command, MeshCommand};
@@ -241,13 +241,28 @@ async fn fetch_reserved(
 }
 
 /// Fetches `ids` with pipelined ARTICLE and stores them as they come. One chunk's
-/// commands are always in flight while the previous chunk is verified and stored, so
-/// the peer is serving while we are checking.
+/// commands are always in flight while the previous chunk is read, and a full batch is
+/// verified and stored beside the link ([`Storer`]) while the next one is received, so
+/// the peer is serving while we are checking. Returns once every fetched article is
+/// committed (or refused), even when the link failed meanwhile.
 async fn fetch(
     node: &mut Node,
     ids: &[String],
     conn: &mut Conn,
     report: &mut PeerReport,
+) -> Result<()> {
+    let mut storer = Storer::new(node, ids.len(), STORE_BATCH)?;
+    let fetched = fetch_into(node, ids, conn, report, &mut storer).await;
+    let stored = storer.finish(node, report).await;
+    fetched.and(stored)
+}
+
+async fn fetch_into(
+    node: &mut Node,
+    ids: &[String],
+    conn: &mut Conn,
+    report: &mut PeerReport,
+    storer: &mut Storer,
 ) -> Result<()> {
     let mut batch = Batch::new(node.config.limits.sync_batch_bytes);
     let chunks: Vec<&[String]> = ids.chunks(FETCH_CHUNK).collect();
@@ -255,7 +270,7 @@ async fn fetch(
         request(first, conn);
     }
     for (i, chunk) in chunks.iter().enumerate() {
-        receive(node, chunk, conn, &mut batch, report).await?;
+        receive(node, chunk, conn, &mut batch, report, storer).await?;
         let next = chunks.get(i + 1);
         if let Some(next) = next {
             request(next, conn);
@@ -264,7 +279,7 @@ async fn fetch(
         // Bigger transactions write each page of the (random-key) history index
         // fewer times; the peer serves the next chunk meanwhile.
         if batch.articles.len() >= STORE_BATCH || next.is_none() {
-            batch.store(node, report)?;
+            storer.store(node, batch.take(), report).await?;
         }
     }
     Ok(())
@@ -279,13 +294,14 @@ fn request(ids: &[String], conn: &mut Conn) {
 
 /// Reads the answers to [`request`] into `batch`, storing it whenever it holds
 /// `limits.sync_batch_bytes`: however large and many the articles, only about that much
-/// is ever held unverified.
-async fn receive<'a>(
+/// is ever held unverified (twice that while one batch is being stored).
+async fn receive(
     node: &mut Node,
-    ids: &'a [String],
+    ids: &[String],
     conn: &mut Conn,
-    batch: &mut Batch<'a>,
+    batch: &mut Batch,
     report: &mut PeerReport,
+    storer: &mut Storer,
 ) -> Result<()> {
     let max = node.config.limits.max_article_bytes;
     for id in ids {
@@ -294,7 +310,7 @@ async fn receive<'a>(
             220 => match conn.read_block(max).await {
                 Ok(raw) => {
                     if batch.add(id, raw) {
-                        batch.store(node, report)?;
+                        storer.store(node, batch.take(), report).await?;
                     }
                 }
                 Err(NetError::Protocol(e)) => {
@@ -316,14 +332,14 @@ async fn receive<'a>(
 }
 
 /// Fetched articles waiting to be verified and stored in one transaction.
-struct Batch<'a> {
-    articles: Vec<(&'a str, Vec<u8>)>,
+struct Batch {
+    articles: Fetched,
     bytes: usize,
     max_bytes: usize,
 }
 
-impl<'a> Batch<'a> {
-    fn new(max_bytes: usize) -> Batch<'a> {
+impl Batch {
+    fn new(max_bytes: usize) -> Batch {
         Batch {
             articles: Vec::new(),
             bytes: 0,
@@ -332,39 +348,16 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds one article; true when the batch should be stored now.
-    fn add(&mut self, id: &'a str, raw: Vec<u8>) -> bool {
+    fn add(&mut self, id: &str, raw: Vec<u8>) -> bool {
         self.bytes += raw.len();
-        self.articles.push((id, raw));
+        self.articles.push((id.to_string(), raw));
         self.bytes >= self.max_bytes
     }
 
-    /// Verifies and stores the batch in one transaction, and empties it.
-    fn store(&mut self, node: &mut Node, report: &mut PeerReport) -> Result<()> {
-        if self.articles.is_empty() {
-            return Ok(());
-        }
-        let peer = report.peer.clone();
-        let rules = Rules::new(&node.config, &node.trust).from(Source::Peer(&peer));
-        let offered: Vec<(&str, &[u8])> = self
-            .articles
-            .iter()
-            .map(|(id, raw)| (*id, raw.as_slice()))
-            .collect();
-        let listed = node.config.limits.sync_listed_refusals;
-        let verdicts = ingest_offered(&mut node.spool, &rules, &offered)?;
-        for (verdict, (id, _)) in verdicts.into_iter().zip(&offered) {
-            match verdict {
-                Verdict::Stored(_) => report.received += 1,
-                // Crossed the link but was here already (another link or session was
-                // first): counted, so that a body crossing twice can be seen.
-                Verdict::Duplicate => report.duplicates += 1,
-                // The article log has it already (ingest writes it).
-                Verdict::Refused(why) => report.refuse(Some(id), RefusedBy::Us, &why, listed),
-            }
-        }
-        self.articles.clear();
+    /// The articles, leaving the batch empty.
+    fn take(&mut self) -> Fetched {
         self.bytes = 0;
-        Ok(())
+        std::mem::take(&mut self.articles)
     }
 }
 
