@@ -251,7 +251,7 @@ async fn fetch(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
-    let mut storer = Storer::new(node, ids.len(), STORE_BATCH)?;
+    let mut storer = Storer::default();
     let fetched = fetch_into(node, ids, conn, report, &mut storer).await;
     let stored = storer.finish(node, report).await;
     fetched.and(stored)
@@ -279,7 +279,9 @@ async fn fetch_into(
         // Bigger transactions write each page of the (random-key) history index
         // fewer times; the peer serves the next chunk meanwhile.
         if batch.articles.len() >= STORE_BATCH || next.is_none() {
-            storer.store(node, batch.take(), report).await?;
+            storer
+                .store(node, batch.take(), next.is_some(), report)
+                .await?;
         }
     }
     Ok(())
@@ -310,7 +312,7 @@ async fn receive(
             220 => match conn.read_block(max).await {
                 Ok(raw) => {
                     if batch.add(id, raw) {
-                        storer.store(node, batch.take(), report).await?;
+                        storer.store(node, batch.take(), true, report).await?;
                     }
                 }
                 Err(NetError::Protocol(e)) => {

@@ -1,6 +1,6 @@
 //! Storing what a pull fetched: each batch is verified and stored in one transaction,
-//! and, for a pull of more than one batch, on a blocking thread with a spool connection
-//! of its own, while the link goes on receiving the next batch. The peer then keeps
+//! and, once a pull needs more than one batch, on a blocking thread with a spool
+//! connection of its own, while the link goes on receiving the next batch. The peer then keeps
 //! serving while we verify, instead of waiting for our commit.
 //!
 //! One batch is stored at a time: the link hands over batch k+1 only once batch k is
@@ -20,41 +20,37 @@ pub(super) type Fetched = Vec<(String, Vec<u8>)>;
 type Stored = (Node, Vec<String>, Result<Vec<Verdict>>);
 
 /// Stores a pull's batches, on the link's thread or beside it.
+#[derive(Default)]
 pub(super) struct Storer {
     /// The second node (own spool connection) while it is not storing; None when
-    /// storing on the link's thread.
+    /// storing on the link's thread (a pull of one batch, the live relay's usual: a
+    /// second spool connection costs an open).
     spare: Option<Node>,
     /// The batch being stored beside the link.
     running: Option<tokio::task::JoinHandle<Stored>>,
+    /// Whether the second node was opened (it is away while `running`).
+    beside: bool,
 }
 
 impl Storer {
-    /// A storer for a pull of `count` articles: beside the link when they make more
-    /// than one batch of `batch` articles (a second spool connection costs an open).
-    pub(super) fn new(node: &Node, count: usize, batch: usize) -> Result<Storer> {
-        let spare = if count > batch {
-            Some(node.home.open()?)
-        } else {
-            None
-        };
-        Ok(Storer {
-            spare,
-            running: None,
-        })
-    }
-
-    /// Stores `articles` (from `report.peer`): at once on the link's thread, or hands
-    /// them to the thread beside it once the previous batch is committed.
+    /// Stores `articles` (from `report.peer`): on the link's thread when it is the
+    /// pull's only batch, else hands them to the thread beside it once the previous
+    /// batch is committed. `more` says whether more batches follow.
     pub(super) async fn store(
         &mut self,
         node: &mut Node,
         articles: Fetched,
+        more: bool,
         report: &mut PeerReport,
     ) -> Result<()> {
         if articles.is_empty() {
             return Ok(());
         }
         self.finish(node, report).await?;
+        if more && !self.beside {
+            self.spare = Some(node.home.open()?);
+            self.beside = true;
+        }
         let Some(mut spare) = self.spare.take() else {
             let verdicts = ingest(node, &report.peer, &articles);
             let ids = articles.into_iter().map(|(id, _)| id).collect();
