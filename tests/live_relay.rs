@@ -246,15 +246,18 @@ fn the_hub_shows_the_live_link_of_a_node_behind_nat_while_it_idles() {
     assert!(live_inbound(&hub, "nat").is_null());
 }
 
+/// p (where articles are posted) live to two hubs h1 and h2, and n, not linked yet.
+fn poster_two_hubs_and_n() -> [TestNode; 4] {
+    let nodes = ["p", "h1", "h2", "n"].map(TestNode::new);
+    link_live(&nodes[0], &nodes[1]);
+    link_live(&nodes[0], &nodes[2]);
+    nodes
+}
+
 #[test]
 fn a_node_behind_nat_with_two_hubs_takes_each_body_once() {
     const ARTICLES: usize = 50;
-    let mut p = TestNode::new("p");
-    let mut h1 = TestNode::new("h1");
-    let mut h2 = TestNode::new("h2");
-    let mut n = TestNode::new("n");
-    link_live(&p, &h1);
-    link_live(&p, &h2);
+    let [mut p, mut h1, mut h2, mut n] = poster_two_hubs_and_n();
     link_passive_live(&h1, &n);
     link_passive_live(&h2, &n);
     for node in [&mut p, &mut h1, &mut h2] {
@@ -310,12 +313,7 @@ fn a_node_behind_nat_with_two_hubs_takes_each_body_once() {
 #[test]
 fn a_body_pushed_in_by_one_neighbour_is_not_also_pulled_from_another() {
     const ARTICLES: usize = 50;
-    let mut p = TestNode::new("p");
-    let mut h1 = TestNode::new("h1");
-    let mut h2 = TestNode::new("h2");
-    let mut n = TestNode::new("n");
-    link_live(&p, &h1);
-    link_live(&p, &h2);
+    let [mut p, mut h1, mut h2, mut n] = poster_two_hubs_and_n();
     // h1 dials n and pushes into n's server; n idles on h2 and pulls.
     link_live(&h1, &n);
     link_passive_live(&h2, &n);

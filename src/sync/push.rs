@@ -65,23 +65,19 @@ pub(super) async fn push(
 ) -> Result<()> {
     let queue_bytes = node.config.limits.sync_batch_bytes;
     let mut marks = node.spool.marks(target.name)?;
-    let mut rounds = VecDeque::new();
-    // The last arrival offered so far; None once there is nothing more to offer.
-    let mut offered = Some(marks.push_seq);
+    let mut offers = Offers {
+        target,
+        resync_through: marks.resync_through,
+        offered: Some(marks.push_seq),
+        rounds: VecDeque::new(),
+    };
     for _ in 0..OFFERS_AHEAD {
-        offered = offer_next(
-            node,
-            target,
-            conn,
-            offered,
-            marks.resync_through,
-            &mut rounds,
-        )?;
+        offers.next(node, conn)?;
     }
     // The first arrival the peer asked us to offer again later (431): the mark must not
     // pass it, so the next sync offers it again.
     let mut deferred: Option<i64> = None;
-    while let Some(round) = rounds.pop_front() {
+    while let Some(round) = offers.rounds.pop_front() {
         match round {
             Round::Checks { ids, last } => {
                 let mut send = Vec::new();
@@ -114,15 +110,8 @@ pub(super) async fn push(
                         }
                     }
                 }
-                rounds.push_back(Round::Takes { ids: sent, last });
-                offered = offer_next(
-                    node,
-                    target,
-                    conn,
-                    offered,
-                    marks.resync_through,
-                    &mut rounds,
-                )?;
+                offers.rounds.push_back(Round::Takes { ids: sent, last });
+                offers.next(node, conn)?;
             }
             Round::Takes { ids, last } => {
                 for id in ids {
@@ -160,32 +149,37 @@ pub(super) async fn push(
     Ok(())
 }
 
-/// Offers the peer our next arrivals after `offered` (CHECKs queued on `conn`, the round
-/// added to `rounds`); returns the last arrival now offered, or None when there was
-/// nothing more (then it offers nothing, now or later).
-fn offer_next(
-    node: &Node,
-    target: &Target<'_>,
-    conn: &mut Conn,
-    offered: Option<i64>,
+/// The offers of one push: what was offered so far and the rounds awaiting answers.
+struct Offers<'t, 'a> {
+    target: &'t Target<'a>,
     resync_through: i64,
-    rounds: &mut VecDeque<Round>,
-) -> Result<Option<i64>> {
-    let Some(after) = offered else {
-        return Ok(None);
-    };
-    let offer = next_offer(node, target, after, resync_through)?;
-    let Some(last) = offer.last_seq else {
-        return Ok(None);
-    };
-    for (_, id) in &offer.ids {
-        Command::Check(id.clone()).write(conn.out());
+    /// The last arrival offered so far; None once there is nothing more to offer.
+    offered: Option<i64>,
+    /// What each coming run of answers is about, in order.
+    rounds: VecDeque<Round>,
+}
+
+impl Offers<'_, '_> {
+    /// Offers the peer our next arrivals (CHECKs queued on `conn`, the round added to
+    /// `rounds`); once there is nothing more, it offers nothing, now or later.
+    fn next(&mut self, node: &Node, conn: &mut Conn) -> Result<()> {
+        let Some(after) = self.offered else {
+            return Ok(());
+        };
+        let offer = next_offer(node, self.target, after, self.resync_through)?;
+        self.offered = offer.last_seq;
+        let Some(last) = offer.last_seq else {
+            return Ok(());
+        };
+        for (_, id) in &offer.ids {
+            Command::Check(id.clone()).write(conn.out());
+        }
+        self.rounds.push_back(Round::Checks {
+            ids: offer.ids,
+            last,
+        });
+        Ok(())
     }
-    rounds.push_back(Round::Checks {
-        ids: offer.ids,
-        last,
-    });
-    Ok(Some(last))
 }
 
 /// The next chunk of our arrivals after `after` that `peer` should be offered.
