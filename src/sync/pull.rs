@@ -58,6 +58,8 @@ pub(super) async fn pull_reserving(
 ) -> Result<()> {
     let mut marks = node.spool.marks(peer)?;
     let mut restarted = false;
+    // One for the whole pull: its second spool connection is opened at most once.
+    let mut storer = Storer::default();
     loop {
         let saved = marks.clone();
         let asked = marks.pull_seq.max(0);
@@ -104,8 +106,10 @@ pub(super) async fn pull_reserving(
         }
         let wanted = wanted(node, &listing.ids)?;
         match fetching {
-            Some(fetching) => fetch_reserved(node, wanted, conn, report, fetching).await?,
-            None => fetch(node, &wanted, conn, report).await?,
+            Some(fetching) => {
+                fetch_reserved(node, wanted, conn, report, fetching, &mut storer).await?
+            }
+            None => fetch(node, &wanted, conn, report, &mut storer).await?,
         }
         marks.pull_seq = listing.through;
         if !listing.more {
@@ -200,6 +204,7 @@ async fn fetch_reserved(
     conn: &mut Conn,
     report: &mut PeerReport,
     fetching: &Fetching,
+    storer: &mut Storer,
 ) -> Result<()> {
     let patience = Duration::from_secs(node.config.limits.in_flight_timeout_secs);
     let deadline = tokio::time::Instant::now() + patience;
@@ -217,7 +222,7 @@ async fn fetch_reserved(
         if let Some(e) = failed {
             return Err(e.into());
         }
-        fetch(node, &claimed.ids, conn, report).await?;
+        fetch(node, &claimed.ids, conn, report, storer).await?;
         // Stored (or refused) and committed: others may look at them now.
         drop(claimed);
         if held.is_empty() {
@@ -234,7 +239,7 @@ async fn fetch_reserved(
         }
         if tokio::time::Instant::now() >= deadline {
             // The holder stalled: as the server does, let someone else bring them.
-            return fetch(node, &missing, conn, report).await;
+            return fetch(node, &missing, conn, report, storer).await;
         }
         ids = missing;
     }
@@ -250,9 +255,9 @@ async fn fetch(
     ids: &[String],
     conn: &mut Conn,
     report: &mut PeerReport,
+    storer: &mut Storer,
 ) -> Result<()> {
-    let mut storer = Storer::default();
-    let fetched = fetch_into(node, ids, conn, report, &mut storer).await;
+    let fetched = fetch_into(node, ids, conn, report, storer).await;
     let stored = storer.finish(node, report).await;
     fetched.and(stored)
 }

@@ -1,7 +1,8 @@
 //! Storing what a pull fetched: each batch is verified and stored in one transaction,
 //! and, once a pull needs more than one batch, on a blocking thread with a spool
-//! connection of its own, while the link goes on receiving the next batch. The peer then keeps
-//! serving while we verify, instead of waiting for our commit.
+//! connection of its own, while the link goes on receiving the next batch. The peer
+//! then keeps serving while we verify, instead of waiting for our commit. One storer
+//! serves a whole pull, so that connection is opened once.
 //!
 //! One batch is stored at a time: the link hands over batch k+1 only once batch k is
 //! committed, so at most two batches (2 × `limits.sync_batch_bytes`, plus one article)
@@ -22,14 +23,12 @@ type Stored = (Node, Vec<String>, Result<Vec<Verdict>>);
 /// Stores a pull's batches, on the link's thread or beside it.
 #[derive(Default)]
 pub(super) struct Storer {
-    /// The second node (own spool connection) while it is not storing; None when
-    /// storing on the link's thread (a pull of one batch, the live relay's usual: a
-    /// second spool connection costs an open).
+    /// The second node (own spool connection) while it is not storing; None until a
+    /// pull needs a second batch (a pull of one batch, the live relay's usual, stores on
+    /// the link's thread: a second spool connection costs an open).
     spare: Option<Node>,
-    /// The batch being stored beside the link.
+    /// The batch being stored beside the link (it has the second node meanwhile).
     running: Option<tokio::task::JoinHandle<Stored>>,
-    /// Whether the second node was opened (it is away while `running`).
-    beside: bool,
 }
 
 impl Storer {
@@ -46,10 +45,10 @@ impl Storer {
         if articles.is_empty() {
             return Ok(());
         }
+        // After this, the second node, once opened, is back in `spare`.
         self.finish(node, report).await?;
-        if more && !self.beside {
+        if more && self.spare.is_none() {
             self.spare = Some(node.home.open()?);
-            self.beside = true;
         }
         let Some(mut spare) = self.spare.take() else {
             let verdicts = ingest(node, &report.peer, &articles);
