@@ -28,7 +28,7 @@ pub const FULL_LISTING: &str = "none";
 /// Whether one of an article's groups (comma-separated) matches a neighbour's feed
 /// pattern.
 pub fn feed_matches(feed: &Wildmat, newsgroups: &str) -> bool {
-    newsgroups.split(',').any(|g| feed.matches(g.trim()))
+    feed.matches_any(newsgroups)
 }
 
 /// Whether our arrival goes to `neighbour`, whose feed pattern is `feed`: its groups

@@ -32,6 +32,12 @@ impl Wildmat {
             .is_some_and(|(negated, _)| !negated)
     }
 
+    /// True when one group of `newsgroups` (a Newsgroups value: comma-separated,
+    /// spaces allowed around the commas) matches.
+    pub fn matches_any(&self, newsgroups: &str) -> bool {
+        newsgroups.split(',').any(|g| self.matches(g.trim()))
+    }
+
     /// The pattern text as written (normalised: no spaces).
     pub fn text(&self) -> String {
         self.parts

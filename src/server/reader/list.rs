@@ -260,13 +260,17 @@ pub(super) async fn newnews(
                 let page = spool.arrived_since(since, from, NEWNEWS_PAGE)?;
                 let mut text = String::new();
                 for (_, id, groups) in &page {
-                    if groups.split(',').any(|g| pattern.matches(g.trim())) {
+                    if pattern.matches_any(groups) {
                         text.push_str(id);
                         text.push_str("\r\n");
                     }
                 }
-                let more = (page.len() == NEWNEWS_PAGE).then(|| page.last().map(|a| a.0 + 1));
-                Ok::<_, crate::Error>((text, more.flatten()))
+                // A full page may have more after it; a short one is the last.
+                let more = page
+                    .last()
+                    .filter(|_| page.len() == NEWNEWS_PAGE)
+                    .map(|(seq, _, _)| seq + 1);
+                Ok::<_, crate::Error>((text, more))
             })
             .await
             // The 230 is out: a failure now can only end the connection.
