@@ -430,6 +430,11 @@ impl Config {
         self.peers.iter().find(|p| p.name == name)
     }
 
+    /// The peer whose node key is `key` (the one a MESH PROVE or a TLS handshake proved).
+    pub fn peer_with_key(&self, key: &ed25519_dalek::VerifyingKey) -> Option<&PeerConfig> {
+        self.peers.iter().find(|p| p.key.key() == key)
+    }
+
     /// The plain NNTP peer allowed to feed us from `ip`, if any.
     pub fn nntp_peer_at(&self, ip: std::net::IpAddr) -> Option<&NntpPeerConfig> {
         self.nntp_peers.iter().find(|p| p.hosts.contains(&ip))

@@ -560,9 +560,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             let peer = s
                 .live
                 .config
-                .peers
-                .iter()
-                .find(|p| *p.key.key() == transcript.client_key)
+                .peer_with_key(&transcript.client_key)
                 .map(|p| (p.name.clone(), p.tls));
             let tls_key = s
                 .conn

@@ -424,7 +424,7 @@ impl Session {
         };
         // The config in force now (the handshake was checked against it).
         self.live = self.shared.live();
-        match self.live.config.peers.iter().find(|p| *p.key.key() == key) {
+        match self.live.config.peer_with_key(&key) {
             Some(peer) => {
                 tracing::info!("{}: authenticated as peer {} (TLS)", self.addr, peer.name);
                 self.peer = Some(peer.name.clone());
