@@ -112,6 +112,11 @@ impl Home {
         self.dir.join("live.state")
     }
 
+    /// `live-in.state`: which neighbours' own live links wait on the running `serve`.
+    pub fn live_in_state_path(&self) -> PathBuf {
+        self.dir.join("live-in.state")
+    }
+
     /// Creates a node: directory, config from the commented template, node key, default
     /// author key, spool with the group `mesh.test`. Refuses to touch an existing node.
     pub fn init(&self, name: &str, listen: &str) -> Result<Node> {

@@ -7,9 +7,10 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::home::Home;
@@ -111,16 +112,7 @@ impl Board {
 
     fn write(&self) {
         self.dirty.set(false);
-        let links = self.links.borrow();
-        let written = serde_json::to_vec(&*links)
-            .map_err(std::io::Error::other)
-            .and_then(|json| crate::home::write_atomically(&self.path, &json));
-        if let Err(e) = written {
-            tracing::warn!(
-                "{}: {e}; `status` will not show live links",
-                self.path.display()
-            );
-        }
+        write_record(&self.path, &*self.links.borrow(), "live links");
     }
 
     /// Removes the record (the relay starts or stopped).
@@ -131,10 +123,27 @@ impl Board {
 
 /// The live links of the running `serve` (empty when there is none, or no record).
 pub fn read(home: &Home) -> BTreeMap<String, LinkState> {
-    if crate::status::running(home).is_none() {
-        return BTreeMap::new();
+    read_record(home, &home.live_state_path())
+}
+
+/// Writes `record` whole (atomically) as JSON to `path`, a state file `status` reads; a
+/// failure is only a warning (`status` then misses `what`).
+pub(super) fn write_record<T: Serialize>(path: &Path, record: &T, what: &str) {
+    let written = serde_json::to_vec(record)
+        .map_err(std::io::Error::other)
+        .and_then(|json| crate::home::write_atomically(path, &json));
+    if let Err(e) = written {
+        tracing::warn!("{}: {e}; `status` will not show {what}", path.display());
     }
-    std::fs::read(home.live_state_path())
+}
+
+/// The record at `path` of the running `serve`: empty when none runs (a killed one may
+/// have left its files) or there is no readable record.
+pub(super) fn read_record<T: DeserializeOwned + Default>(home: &Home, path: &Path) -> T {
+    if crate::status::running(home).is_none() {
+        return T::default();
+    }
+    std::fs::read(path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
+use super::state::{read_record, write_record};
 use crate::home::Home;
 
 /// A neighbour's live link into this node, as `status` shows it.
@@ -48,7 +49,7 @@ impl Subscribers {
     /// No subscriber yet (replacing what a killed `serve` may have left).
     pub fn new(home: &Home) -> Subscribers {
         let subscribers = Subscribers {
-            path: path(home),
+            path: home.live_in_state_path(),
             table: Mutex::new(Table::default()),
             writing: Mutex::new(()),
         };
@@ -116,13 +117,9 @@ impl Subscribers {
 
     fn write_now(&self) {
         let _turn = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-        let json = serde_json::to_vec(&self.table().links).map_err(std::io::Error::other);
-        if let Err(e) = json.and_then(|json| crate::home::write_atomically(&self.path, &json)) {
-            tracing::warn!(
-                "{}: {e}; `status` will not show neighbours' live links",
-                self.path.display()
-            );
-        }
+        // A copy: sessions must not wait on the table while the file is written.
+        let links = self.table().links.clone();
+        write_record(&self.path, &links, "neighbours' live links");
     }
 
     /// Removes the record (`serve` starts or stops).
@@ -132,20 +129,10 @@ impl Subscribers {
     }
 }
 
-fn path(home: &Home) -> PathBuf {
-    home.live_state_path().with_file_name("live-in.state")
-}
-
 /// The neighbours' live links into the running `serve` (empty when there is none, or
 /// no record).
 pub fn read(home: &Home) -> BTreeMap<String, InboundLink> {
-    if crate::status::running(home).is_none() {
-        return BTreeMap::new();
-    }
-    std::fs::read(path(home))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    read_record(home, &home.live_in_state_path())
 }
 
 #[cfg(test)]
@@ -153,16 +140,16 @@ mod tests {
     use super::*;
 
     fn links(home: &Home) -> BTreeMap<String, InboundLink> {
-        serde_json::from_slice(&std::fs::read(path(home)).unwrap()).unwrap()
+        serde_json::from_slice(&std::fs::read(home.live_in_state_path()).unwrap()).unwrap()
     }
 
     #[test]
     fn a_neighbour_is_up_while_any_of_its_sessions_is_subscribed() {
         let dir = tempfile::tempdir().unwrap();
         let home = Home::new(dir.path());
-        std::fs::write(path(&home), b"left by a killed serve").unwrap();
+        std::fs::write(home.live_in_state_path(), b"left by a killed serve").unwrap();
         let subs = Arc::new(Subscribers::new(&home));
-        assert!(!path(&home).exists());
+        assert!(!home.live_in_state_path().exists());
         subs.subscribed("nat", 1);
         subs.subscribed("nat", 1);
         subs.subscribed("nat", 2);
@@ -173,6 +160,6 @@ mod tests {
         subs.ended(2);
         assert!(!links(&home)["nat"].up);
         subs.clear();
-        assert!(!path(&home).exists());
+        assert!(!home.live_in_state_path().exists());
     }
 }
