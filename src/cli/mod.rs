@@ -158,6 +158,10 @@ pub struct SyncArgs {
     /// `refused id=<id> peer=NAME by=us|peer reason="..."`.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Compare the whole sets of articles with each neighbour (set reconciliation;
+    /// a full listing with one that cannot), as on first contact.
+    #[arg(long)]
+    pub reconcile: bool,
 }
 
 /// `init`.
@@ -321,7 +325,7 @@ impl Cli {
 }
 
 fn sync(home: &Home, args: SyncArgs) -> Result<()> {
-    let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
+    let reports = crate::sync::sync_all_reconciling(home, args.peer.as_deref(), args.reconcile)?;
     let failed = reports.iter().filter(|r| !r.ok()).count();
     for report in &reports {
         if !args.quiet || !report.ok() {

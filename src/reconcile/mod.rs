@@ -23,13 +23,14 @@
 //!
 //! Layout: `item.rs` (items, bounds, fingerprints), `message.rs` (wire form, nom
 //! decoder), `engine.rs` (the two sides, over any [`Storage`]), `vector.rs` (an in-memory
-//! storage for tests and benchmarks). The spool's storage is `spool/reconcile.rs`, the
+//! storage for tests and benchmarks), `wire.rs` (a message as an NNTP block). The spool's storage is `spool/reconcile.rs`, the
 //! server's verb `server/feed/reconcile.rs`, the client's use `sync/reconcile.rs`.
 
 mod engine;
 mod item;
 mod message;
 mod vector;
+pub mod wire;
 
 pub use engine::{
     respond, Differences, Initiator, ReconcileError, Storage, BUCKETS, IDLIST_ANSWER_MAX,

@@ -10,6 +10,7 @@
 mod guards;
 mod idle;
 mod logins;
+mod reconcile;
 mod reservations;
 
 pub use guards::Guards;
@@ -652,6 +653,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             }
         }
         MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
+        MeshCommand::Reconcile => reconcile::reconcile(s).await?,
     }
     Ok(())
 }

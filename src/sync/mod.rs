@@ -16,6 +16,7 @@ mod lock;
 mod nntp;
 mod pull;
 mod push;
+mod reconcile;
 mod reserve;
 mod storer;
 
@@ -32,6 +33,7 @@ pub use exchange::exchange;
 pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
+pub use reconcile::CAPABILITY as RECONCILE_CAPABILITY;
 pub use reserve::{Fetching, InFlight, RELAY_OWNERS};
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
@@ -179,6 +181,17 @@ impl fmt::Display for PeerReport {
 /// other, holding the node's sync lock: mesh peers both ways, then plain NNTP servers
 /// (feed only). Passive neighbours are never dialled.
 pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
+    sync_all_reconciling(home, only, false)
+}
+
+/// [`sync_all`]; with `reconcile` (`sync --reconcile`), every dialled neighbour's whole
+/// set is compared with ours again (set reconciliation, or a full listing when it
+/// cannot), not only on first contact or after its spool was rebuilt.
+pub fn sync_all_reconciling(
+    home: &Home,
+    only: Option<&str>,
+    reconcile: bool,
+) -> Result<Vec<PeerReport>> {
     let _lock = SyncLock::acquire(&home.sync_lock_path(), LOCK_WAIT)?;
     let mut node = home.open()?;
     let config = node.config.clone();
@@ -224,6 +237,11 @@ pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
             peer: name.to_string(),
             ..PeerReport::default()
         };
+        if reconcile && peers.get(i).is_some() {
+            let mut marks = node.spool.marks(name)?;
+            marks.pull_full = true;
+            node.spool.set_pull_marks(name, &marks)?;
+        }
         let outcome = match peers.get(i) {
             Some(peer) => runtime.block_on(exchange(&mut node, &node_key, peer, &mut report)),
             None => runtime.block_on(nntp::feed(&mut node, servers[i - peers.len()], &mut report)),
