@@ -86,7 +86,10 @@ pub(super) async fn offer(
 /// Whether the neighbour lists [`CAPABILITY`].
 async fn offered(conn: &mut Conn) -> Result<bool> {
     let r = command(conn, &Command::Capabilities).await?;
-    expect(&r, 101, "CAPABILITIES")?;
+    if r.code != 101 {
+        // A neighbour without CAPABILITIES (RFC 977 software) has no reconciliation.
+        return Ok(false);
+    }
     let list = conn.read_block(64 * 1024).await.map_err(net)?;
     Ok(String::from_utf8_lossy(&list)
         .lines()
