@@ -33,7 +33,7 @@ pub use exchange::exchange;
 pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
-pub use reconcile::CAPABILITY as RECONCILE_CAPABILITY;
+pub use reconcile::{CAPABILITY as RECONCILE_CAPABILITY, OFF_ENV as NO_RECONCILE_ENV};
 pub use reserve::{Fetching, InFlight, RELAY_OWNERS};
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).

@@ -28,6 +28,11 @@ use crate::reconcile::{msgid_of, Initiator, ReconcileError};
 /// The capability line a neighbour that serves `MESH RECONCILE` lists.
 pub const CAPABILITY: &str = "X-NEWSMESH-RECONCILE V1";
 
+/// Benchmark knob: when this environment variable is set, `sync` does not reconcile (it
+/// lists, as before reconciliation existed), so both can be measured by one build. Not
+/// meant for operators.
+pub const OFF_ENV: &str = "NEWSMESH_BENCH_NO_RECONCILE";
+
 /// What a reconciliation leaves for the push: the Message-IDs the neighbour lacks, and
 /// our last arrival when it began.
 pub(super) struct Reconciled {
@@ -85,6 +90,9 @@ pub(super) async fn offer(
 
 /// Whether the neighbour lists [`CAPABILITY`].
 async fn offered(conn: &mut Conn) -> Result<bool> {
+    if std::env::var_os(OFF_ENV).is_some() {
+        return Ok(false);
+    }
     let r = command(conn, &Command::Capabilities).await?;
     if r.code != 101 {
         // A neighbour without CAPABILITIES (RFC 977 software) has no reconciliation.
@@ -179,6 +187,7 @@ async fn reconcile(
             need.push(msgid);
         }
     }
+    // (benches/sync.rs reads this line for its rounds.)
     tracing::info!(
         "reconciled with {peer} in {rounds} rounds: {} to fetch, {} to offer",
         need.len(),
