@@ -426,7 +426,11 @@ fn first_sync(a: &Path, listing: bool) -> (String, u64) {
     }
     let out = command.output().expect("run sync");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "sync: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sync: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rounds = String::from_utf8_lossy(&out.stderr)
         .lines()
         .find_map(|l| {
@@ -497,7 +501,11 @@ fn fingerprint(n: usize) {
                 id[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
                 id[8..16].copy_from_slice(&i.to_le_bytes());
                 insert
-                    .execute(rusqlite::params![1_800_000_000 + (i / 3) as i64, &id[..], i as i64])
+                    .execute(rusqlite::params![
+                        1_800_000_000 + (i / 3) as i64,
+                        &id[..],
+                        i as i64
+                    ])
                     .unwrap();
             }
         }
@@ -507,7 +515,10 @@ fn fingerprint(n: usize) {
     for _ in 0..3 {
         let started = Instant::now();
         let acc = spool
-            .read_with(|s| s.reconcile_items().fingerprint(&Bound::MIN, &Bound::INFINITY))
+            .read_with(|s| {
+                s.reconcile_items()
+                    .fingerprint(&Bound::MIN, &Bound::INFINITY)
+            })
             .unwrap()
             .unwrap();
         times.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -530,7 +541,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let unique = env_list("NEWSMESH_BENCH_UNIQUE", "1000").first().copied().unwrap_or(1000);
+    let unique = env_list("NEWSMESH_BENCH_UNIQUE", "1000")
+        .first()
+        .copied()
+        .unwrap_or(1000);
     for shared in env_list("NEWSMESH_BENCH_FIRST", "") {
         for kind in link_kinds() {
             first_contact(shared, unique, &kind);

@@ -143,7 +143,10 @@ fn a_reconciliation_peer_that_never_agrees_is_cut_off_after_max_rounds() {
             break line;
         }
         answered += 1;
-        assert!(answered <= MAX_ROUNDS, "still answering after {answered} rounds");
+        assert!(
+            answered <= MAX_ROUNDS,
+            "still answering after {answered} rounds"
+        );
         peer.block();
     };
     assert_eq!(answered, MAX_ROUNDS, "{last}");
@@ -156,7 +159,9 @@ fn a_reconciliation_peer_that_never_agrees_is_cut_off_after_max_rounds() {
 /// `blocks` counts the message blocks it was sent.
 fn reconciling_fake(answer: &'static [u8], blocks: Arc<AtomicU32>) -> FakePeer {
     FakePeer::start(move |words| match words {
-        ["CAPABILITIES"] => Some(b"101 list\r\nVERSION 2\r\nX-NEWSMESH-RECONCILE V1\r\n.\r\n".to_vec()),
+        ["CAPABILITIES"] => {
+            Some(b"101 list\r\nVERSION 2\r\nX-NEWSMESH-RECONCILE V1\r\n.\r\n".to_vec())
+        }
         ["MESH", "RECONCILE"] => Some(Vec::new()),
         ["."] => {
             blocks.fetch_add(1, Ordering::SeqCst);

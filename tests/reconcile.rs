@@ -77,7 +77,10 @@ fn two_nodes_sharing_most_articles_reconcile_on_first_contact_and_end_equal() {
     // What today's first contact costs at the least: every shared id listed once.
     let listing = SHARED as u64 * 60;
     println!("first contact, {SHARED} shared, 5/7 unique: {bytes} bytes reconciling; a listing of the shared ids alone is {listing} bytes");
-    assert!(bytes * 10 < listing, "{bytes} bytes is not far below {listing}");
+    assert!(
+        bytes * 10 < listing,
+        "{bytes} bytes is not far below {listing}"
+    );
     beta.stop();
     assert_eq!(ids(&alpha), ids(&beta));
     assert_eq!(ids(&alpha).len(), SHARED + 12);
@@ -108,12 +111,18 @@ fn sync_reconcile_finds_what_the_marks_say_was_sent() {
         [&lost],
     )
     .unwrap();
-    db.execute("DELETE FROM articles WHERE msgid = ?1", [&lost]).unwrap();
-    db.execute("DELETE FROM history WHERE msgid = ?1", [&lost]).unwrap();
+    db.execute("DELETE FROM articles WHERE msgid = ?1", [&lost])
+        .unwrap();
+    db.execute("DELETE FROM history WHERE msgid = ?1", [&lost])
+        .unwrap();
     drop(db);
     assert!(!beta.has(&lost));
     beta.start();
-    assert_eq!(alpha.sync().assert_ok().sent(), 0, "the marks say it was sent");
+    assert_eq!(
+        alpha.sync().assert_ok().sent(),
+        0,
+        "the marks say it was sent"
+    );
     let run = alpha.sync_args(&["--reconcile"]);
     assert_eq!(run.assert_ok().sent(), 1);
     assert!(beta.has(&lost));

@@ -193,7 +193,11 @@ fn process<S: Storage>(
             let acc = storage
                 .fingerprint(&lower, &Bound::INFINITY)
                 .map_err(ReconcileError::Storage)?;
-            reply.range(&lower, &Bound::INFINITY, Mode::Fingerprint(acc.fingerprint()));
+            reply.range(
+                &lower,
+                &Bound::INFINITY,
+                Mode::Fingerprint(acc.fingerprint()),
+            );
             return Ok(reply);
         }
         let upper = range.upper;
@@ -255,7 +259,10 @@ fn process<S: Storage>(
 }
 
 /// The responder's answer to one message (the caller bounds the number of rounds).
-pub fn respond<S: Storage>(storage: &S, message: &[u8]) -> Result<Vec<u8>, ReconcileError<S::Error>> {
+pub fn respond<S: Storage>(
+    storage: &S,
+    message: &[u8],
+) -> Result<Vec<u8>, ReconcileError<S::Error>> {
     let message = decode(message)?;
     Ok(process(storage, &message, Side::Responder)?.finish())
 }
@@ -279,8 +286,14 @@ impl Initiator {
             .fingerprint(&Bound::MIN, &Bound::INFINITY)
             .map_err(ReconcileError::Storage)?;
         let mut reply = Reply::new();
-        split(storage, &Bound::MIN, &Bound::INFINITY, all.count(), &mut reply)
-            .map_err(ReconcileError::Storage)?;
+        split(
+            storage,
+            &Bound::MIN,
+            &Bound::INFINITY,
+            all.count(),
+            &mut reply,
+        )
+        .map_err(ReconcileError::Storage)?;
         self.rounds = 1;
         Ok(reply.finish())
     }

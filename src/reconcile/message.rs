@@ -332,8 +332,14 @@ mod tests {
             Err(MessageError::Malformed)
         );
         // The same bound twice; a range after infinity; a prefix longer than an id.
-        assert_eq!(decode(&[VERSION, 2, 0, 0, 1, 0, 0]), Err(MessageError::Order));
-        assert_eq!(decode(&[VERSION, 0, 0, 0, 0, 0, 0]), Err(MessageError::Order));
+        assert_eq!(
+            decode(&[VERSION, 2, 0, 0, 1, 0, 0]),
+            Err(MessageError::Order)
+        );
+        assert_eq!(
+            decode(&[VERSION, 0, 0, 0, 0, 0, 0]),
+            Err(MessageError::Order)
+        );
         assert_eq!(decode(&[VERSION, 2, 33, 0]), Err(MessageError::Malformed));
         // The lowest bound is no range at all.
         assert_eq!(decode(&[VERSION, 1, 0, 0]), Err(MessageError::Order));
@@ -356,7 +362,11 @@ mod tests {
 
     fn arb_message() -> impl Strategy<Value = Message> {
         proptest::collection::vec(
-            (0u64..1000, proptest::collection::vec(any::<u8>(), 0..=ID_SIZE), arb_mode()),
+            (
+                0u64..1000,
+                proptest::collection::vec(any::<u8>(), 0..=ID_SIZE),
+                arb_mode(),
+            ),
             0..20,
         )
         .prop_map(|parts| {

@@ -49,10 +49,16 @@ use data_encoding::BASE32_NOPAD;
 /// None for any other form.
 pub fn id_of(msgid: &str) -> Option<Id> {
     let inner = msgid.strip_prefix('<')?.strip_suffix("@newsmesh>")?;
-    if inner.len() != 52 || !inner.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    if inner.len() != 52
+        || !inner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
         return None;
     }
-    let digest = BASE32_NOPAD.decode(inner.to_ascii_uppercase().as_bytes()).ok()?;
+    let digest = BASE32_NOPAD
+        .decode(inner.to_ascii_uppercase().as_bytes())
+        .ok()?;
     let id: Id = digest.try_into().ok()?;
     // Only the one spelling that `message_id_for` writes maps to this id.
     (crate::sign::message_id_for(&id) == msgid).then_some(id)

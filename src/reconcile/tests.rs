@@ -36,7 +36,10 @@ fn check(shared: u64, only_ours: u64, only_theirs: u64, spread: u64) -> u32 {
     let mut theirs = ours.clone();
     ours.extend(all(shared..shared + only_ours));
     theirs.extend(all(shared + only_ours..shared + only_ours + only_theirs));
-    let (ours_s, theirs_s) = (VecStorage::new(ours.clone()), VecStorage::new(theirs.clone()));
+    let (ours_s, theirs_s) = (
+        VecStorage::new(ours.clone()),
+        VecStorage::new(theirs.clone()),
+    );
     let (diff, rounds) = reconcile(&ours_s, &theirs_s);
     let have: BTreeSet<Id> = diff.have.iter().copied().collect();
     let need: BTreeSet<Id> = diff.need.iter().copied().collect();

@@ -53,7 +53,11 @@ mod tests {
     #[test]
     fn the_largest_frame_fits_the_block_bound() {
         let block = to_block(&vec![0xa5; MAX_FRAME_BYTES]);
-        assert!(block.len() <= MAX_BLOCK_BYTES, "{} > {MAX_BLOCK_BYTES}", block.len());
+        assert!(
+            block.len() <= MAX_BLOCK_BYTES,
+            "{} > {MAX_BLOCK_BYTES}",
+            block.len()
+        );
         assert_eq!(from_block(&block).map(|m| m.len()), Ok(MAX_FRAME_BYTES));
         assert!(from_block(b"not base64!\r\n").is_err());
         assert!(from_block(&[b'A'; LINE + 1]).is_err());

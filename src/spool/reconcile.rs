@@ -89,9 +89,10 @@ impl Storage for SpoolItems<'_> {
             let ts: i64 = row.get(0).map_err(|e| spool.err(e))?;
             let id = row.get_ref(1).map_err(|e| spool.err(e))?;
             // Rows are written only by `index`: a malformed one is skipped, not trusted.
-            let (Ok(timestamp), Ok(id)) = (u64::try_from(ts), <[u8; ID_SIZE]>::try_from(
-                id.as_blob().unwrap_or_default(),
-            )) else {
+            let (Ok(timestamp), Ok(id)) = (
+                u64::try_from(ts),
+                <[u8; ID_SIZE]>::try_from(id.as_blob().unwrap_or_default()),
+            ) else {
                 continue;
             };
             if !f(&Item { timestamp, id }) {
@@ -163,8 +164,17 @@ mod tests {
         spool.store_batch(&[a, b, foreign]).unwrap();
         let items = all(&spool);
         assert_eq!(items.len(), 2, "{items:?}");
-        assert_eq!(items[0], Item { timestamp: 1000, id: digest(1) });
-        assert!(items[1].timestamp > 1000, "arrival time for a dateless article");
+        assert_eq!(
+            items[0],
+            Item {
+                timestamp: 1000,
+                id: digest(1)
+            }
+        );
+        assert!(
+            items[1].timestamp > 1000,
+            "arrival time for a dateless article"
+        );
         // A range that excludes the first.
         let mut after = Vec::new();
         spool
@@ -177,7 +187,10 @@ mod tests {
         assert_eq!(after, items[1..]);
         spool
             .conn
-            .execute("DELETE FROM articles WHERE msgid = ?1", [msgid_of(&digest(1))])
+            .execute(
+                "DELETE FROM articles WHERE msgid = ?1",
+                [msgid_of(&digest(1))],
+            )
             .unwrap();
         assert_eq!(all(&spool), items[1..]);
     }
@@ -199,7 +212,11 @@ mod tests {
         let from_memory = Initiator::new().start(&memory).unwrap();
         assert_eq!(from_spool, from_memory);
         let answer = crate::reconcile::respond(&spool.reconcile_items(), &from_memory).unwrap();
-        assert_eq!(answer, vec![crate::reconcile::VERSION], "equal sets: nothing to ask");
+        assert_eq!(
+            answer,
+            vec![crate::reconcile::VERSION],
+            "equal sets: nothing to ask"
+        );
     }
 
     #[test]
@@ -224,7 +241,10 @@ mod tests {
                 .unwrap();
         }
         let spool = Spool::open(&path).unwrap();
-        assert_eq!(all(&spool).iter().map(|i| i.id).collect::<Vec<_>>(), [digest(3)]);
+        assert_eq!(
+            all(&spool).iter().map(|i| i.id).collect::<Vec<_>>(),
+            [digest(3)]
+        );
     }
 
     #[test]

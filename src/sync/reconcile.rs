@@ -112,7 +112,10 @@ fn parse_answer(text: &str) -> Option<(String, i64)> {
     if epoch.len() > MAX_EPOCH || !epoch.chars().all(is_epoch) {
         return None;
     }
-    Some((epoch.to_string(), last.parse().ok().filter(|n: &i64| *n >= 0)?))
+    Some((
+        epoch.to_string(),
+        last.parse().ok().filter(|n: &i64| *n >= 0)?,
+    ))
 }
 
 fn broken(why: impl std::fmt::Display) -> Error {
@@ -144,14 +147,20 @@ async fn reconcile(
         let r = response(conn).await?;
         if r.code != 295 {
             if theirs.is_none() && matches!(r.code, 403 | 436) {
-                tracing::info!("peer {peer} cannot reconcile now ({} {}); listing", r.code, r.text);
+                tracing::info!(
+                    "peer {peer} cannot reconcile now ({} {}); listing",
+                    r.code,
+                    r.text
+                );
                 return Ok(None);
             }
             return Err(broken(format!("peer answered {} {}", r.code, r.text)));
         }
         let answer = parse_answer(&r.text).ok_or_else(|| broken(format!("answer {}", r.text)))?;
         if theirs.get_or_insert_with(|| answer.clone()) != &answer {
-            return Err(broken("the peer's epoch or sequence changed between rounds"));
+            return Err(broken(
+                "the peer's epoch or sequence changed between rounds",
+            ));
         }
         let block = conn.read_block(MAX_BLOCK_BYTES).await.map_err(net)?;
         let message = from_block(&block).map_err(broken)?;
@@ -219,8 +228,18 @@ mod tests {
     #[test]
     fn answers_are_checked_before_they_become_marks() {
         assert_eq!(parse_answer("e_1 42"), Some(("e_1".into(), 42)));
-        assert_eq!(parse_answer("e 0 reconciled in 3 rounds"), Some(("e".into(), 0)));
-        for bad in ["", "e", "e x", "e -1", "e/x 1", &format!("{} 1", "e".repeat(65))] {
+        assert_eq!(
+            parse_answer("e 0 reconciled in 3 rounds"),
+            Some(("e".into(), 0))
+        );
+        for bad in [
+            "",
+            "e",
+            "e x",
+            "e -1",
+            "e/x 1",
+            &format!("{} 1", "e".repeat(65)),
+        ] {
             assert_eq!(parse_answer(bad), None, "{bad:?}");
         }
     }

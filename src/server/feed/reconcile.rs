@@ -58,7 +58,10 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
         return Ok(());
     }
     let Ok(_slot) = SLOTS.try_acquire() else {
-        s.reply(436, "busy reconciling with others; list instead (MESH SINCE)");
+        s.reply(
+            436,
+            "busy reconciling with others; list instead (MESH SINCE)",
+        );
         return Ok(());
     };
     let path = s.shared.home.spool_path();
@@ -88,7 +91,10 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
             Err(e) => return cut_off(s, &e.to_string()).await,
         };
         if message.is_empty() {
-            s.reply(296, &format!("{epoch} {last} reconciled in {rounds} rounds"));
+            s.reply(
+                296,
+                &format!("{epoch} {last} reconciled in {rounds} rounds"),
+            );
             return Ok(());
         }
         rounds += 1;
