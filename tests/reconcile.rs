@@ -127,3 +127,46 @@ fn sync_reconcile_finds_what_the_marks_say_was_sent() {
     assert_eq!(run.assert_ok().sent(), 1);
     assert!(beta.has(&lost));
 }
+
+/// Finding: a neighbour whose spool was rebuilt (a new epoch: restored from an older
+/// backup, say) was listed in full and offered every article again with CHECK. Now the
+/// pull stops at the new epoch and the two sets are reconciled: only the articles the
+/// backup lacks go back, and the bytes stay far below a listing.
+#[test]
+fn a_neighbour_with_a_rebuilt_spool_is_reconciled_not_listed() {
+    const ARTICLES: usize = 2000;
+    let alpha = TestNode::new("alpha");
+    let mut beta = TestNode::new("beta");
+    link(&alpha, &beta);
+    let all = articles(ARTICLES, 10);
+    load(&alpha, &all);
+    beta.start();
+    assert_eq!(alpha.sync().assert_ok().sent(), ARTICLES as u64);
+    beta.stop();
+    // Beta comes back from an older backup: a new spool holding all but ten, and three
+    // articles of its own.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = beta.spool_path().into_os_string();
+        path.push(suffix);
+        let _ = std::fs::remove_file(path);
+    }
+    load(&beta, &all[10..]);
+    load(&beta, &articles(3, 12));
+    beta.start();
+    let run = alpha.sync();
+    let line = run.assert_ok().peer("beta");
+    assert_eq!(
+        (line.num("sent"), line.num("received")),
+        (10, 3),
+        "{line:?}"
+    );
+    let bytes = line.num("bytes");
+    let listing = ARTICLES as u64 * 60;
+    println!("rebuilt neighbour, {ARTICLES} shared, 10/3 missing: {bytes} bytes; a listing of the ids alone is {listing} bytes");
+    assert!(
+        bytes * 4 < listing,
+        "{bytes} bytes is not far below {listing}"
+    );
+    beta.stop();
+    assert_eq!(ids(&alpha), ids(&beta));
+}

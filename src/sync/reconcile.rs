@@ -63,6 +63,14 @@ pub(super) async fn pull_reconciling(
         // The pull met a new epoch and stopped there: compare the sets now, or list all.
         reconciled = reconcile(node, peer, conn, report).await?;
         pull(node, peer, conn, report).await?;
+        if due(node, peer)? {
+            // It stopped at yet another epoch: not a rebuilt spool but a broken or
+            // hostile peer; restarting again would never end.
+            return Err(Error::Network(
+                "peer changed its spool epoch twice in one exchange; giving up until the next sync"
+                    .into(),
+            ));
+        }
     }
     Ok(reconciled)
 }
