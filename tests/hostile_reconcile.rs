@@ -44,7 +44,7 @@ fn load(node: &TestNode, n: usize) {
             .to_bytes()
         })
         .collect();
-    let mut opened = Home::new(&node.home()).open().expect("open home");
+    let mut opened = Home::new(node.home()).open().expect("open home");
     let name = opened.name().to_string();
     let rules = Rules {
         node_name: &name,

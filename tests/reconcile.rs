@@ -37,7 +37,7 @@ fn articles(n: usize, seed: u8) -> Vec<Vec<u8>> {
 
 /// Stores `raws` in `node`'s spool directly (as `import` would), before it serves.
 fn load(node: &TestNode, raws: &[Vec<u8>]) {
-    let mut opened = Home::new(&node.home()).open().expect("open home");
+    let mut opened = Home::new(node.home()).open().expect("open home");
     let name = opened.name().to_string();
     let rules = Rules {
         node_name: &name,
