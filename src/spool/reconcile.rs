@@ -6,18 +6,36 @@
 use rusqlite::{params, Connection};
 
 use super::{Arrival, Spool, SpoolError};
+use crate::feed_policy::feed_matches;
 use crate::reconcile::{item_for, Bound, Item, Storage, ID_SIZE};
+use crate::wildmat::Wildmat;
 
-/// The spool's articles in reconciliation order.
+/// The spool's articles in reconciliation order, all of them or those a neighbour's
+/// feed pattern takes.
 pub struct SpoolItems<'a> {
     spool: &'a Spool,
+    feed: Option<&'a Wildmat>,
 }
 
 impl Spool {
     /// The spool as a reconciliation [`Storage`]. Run a whole answer inside one
     /// [`Spool::read_with`] so every scan sees the same articles.
     pub fn reconcile_items(&self) -> SpoolItems<'_> {
-        SpoolItems { spool: self }
+        SpoolItems {
+            spool: self,
+            feed: None,
+        }
+    }
+
+    /// [`Spool::reconcile_items`] limited to the articles whose groups `feed` takes
+    /// (`feed_policy::feed_matches`), for a neighbour that does not take everything: it
+    /// must not learn of articles it would never be sent. Each item costs a look at its
+    /// article's Newsgroups; a feed of `*` is answered from the index alone.
+    pub fn reconcile_items_for<'a>(&'a self, feed: &'a Wildmat) -> SpoolItems<'a> {
+        SpoolItems {
+            spool: self,
+            feed: (feed.text().trim() != "*").then_some(feed),
+        }
     }
 
     /// The arrivals of these Message-IDs that are stored here, in arrival order (what
@@ -68,14 +86,25 @@ impl Storage for SpoolItems<'_> {
         let Some((lo_ts, lo_id)) = key(lower) else {
             return Ok(());
         };
-        let (sql, upper) = match key(upper) {
-            Some(upper) => (
-                "SELECT ts, id FROM reconcile_items
+        // With a feed, each row brings its article's groups (by seq, its primary key).
+        let (sql, upper) = match (key(upper), self.feed.is_some()) {
+            (Some(upper), false) => (
+                "SELECT ts, id, '' FROM reconcile_items
                   WHERE (ts, id) >= (?1, ?2) AND (ts, id) < (?3, ?4) ORDER BY ts, id",
                 Some(upper),
             ),
-            None => (
-                "SELECT ts, id FROM reconcile_items WHERE (ts, id) >= (?1, ?2) ORDER BY ts, id",
+            (None, false) => (
+                "SELECT ts, id, '' FROM reconcile_items WHERE (ts, id) >= (?1, ?2) ORDER BY ts, id",
+                None,
+            ),
+            (Some(upper), true) => (
+                "SELECT r.ts, r.id, a.newsgroups FROM reconcile_items r JOIN articles a ON a.seq = r.seq
+                  WHERE (r.ts, r.id) >= (?1, ?2) AND (r.ts, r.id) < (?3, ?4) ORDER BY r.ts, r.id",
+                Some(upper),
+            ),
+            (None, true) => (
+                "SELECT r.ts, r.id, a.newsgroups FROM reconcile_items r JOIN articles a ON a.seq = r.seq
+                  WHERE (r.ts, r.id) >= (?1, ?2) ORDER BY r.ts, r.id",
                 None,
             ),
         };
@@ -95,6 +124,12 @@ impl Storage for SpoolItems<'_> {
             ) else {
                 continue;
             };
+            if let Some(feed) = self.feed {
+                let groups = row.get_ref(2).map_err(|e| spool.err(e))?;
+                if !feed_matches(feed, groups.as_str().unwrap_or_default()) {
+                    continue;
+                }
+            }
             if !f(&Item { timestamp, id }) {
                 break;
             }
@@ -245,6 +280,33 @@ mod tests {
             all(&spool).iter().map(|i| i.id).collect::<Vec<_>>(),
             [digest(3)]
         );
+    }
+
+    #[test]
+    fn a_feed_pattern_hides_the_articles_it_does_not_take() {
+        let (_dir, mut spool) = temp_spool();
+        spool
+            .store_batch(&[
+                new_article(&msgid_of(&digest(1)), "mesh.test"),
+                new_article(&msgid_of(&digest(2)), "mesh.private"),
+            ])
+            .unwrap();
+        let feed = Wildmat::new("mesh.*,!mesh.private");
+        let mut seen = Vec::new();
+        spool
+            .reconcile_items_for(&feed)
+            .scan(&Bound::MIN, &Bound::INFINITY, &mut |i| {
+                seen.push(i.id);
+                true
+            })
+            .unwrap();
+        assert_eq!(seen, [digest(1)]);
+        let everything = Wildmat::new("*");
+        let acc = spool
+            .reconcile_items_for(&everything)
+            .fingerprint(&Bound::MIN, &Bound::INFINITY)
+            .unwrap();
+        assert_eq!(acc.count(), 2);
     }
 
     #[test]

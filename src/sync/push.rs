@@ -66,9 +66,10 @@ pub(super) async fn push(
     push_from(node, target, conn, report, None).await.map(drop)
 }
 
-/// [`push`], or with `listed`, offers those arrivals instead of the ones after the push
-/// mark, which it leaves alone (set reconciliation found what the peer lacks: see
-/// `reconcile.rs`). Returns whether the peer answered every offer (none deferred).
+/// [`push`], or with `listed`, offers those arrivals (in arrival order) instead of the
+/// ones after the push mark: set reconciliation found what the peer lacks (see
+/// `reconcile.rs`), so the mark passes each listed offer once it is answered. Returns
+/// whether the peer answered every offer (none deferred).
 pub(super) async fn push_from(
     node: &mut Node,
     target: &Target<'_>,
@@ -152,7 +153,9 @@ pub(super) async fn push_from(
                 }
                 // Every earlier round is answered too (answers come in order).
                 let mark = deferred.map_or(last, |d| last.min(d - 1));
-                if offers.listed.is_none() && mark > marks.push_seq {
+                // (A listed offer's `last` may be passed too: what the mark passes and
+                // the list lacks, the peer has, reconciliation says.)
+                if mark > marks.push_seq {
                     marks.push_seq = mark;
                     // Never backwards: `serve`'s live relay may have acknowledged more.
                     node.spool.advance_push_mark(target.name, mark)?;
@@ -238,8 +241,8 @@ pub(super) fn next_offer(
     })
 }
 
-/// The next chunk of `listed` that `peer`'s feed takes; `last_seq` is None once it is
-/// used up (and then only says that an offer was made, not where a mark may go).
+/// The next chunk of `listed` that `peer`'s feed takes; `last_seq` (the chunk's last
+/// arrival) is None once it is used up.
 fn listed_offer(
     node: &Node,
     target: &Target<'_>,

@@ -5,7 +5,9 @@
 //! learnt what it needed (`296`). The client then fetches what we have (ARTICLE), offers
 //! what we lack (CHECK/TAKETHIS) and takes our epoch and sequence as its pull mark.
 //!
-//! The responder keeps no state between rounds beyond their count. Each reconciliation
+//! The set answered is what the neighbour's feed pattern takes (the articles a listing
+//! would show it, whoever delivered them). The responder keeps no state between rounds
+//! beyond their count. Each reconciliation
 //! reads the spool on a connection of its own (the server's one connection is not held
 //! while a million-article range is scanned), [`AT_ONCE`] at a time across the server;
 //! a message that does not decode, is larger than its frame, or comes after
@@ -19,6 +21,7 @@ use crate::protocol::Response;
 use crate::reconcile::wire::{from_block, to_block, MAX_BLOCK_BYTES};
 use crate::reconcile::{respond, ReconcileError, MAX_ROUNDS};
 use crate::spool::Spool;
+use crate::wildmat::Wildmat;
 
 /// Reconciliations served at once; another neighbour gets `436` and lists instead.
 pub(crate) const AT_ONCE: usize = 2;
@@ -53,10 +56,17 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
     let Some(mut block) = next_block(s).await? else {
         return Ok(());
     };
-    if s.peer.is_none() {
+    let Some(peer) = s.peer.clone() else {
         s.reply(480, "authenticate first (MESH HELLO)");
         return Ok(());
-    }
+    };
+    // Only what its feed pattern takes: it must not learn of (and fetch) the rest.
+    let feed = s
+        .live
+        .config
+        .peer(&peer)
+        .map(|p| p.feed())
+        .unwrap_or_else(|| Wildmat::new(""));
     let Ok(_slot) = SLOTS.try_acquire() else {
         s.reply(
             436,
@@ -101,8 +111,10 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
         if rounds > MAX_ROUNDS {
             return cut_off(s, &format!("more than {MAX_ROUNDS} rounds")).await;
         }
+        let feed = feed.clone();
         let answered = tokio::task::spawn_blocking(move || {
-            let answer = spool.read_with(|spool| respond(&spool.reconcile_items(), &message));
+            let answer =
+                spool.read_with(|spool| respond(&spool.reconcile_items_for(&feed), &message));
             (spool, answer)
         })
         .await;
