@@ -25,8 +25,29 @@ pub enum Link {
     /// Only the first dials; the second lists it as passive (as for a node behind NAT).
     FirstDials,
     /// Both dial, and `serve` relays new arrivals live to each (`live = true`); the
-    /// other two leave live relay off so that only `sync` moves articles.
+    /// others without `Live` leave live relay off so that only `sync` moves articles.
     Live,
+    /// Only the first dials, with live relay on: its `serve` keeps a link to the second
+    /// that carries both directions (`MESH IDLE`).
+    FirstDialsLive,
+}
+
+impl Link {
+    fn live(self) -> bool {
+        matches!(self, Link::Live | Link::FirstDialsLive)
+    }
+
+    fn second_dials(self) -> bool {
+        matches!(self, Link::BothDial | Link::Live)
+    }
+}
+
+/// Wires `a` and `b` as neighbours along one edge, as `how` says, through
+/// `config::edit` (as `peer add` does): each lists the other by name and node key, with
+/// its address when it dials.
+pub fn link(a: &Node, b: &Node, how: Link) {
+    a.add_peer(b, true, how.live());
+    b.add_peer(a, how.second_dials(), how.live());
 }
 
 impl Mesh {
@@ -41,10 +62,8 @@ impl Mesh {
                 Ok(node)
             })
             .collect::<Result<Vec<_>>>()?;
-        let live = link == Link::Live;
         for &(a, b) in edges {
-            nodes[a].add_peer(&nodes[b], true, live);
-            nodes[b].add_peer(&nodes[a], link != Link::FirstDials, live);
+            self::link(&nodes[a], &nodes[b], link);
         }
         let runtime = runtime()?;
         for node in &mut nodes {

@@ -8,6 +8,6 @@ mod mesh;
 mod node;
 mod run;
 
-pub use mesh::{random_regular_graph, Link, Mesh};
+pub use mesh::{link, random_regular_graph, Link, Mesh};
 pub use node::{clean_env, default_binary, runtime, Node};
 pub use run::{run, Run, DEFAULT_TIMEOUT};

@@ -11,7 +11,7 @@
 
 use std::ffi::OsStr;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,8 +43,9 @@ pub struct Node {
     /// Its listen address (`[node] listen`), bound from creation.
     pub addr: SocketAddr,
     home: Home,
-    /// The bound port while no server holds it.
-    listener: Option<TcpListener>,
+    /// The port, bound but not listening (so dialling a node that does not serve is
+    /// refused, as for a stopped server), while no server holds it.
+    reserved: Option<tokio::net::TcpSocket>,
     serving: Option<Serving>,
     binary: PathBuf,
     serve_runs: u32,
@@ -84,18 +85,20 @@ pub fn default_binary() -> PathBuf {
 
 impl Node {
     /// `dir/name` as a home that is not initialised yet (and does not exist), with a
-    /// port on 127.0.0.1 bound for it.
+    /// port on 127.0.0.1 reserved for it (bound; listening only once a server takes it).
     pub fn at(dir: &Path, name: &str) -> Result<Node> {
-        let listener =
-            TcpListener::bind("127.0.0.1:0").map_err(|e| Error::Network(e.to_string()))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| Error::Network(e.to_string()))?;
+        let net = |e: std::io::Error| Error::Network(e.to_string());
+        let reserved = tokio::net::TcpSocket::new_v4().map_err(net)?;
+        reserved.set_reuseaddr(true).map_err(net)?;
+        reserved
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .map_err(net)?;
+        let addr = reserved.local_addr().map_err(net)?;
         Ok(Node {
             name: name.to_string(),
             addr,
             home: Home::new(dir.join(name)),
-            listener: Some(listener),
+            reserved: Some(reserved),
             serving: None,
             binary: default_binary(),
             serve_runs: 0,
@@ -530,14 +533,22 @@ impl Node {
         self.logs.join(format!("{}-serve-{run}.log", self.name))
     }
 
-    /// The listener bound from the start, or, after a server gave the port back, the
-    /// same port bound again (a restart; SO_REUSEADDR lets it past TIME_WAIT).
+    /// The port reserved from the start, now listening; or, after a server gave the
+    /// port back, the same port bound again (a restart; SO_REUSEADDR lets it past
+    /// TIME_WAIT).
     fn take_listener(&mut self) -> Result<TcpListener> {
-        match self.listener.take() {
-            Some(l) => Ok(l),
-            None => TcpListener::bind(self.addr)
-                .map_err(|e| Error::Network(format!("rebind {}: {e}", self.addr))),
+        let net = |e: std::io::Error| Error::Network(format!("listen on {}: {e}", self.addr));
+        let Some(reserved) = self.reserved.take() else {
+            return TcpListener::bind(self.addr).map_err(net);
+        };
+        let fd = reserved.into_raw_fd();
+        // SAFETY: `fd` is the bound socket just released by `reserved`; it is owned by
+        // the listener made from it, and listen(2) only changes its state.
+        let listener = unsafe { TcpListener::from_raw_fd(fd) };
+        if unsafe { libc::listen(fd, 1024) } != 0 {
+            return Err(net(std::io::Error::last_os_error()));
         }
+        Ok(listener)
     }
 }
 
