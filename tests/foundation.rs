@@ -88,7 +88,7 @@ fn write_file(node: &Node, name: &str, bytes: &[u8]) -> std::path::PathBuf {
 
 /// Lines `read` prints for the groups: (name, count).
 fn group_counts(node: &Node) -> Vec<(String, i64)> {
-    node.cmd(&["read"])
+    node.cli(&["read"])
         .success()
         .stdout_text()
         .lines()
@@ -117,7 +117,7 @@ fn a_post_is_read_back_byte_exact_with_a_valid_signature() {
         end\n";
     let file = write_file(&alpha, "body.txt", body);
 
-    let run = alpha.cmd(&[
+    let run = alpha.cli(&[
         "post".as_ref(),
         "--group".as_ref(),
         "mesh.test".as_ref(),
@@ -132,7 +132,7 @@ fn a_post_is_read_back_byte_exact_with_a_valid_signature() {
         "stdout is not a newsmesh Message-ID alone: {id:?}"
     );
 
-    let by_number = alpha.cmd(&["read", "mesh.test", "1"]);
+    let by_number = alpha.cli(&["read", "mesh.test", "1"]);
     by_number
         .success()
         .stdout_has("signature valid")
@@ -146,14 +146,14 @@ fn a_post_is_read_back_byte_exact_with_a_valid_signature() {
     );
     assert_eq!(shown_body(&by_number.stdout), body);
 
-    let by_id = alpha.cmd(&["read", &id]);
+    let by_id = alpha.cli(&["read", &id]);
     by_id.success().stdout_has("signature valid");
     assert_eq!(shown_body(&by_id.stdout), body);
     assert_eq!(by_id.stdout, by_number.stdout, "same article, same output");
 
     assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 1)]);
 
-    let listing = alpha.cmd(&["read", "mesh.test"]);
+    let listing = alpha.cli(&["read", "mesh.test"]);
     let listing = listing.success().stdout_text();
     let lines: Vec<&str> = listing.lines().collect();
     assert_eq!(lines.len(), 1, "{listing}");
@@ -161,7 +161,7 @@ fn a_post_is_read_back_byte_exact_with_a_valid_signature() {
     assert!(lines[0].ends_with("Dots and bytes"), "{listing}");
 
     // Nothing was copied anywhere: beta does not have it, and says so.
-    beta.cmd(&["read", &id])
+    beta.cli(&["read", &id])
         .failure()
         .stderr_has(&format!("no article {id}"));
     assert_eq!(group_counts(&beta), [("mesh.test".to_string(), 0)]);
@@ -171,15 +171,15 @@ fn a_post_is_read_back_byte_exact_with_a_valid_signature() {
 fn reading_what_is_not_there_exits_1() {
     let alpha = Node::init("alpha");
     alpha
-        .cmd(&["read", "<nothing@newsmesh>"])
+        .cli(&["read", "<nothing@newsmesh>"])
         .failure()
         .stdout_empty();
     alpha
-        .cmd(&["read", "mesh.test", "1"])
+        .cli(&["read", "mesh.test", "1"])
         .failure()
         .stderr_has("no article 1 in mesh.test");
     alpha
-        .cmd(&["read", "no.such.group"])
+        .cli(&["read", "no.such.group"])
         .failure()
         .stderr_has("no group no.such.group");
 }
@@ -191,7 +191,7 @@ fn posting_the_same_article_twice_in_one_second_is_refused_not_duplicated() {
     // article; it must never be stored twice under one id.
     let alpha = Node::init("alpha");
     let first = alpha.post("mesh.test", "Twice", b"same\n");
-    let second = alpha.cmd_stdin(&["post", "-g", "mesh.test", "-s", "Twice"], b"same\n");
+    let second = alpha.cli_stdin(&["post", "-g", "mesh.test", "-s", "Twice"], b"same\n");
     match second.code {
         Some(0) => assert_ne!(second.stdout_line(), first),
         _ => {
@@ -219,7 +219,7 @@ fn an_article_carried_to_another_node_is_stored_only_when_untouched() {
         "Message-ID does not match the content",
     );
     assert_eq!(history(&beta, &id), None, "a forgery must not block the id");
-    beta.cmd(&["read", &id]).failure();
+    beta.cli(&["read", &id]).failure();
 
     // ...so the genuine article can still arrive afterwards.
     assert!(
@@ -233,12 +233,12 @@ fn an_article_carried_to_another_node_is_stored_only_when_untouched() {
         history(&beta, &id).map(|(status, _)| status).as_deref(),
         Some("stored")
     );
-    beta.cmd(&["read", &id])
+    beta.cli(&["read", &id])
         .success()
         .stdout_has("signature valid")
         .stdout_has("Path: beta!alpha!");
     assert_eq!(
-        shown_body(&beta.cmd(&["read", &id]).stdout),
+        shown_body(&beta.cli(&["read", &id]).stdout),
         b"hello beta\nsecond line\n"
     );
 
@@ -286,7 +286,7 @@ fn a_valid_signature_from_an_untrusted_key_to_a_restricted_group_is_refused() {
         beta.author_key()
     ));
     for node in [&alpha, &beta] {
-        node.cmd(&["groups", "--add", "mesh.announce"]).success();
+        node.cli(&["groups", "--add", "mesh.announce"]).success();
     }
     // alpha's policy (mesh.* open to any key) lets alpha post there.
     let announce = alpha.post("mesh.announce", "Announcement", b"hear ye\n");
@@ -297,7 +297,7 @@ fn a_valid_signature_from_an_untrusted_key_to_a_restricted_group_is_refused() {
         "may not post to mesh.announce",
     );
     assert!(why.contains(&alpha.author_key()), "names the key: {why}");
-    beta.cmd(&["read", &announce]).failure();
+    beta.cli(&["read", &announce]).failure();
     // The verdict depends on the signed content alone, so it is remembered.
     assert_eq!(
         history(&beta, &announce)
@@ -366,7 +366,7 @@ fn a_body_byte_changed_in_the_spool_shows_as_a_mismatch() {
     let alpha = Node::init("alpha");
     let id = alpha.post("mesh.test", "Soon tampered", b"original text\n");
     alpha
-        .cmd(&["read", &id])
+        .cli(&["read", &id])
         .success()
         .stdout_has("signature valid");
 
@@ -377,7 +377,7 @@ fn a_body_byte_changed_in_the_spool_shows_as_a_mismatch() {
     // The article is there, so `read` succeeds, but the status line tells the truth.
     for args in [vec!["read", id.as_str()], vec!["read", "mesh.test", "1"]] {
         alpha
-            .cmd(&args)
+            .cli(&args)
             .success()
             .stdout_lacks("signature valid")
             .stdout_has("Message-ID does not match the content");
@@ -393,7 +393,7 @@ fn a_signature_changed_in_the_spool_shows_as_bad() {
         raw[at] = if raw[at] == b'A' { b'B' } else { b'A' };
     });
     alpha
-        .cmd(&["read", &id])
+        .cli(&["read", &id])
         .success()
         .stdout_lacks("signature valid")
         .stdout_has("BAD signature");
@@ -405,16 +405,16 @@ fn a_signature_changed_in_the_spool_shows_as_bad() {
 fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
     let beta = Node::init("beta");
     let boss = beta
-        .cmd(&["key", "--author", "boss", "--generate"])
+        .cli(&["key", "--author", "boss", "--generate"])
         .success()
         .stdout_line();
     assert_ne!(boss, beta.author_key());
     beta.append_config(&format!(
         "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{boss}\"]\n"
     ));
-    beta.cmd(&["groups", "--add", "mesh.announce"]).success();
+    beta.cli(&["groups", "--add", "mesh.announce"]).success();
 
-    let refused = beta.cmd_stdin(
+    let refused = beta.cli_stdin(
         &["post", "-g", "mesh.announce", "-s", "Not mine to say"],
         b"hello\n",
     );
@@ -431,7 +431,7 @@ fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
     );
 
     // The listed key may.
-    let ok = beta.cmd_stdin(
+    let ok = beta.cli_stdin(
         &[
             "post",
             "-g",
@@ -445,7 +445,7 @@ fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
     );
     let id = ok.success().stdout_line();
     assert!(is_newsmesh_id(&id));
-    beta.cmd(&["read", &id])
+    beta.cli(&["read", &id])
         .success()
         .stdout_has(&format!("signature valid (author key {boss})"));
 }
@@ -454,7 +454,7 @@ fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
 
 #[test]
 fn a_missing_home_is_a_clear_error() {
-    let ghost = Node::new("ghost");
+    let ghost = Node::uninit("ghost");
     let home = ghost.home().display().to_string();
     for args in [
         vec!["read"],
@@ -465,7 +465,7 @@ fn a_missing_home_is_a_clear_error() {
         vec!["groups"],
     ] {
         ghost
-            .cmd(&args)
+            .cli(&args)
             .failure()
             .stdout_empty()
             .stderr_has("no newsmesh node at")
@@ -473,7 +473,7 @@ fn a_missing_home_is_a_clear_error() {
             .stderr_has("newsmesh init");
     }
     ghost
-        .cmd_stdin(&["post", "-g", "mesh.test", "-s", "x"], b"body\n")
+        .cli_stdin(&["post", "-g", "mesh.test", "-s", "x"], b"body\n")
         .failure()
         .stderr_has("no newsmesh node at");
     assert!(!ghost.home().exists(), "a failed command created the home");
@@ -484,7 +484,7 @@ fn a_corrupt_config_is_reported_with_line_and_column() {
     let alpha = Node::init("alpha");
     let lines = alpha.config_text().lines().count();
     alpha.append_config("[node\n");
-    let run = alpha.cmd(&["read"]);
+    let run = alpha.cli(&["read"]);
     run.failure()
         .stderr_has("newsmesh.toml")
         .stderr_has(&format!("line {}", lines + 1))
@@ -499,10 +499,11 @@ fn a_corrupt_config_is_reported_with_line_and_column() {
         .position(|l| l.starts_with("listen ="))
         .expect("listen line")
         + 1;
-    let broken = text.replacen("listen = \"127.0.0.1:1119\"", "listen = 1119", 1);
+    // (Written by hand: config::edit refuses to write a file that does not load.)
+    let broken = text.replacen(&format!("listen = \"{}\"", beta.addr), "listen = 1119", 1);
     assert_ne!(broken, text);
     std::fs::write(beta.config_path(), broken).unwrap();
-    beta.cmd_stdin(&["post", "-g", "mesh.test", "-s", "x"], b"x\n")
+    beta.cli_stdin(&["post", "-g", "mesh.test", "-s", "x"], b"x\n")
         .failure()
         .stderr_has(&format!("line {listen_line}"))
         .stderr_has("column");
@@ -515,13 +516,13 @@ fn a_garbage_key_file_is_a_clear_error_naming_the_file() {
     std::fs::write(&author, "this is not a key\n").unwrap();
     let named = author.display().to_string();
     alpha
-        .cmd_stdin(&["post", "-g", "mesh.test", "-s", "x"], b"x\n")
+        .cli_stdin(&["post", "-g", "mesh.test", "-s", "x"], b"x\n")
         .failure()
         .stdout_empty()
         .stderr_has(&named)
         .stderr_has("not an ed25519 secret key");
     alpha
-        .cmd(&["key"])
+        .cli(&["key"])
         .failure()
         .stdout_empty()
         .stderr_has(&named);
@@ -530,12 +531,12 @@ fn a_garbage_key_file_is_a_clear_error_naming_the_file() {
     let node_key = alpha.path("node.key");
     std::fs::write(&node_key, b"\xff\xfe garbage").unwrap();
     alpha
-        .cmd(&["key", "--node"])
+        .cli(&["key", "--node"])
         .failure()
         .stderr_has(&node_key.display().to_string());
 
     std::fs::remove_file(&author).unwrap();
-    alpha.cmd(&["key"]).failure().stderr_has(&named);
+    alpha.cli(&["key"]).failure().stderr_has(&named);
 }
 
 #[test]
@@ -546,7 +547,7 @@ fn an_oversized_body_is_refused_with_a_size_message() {
     assert_eq!(big.len(), 10_000_000);
     let file = write_file(&alpha, "big.txt", big.as_bytes());
     alpha
-        .cmd(&[
+        .cli(&[
             "post".as_ref(),
             "-g".as_ref(),
             "mesh.test".as_ref(),
@@ -564,7 +565,7 @@ fn an_oversized_body_is_refused_with_a_size_message() {
     let half = line.repeat(5_000);
     let id = alpha.post("mesh.test", "Big but fine", half.as_bytes());
     assert_eq!(
-        shown_body(&alpha.cmd(&["read", &id]).stdout),
+        shown_body(&alpha.cli(&["read", &id]).stdout),
         half.as_bytes()
     );
 }
@@ -586,7 +587,7 @@ fn init_twice_fails_without_destroying_anything() {
         vec!["init"],
     ] {
         alpha
-            .cmd(&args)
+            .cli(&args)
             .failure()
             .stderr_has("already holds a newsmesh node");
     }
@@ -595,7 +596,7 @@ fn init_twice_fails_without_destroying_anything() {
     }
     assert_eq!((alpha.author_key(), alpha.node_key()), keys);
     alpha
-        .cmd(&["read", &id])
+        .cli(&["read", &id])
         .success()
         .stdout_has("signature valid");
 }
@@ -603,9 +604,9 @@ fn init_twice_fails_without_destroying_anything() {
 #[test]
 fn usage_errors_exit_2() {
     let alpha = Node::init("alpha");
-    alpha.cmd(&["post", "-s", "no group"]).code(2);
-    alpha.cmd(&["no-such-command"]).code(2);
-    alpha.cmd(&["read", "mesh.test", "not-a-number"]).code(2);
+    alpha.cli(&["post", "-s", "no group"]).code(2);
+    alpha.cli(&["no-such-command"]).code(2);
+    alpha.cli(&["read", "mesh.test", "not-a-number"]).code(2);
 }
 
 // ------------------------------------------------------------------ keys
@@ -613,12 +614,12 @@ fn usage_errors_exit_2() {
 #[test]
 fn key_prints_one_line_and_node_key_differs() {
     let alpha = Node::init("alpha");
-    let author = alpha.cmd(&["key"]);
+    let author = alpha.cli(&["key"]);
     let author_line = author.success().stdout_line();
     assert!(is_public_key_text(&author_line), "{author_line:?}");
     assert_eq!(author.stdout, format!("{author_line}\n").into_bytes());
 
-    let node = alpha.cmd(&["key", "--node"]);
+    let node = alpha.cli(&["key", "--node"]);
     let node_line = node.success().stdout_line();
     assert!(is_public_key_text(&node_line), "{node_line:?}");
     assert_ne!(author_line, node_line);
@@ -666,11 +667,11 @@ fn peers_are_added_listed_and_removed_keeping_comments() {
     )
     .unwrap();
     assert_comments_kept(&alpha);
-    alpha.cmd(&["peer", "list"]).success().stdout_empty();
+    alpha.cli(&["peer", "list"]).success().stdout_empty();
 
-    alpha.add_passive_peer(&beta);
+    alpha.add_peer(&beta, false, true);
     alpha
-        .cmd(&[
+        .cli(&[
             "peer",
             "add",
             "gamma",
@@ -682,7 +683,7 @@ fn peers_are_added_listed_and_removed_keeping_comments() {
         ])
         .success();
     assert_comments_kept(&alpha);
-    let list = alpha.cmd(&["peer", "list"]).success().stdout_text();
+    let list = alpha.cli(&["peer", "list"]).success().stdout_text();
     assert_eq!(
         list,
         format!(
@@ -692,15 +693,15 @@ fn peers_are_added_listed_and_removed_keeping_comments() {
         )
     );
 
-    alpha.cmd(&["peer", "remove", "beta"]).success();
+    alpha.cli(&["peer", "remove", "beta"]).success();
     assert_comments_kept(&alpha);
-    let list = alpha.cmd(&["peer", "list"]).success().stdout_text();
+    let list = alpha.cli(&["peer", "list"]).success().stdout_text();
     assert!(!list.contains("beta"), "{list}");
     assert!(list.starts_with("gamma 127.0.0.1:2119 "), "{list}");
 
-    alpha.cmd(&["peer", "remove", "gamma"]).success();
+    alpha.cli(&["peer", "remove", "gamma"]).success();
     assert_comments_kept(&alpha);
-    alpha.cmd(&["peer", "list"]).success().stdout_empty();
+    alpha.cli(&["peer", "list"]).success().stdout_empty();
     // The node still works with the edited config.
     alpha.post("mesh.test", "After edits", b"ok\n");
 }
@@ -709,11 +710,11 @@ fn peers_are_added_listed_and_removed_keeping_comments() {
 fn bad_peer_edits_are_refused_and_change_nothing() {
     let alpha = Node::init("alpha");
     let beta = Node::init("beta");
-    alpha.add_passive_peer(&beta);
+    alpha.add_peer(&beta, false, true);
     let before = alpha.config_text();
 
     alpha
-        .cmd(&["peer", "add", "beta", &beta.author_key()])
+        .cli(&["peer", "add", "beta", &beta.author_key()])
         .failure()
         .stderr_has("a peer named \"beta\" already exists");
     for bad_key in [
@@ -722,16 +723,16 @@ fn bad_peer_edits_are_refused_and_change_nothing() {
         &format!("{}AAAA", beta.node_key()),
     ] {
         alpha
-            .cmd(&["peer", "add", "delta", bad_key])
+            .cli(&["peer", "add", "delta", bad_key])
             .failure()
             .stderr_has("malformed public key");
     }
     alpha
-        .cmd(&["peer", "remove", "zeta"])
+        .cli(&["peer", "remove", "zeta"])
         .failure()
         .stderr_has("no peer named \"zeta\"");
     alpha
-        .cmd(&[
+        .cli(&[
             "peer",
             "add",
             "delta",
@@ -742,7 +743,7 @@ fn bad_peer_edits_are_refused_and_change_nothing() {
         .failure()
         .stderr_has("not HOST:PORT");
     alpha
-        .cmd(&["peer", "add", "bad name!", &beta.node_key()])
+        .cli(&["peer", "add", "bad name!", &beta.node_key()])
         .failure()
         .stderr_has("not a valid Path identity");
 
@@ -752,7 +753,7 @@ fn bad_peer_edits_are_refused_and_change_nothing() {
         "a refused edit changed the file"
     );
     assert_eq!(
-        alpha.cmd(&["peer", "list"]).success().stdout_text(),
+        alpha.cli(&["peer", "list"]).success().stdout_text(),
         format!("beta passive * {}\n", beta.node_key())
     );
 }
@@ -763,10 +764,10 @@ fn a_group_named_twice_in_newsgroups_files_the_article_once() {
     let id = alpha.post("mesh.test,mesh.test", "Said twice", b"once\n");
     assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 1)]);
     alpha
-        .cmd(&["read", "mesh.test", "1"])
+        .cli(&["read", "mesh.test", "1"])
         .success()
         .stdout_has(&format!("Message-ID: {id}"));
-    alpha.cmd(&["read", "mesh.test", "2"]).failure();
+    alpha.cli(&["read", "mesh.test", "2"]).failure();
 }
 
 #[test]
@@ -774,7 +775,7 @@ fn a_line_break_in_a_header_option_is_refused_before_signing() {
     // Otherwise "a\nControl: cancel <...>" would inject a header into the article.
     let alpha = Node::init("alpha");
     alpha
-        .cmd_stdin(
+        .cli_stdin(
             &["post", "-g", "mesh.test", "-s", "a\nControl: cancel <x@y>"],
             b"x\n",
         )
@@ -782,7 +783,7 @@ fn a_line_break_in_a_header_option_is_refused_before_signing() {
         .stdout_empty()
         .stderr_has("--subject must be one line");
     alpha
-        .cmd_stdin(
+        .cli_stdin(
             &[
                 "post",
                 "-g",
@@ -803,15 +804,15 @@ fn a_line_break_in_a_header_option_is_refused_before_signing() {
 fn author_names_cannot_leave_the_home_and_empty_bodies_are_not_posted() {
     let alpha = Node::init("alpha");
     alpha
-        .cmd(&["post", "-g", "mesh.test", "-s", "x", "--author", "../node"])
+        .cli(&["post", "-g", "mesh.test", "-s", "x", "--author", "../node"])
         .failure()
         .stderr_has("author name");
     alpha
-        .cmd(&["key", "--author", "../../escape", "--generate"])
+        .cli(&["key", "--author", "../../escape", "--generate"])
         .failure()
         .stderr_has("author name");
     alpha
-        .cmd_stdin(&["post", "-g", "mesh.test", "-s", "nothing"], b"")
+        .cli_stdin(&["post", "-g", "mesh.test", "-s", "nothing"], b"")
         .failure()
         .stderr_has("empty body");
     assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
@@ -827,11 +828,11 @@ fn expire_removes_articles_past_retention_and_remembers_their_ids() {
     // Nothing is older than "now" within the same second: wait for the next one.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     alpha
-        .cmd(&["expire"])
+        .cli(&["expire"])
         .success()
         .stdout_has("group=mesh.test expired=1")
         .stdout_has("articles_removed=1 history_pruned=0");
-    alpha.cmd(&["read", &id]).code(1);
+    alpha.cli(&["read", &id]).code(1);
     assert_eq!(group_counts(&alpha), [("mesh.test".to_string(), 0)]);
     let status: String = rusqlite::Connection::open(alpha.home().join("spool.db"))
         .unwrap()
@@ -858,27 +859,27 @@ fn articles_cross_an_air_gap_as_an_rnews_batch() {
     let stick = alpha.home().join("stick.batch");
     let stick_arg = stick.to_str().unwrap();
     alpha
-        .cmd(&["export", "--to", "bravo", "--file", stick_arg])
+        .cli(&["export", "--to", "bravo", "--file", stick_arg])
         .success()
         .stderr_has("exported=3");
     assert!(std::fs::read(&stick).unwrap().starts_with(b"#! rnews "));
     bravo
-        .cmd(&["import", stick_arg])
+        .cli(&["import", stick_arg])
         .success()
         .stdout_has("imported=3 duplicates=0 refused=0");
     for id in &ids {
         bravo
-            .cmd(&["read", id])
+            .cli(&["read", id])
             .success()
             .stdout_has("signature valid");
     }
     // Importing twice stores nothing new; a second export to bravo is empty.
     bravo
-        .cmd(&["import", stick_arg])
+        .cli(&["import", stick_arg])
         .success()
         .stdout_has("imported=0 duplicates=3");
     alpha
-        .cmd(&["export", "--to", "bravo", "--file", stick_arg])
+        .cli(&["export", "--to", "bravo", "--file", stick_arg])
         .success()
         .stderr_has("exported=0");
     // A batch tampered with on the way: the changed article is refused, the rest stored.
@@ -901,7 +902,7 @@ fn articles_cross_an_air_gap_as_an_rnews_batch() {
     }
     std::fs::write(&stick, &batch).unwrap();
     bravo
-        .cmd(&["import", stick_arg])
+        .cli(&["import", stick_arg])
         .success()
         .stdout_has("imported=1 duplicates=0 refused=1")
         .stderr_has("does not match the content");
@@ -909,7 +910,7 @@ fn articles_cross_an_air_gap_as_an_rnews_batch() {
     batch.extend_from_slice(b"#! rnews 100\nshort");
     std::fs::write(&stick, &batch).unwrap();
     bravo
-        .cmd(&["import", stick_arg])
+        .cli(&["import", stick_arg])
         .failure()
         .stderr_has("truncated");
 }
@@ -917,10 +918,10 @@ fn articles_cross_an_air_gap_as_an_rnews_batch() {
 #[test]
 fn newgroup_and_rmgroup_need_a_key_that_control_trusts() {
     let alpha = Node::init("alpha");
-    let admin = alpha.cmd(&["key"]).success().stdout_text();
+    let admin = alpha.cli(&["key"]).success().stdout_text();
     let admin = admin.trim();
     alpha
-        .cmd(&["key", "--author", "mallory", "--generate"])
+        .cli(&["key", "--author", "mallory", "--generate"])
         .success();
     let mut config = std::fs::read_to_string(alpha.home().join("newsmesh.toml")).unwrap();
     config.push_str(&format!(
@@ -928,22 +929,22 @@ fn newgroup_and_rmgroup_need_a_key_that_control_trusts() {
     ));
     std::fs::write(alpha.home().join("newsmesh.toml"), config).unwrap();
     alpha
-        .cmd(&["newgroup", "mesh.rogue", "--author", "mallory"])
+        .cli(&["newgroup", "mesh.rogue", "--author", "mallory"])
         .failure()
         .stderr_has("may not create or remove mesh.rogue");
     alpha
-        .cmd(&[
+        .cli(&[
             "newgroup",
             "mesh.announce",
             "--description",
             "Announcements",
         ])
         .success();
-    let groups = alpha.cmd(&["groups"]).success().stdout_text();
+    let groups = alpha.cli(&["groups"]).success().stdout_text();
     assert!(groups.contains("mesh.announce 0"), "{groups}");
     assert!(!groups.contains("mesh.rogue"), "{groups}");
     alpha.post("mesh.announce", "hello", b"first\n");
-    alpha.cmd(&["rmgroup", "mesh.announce"]).success();
-    let groups = alpha.cmd(&["groups"]).success().stdout_text();
+    alpha.cli(&["rmgroup", "mesh.announce"]).success();
+    let groups = alpha.cli(&["groups"]).success().stdout_text();
     assert!(!groups.contains("mesh.announce"), "{groups}");
 }
