@@ -95,7 +95,11 @@ fn relay_through_inn(extra: &[&str], streaming: bool) {
     ));
     let ids = vec![
         alpha.post(GROUP, "via INN 1", "plain body\n"),
-        alpha.post(GROUP, "via INN 2", ".starts with a dot\n..two dots\n.\nend\n"),
+        alpha.post(
+            GROUP,
+            "via INN 2",
+            ".starts with a dot\n..two dots\n.\nend\n",
+        ),
         alpha.post(GROUP, "via INN 3", "trailing blank lines\n\n\n"),
     ];
     let run = alpha.sync();

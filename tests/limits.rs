@@ -15,7 +15,8 @@ fn node() -> Node {
     let mut node = Node::init("alpha");
     node.set_limit("idle_timeout_secs", "1");
     node.set_limit("max_connections", "3");
-    node.serve_in(&newsmesh::testbed::runtime().unwrap()).unwrap();
+    node.serve_in(&newsmesh::testbed::runtime().unwrap())
+        .unwrap();
     node
 }
 

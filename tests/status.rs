@@ -13,7 +13,8 @@ use serde_json::Value;
 /// `newsmesh status --json`, parsed.
 fn status(node: &Node) -> Value {
     let run = node.cli(&["status", "--json"]).ok();
-    serde_json::from_str(&run.stdout_text()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout_text()))
+    serde_json::from_str(&run.stdout_text())
+        .unwrap_or_else(|e| panic!("{e}: {}", run.stdout_text()))
 }
 
 /// The entry for `name` in `peers`.
@@ -190,7 +191,10 @@ fn status_shows_where_serve_listens_for_nntps() {
         ["serve"]["running"]
         == true));
     let s = status(&alpha);
-    let nntps = s["serve"]["nntps"].as_str().expect("an NNTPS address").to_string();
+    let nntps = s["serve"]["nntps"]
+        .as_str()
+        .expect("an NNTPS address")
+        .to_string();
     let port: std::net::SocketAddr = nntps.parse().expect("HOST:PORT");
     assert!(port.ip().is_loopback() && port.port() != 0, "{nntps}");
     assert_eq!(s["serve"]["listen"][0], alpha.addr.to_string());
@@ -222,7 +226,8 @@ fn import_names_each_refused_article_and_logs_it() {
     }
     let run = bravo.cli_stdin(&["import"], &batch).ok();
     assert!(
-        run.stdout_text().contains("imported=1 duplicates=0 refused=1"),
+        run.stdout_text()
+            .contains("imported=1 duplicates=0 refused=1"),
         "{run:?}"
     );
     assert!(

@@ -157,9 +157,17 @@ fn a_node_behind_nat_gets_and_gives_everything_through_its_own_sync() {
     );
     assert_eq!(run.peer("far").moved(), (2, 1, 0), "{run:#?}");
     let run = hub.sync_args(&["--peer", "nat"]);
-    assert_eq!(run.code, Some(1), "sync --peer with a passive peer: {run:#?}");
+    assert_eq!(
+        run.code,
+        Some(1),
+        "sync --peer with a passive peer: {run:#?}"
+    );
     assert!(run.lines.is_empty(), "{run:#?}");
-    assert!(run.stderr_text().contains("passive"), "{}", run.stderr_text());
+    assert!(
+        run.stderr_text().contains("passive"),
+        "{}",
+        run.stderr_text()
+    );
 
     // nat picks up far's article on its next sync.
     let run = nat.sync();
@@ -694,7 +702,10 @@ fn a_cancel_by_the_author_withdraws_the_article_across_the_mesh() {
     // Another node's author key cannot cancel it.
     let forged = c.cli(&["cancel", &id]);
     assert_eq!(forged.code, Some(1), "{forged:?}");
-    assert!(forged.stderr_text().contains("not by the author"), "{forged:?}");
+    assert!(
+        forged.stderr_text().contains("not by the author"),
+        "{forged:?}"
+    );
     assert!(c.has(&id));
     // Its author can; the cancel travels like an article and every node honours it.
     let cancel = a.cli(&["cancel", &id]).ok();

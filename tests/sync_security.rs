@@ -7,9 +7,9 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
 use common::fake_peer::FakePeer;
 use common::*;
+use ed25519_dalek::SigningKey;
 use newsmesh::article::{Article, Limits};
 
 #[test]

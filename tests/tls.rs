@@ -69,11 +69,7 @@ fn repoint(on: &Node, name: &str, key: &str, address: &str, extra: &[&str]) {
 
 #[test]
 fn a_three_node_mesh_syncs_over_tls_by_default() {
-    let mut nodes = [
-        Node::init("one"),
-        Node::init("two"),
-        Node::init("three"),
-    ];
+    let mut nodes = [Node::init("one"), Node::init("two"), Node::init("three")];
     link(&nodes[0], &nodes[1], Link::BothDial);
     link(&nodes[1], &nodes[2], Link::BothDial);
     for node in &mut nodes {
@@ -252,8 +248,7 @@ fn a_tap_between_two_nodes_sees_no_article_text_or_message_id() {
 #[test]
 fn authinfo_in_clear_from_another_machine_gets_483() {
     let mut node = Node::init("alpha");
-    node.cli_stdin(&["user", "add", "ann"], b"secret\n")
-        .ok();
+    node.cli_stdin(&["user", "add", "ann"], b"secret\n").ok();
     node.start();
     let other_machine = IpAddr::from([127, 0, 0, 2]);
     let stream = connect_from(other_machine, node.addr);

@@ -459,6 +459,15 @@ impl Node {
         self.serving.is_some()
     }
 
+    /// The NNTPS address of an in-process server, when `[tls] nntps_listen` opened one
+    /// (with port 0, where it landed).
+    pub fn nntps_addr(&self) -> Option<SocketAddr> {
+        match &self.serving {
+            Some(Serving::InProcess { running, .. }) => running.nntps_addr,
+            _ => None,
+        }
+    }
+
     /// The child serve's process id.
     #[track_caller]
     pub fn serve_pid(&self) -> u32 {
