@@ -12,6 +12,7 @@
 // Each test file compiles this module separately and uses a different part of it.
 #![allow(dead_code, unused_imports)]
 
+mod articles;
 pub mod fake_peer;
 mod inspect;
 mod measure;
@@ -22,6 +23,10 @@ use std::ffi::OsStr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+pub use articles::{
+    assert_refused, body_start, group_counts, history, ingest_into, stored_raw,
+    with_body_byte_changed, with_header, write_file,
+};
 pub use inspect::{Inspect, GROUP};
 pub use measure::{peak_rss_mib, run_measuring_peak};
 pub use newsmesh::testbed::{clean_env, link, run, Link, Mesh, Node, Run, DEFAULT_TIMEOUT};
