@@ -243,7 +243,7 @@ fn a_full_spool_refuses_feeds_keeps_serving_reads_and_recovers_when_room_returns
     let filler = alpha.post(
         GROUP,
         "filler",
-        &format!("{}\n", "f".repeat(79)).repeat(10_000),
+        format!("{}\n", "f".repeat(79)).repeat(10_000),
     );
     let cap = pages(&alpha) + 2;
     let ids: Vec<String> = (0..10)
@@ -251,7 +251,7 @@ fn a_full_spool_refuses_feeds_keeps_serving_reads_and_recovers_when_room_returns
             beta.post(
                 GROUP,
                 &format!("news {n}"),
-                &format!("{n:>79}\n").repeat(500),
+                format!("{n:>79}\n").repeat(500),
             )
         })
         .collect();

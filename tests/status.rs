@@ -360,7 +360,7 @@ fn an_article_refused_unread_for_its_size_is_logged_too() {
     let mut beta = Node::init("beta");
     link(&alpha, &beta, Link::BothDial);
     beta.set_limit("max_article_bytes", "2000");
-    let big = alpha.post(GROUP, "large", &"x".repeat(4000));
+    let big = alpha.post(GROUP, "large", "x".repeat(4000));
     beta.start();
     let run = alpha.cli(&["sync", "-v"]).ok();
     assert!(

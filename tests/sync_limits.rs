@@ -68,39 +68,9 @@ fn node_dialling(fake: &FakePeer) -> Node {
 #[track_caller]
 fn sync_within(node: &Node, limit: Duration) -> (SyncRun, Duration) {
     let started = Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let home = node.home();
-    let child = std::process::Command::new(common::BIN)
-        .arg("--home")
-        .arg(&home)
-        .arg("sync")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn sync");
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(output) = rx.recv_timeout(limit) else {
-        // SAFETY: kill(2) on our own child, which wait_with_output has not reaped.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        panic!("sync still running after {limit:?}: it never ends");
-    };
-    let output = output.expect("wait for sync");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let run = SyncRun {
-        node: node.name.clone(),
-        code: output.status.code(),
-        lines: stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(common::SyncLine::parse)
-            .collect(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    // The one runner: it kills the sync and fails the test when it outlives `limit`.
+    let run = common::run(node.command(&["sync"]), None, limit);
+    let run = SyncRun::from_run(&node.name, run);
     (run, started.elapsed())
 }
 

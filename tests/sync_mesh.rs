@@ -235,7 +235,7 @@ fn a_diamond_stores_each_article_once_at_the_far_corner() {
 
     // Now b and c push the same 20 new articles to d at the same time.
     let ids: Vec<String> = (0..20)
-        .map(|i| a.post(GROUP, &format!("race {i}"), &format!("race body {i}\n")))
+        .map(|i| a.post(GROUP, &format!("race {i}"), format!("race body {i}\n")))
         .collect();
     a.sync().assert_ok();
     let (rb, rc) = std::thread::scope(|s| {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use newsmesh::testbed::Node;
+use newsmesh::testbed::{Node, Run};
 
 /// One `key=value ...` line of `newsmesh sync`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +100,11 @@ impl SyncRun {
     pub fn of(node: &Node, args: &[&str]) -> SyncRun {
         let mut full = vec!["sync"];
         full.extend_from_slice(args);
-        let run = node.cli(&full);
+        SyncRun::from_run(&node.name, node.cli(&full))
+    }
+
+    /// Parses what a `sync` run on node `node` printed.
+    pub fn from_run(node: &str, run: Run) -> SyncRun {
         let lines = run
             .stdout_text()
             .lines()
@@ -108,7 +112,7 @@ impl SyncRun {
             .map(SyncLine::parse)
             .collect();
         SyncRun {
-            node: node.name.clone(),
+            node: node.to_string(),
             code: run.code,
             lines,
             stderr: run.stderr_text(),
