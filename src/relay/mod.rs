@@ -29,12 +29,14 @@ mod subscribers;
 pub use state::{read as live_links, LinkState};
 pub use subscribers::{read as inbound_links, InboundLink, Subscribers};
 
+use std::sync::Arc;
+
 use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
 
 use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
-use crate::home::Home;
+use crate::home::{Home, Snapshot};
 use crate::sync::InFlight;
 
 /// The relay thread and the handle that stops it.
@@ -85,14 +87,15 @@ pub fn plan<'a>(
 }
 
 impl Relay {
-    /// Starts the relay thread: a link to every live peer of the list `peers` holds,
-    /// then to those of every list sent to it later (a reload). `arrivals` changes after
+    /// Starts the relay thread: a link to every live peer of the configuration `config`
+    /// holds, then to those of every configuration sent to it later (a reload). Links
+    /// run on these snapshots (`serve`'s), never on `newsmesh.toml` read again. `arrivals` changes after
     /// each commit of the server's spool; `in_flight` is the server's table of ids being
     /// brought in.
     pub fn start(
         home: &Home,
         node_key: &SigningKey,
-        peers: watch::Receiver<Vec<PeerConfig>>,
+        config: watch::Receiver<Arc<Snapshot>>,
         limits: &LimitsConfig,
         arrivals: watch::Receiver<u64>,
         in_flight: InFlight,
@@ -108,7 +111,7 @@ impl Relay {
         };
         let thread = std::thread::Builder::new()
             .name("newsmesh-relay".into())
-            .spawn(move || links.run_all(peers))
+            .spawn(move || links.run_all(config))
             .map_err(|e| Error::io("starting the live relay thread", e))?;
         Ok(Relay {
             stop,

@@ -230,24 +230,26 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
     // The relay runs whatever the config says now and follows each reload's peers.
     let in_flight = crate::sync::InFlight::default();
-    let (relay_peers, peers) = watch::channel(node.config.peers.clone());
+    let current = Arc::new(Current::new(Live::new(node.config, node.trust)));
+    let (relay_config, config) = watch::channel(current.get());
+    let limits = config.borrow().config.limits.clone();
     let relay = crate::relay::Relay::start(
         home,
         &node_key,
-        peers,
-        &node.config.limits,
+        config,
+        &limits,
         arrivals.clone(),
         Arc::clone(&in_flight),
     )?;
-    let admission = admission::Admission::new(&node.config.limits);
+    let admission = admission::Admission::new(&limits);
     let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
         node_key,
         author_key: home.author_key(DEFAULT_AUTHOR)?,
         home: home.clone(),
-        name: node.config.node.name.clone(),
-        current: Arc::new(Current::new(Live::new(node.config, node.trust))),
+        name: current.get().config.node.name.clone(),
+        current,
         admission: Arc::clone(&admission),
         spool: Mutex::new(node.spool),
         in_flight,
@@ -268,7 +270,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         Arc::clone(&reload),
         stopped.clone(),
         move |live: Arc<Live>| {
-            relay_peers.send_replace(live.config.peers.clone());
+            relay_config.send_replace(Arc::clone(&live));
             let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
             async move { shared.apply_limits(&admission, &live.config.limits).await }
         },

@@ -48,7 +48,7 @@ impl Storer {
         // After this, the second node, once opened, is back in `spare`.
         self.finish(node, report).await?;
         if more && self.spare.is_none() {
-            self.spare = Some(node.home.open()?);
+            self.spare = Some(node.reopen()?);
         }
         let Some(mut spare) = self.spare.take() else {
             let verdicts = ingest(node, &report.peer, &articles);
