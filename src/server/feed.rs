@@ -613,6 +613,12 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 .map(|p| p.feed())
                 .unwrap_or_else(|| Wildmat::new(""));
             let limit = limit.clamp(1, MAX_SINCE);
+            // Our sequence numbers are SQLite's i64: a larger one is none of ours (and
+            // `as` would wrap it to a negative start, listing everything).
+            let Ok(seq) = i64::try_from(seq) else {
+                s.reply(501, "sequence number out of range");
+                return Ok(());
+            };
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
@@ -622,7 +628,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     // OUR spool was rebuilt: start over; the client notices the new epoch.
                     let full = epoch == FULL_LISTING;
                     let start = if full || epoch == shared.epoch {
-                        seq as i64
+                        seq
                     } else {
                         0
                     };
