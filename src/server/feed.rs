@@ -334,7 +334,7 @@ fn answer_part(
                 Some(Verdict::Refused(why)) => {
                     // Logged by ingest (article log and tracing).
                     refused += 1;
-                    Response::about(439, id, &why)
+                    Response::about(439, id, &why.to_string())
                 }
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
@@ -512,7 +512,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         Ok(Some(Verdict::Duplicate)) => s.reply(435, "already have it"),
         Ok(Some(Verdict::Refused(why))) => {
             s.refused += 1;
-            s.reply(437, &why);
+            s.reply(437, &why.to_string());
         }
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());

@@ -102,7 +102,9 @@ fn tally(
             // first): counted, so that a body crossing twice can be seen.
             Verdict::Duplicate => report.duplicates += 1,
             // The article log has it already (ingest writes it).
-            Verdict::Refused(why) => report.refuse(Some(id), RefusedBy::Us, &why, listed),
+            Verdict::Refused(why) => {
+                report.refuse(Some(id), RefusedBy::Us, &why.to_string(), listed)
+            }
         }
     }
     Ok(())
