@@ -202,7 +202,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .append(true)
         .create(true)
-        .mode(crate::home::PRIVATE_FILE)
+        .mode(crate::files::PRIVATE_FILE)
         .open(path)
 }
 

@@ -26,8 +26,8 @@ mod link;
 mod state;
 mod subscribers;
 
-pub use state::{read as live_links, LinkState};
-pub use subscribers::{read as inbound_links, InboundLink, Subscribers};
+pub use crate::records::{inbound_links, live_links, InboundLink, LinkState};
+pub use subscribers::Subscribers;
 
 use std::sync::Arc;
 

@@ -8,10 +8,30 @@
 //! them, so the switch must not become a way around the rule.
 
 use ed25519_dalek::VerifyingKey;
+use serde::Deserialize;
 
 use super::keys::{parse_public_key, public_key_text};
-use crate::config::{Authors, TrustRuleConfig};
 use crate::wildmat::Wildmat;
+
+/// One `[[trust]]` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustRuleConfig {
+    /// Wildmat of groups.
+    pub groups: String,
+    /// "any" or a list of keys.
+    pub authors: Authors,
+}
+
+/// Who a trust rule admits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Authors {
+    /// The word "any" (checked at load).
+    Word(String),
+    /// A list of author public keys.
+    Keys(Vec<String>),
+}
 
 #[derive(Debug, Clone)]
 enum Admits {

@@ -78,7 +78,7 @@ fn write_locked(path: &std::path::Path, state: &ServeState) -> std::io::Result<F
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(crate::home::PRIVATE_FILE)
+        .mode(crate::files::PRIVATE_FILE)
         .open(path)?;
     // SAFETY: flock on a descriptor we own; released when the file closes.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
