@@ -15,6 +15,7 @@ pub mod error;
 pub mod feed_policy;
 pub mod files;
 pub mod home;
+pub mod inflight;
 pub mod ingest;
 pub mod net;
 pub mod newslog;

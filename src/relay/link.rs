@@ -17,7 +17,8 @@ use crate::config::PeerConfig;
 use crate::error::Result;
 use crate::home::Snapshot;
 use crate::home::{Home, Node};
-use crate::sync::{Fetching, Idled, InFlight, PeerReport, PushLink, RELAY_OWNERS};
+use crate::inflight::{Fetching, InFlight, RELAY_OWNERS};
+use crate::sync::{Idled, PeerReport, PushLink};
 
 /// First wait before dialling a lost neighbour again; it doubles up to the limit.
 const FIRST_RETRY: Duration = Duration::from_secs(1);

@@ -37,7 +37,7 @@ use tokio::sync::watch;
 use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::{Home, Snapshot};
-use crate::sync::InFlight;
+use crate::inflight::InFlight;
 
 /// The relay thread and the handle that stops it.
 pub struct Relay {

@@ -10,11 +10,10 @@
 mod guards;
 mod idle;
 mod logins;
-mod reservations;
 
+use crate::inflight::reservations::{Bounds, Claim};
 pub use guards::Guards;
 pub use logins::{Pace, Turn};
-use reservations::{Bounds, Claim};
 
 use std::collections::HashSet;
 use std::sync::Arc;

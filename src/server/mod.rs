@@ -53,7 +53,7 @@ pub struct Shared {
     /// processed yet, with the session that will send it: another peer's CHECK for one of
     /// them gets 431 (try later), so a body crosses the link into this node once.
     /// Shared with the live relay, whose pulls claim their ids here too.
-    pub in_flight: crate::sync::InFlight,
+    pub in_flight: crate::inflight::InFlight,
     /// Source of session ids.
     pub next_session: std::sync::atomic::AtomicU64,
     /// Bounds the blocking tasks waiting for the spool.
@@ -229,7 +229,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
     node.spool
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
     // The relay runs whatever the config says now and follows each reload's peers.
-    let in_flight = crate::sync::InFlight::default();
+    let in_flight = crate::inflight::InFlight::default();
     let current = Arc::new(Current::new(Live::new(node.config, node.trust)));
     let (relay_config, config) = watch::channel(current.get());
     let limits = config.borrow().config.limits.clone();
@@ -253,7 +253,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         admission: Arc::clone(&admission),
         spool: Mutex::new(node.spool),
         in_flight,
-        next_session: std::sync::atomic::AtomicU64::new(1),
+        next_session: std::sync::atomic::AtomicU64::new(crate::inflight::SESSION_OWNERS),
         spool_slots: Semaphore::new(2),
         guards: feed::Guards::default(),
         node_tls,
