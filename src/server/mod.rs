@@ -49,6 +49,9 @@ pub struct Shared {
     pub epoch: String,
     /// The spool; SQLite calls run on the blocking pool while holding it.
     pub spool: Mutex<Spool>,
+    /// The article log the spool writes to (a clone sharing its bounds, which follow
+    /// reloads).
+    pub news_log: Option<crate::newslog::NewsLog>,
     /// Message-IDs some session answered 238 (send it) and whose TAKETHIS has not been
     /// processed yet, with the session that will send it: another peer's CHECK for one of
     /// them gets 431 (try later), so a body crosses the link into this node once.
@@ -81,29 +84,16 @@ impl Shared {
     }
 
     /// Makes what was built from `[limits]` at start follow a reload: the connection
-    /// slots, and the article log's size (set on the spool off the async threads, since a
-    /// transaction may hold the spool for a while).
+    /// slots, and the article log's size (on the log the spool shares: the spool, which
+    /// a transaction may hold for a while, is not waited for).
     async fn apply_limits(
         self: &Arc<Self>,
         admission: &admission::Admission,
         limits: &crate::config::LimitsConfig,
     ) {
         admission.set_limits(limits);
-        let log = crate::newslog::NewsLog::new(
-            self.home.news_log_path(),
-            limits.news_log_bytes,
-            limits.news_log_files,
-        );
-        let shared = Arc::clone(self);
-        let set = tokio::task::spawn_blocking(move || {
-            let mut spool = shared
-                .spool
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            spool.set_news_log(log);
-        });
-        if let Err(e) = set.await {
-            tracing::warn!("the article log keeps its previous limits: {e}");
+        if let Some(log) = &self.news_log {
+            log.set_limits(limits.news_log_bytes, limits.news_log_files);
         }
     }
 
@@ -251,6 +241,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         name: current.get().config.node.name.clone(),
         current,
         admission: Arc::clone(&admission),
+        news_log: node.spool.news_log().cloned(),
         spool: Mutex::new(node.spool),
         in_flight,
         next_session: std::sync::atomic::AtomicU64::new(crate::inflight::SESSION_OWNERS),
