@@ -23,7 +23,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -164,10 +163,8 @@ impl NewsLog {
     fn write(&self, text: &[u8]) -> std::io::Result<()> {
         loop {
             let mut file = open_append(&self.path)?;
-            // SAFETY: flock on a descriptor we own; released when the file closes.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            // An exclusive flock (waiting for it), released when the file closes.
+            file.lock()?;
             // Another process may have rotated the log between our open and our lock:
             // then our descriptor is `news.log.1`; open the new file instead.
             let ours = file.metadata()?;

@@ -39,11 +39,11 @@ use crate::wildmat::Wildmat;
 /// Most commands taken into one batch (CHECK and ARTICLE cost an id each).
 const MAX_BATCH: usize = 8000;
 /// Most articles (TAKETHIS) taken into one batch, and so stored in one transaction: the
-/// size of a push client's offer (`sync/push.rs` PUSH_CHUNK), so that while one offer is
+/// size of a push client's offer (`feed_policy::MAX_OFFER`), so that while one offer is
 /// stored the next is already on its way. Bigger transactions write each history page
 /// to the WAL less often (history is keyed by random Message-IDs, so a transaction of
 /// n articles dirties up to n of its pages); 239s wait for the whole transaction.
-const MAX_BATCH_ARTICLES: usize = 2000;
+const MAX_BATCH_ARTICLES: usize = crate::feed_policy::MAX_OFFER;
 /// Most article bytes taken into one batch.
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Most bytes of answers built before they are sent: a run of ARTICLE requests for big
