@@ -4,7 +4,7 @@
 //!
 //! There is no queue of articles: what a neighbour still needs is exactly what lies
 //! after its push mark, so each link, when woken, pushes from that mark with `sync`'s
-//! own push (CHECK/TAKETHIS, Path and feed filters, the mark advanced only on 239). A
+//! own push (CHECK/TAKETHIS, the feed policy's filters, the mark advanced only on 239). A
 //! slow or dead neighbour simply stays behind at its mark (bounded by construction) and
 //! never holds up the others or the ingest path, which only bumps a counter. Cron `sync`
 //! stays the repair path; it and the relay may push to the same peer at once: the peer's

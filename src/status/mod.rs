@@ -76,7 +76,8 @@ pub struct PeerStatus {
     pub address: Option<String>,
     /// The groups it gets from us (wildmat).
     pub groups: String,
-    /// Our arrivals `sync` has yet to offer it (its feed and Path filters applied);
+    /// Our arrivals `sync` has yet to offer it (the feed policy applied:
+    /// its groups, not back to the neighbour that delivered it);
     /// null for a passive peer, which fetches with its own marks.
     pub backlog: Option<u64>,
     /// The sync marks.

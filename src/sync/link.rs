@@ -1,5 +1,5 @@
 //! The dialling side of a live link, for `serve`'s relay (`crate::relay`): the same
-//! connection, handshake and push (CHECK/TAKETHIS, Path and feed filters, marks advanced
+//! connection, handshake and push (CHECK/TAKETHIS, the feed policy's filters, marks advanced
 //! only on 239) as `sync`'s exchange, on a connection kept open between pushes. A node
 //! its neighbour cannot dial (no address for it there) also receives over it: `MESH
 //! IDLE` waits for the neighbour's next arrival, then `sync`'s pull fetches it.
