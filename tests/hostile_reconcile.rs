@@ -4,19 +4,14 @@
 //! `serve` stays small and serves the next client; a `sync` whose neighbour answers
 //! with garbage or never agrees fails within its limits instead of hanging.
 
-#[path = "common/fake_peer.rs"]
-mod fake_peer;
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use fake_peer::FakePeer;
-use mesh::{add_peer, peak_rss_mib, RawPeer, TestNode};
+use common::fake_peer::FakePeer;
+use common::*;
 use newsmesh::compose::{compose, Draft};
-use newsmesh::home::Home;
-use newsmesh::ingest::{ingest, Rules, Source};
 use newsmesh::reconcile::wire::{to_block, MAX_BLOCK_BYTES};
 use newsmesh::reconcile::{Bound, Encoder, Mode, MAX_ROUNDS};
 
@@ -25,14 +20,14 @@ const MAX_RSS_MIB: u64 = 128;
 
 /// Stores `n` signed articles in `node`'s spool (before it serves), so splits have
 /// something to split.
-fn load(node: &TestNode, n: usize) {
+fn load(node: &Node, n: usize) {
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
     let raws: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             let subject = format!("hostile {i}");
             compose(
                 &Draft {
-                    groups: mesh::GROUP,
+                    groups: GROUP,
                     subject: &subject,
                     from: "ann <ann@example.org>",
                     references: None,
@@ -44,31 +39,23 @@ fn load(node: &TestNode, n: usize) {
             .to_bytes()
         })
         .collect();
-    let mut opened = Home::new(node.home()).open().expect("open home");
-    let name = opened.name().to_string();
-    let rules = Rules {
-        node_name: &name,
-        limits: opened.config.limits.article_limits(),
-        trust: &opened.trust,
-        source: Source::Local,
-    };
     let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-    ingest(&mut opened.spool, &rules, &refs).expect("ingest");
+    node.store(&refs).expect("ingest");
 }
 
 /// A serving node with articles, its neighbour `mallory`, and a connection to it
 /// authenticated as mallory.
-fn target() -> (TestNode, TestNode, RawPeer) {
-    let mut alpha = TestNode::new("alpha");
-    let mallory = TestNode::new("mallory");
-    add_peer(&alpha, &mallory, false);
+fn target() -> (Node, Node, RawPeer) {
+    let mut alpha = Node::init("alpha");
+    let mallory = Node::init("mallory");
+    alpha.add_peer(&mallory, false, false);
     load(&alpha, 300);
     alpha.start();
     let peer = as_peer(&alpha, &mallory);
     (alpha, mallory, peer)
 }
 
-fn as_peer(node: &TestNode, peer: &TestNode) -> RawPeer {
+fn as_peer(node: &Node, peer: &Node) -> RawPeer {
     let mut raw = RawPeer::connect(node);
     raw.authenticate(&peer.signing_key());
     raw
@@ -87,11 +74,11 @@ fn disagreeing(round: u32) -> Vec<u8> {
 }
 
 #[track_caller]
-fn assert_cut_off_and_still_serving(node: &TestNode, peer: &mut RawPeer, line: &str) {
+fn assert_cut_off_and_still_serving(node: &Node, peer: &mut RawPeer, line: &str) {
     assert_eq!(RawPeer::code(line), 501, "{line}");
     assert_eq!(peer.try_line(), None, "the connection ends after {line:?}");
     let mut reader = RawPeer::connect(node);
-    let answer = reader.cmd(&format!("GROUP {}", mesh::GROUP));
+    let answer = reader.cmd(&format!("GROUP {}", GROUP));
     assert_eq!(RawPeer::code(&answer), 211, "GROUP answer {answer:?}");
     assert!(peak_rss_mib(node.serve_pid()) < MAX_RSS_MIB);
 }
@@ -175,9 +162,9 @@ fn reconciling_fake(answer: &'static [u8], blocks: Arc<AtomicU32>) -> FakePeer {
     })
 }
 
-fn sync_with(fake: &FakePeer) -> mesh::SyncRun {
-    let node = TestNode::new("alpha");
-    node.run(&[
+fn sync_with(fake: &FakePeer) -> SyncRun {
+    let node = Node::init("alpha");
+    node.cli(&[
         "peer",
         "add",
         "fake",
@@ -194,7 +181,7 @@ fn sync_with(fake: &FakePeer) -> mesh::SyncRun {
 fn sync_fails_cleanly_when_the_reconciling_neighbour_sends_garbage() {
     let fake = reconciling_fake(b"!!! not base64 !!!\r\n.\r\n", Arc::default());
     let run = sync_with(&fake);
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, Some(1), "{run:#?}");
     let error = run.peer("fake").get("error").to_string();
     assert!(error.contains("RECONCILE"), "{error}");
 }
@@ -205,7 +192,7 @@ fn sync_gives_up_on_a_reconciling_neighbour_that_never_agrees() {
     let blocks = Arc::new(AtomicU32::new(0));
     let fake = reconciling_fake(b"YQAAAQcHBwcHBwcHBwcHBwcHBwc=\r\n.\r\n", blocks.clone());
     let run = sync_with(&fake);
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, Some(1), "{run:#?}");
     // Its rounds, then the empty block that ends the exchange (which it answers wrongly).
     assert_eq!(blocks.load(Ordering::SeqCst), MAX_ROUNDS + 1);
     let error = run.peer("fake").get("error").to_string();

@@ -3,15 +3,12 @@
 //! fewer bytes than listing every shared article; `sync --reconcile` finds an article a
 //! neighbour lost although the marks say it was sent.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::collections::BTreeSet;
 
-use mesh::{link, TestNode};
+use common::*;
 use newsmesh::compose::{compose, Draft};
-use newsmesh::home::Home;
-use newsmesh::ingest::{ingest, Rules, Source};
 
 /// `n` signed articles (wire form) with short bodies, distinct per `seed`.
 fn articles(n: usize, seed: u8) -> Vec<Vec<u8>> {
@@ -21,7 +18,7 @@ fn articles(n: usize, seed: u8) -> Vec<Vec<u8>> {
             let subject = format!("reconcile {seed}/{i}");
             compose(
                 &Draft {
-                    groups: mesh::GROUP,
+                    groups: GROUP,
                     subject: &subject,
                     from: "ann <ann@example.org>",
                     references: None,
@@ -36,20 +33,12 @@ fn articles(n: usize, seed: u8) -> Vec<Vec<u8>> {
 }
 
 /// Stores `raws` in `node`'s spool directly (as `import` would), before it serves.
-fn load(node: &TestNode, raws: &[Vec<u8>]) {
-    let mut opened = Home::new(node.home()).open().expect("open home");
-    let name = opened.name().to_string();
-    let rules = Rules {
-        node_name: &name,
-        limits: opened.config.limits.article_limits(),
-        trust: &opened.trust,
-        source: Source::Local,
-    };
+fn load(node: &Node, raws: &[Vec<u8>]) {
     let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-    ingest(&mut opened.spool, &rules, &refs).expect("ingest");
+    node.store(&refs).expect("ingest");
 }
 
-fn ids(node: &TestNode) -> BTreeSet<String> {
+fn ids(node: &Node) -> BTreeSet<String> {
     node.message_ids().into_iter().collect()
 }
 
@@ -60,9 +49,9 @@ fn ids(node: &TestNode) -> BTreeSet<String> {
 #[test]
 fn two_nodes_sharing_most_articles_reconcile_on_first_contact_and_end_equal() {
     const SHARED: usize = 3000;
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     let shared = articles(SHARED, 2);
     load(&alpha, &shared);
     load(&beta, &shared);
@@ -97,9 +86,9 @@ fn two_nodes_sharing_most_articles_reconcile_on_first_contact_and_end_equal() {
 /// compares the whole sets and offers it.
 #[test]
 fn sync_reconcile_finds_what_the_marks_say_was_sent() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     load(&alpha, &articles(200, 8));
     beta.start();
     assert_eq!(alpha.sync().assert_ok().sent(), 200);
@@ -135,9 +124,9 @@ fn sync_reconcile_finds_what_the_marks_say_was_sent() {
 #[test]
 fn a_neighbour_with_a_rebuilt_spool_is_reconciled_not_listed() {
     const ARTICLES: usize = 2000;
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     let all = articles(ARTICLES, 10);
     load(&alpha, &all);
     beta.start();
