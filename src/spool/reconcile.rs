@@ -6,7 +6,6 @@
 use rusqlite::{params, Connection};
 
 use super::{Arrival, Spool, SpoolError};
-use crate::feed_policy::feed_matches;
 use crate::reconcile::{item_for, Bound, Item, Storage, ID_SIZE};
 use crate::wildmat::Wildmat;
 
@@ -28,7 +27,7 @@ impl Spool {
     }
 
     /// [`Spool::reconcile_items`] limited to the articles whose groups `feed` takes
-    /// (`feed_policy::feed_matches`), for a neighbour that does not take everything: it
+    /// (as `feed_policy::feed_matches` decides), for a neighbour that does not take everything: it
     /// must not learn of articles it would never be sent. Each item costs a look at its
     /// article's Newsgroups; a feed of `*` is answered from the index alone.
     pub fn reconcile_items_for<'a>(&'a self, feed: &'a Wildmat) -> SpoolItems<'a> {
@@ -126,7 +125,8 @@ impl Storage for SpoolItems<'_> {
             };
             if let Some(feed) = self.feed {
                 let groups = row.get_ref(2).map_err(|e| spool.err(e))?;
-                if !feed_matches(feed, groups.as_str().unwrap_or_default()) {
+                // (`feed_policy::feed_matches`, which sits above the spool.)
+                if !feed.matches_any(groups.as_str().unwrap_or_default()) {
                     continue;
                 }
             }
