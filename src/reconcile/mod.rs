@@ -6,7 +6,10 @@
 //! Items are `(timestamp, id)`: the article's Date (its arrival here when it has none),
 //! and the 32-byte content digest its newsmesh Message-ID is made from ([`item_for`]).
 //! Articles whose Message-ID is not a newsmesh one (from a plain news server) are not
-//! reconciled; arrival marks still carry them.
+//! reconciled, and the marks move past them when a reconciliation sets them: such an
+//! article does not cross that link at that moment (a known gap; it still reaches a
+//! node by any link where it is a new arrival). Refused ids are not part of the set
+//! either: a peer may name one we refused for good, and the pull skips it by history.
 //!
 //! ## Why not the `negentropy` crate
 //! The maintained Rust implementation (rust-nostr's `negentropy`) speaks the same V1
