@@ -89,6 +89,9 @@ pub struct Config {
     /// `[tls]`: the reader certificate, NNTPS, AUTHINFO in clear.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// `[admission]`: age limits (and quotas) of what ingest accepts.
+    #[serde(default)]
+    pub admission: crate::admission::AdmissionConfig,
 }
 
 /// `[node]`.

@@ -86,6 +86,8 @@ pub struct Rules<'a> {
     pub trust: &'a TrustPolicy,
     /// Where these articles come from.
     pub source: Source<'a>,
+    /// The dates this node accepts (`[admission]`).
+    pub age: crate::admission::AgeLimits,
 }
 
 impl<'a> Rules<'a> {
@@ -97,6 +99,7 @@ impl<'a> Rules<'a> {
             limits: config.limits.article_limits(),
             trust,
             source: Source::Local,
+            age: crate::admission::AgeLimits::from_config(config),
         }
     }
 
@@ -539,6 +542,12 @@ fn check(
         ));
     }
     // From here on, a duplicate is a duplicate (the spool decides, `settle_step`).
+    // Outside the date window: refused, no history row (it depends on the clock).
+    let date = article.header_unfolded("Date");
+    if let Err(why) = rules.age.check(date.as_deref(), crate::clock::now()) {
+        let outcome = Err(Verdict::Refused(why.to_string()));
+        return Examined::Pending { msgid, outcome };
+    }
     let prepared = match sign::prepare(&article) {
         Ok(p) => Some(p),
         Err(SigStatus::Unsigned) if rules.trust.accepts_unsigned() => None,
@@ -651,6 +660,7 @@ mod tests {
             limits: Limits::default(),
             trust,
             source: Source::Local,
+            age: Default::default(),
         }
     }
 

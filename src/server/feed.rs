@@ -613,6 +613,9 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 .map(|p| p.feed())
                 .unwrap_or_else(|| Wildmat::new(""));
             let limit = limit.clamp(1, MAX_SINCE);
+            // Not listed: what our own date window would refuse (`admission::age`).
+            let age = crate::admission::AgeLimits::from_config(&s.live.config);
+            let now = crate::clock::now();
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
@@ -633,6 +636,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     for a in arrivals
                         .iter()
                         .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
+                        .filter(|a| age.listable(a.posted, now))
                     {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");

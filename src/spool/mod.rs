@@ -105,9 +105,9 @@ impl std::fmt::Debug for Spool {
     }
 }
 
-/// Unix time now, in seconds.
+/// Unix time now, in seconds (the node's clock: [`crate::clock`]).
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now()
 }
 
 impl Spool {

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use super::auth::{authenticate, secure};
 use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
+use crate::admission::AgeLimits;
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::feed_policy::goes_to;
@@ -200,6 +201,8 @@ pub(super) fn next_offer(
 ) -> Result<Offer> {
     let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
     let own_name = node.config.node.name.as_str();
+    // Not offered: what our own date window would refuse (`admission::age`).
+    let (age, now) = (AgeLimits::from_config(&node.config), crate::clock::now());
     Ok(Offer {
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
@@ -211,7 +214,7 @@ pub(super) fn next_offer(
                     &target.feed,
                     own_name,
                     a.seq <= resync_through,
-                )
+                ) && age.listable(a.posted, now)
             })
             .map(|a| (a.seq, a.msgid))
             .collect(),

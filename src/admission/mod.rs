@@ -1,0 +1,34 @@
+//! What `ingest` admits beyond signatures and trust: limits that keep a mesh healthy
+//! over years. `age` refuses articles older than history remembers (so an expired
+//! article never comes back as new) or dated too far ahead, like INN's `artcutoff`.
+//!
+//! The rules live here, configured by `[admission]`, so that ingest's per-article check
+//! is one call and the rules can be read (and tested) on their own.
+
+pub mod age;
+
+use serde::Deserialize;
+
+pub use age::{AgeLimits, AgeRefusal};
+
+/// `[admission]`: age limits of the articles this node accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdmissionConfig {
+    /// Articles dated more than this many days ago are refused ("too old"). None: one day
+    /// less than `[expire] history_days`, so an id history has forgotten is never
+    /// acceptable again (INN keeps history a day longer than `artcutoff` the same way).
+    pub max_age_days: Option<u64>,
+    /// Articles dated more than this many hours ahead of this node's clock are refused
+    /// ("dated in the future"); they may come again once the date is near.
+    pub max_future_hours: u64,
+}
+
+impl Default for AdmissionConfig {
+    fn default() -> Self {
+        AdmissionConfig {
+            max_age_days: None,
+            max_future_hours: 24,
+        }
+    }
+}
