@@ -1,0 +1,234 @@
+//! Running for years (issue 22): the age window at ingest keeps expired articles from
+//! coming back. Time is simulated: every command runs with `NEWSMESH_NOW` set (the
+//! node's clock, `newsmesh::clock`), so three years pass without sleeping, and each
+//! article's Date is the simulated time it was posted.
+
+#[path = "common/mesh.rs"]
+mod mesh;
+
+use mesh::{link_passive, Run, SyncLine, TestNode};
+use std::collections::HashSet;
+
+/// A day in seconds.
+const DAY: i64 = 86_400;
+
+/// The simulated start: 2027-01-15.
+const T0: i64 = 1_800_000_000;
+
+/// Runs `args` on `node` at simulated time `now`.
+fn at(node: &TestNode, now: i64, args: &[&str]) -> Run {
+    let out = node
+        .command(args)
+        .env(newsmesh::clock::NOW_VAR, now.to_string())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run newsmesh");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Posts to mesh.test at `now`; returns the Message-ID.
+fn post_at(node: &TestNode, now: i64, subject: &str) -> String {
+    let mut cmd = node.command(&["post", "-g", mesh::GROUP, "-s", subject]);
+    cmd.env(newsmesh::clock::NOW_VAR, now.to_string());
+    cmd.stdin(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped());
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("post");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin.write_all(subject.as_bytes()).expect("body");
+    }
+    let out = child.wait_with_output().expect("post output");
+    assert!(out.status.success(), "post failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `sync -v` at `now`: the peer lines and the refusal lines.
+fn sync_at(node: &TestNode, now: i64) -> (Vec<SyncLine>, Vec<String>) {
+    let run = at(node, now, &["sync", "-v"]);
+    assert_eq!(run.code, 0, "sync on {} failed: {run:#?}", node.name);
+    let (refusals, lines): (Vec<&str>, Vec<&str>) = run
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .partition(|l| l.starts_with("refused "));
+    (
+        lines.into_iter().map(SyncLine::parse).collect(),
+        refusals.into_iter().map(str::to_string).collect(),
+    )
+}
+
+/// Starts (or restarts) `node`'s serve with its clock at `now`.
+fn serve_at(node: &mut TestNode, now: i64) {
+    if node.serving() {
+        node.stop();
+    }
+    node.start_with_env(&[(newsmesh::clock::NOW_VAR, &now.to_string())]);
+}
+
+fn news_log(node: &TestNode) -> String {
+    std::fs::read_to_string(node.home().join("news.log")).unwrap_or_default()
+}
+
+/// Short retention: 20 days, history 30 (so the age limit is 29 days).
+const SHORT: &str = "[expire]\nhistory_days = 30\n[[expire.rule]]\ngroups = \"*\"\ndays = 20\n";
+
+/// Keeps everything: history of 2000 days, no retention rule.
+const LONG: &str = "[expire]\nhistory_days = 2000\n";
+
+fn set_expire(node: &TestNode, text: &str) {
+    // `init` writes an [expire] table; replace it.
+    let path = node.config_path();
+    let config = std::fs::read_to_string(&path).unwrap();
+    let kept: String = match config.find("[expire]") {
+        Some(start) => {
+            let rest = &config[start + "[expire]".len()..];
+            let end = rest.find("\n[").map_or(config.len(), |e| start + 8 + e + 1);
+            format!("{}{}", &config[..start], &config[end..])
+        }
+        None => config,
+    };
+    std::fs::write(&path, format!("{kept}\n{text}")).unwrap();
+}
+
+#[test]
+fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
+    let alpha = TestNode::new("alpha");
+    let mut keeper = TestNode::new("keeper");
+    let gamma = TestNode::new("gamma");
+    set_expire(&alpha, SHORT);
+    set_expire(&gamma, SHORT);
+    set_expire(&keeper, LONG);
+    link_passive(&keeper, &alpha);
+    serve_at(&mut keeper, T0);
+
+    let old = post_at(&alpha, T0, "from the first day");
+    let (lines, _) = sync_at(&alpha, T0);
+    assert_eq!(lines[0].num("sent"), 1, "{lines:?}");
+
+    // 40 days on: alpha's retention and then its history have let the article go.
+    let later = T0 + 40 * DAY;
+    at(&alpha, later, &["expire"]).ok();
+    assert!(!alpha.has(&old));
+    assert_eq!(alpha.history_status(&old), None, "history forgot it");
+
+    // The keeper still has it and offers it again (its mark for alpha is reset as if
+    // alpha's spool were rebuilt: a full listing). Refused, with the reason logged.
+    rusqlite::Connection::open(alpha.spool_path())
+        .unwrap()
+        .execute("DELETE FROM peer_marks", [])
+        .unwrap();
+    serve_at(&mut keeper, later);
+    let (lines, refusals) = sync_at(&alpha, later);
+    assert_eq!(lines[0].num("received"), 0, "{lines:?}");
+    assert_eq!(lines[0].num("refused"), 1, "{lines:?}");
+    assert!(
+        refusals
+            .iter()
+            .any(|r| r.contains(&old) && r.contains("too old")),
+        "sync -v names the reason: {refusals:?}"
+    );
+    assert!(!alpha.has(&old));
+    assert!(news_log(&alpha).contains("too old"), "{}", news_log(&alpha));
+
+    // A node meeting the keeper for the first time refuses it the same way.
+    link_passive(&keeper, &gamma);
+    serve_at(&mut keeper, later);
+    let fresh = post_at(&keeper, later, "recent");
+    let (lines, refusals) = sync_at(&gamma, later);
+    assert_eq!(lines[0].num("received"), 1, "the in-range one flows: {lines:?}");
+    assert!(gamma.has(&fresh));
+    assert!(!gamma.has(&old));
+    assert!(refusals.iter().any(|r| r.contains("too old")), "{refusals:?}");
+
+    // An article dated a month ahead of the keeper's clock is refused there.
+    let ahead = post_at(&alpha, later + 30 * DAY, "from the future");
+    let (lines, refusals) = sync_at(&alpha, later + 30 * DAY);
+    // Two refusals: the keeper refuses the future one, and alpha, whose clock is now a
+    // month on, refuses `fresh` as too old.
+    assert_eq!(lines[0].num("refused"), 2, "{lines:?}");
+    assert!(refusals.iter().any(|r| r.contains("dated in the future")));
+    assert!(!keeper.has(&ahead));
+    assert!(news_log(&keeper).contains("dated in the future"));
+}
+
+#[test]
+fn a_config_whose_retention_outlives_history_is_refused() {
+    let node = TestNode::new("solo");
+    set_expire(
+        &node,
+        "[expire]\nhistory_days = 30\n[[expire.rule]]\ngroups = \"*\"\ndays = 45\n",
+    );
+    let run = node.run(&["status"]);
+    assert_ne!(run.code, 0, "{run:#?}");
+    assert!(run.stderr.contains("history_days"), "{}", run.stderr);
+}
+
+/// Articles of `node` that were already older than `days` when they arrived.
+fn stored_too_old(node: &TestNode, days: i64) -> i64 {
+    node.db()
+        .query_row(
+            "SELECT COUNT(*) FROM articles WHERE posted < arrived - ?1",
+            [days * DAY],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[test]
+fn three_years_with_one_long_memory_move_no_expired_article_back() {
+    // A hub keeping everything and four nodes keeping 20 days (history 30) in a star.
+    // One short node is off for half a year, one joins after a year and a half.
+    let mut hub = TestNode::new("hub");
+    set_expire(&hub, LONG);
+    let shorts: Vec<TestNode> = (1..=4)
+        .map(|i| {
+            let n = TestNode::new(&format!("short{i}"));
+            set_expire(&n, SHORT);
+            link_passive(&hub, &n);
+            n
+        })
+        .collect();
+    let mut expired: Vec<HashSet<String>> = vec![HashSet::new(); shorts.len()];
+    let steps = 3 * 365 / 45;
+    for step in 0..steps {
+        let now = T0 + step as i64 * 45 * DAY;
+        serve_at(&mut hub, now);
+        for (i, node) in shorts.iter().enumerate() {
+            let away = i == 2 && (4..8).contains(&step);
+            let not_yet = i == 3 && step < 12;
+            if away || not_yet {
+                continue;
+            }
+            post_at(node, now, &format!("step {step} from {}", node.name));
+            sync_at(node, now);
+        }
+        for (i, node) in shorts.iter().enumerate() {
+            let before: HashSet<String> = node.message_ids().into_iter().collect();
+            assert!(
+                before.is_disjoint(&expired[i]),
+                "{} took back an article it had expired (step {step})",
+                node.name
+            );
+            assert_eq!(
+                stored_too_old(node, 29),
+                0,
+                "{} stored an article older than its window (step {step})",
+                node.name
+            );
+            at(node, now, &["expire"]).ok();
+            let after: HashSet<String> = node.message_ids().into_iter().collect();
+            expired[i].extend(before.difference(&after).cloned());
+        }
+    }
+    hub.stop();
+    assert!(
+        expired.iter().all(|e| !e.is_empty()),
+        "every short node expired something"
+    );
+    assert!(hub.article_count() >= steps as i64 * 2);
+}
