@@ -31,6 +31,9 @@ pub enum Verdict {
     Duplicate,
     /// Refused; the reason is a short sentence.
     Refused(String),
+    /// Not stored for now (over a quota): no history row, the sender is told to try
+    /// later (431/436) and its mark stays before it; the reason is a short sentence.
+    Deferred(String),
 }
 
 /// Where the articles of one ingest come from: named in the article log, and the
@@ -86,8 +89,8 @@ pub struct Rules<'a> {
     pub trust: &'a TrustPolicy,
     /// Where these articles come from.
     pub source: Source<'a>,
-    /// The dates this node accepts (`[admission]`).
-    pub age: crate::admission::AgeLimits,
+    /// The dates and quotas this node accepts (`[admission]`).
+    pub admission: crate::admission::Admission,
 }
 
 impl<'a> Rules<'a> {
@@ -99,7 +102,7 @@ impl<'a> Rules<'a> {
             limits: config.limits.article_limits(),
             trust,
             source: Source::Local,
-            age: crate::admission::AgeLimits::from_config(config),
+            admission: crate::admission::Admission::from_config(config),
         }
     }
 
@@ -304,7 +307,9 @@ fn log_verdicts(log: &NewsLog, source: &Source<'_>, ids: &[Option<String>], verd
         .filter_map(|(id, verdict)| {
             let (verdict, reason) = match verdict {
                 Verdict::Stored(_) => (LogVerdict::Accepted, ""),
-                Verdict::Refused(why) => (LogVerdict::Refused, why.as_str()),
+                Verdict::Refused(why) | Verdict::Deferred(why) => {
+                    (LogVerdict::Refused, why.as_str())
+                }
                 Verdict::Duplicate => return None,
             };
             Some(LogEntry {
@@ -418,6 +423,12 @@ fn settle(
     c.article.remove_header("Xref");
     let mut stored = new_article(c.article, c.msgid, filed_in, signer);
     stored.delivered_by = rules.source.neighbour().map(str::to_string);
+    let (quotas, size) = (&rules.admission.quotas, stored.raw.len() as u64);
+    let now = crate::clock::now();
+    let signer = stored.signer.as_deref();
+    if let Err(why) = quotas.admit(store, rules.source, signer, &stored.newsgroups, size, now)? {
+        return Ok(Verdict::Deferred(why));
+    }
     Ok(match store.store(&stored)? {
         StoreOutcome::Stored(seq) => Verdict::Stored(seq),
         StoreOutcome::Duplicate => Verdict::Duplicate,
@@ -544,7 +555,11 @@ fn check(
     // From here on, a duplicate is a duplicate (the spool decides, `settle_step`).
     // Outside the date window: refused, no history row (it depends on the clock).
     let date = article.header_unfolded("Date");
-    if let Err(why) = rules.age.check(date.as_deref(), crate::clock::now()) {
+    if let Err(why) = rules
+        .admission
+        .age
+        .check(date.as_deref(), crate::clock::now())
+    {
         let outcome = Err(Verdict::Refused(why.to_string()));
         return Examined::Pending { msgid, outcome };
     }
@@ -660,7 +675,7 @@ mod tests {
             limits: Limits::default(),
             trust,
             source: Source::Local,
-            age: Default::default(),
+            admission: Default::default(),
         }
     }
 

@@ -140,10 +140,17 @@ fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
     serve_at(&mut keeper, later);
     let fresh = post_at(&keeper, later, "recent");
     let (lines, refusals) = sync_at(&gamma, later);
-    assert_eq!(lines[0].num("received"), 1, "the in-range one flows: {lines:?}");
+    assert_eq!(
+        lines[0].num("received"),
+        1,
+        "the in-range one flows: {lines:?}"
+    );
     assert!(gamma.has(&fresh));
     assert!(!gamma.has(&old));
-    assert!(refusals.iter().any(|r| r.contains("too old")), "{refusals:?}");
+    assert!(
+        refusals.iter().any(|r| r.contains("too old")),
+        "{refusals:?}"
+    );
 
     // An article dated a month ahead of the keeper's clock is refused there.
     let ahead = post_at(&alpha, later + 30 * DAY, "from the future");
@@ -231,4 +238,110 @@ fn three_years_with_one_long_memory_move_no_expired_article_back() {
         "every short node expired something"
     );
     assert!(hub.article_count() >= steps as i64 * 2);
+}
+
+/// Quotas for the quota tests: 3 articles per author key, 100 per neighbour, per day.
+const QUOTA: &str =
+    "[[admission.quota]]\ngroups = \"*\"\nauthor_articles = 3\npeer_articles = 100\n";
+
+/// Now, by the system clock (the articles composed in this process carry it).
+fn real_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[test]
+fn an_author_past_its_quota_is_told_to_try_later_everywhere_and_loses_nothing() {
+    // poster -> hub (serving) <- reader, every node with the same quota.
+    let poster = TestNode::new("poster");
+    let mut hub = TestNode::new("hub");
+    let far = TestNode::new("far");
+    for n in [&poster, &hub, &far] {
+        n.append_config(QUOTA);
+    }
+    link_passive(&hub, &poster);
+    link_passive(&hub, &far);
+    let today = real_now();
+    let tomorrow = today + DAY;
+    serve_at(&mut hub, today);
+    // The operator posts past the quota: its own node never refuses it.
+    let ids: Vec<String> = (0..5)
+        .map(|i| post_at(&poster, today, &format!("post {i}")))
+        .collect();
+    assert!(ids.iter().all(|id| poster.has(id)));
+    let (lines, _) = sync_at(&poster, today);
+    assert_eq!(lines[0].num("sent"), 3, "{lines:?}");
+    assert_eq!(
+        lines[0].get("deferred"),
+        "2",
+        "the line says the rest waits"
+    );
+    assert_eq!(lines[0].num("refused"), 0, "a deferral is not a refusal");
+    let held = |n: &TestNode| ids.iter().filter(|id| n.has(id)).count();
+    assert_eq!(held(&hub), 3);
+    let deferred = ids.iter().find(|id| !hub.has(id)).unwrap();
+    assert_eq!(hub.history_status(deferred), None, "no history row");
+    assert!(news_log(&hub).contains("over quota, try later"));
+    sync_at(&far, today);
+    assert_eq!(held(&far), 3);
+
+    // The next day the window has moved: the rest comes, nothing was lost.
+    serve_at(&mut hub, tomorrow);
+    let (lines, _) = sync_at(&poster, tomorrow);
+    assert_eq!(lines[0].num("sent"), 2, "{lines:?}");
+    assert!(!lines[0].raw.contains("deferred="), "{lines:?}");
+    sync_at(&far, tomorrow);
+    assert_eq!(held(&hub), 5);
+    assert_eq!(held(&far), 5);
+    hub.stop();
+}
+
+#[test]
+fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
+    use newsmesh::compose::{compose, Draft};
+    use newsmesh::home::Home;
+    use newsmesh::ingest::{ingest, Rules, Source, Verdict};
+
+    let source = TestNode::new("source");
+    let mut hub = TestNode::new("hub");
+    hub.append_config(QUOTA);
+    link_passive(&hub, &source);
+    // A thousand articles, each by a fresh key, imported on `source` (the operator's
+    // import is never refused).
+    {
+        let mut open = Home::new(source.home()).open().expect("open source");
+        let raws: Vec<Vec<u8>> = (0..1000u32)
+            .map(|i| {
+                let mut seed = [7u8; 32];
+                seed[..4].copy_from_slice(&i.to_le_bytes());
+                let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+                let subject = format!("sock puppet {i}");
+                let draft = Draft {
+                    groups: mesh::GROUP,
+                    subject: &subject,
+                    from: "puppet@example.invalid",
+                    references: None,
+                    body: b"buy now\n",
+                };
+                compose(&draft, "source", &key).to_bytes()
+            })
+            .collect();
+        let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
+        let rules = Rules::new(&open.config, &open.trust).from(Source::Import);
+        let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
+        assert!(verdicts.iter().all(|v| matches!(v, Verdict::Stored(_))));
+    }
+    let today = real_now();
+    serve_at(&mut hub, today);
+    let (lines, _) = sync_at(&source, today);
+    assert_eq!(lines[0].num("sent"), 100, "{lines:?}");
+    assert_eq!(lines[0].get("deferred"), "900");
+    assert_eq!(hub.article_count(), 100);
+    // The operator's status names who is filling the spool.
+    let status = hub.run(&["status"]).ok();
+    assert!(
+        status.stdout.contains("top authors today:"),
+        "{}",
+        status.stdout
+    );
+    hub.stop();
 }

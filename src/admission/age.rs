@@ -173,10 +173,16 @@ mod tests {
         assert_eq!(l.check_posted(NOW + 24 * 3600, NOW), Ok(()));
         assert!(matches!(
             l.check_posted(NOW - 10 * DAY - 1, NOW),
-            Err(AgeRefusal::TooOld { days: 10, limit_days: 10 })
+            Err(AgeRefusal::TooOld {
+                days: 10,
+                limit_days: 10
+            })
         ));
         let ahead = l.check_posted(NOW + 30 * DAY, NOW).unwrap_err();
-        assert!(ahead.to_string().starts_with("dated in the future"), "{ahead}");
+        assert!(
+            ahead.to_string().starts_with("dated in the future"),
+            "{ahead}"
+        );
         assert!(l
             .check_posted(NOW - 3 * 365 * DAY, NOW)
             .unwrap_err()
@@ -189,7 +195,9 @@ mod tests {
         let l = limits();
         let now = parse_date("Sat, 5 Dec 2026 07:00:00 +0000").unwrap();
         assert_eq!(l.check(Some("Fri, 4 Dec 2026 07:00:00 +0000"), now), Ok(()));
-        assert!(l.check(Some("Mon, 1 Jan 2024 00:00:00 +0000"), now).is_err());
+        assert!(l
+            .check(Some("Mon, 1 Jan 2024 00:00:00 +0000"), now)
+            .is_err());
         assert!(matches!(
             l.check(Some("yesterday"), now),
             Err(AgeRefusal::BadDate(_))
@@ -215,9 +223,8 @@ mod tests {
 
     #[test]
     fn retention_or_age_beyond_history_is_refused() {
-        let long = config(
-            "[expire]\nhistory_days = 30\n[[expire.rule]]\ngroups = \"*\"\ndays = 30\n",
-        );
+        let long =
+            config("[expire]\nhistory_days = 30\n[[expire.rule]]\ngroups = \"*\"\ndays = 30\n");
         assert!(check_config(&long).unwrap_err().contains("history_days"));
         let age = config("[expire]\nhistory_days = 30\n[admission]\nmax_age_days = 40\n");
         assert!(check_config(&age).unwrap_err().contains("max_age_days"));

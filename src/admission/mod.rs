@@ -1,17 +1,39 @@
 //! What `ingest` admits beyond signatures and trust: limits that keep a mesh healthy
 //! over years. `age` refuses articles older than history remembers (so an expired
-//! article never comes back as new) or dated too far ahead, like INN's `artcutoff`.
+//! article never comes back as new) or dated too far ahead, like INN's `artcutoff`;
+//! `quota` bounds what one author key or one neighbour may put here per day.
 //!
 //! The rules live here, configured by `[admission]`, so that ingest's per-article check
 //! is one call and the rules can be read (and tested) on their own.
 
 pub mod age;
+pub mod quota;
 
 use serde::Deserialize;
 
 pub use age::{AgeLimits, AgeRefusal};
+pub use quota::{QuotaRule, Quotas};
 
-/// `[admission]`: age limits of the articles this node accepts.
+/// What ingest admits, as one configuration says: the date window and the quotas.
+#[derive(Debug, Clone, Default)]
+pub struct Admission {
+    /// The date window.
+    pub age: AgeLimits,
+    /// The quotas.
+    pub quotas: Quotas,
+}
+
+impl Admission {
+    /// The rules of `config`.
+    pub fn from_config(config: &crate::config::Config) -> Admission {
+        Admission {
+            age: AgeLimits::from_config(config),
+            quotas: Quotas::from_config(config),
+        }
+    }
+}
+
+/// `[admission]`: age limits and quotas of the articles this node accepts.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdmissionConfig {
@@ -22,6 +44,9 @@ pub struct AdmissionConfig {
     /// Articles dated more than this many hours ahead of this node's clock are refused
     /// ("dated in the future"); they may come again once the date is near.
     pub max_future_hours: u64,
+    /// `[[admission.quota]]` rules in order; the last whose pattern matches decides.
+    #[serde(rename = "quota")]
+    pub quotas: Vec<QuotaRule>,
 }
 
 impl Default for AdmissionConfig {
@@ -29,6 +54,7 @@ impl Default for AdmissionConfig {
         AdmissionConfig {
             max_age_days: None,
             max_future_hours: 24,
+            quotas: Vec::new(),
         }
     }
 }

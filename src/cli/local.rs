@@ -147,7 +147,9 @@ fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) ->
             println!("{}", article.message_id().unwrap_or_default());
             Ok(())
         }
-        Some(Verdict::Refused(why)) => Err(Error::Refused(why.clone())),
+        Some(Verdict::Refused(why)) | Some(Verdict::Deferred(why)) => {
+            Err(Error::Refused(why.clone()))
+        }
         Some(Verdict::Duplicate) => Err(Error::Refused(
             "an identical article is already stored".into(),
         )),
@@ -246,6 +248,9 @@ pub fn expire(home: &Home) -> Result<()> {
         |group| rules.days_for(group).map(|d| now - d as i64 * day),
         now - rules.history_days as i64 * day,
     )?;
+    // Quota usage of past days is no longer needed (quotas count today only).
+    node.spool
+        .prune_usage(crate::admission::quota::day_of(now) - 1)?;
     for (group, removed) in &report.groups {
         println!("group={group} expired={removed}");
     }

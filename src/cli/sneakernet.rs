@@ -120,7 +120,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                 match verdict {
                     Verdict::Stored(_) => imported += 1,
                     Verdict::Duplicate => duplicates += 1,
-                    Verdict::Refused(why) => {
+                    Verdict::Refused(why) | Verdict::Deferred(why) => {
                         let id = claimed_message_id(raw, &rules.limits);
                         eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
                         refused += 1;

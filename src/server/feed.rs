@@ -336,6 +336,8 @@ fn answer_part(
                     refused += 1;
                     Response::about(439, id, &why)
                 }
+                // Over a quota: try later, as for a full spool.
+                Some(Verdict::Deferred(why)) => Response::about(431, id, &why),
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
                 }
@@ -514,6 +516,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
             s.refused += 1;
             s.reply(437, &why);
         }
+        Ok(Some(Verdict::Deferred(why))) => s.reply(436, &why),
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());
             s.reply(436, "no room in the spool, try again later");

@@ -17,6 +17,7 @@ mod marks;
 mod migrate;
 mod peer_syncs;
 mod query;
+mod quota_usage;
 mod stats;
 mod store;
 
@@ -30,6 +31,7 @@ pub use expire::ExpireReport;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
+pub use quota_usage::{Usage, UsageKind};
 pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 

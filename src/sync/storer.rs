@@ -103,6 +103,11 @@ fn tally(
             Verdict::Duplicate => report.duplicates += 1,
             // The article log has it already (ingest writes it).
             Verdict::Refused(why) => report.refuse(Some(id), RefusedBy::Us, &why, listed),
+            // Over a quota: the pull keeps its mark before it (`pull.rs`).
+            Verdict::Deferred(_) => {
+                report.deferred += 1;
+                report.held_back = true;
+            }
         }
     }
     Ok(())
