@@ -3,6 +3,8 @@
 //! node's clock, `newsmesh::clock`), so three years pass without sleeping, and each
 //! article's Date is the simulated time it was posted.
 
+#[path = "common/fake_peer.rs"]
+mod fake_peer;
 #[path = "common/mesh.rs"]
 mod mesh;
 
@@ -344,4 +346,33 @@ fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
         status.stdout
     );
     hub.stop();
+}
+
+#[test]
+fn a_sync_line_says_how_many_articles_were_left_in_flight_for_later() {
+    // The neighbour answers every CHECK "431 try later", as `serve` does for an id its
+    // feed session from our live relay holds in flight.
+    let node = TestNode::new("node");
+    let identity = TestNode::new("busy");
+    let busy = fake_peer::FakePeer::start_as(identity.signing_key(), |words| match words {
+        ["MESH", "SINCE", ..] => Some(b"293 busyepoch 0 0\r\n.\r\n".to_vec()),
+        ["CHECK", id] => Some(format!("431 {id} in flight, try later\r\n").into_bytes()),
+        _ => None,
+    });
+    let addr = busy.addr.to_string();
+    let key = identity.node_key();
+    let add = ["peer", "add", "busy", &key, "--address", &addr, "--no-tls"];
+    node.run(&add).ok();
+    node.post("one", "1\n");
+    node.post("two", "2\n");
+    for round in 0..2 {
+        let run = node.sync();
+        run.assert_ok();
+        let line = run.peer("busy");
+        assert_eq!(line.get("deferred"), "2", "round {round}: {}", line.raw);
+        assert_eq!(line.moved(), (0, 0, 0), "{}", line.raw);
+        // The BRIEF's keys first, in order; deferred= appended.
+        assert!(line.raw.starts_with("peer=busy status=ok sent=0 received=0 refused=0 bytes="));
+        assert!(line.raw.contains(" tls=no deferred=2"), "{}", line.raw);
+    }
 }
