@@ -372,7 +372,9 @@ fn a_sync_line_says_how_many_articles_were_left_in_flight_for_later() {
         assert_eq!(line.get("deferred"), "2", "round {round}: {}", line.raw);
         assert_eq!(line.moved(), (0, 0, 0), "{}", line.raw);
         // The BRIEF's keys first, in order; deferred= appended.
-        assert!(line.raw.starts_with("peer=busy status=ok sent=0 received=0 refused=0 bytes="));
+        assert!(line
+            .raw
+            .starts_with("peer=busy status=ok sent=0 received=0 refused=0 bytes="));
         assert!(line.raw.contains(" tls=no deferred=2"), "{}", line.raw);
     }
 }

@@ -7,8 +7,8 @@
 //! Over quota is a *temporary* refusal: no history row, "try later" on the wire (431 to
 //! CHECK/TAKETHIS, 436 to IHAVE), the pull mark and the push mark stay before it. Nodes
 //! with different quotas therefore never disagree for good: what one defers today it
-//! takes when the day turns. The operator's own posts (`post`, `import`) are counted but
-//! never refused.
+//! takes when the day turns. The operator's own posts (`post`, `import`) are never
+//! refused (nor counted).
 //!
 //! Usage is counted per day in the spool (`quota_usage`, schema 009) inside ingest's
 //! transaction, so a batch sees its own earlier articles.
@@ -132,8 +132,8 @@ impl Quotas {
 
     /// Admits one article of `bytes` by `author` (base64 key, None: unsigned) for
     /// `groups` from `source` at `now`, charging it to the day's usage; `Ok(Err(why))`
-    /// when a quota is spent (try later). Local posts and imports are charged, never
-    /// refused.
+    /// when a quota is spent (try later). Local posts and imports are neither refused nor
+    /// counted (so a post writes no extra page).
     pub fn admit(
         &self,
         store: &mut Storer<'_>,
@@ -163,12 +163,14 @@ impl Quotas {
                 .neighbour()
                 .map(|p| (UsageKind::Peer, p, limits.peer_articles, limits.peer_bytes)),
         ];
-        if !operator {
-            for (kind, who, articles, max_bytes) in charged.iter().flatten() {
-                let used = store.usage(*kind, who, day)?;
-                if let Some(why) = over(*kind, who, used, bytes, *articles, *max_bytes) {
-                    return Ok(Err(why));
-                }
+        if operator {
+            // Never refused, so not counted: a post writes no extra page for it.
+            return Ok(Ok(()));
+        }
+        for (kind, who, articles, max_bytes) in charged.iter().flatten() {
+            let used = store.usage(*kind, who, day)?;
+            if let Some(why) = over(*kind, who, used, bytes, *articles, *max_bytes) {
+                return Ok(Err(why));
             }
         }
         for (kind, who, _, _) in charged.iter().flatten() {

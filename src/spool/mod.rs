@@ -107,6 +107,9 @@ impl std::fmt::Debug for Spool {
     }
 }
 
+/// Bytes a WAL file keeps after a checkpoint (`PRAGMA journal_size_limit`).
+pub const WAL_SIZE_LIMIT: i64 = 4 << 20;
+
 /// Unix time now, in seconds (the node's clock: [`crate::clock`]).
 pub fn now() -> i64 {
     crate::clock::now()
@@ -128,6 +131,13 @@ impl Spool {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(wrap)?;
+        // A WAL grows to the largest transaction since its last checkpoint (a bulk sync's
+        // batches: tens of MiB) and SQLite keeps the file that big; on a small disk that
+        // is space a long-running `serve` never gives back. Truncated to this after each
+        // checkpoint. A post writes 7 pages (114,856 bytes of WAL frames, 16 KiB pages);
+        // see BENCHMARKS.md "WAL per post".
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;
