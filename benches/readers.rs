@@ -85,6 +85,7 @@ fn fill(home: &Home, n: u64) {
             limits: node.config.limits.article_limits(),
             trust: &node.trust,
             source: newsmesh::ingest::Source::Local,
+            admission: newsmesh::admission::Admission::from_config(&node.config),
         };
         let verdicts = ingest(&mut node.spool, &rules, &raws).unwrap();
         assert!(verdicts.iter().all(|v| matches!(v, Verdict::Stored(_))));

@@ -312,6 +312,7 @@ fn ingest_once(s: &Settings, articles: &[Vec<u8>]) -> Duration {
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
         source: newsmesh::ingest::Source::Local,
+        admission: newsmesh::admission::Admission::from_config(&node.config),
     };
     let start = Instant::now();
     let mut stored = 0;

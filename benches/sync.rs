@@ -234,6 +234,7 @@ fn load(home: &Path, raws: &[Vec<u8>]) {
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
         source: newsmesh::ingest::Source::Local,
+        admission: newsmesh::admission::Admission::from_config(&node.config),
     };
     for chunk in raws.chunks(5000) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();

@@ -36,6 +36,7 @@ fn ingest_into(node: &Node, raw: &[u8]) -> Verdict {
         limits: open.config.limits.article_limits(),
         trust: &open.trust,
         source: newsmesh::ingest::Source::Local,
+        admission: newsmesh::admission::Admission::from_config(&open.config),
     };
     let mut verdicts = ingest(&mut open.spool, &rules, &[raw]).expect("ingest");
     assert_eq!(verdicts.len(), 1);
