@@ -50,12 +50,13 @@ pub struct QuotaLimits {
     pub peer_bytes: Option<u64>,
 }
 
-/// The limits of a group open to any key when no rule names it: one person posting a
-/// thousand articles or 64 MiB a day is a flood, and a neighbour relaying 100,000 or
-/// 1 GiB a day into open groups is filling every disk of the mesh.
+/// The limits of a group open to any key when no rule names it: one key posting ten
+/// thousand articles or 256 MiB a day is a flood (a busy person posts tens), and a
+/// neighbour relaying 100,000 or 1 GiB a day into open groups is filling every disk of
+/// the mesh. Generous, so a node catching up on a day's traffic is not held back.
 pub const OPEN_DEFAULT: QuotaLimits = QuotaLimits {
-    author_articles: Some(1_000),
-    author_bytes: Some(64 << 20),
+    author_articles: Some(10_000),
+    author_bytes: Some(256 << 20),
     peer_articles: Some(100_000),
     peer_bytes: Some(1 << 30),
 };
@@ -92,6 +93,10 @@ pub struct Quotas {
     /// `[[trust]]` patterns and whether they admit any key, in order.
     trust: Vec<(Wildmat, bool)>,
 }
+
+/// How every quota deferral begins, on the wire (after `431 <id>`) and in the article
+/// log: a pushing node reads it to tell "try later" from a failure.
+pub const OVER_QUOTA: &str = "over quota, try later";
 
 /// A Unix day.
 pub fn day_of(now: i64) -> i64 {
@@ -195,7 +200,7 @@ fn over(
     };
     if articles.is_some_and(|max| used.articles >= max) {
         return Some(format!(
-            "over quota, try later: {name} {who} stored {} articles today \
+            "{OVER_QUOTA}: {name} {who} stored {} articles today \
              ([[admission.quota]] {key}_articles = {})",
             used.articles,
             articles.unwrap_or_default()
@@ -203,7 +208,7 @@ fn over(
     }
     if max_bytes.is_some_and(|max| used.bytes.saturating_add(bytes) > max) {
         return Some(format!(
-            "over quota, try later: {name} {who} stored {} bytes today \
+            "{OVER_QUOTA}: {name} {who} stored {} bytes today \
              ([[admission.quota]] {key}_bytes = {})",
             used.bytes,
             max_bytes.unwrap_or_default()

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use super::auth::{authenticate, secure};
 use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
-use crate::admission::AgeLimits;
+use crate::admission::{quota::OVER_QUOTA, AgeLimits};
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::feed_policy::goes_to;
@@ -120,8 +120,10 @@ pub(super) async fn push(
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
                         (239, Some(got)) if got == id => report.sent += 1,
-                        // Try later (a quota there, or no room): offered again next time.
-                        (431, Some(got)) if got == id => {
+                        // Over a quota there: offered again next time. (Any other
+                        // 431, such as a full spool, fails the push as before: an
+                        // operator must act.)
+                        (431, Some(got)) if got == id && r.text.contains(OVER_QUOTA) => {
                             deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
                             report.deferred += 1;
                             report.held_back = true;
