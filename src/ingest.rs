@@ -423,10 +423,8 @@ fn settle(
     c.article.remove_header("Xref");
     let mut stored = new_article(c.article, c.msgid, filed_in, signer);
     stored.delivered_by = rules.source.neighbour().map(str::to_string);
-    let (quotas, size) = (&rules.admission.quotas, stored.raw.len() as u64);
-    let now = crate::clock::now();
-    let signer = stored.signer.as_deref();
-    if let Err(why) = quotas.admit(store, rules.source, signer, &stored.newsgroups, size, now)? {
+    // Over a quota: try later, no history row (`admission::quota`).
+    if let Some(why) = rules.admission.defer(store, rules.source, &stored)? {
         return Ok(Verdict::Deferred(why));
     }
     Ok(match store.store(&stored)? {
@@ -554,13 +552,8 @@ fn check(
     }
     // From here on, a duplicate is a duplicate (the spool decides, `settle_step`).
     // Outside the date window: refused, no history row (it depends on the clock).
-    let date = article.header_unfolded("Date");
-    if let Err(why) = rules
-        .admission
-        .age
-        .check(date.as_deref(), crate::clock::now())
-    {
-        let outcome = Err(Verdict::Refused(why.to_string()));
+    if let Some(why) = rules.admission.refuse_date(&article) {
+        let outcome = Err(Verdict::Refused(why));
         return Examined::Pending { msgid, outcome };
     }
     let prepared = match sign::prepare(&article) {

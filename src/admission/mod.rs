@@ -31,6 +31,33 @@ impl Admission {
             quotas: Quotas::from_config(config),
         }
     }
+
+    /// Ingest's date check: why `article` is refused now, if it is (no history row).
+    pub fn refuse_date(&self, article: &crate::article::Article) -> Option<String> {
+        let date = article.header_unfolded("Date");
+        let now = crate::clock::now();
+        self.age
+            .check(date.as_deref(), now)
+            .err()
+            .map(|why| why.to_string())
+    }
+
+    /// Ingest's quota check, just before `article` is stored from `source`: why it is
+    /// deferred (try later, no history row), if it is; else it is charged to the day.
+    pub fn defer(
+        &self,
+        store: &mut crate::spool::Storer<'_>,
+        source: crate::ingest::Source<'_>,
+        article: &crate::spool::NewArticle,
+    ) -> rusqlite::Result<Option<String>> {
+        let (author, size) = (article.signer.as_deref(), article.raw.len() as u64);
+        let now = crate::clock::now();
+        let groups = &article.newsgroups;
+        Ok(self
+            .quotas
+            .admit(store, source, author, groups, size, now)?
+            .err())
+    }
 }
 
 /// `[admission]`: age limits and quotas of the articles this node accepts.
