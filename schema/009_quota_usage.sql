@@ -4,7 +4,8 @@
 --
 -- kind: 'author' (who = author public key, base64) or 'peer' (who = the [[peer]] or
 --   [[nntp_peer]] name that delivered it). day: Unix day (arrival seconds / 86400).
--- One point lookup and one upsert per stored article and kind: O(1), whatever the spool
+-- Read at most once per (kind, who, day) and written with one upsert per row per ingest
+-- transaction (src/spool/quota_usage.rs, Ledger): O(1) per article, whatever the spool
 -- size. Rows of past days are pruned by `newsmesh expire`.
 CREATE TABLE quota_usage (
     kind     TEXT    NOT NULL,

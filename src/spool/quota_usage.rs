@@ -1,13 +1,16 @@
 //! Per-day usage of author keys and delivering neighbours (`quota_usage`, schema 009):
 //! read and charged inside ingest's transaction for the quotas of
-//! `crate::admission::quota`, summed for `status`'s top authors, pruned by `expire`.
+//! `crate::admission::quota` (through a per-transaction [`Ledger`]), summed for
+//! `status`'s top authors, pruned by `expire`.
 
-use rusqlite::params;
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{Spool, SpoolError, Storer};
 
 /// Whose usage a row counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UsageKind {
     /// An author key (base64 public key).
     Author,
@@ -33,26 +36,78 @@ pub struct Usage {
     pub bytes: u64,
 }
 
+/// One transaction's view of `quota_usage`: each (kind, who, day) read from the table at
+/// most once, the charges added in memory and written with one upsert per row before
+/// the commit ([`Ledger::flush`]), so counting costs a hash lookup per article, not SQL.
+#[derive(Debug, Default)]
+pub(super) struct Ledger {
+    /// (usage before this transaction, added in it).
+    rows: HashMap<(UsageKind, String, i64), (Usage, Usage)>,
+}
+
+impl Ledger {
+    /// Writes what this transaction added.
+    pub(super) fn flush(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO quota_usage (kind, who, day, articles, bytes) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (kind, who, day)
+             DO UPDATE SET articles = articles + excluded.articles, bytes = bytes + excluded.bytes",
+        )?;
+        for ((kind, who, day), (_, added)) in self.rows.drain() {
+            if added.articles > 0 {
+                upsert.execute(params![
+                    kind.word(),
+                    who,
+                    day,
+                    added.articles as i64,
+                    added.bytes as i64
+                ])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Storer<'_> {
-    /// What `who` put here on `day` so far (this transaction included).
-    pub fn usage(&self, kind: UsageKind, who: &str, day: i64) -> rusqlite::Result<Usage> {
-        self.transaction()
-            .prepare_cached(
-                "SELECT articles, bytes FROM quota_usage WHERE kind = ?1 AND who = ?2 AND day = ?3",
-            )?
-            .query_row(params![kind.word(), who, day], |r| {
-                Ok(Usage {
-                    articles: r.get::<_, i64>(0)?.max(0) as u64,
-                    bytes: r.get::<_, i64>(1)?.max(0) as u64,
+    /// The ledger row of (kind, who, day), read from the table on first use.
+    fn row(
+        &mut self,
+        kind: UsageKind,
+        who: &str,
+        day: i64,
+    ) -> rusqlite::Result<&mut (Usage, Usage)> {
+        let key = (kind, who.to_string(), day);
+        if !self.usage.rows.contains_key(&key) {
+            let stored = self
+                .transaction()
+                .prepare_cached(
+                    "SELECT articles, bytes FROM quota_usage WHERE kind = ?1 AND who = ?2 AND day = ?3",
+                )?
+                .query_row(params![kind.word(), who, day], |r| {
+                    Ok(Usage {
+                        articles: r.get::<_, i64>(0)?.max(0) as u64,
+                        bytes: r.get::<_, i64>(1)?.max(0) as u64,
+                    })
                 })
-            })
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok(Usage::default()),
-                e => Err(e),
-            })
+                .optional()?
+                .unwrap_or_default();
+            self.usage
+                .rows
+                .insert(key.clone(), (stored, Usage::default()));
+        }
+        Ok(self.usage.rows.entry(key).or_default())
     }
 
-    /// Adds one article of `bytes` to `who`'s usage of `day`.
+    /// What `who` put here on `day` so far (this transaction included).
+    pub fn usage(&mut self, kind: UsageKind, who: &str, day: i64) -> rusqlite::Result<Usage> {
+        let (stored, added) = *self.row(kind, who, day)?;
+        Ok(Usage {
+            articles: stored.articles + added.articles,
+            bytes: stored.bytes.saturating_add(added.bytes),
+        })
+    }
+
+    /// Adds one article of `bytes` to `who`'s usage of `day` (written at the commit).
     pub fn charge(
         &mut self,
         kind: UsageKind,
@@ -60,14 +115,10 @@ impl Storer<'_> {
         day: i64,
         bytes: u64,
     ) -> rusqlite::Result<()> {
-        self.transaction()
-            .prepare_cached(
-                "INSERT INTO quota_usage (kind, who, day, articles, bytes) VALUES (?1, ?2, ?3, 1, ?4)
-                 ON CONFLICT (kind, who, day)
-                 DO UPDATE SET articles = articles + 1, bytes = bytes + excluded.bytes",
-            )?
-            .execute(params![kind.word(), who, day, bytes as i64])
-            .map(|_| ())
+        let (_, added) = self.row(kind, who, day)?;
+        added.articles += 1;
+        added.bytes = added.bytes.saturating_add(bytes);
+        Ok(())
     }
 }
 
