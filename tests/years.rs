@@ -8,7 +8,7 @@ mod fake_peer;
 #[path = "common/mesh.rs"]
 mod mesh;
 
-use mesh::{link_passive, Run, SyncLine, TestNode};
+use mesh::{link, link_passive, Run, SyncLine, TestNode};
 use std::collections::HashSet;
 
 /// A day in seconds.
@@ -99,18 +99,20 @@ fn set_expire(node: &TestNode, text: &str) {
 
 #[test]
 fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
-    let alpha = TestNode::new("alpha");
+    let mut alpha = TestNode::new("alpha");
     let mut keeper = TestNode::new("keeper");
     let gamma = TestNode::new("gamma");
     set_expire(&alpha, SHORT);
     set_expire(&gamma, SHORT);
     set_expire(&keeper, LONG);
-    link_passive(&keeper, &alpha);
+    // Both dial; only `sync` moves articles.
+    link(&alpha, &keeper);
     serve_at(&mut keeper, T0);
 
-    let old = post_at(&alpha, T0, "from the first day");
+    let old = post_at(&keeper, T0, "from the first day");
     let (lines, _) = sync_at(&alpha, T0);
-    assert_eq!(lines[0].num("sent"), 1, "{lines:?}");
+    assert_eq!(lines[0].num("received"), 1, "{lines:?}");
+    keeper.stop();
 
     // 70 days on: alpha's retention and then its history have let the article go.
     let later = T0 + 70 * DAY;
@@ -118,26 +120,24 @@ fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
     assert!(!alpha.has(&old));
     assert_eq!(alpha.history_status(&old), None, "history forgot it");
 
-    // The keeper still has it and offers it again (its mark for alpha is reset as if
-    // alpha's spool were rebuilt: a full listing). Refused, with the reason logged.
-    rusqlite::Connection::open(alpha.spool_path())
-        .unwrap()
-        .execute("DELETE FROM peer_marks", [])
-        .unwrap();
-    serve_at(&mut keeper, later);
-    let (lines, refusals) = sync_at(&alpha, later);
-    assert_eq!(lines[0].num("received"), 0, "{lines:?}");
+    // The keeper, back after months (it never pushed to alpha), offers it with CHECK and
+    // TAKETHIS: refused "too old", with the reason in both logs.
+    serve_at(&mut alpha, later);
+    let (lines, refusals) = sync_at(&keeper, later);
+    assert_eq!(lines[0].num("sent"), 0, "{lines:?}");
     assert_eq!(lines[0].num("refused"), 1, "{lines:?}");
     assert!(
         refusals
             .iter()
-            .any(|r| r.contains(&old) && r.contains("too old")),
+            .any(|r| r.contains(&old) && r.contains("by=peer") && r.contains("too old")),
         "sync -v names the reason: {refusals:?}"
     );
     assert!(!alpha.has(&old));
     assert!(news_log(&alpha).contains("too old"), "{}", news_log(&alpha));
+    alpha.stop();
 
-    // A node meeting the keeper for the first time refuses it the same way.
+    // A node meeting the keeper for the first time (a full listing) refuses it the same
+    // way, and takes the in-range one.
     link_passive(&keeper, &gamma);
     serve_at(&mut keeper, later);
     let fresh = post_at(&keeper, later, "recent");
@@ -150,9 +150,12 @@ fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
     assert!(gamma.has(&fresh));
     assert!(!gamma.has(&old));
     assert!(
-        refusals.iter().any(|r| r.contains("too old")),
+        refusals
+            .iter()
+            .any(|r| r.contains(&old) && r.contains("too old")),
         "{refusals:?}"
     );
+    assert!(news_log(&gamma).contains("too old"));
 
     // An article dated a month ahead of the keeper's clock is refused there.
     let ahead = post_at(&alpha, later + 30 * DAY, "from the future");
@@ -161,6 +164,7 @@ fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
     assert!(refusals.iter().any(|r| r.contains("dated in the future")));
     assert!(!keeper.has(&ahead));
     assert!(news_log(&keeper).contains("dated in the future"));
+    keeper.stop();
 }
 
 #[test]
