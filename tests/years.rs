@@ -380,3 +380,41 @@ fn a_sync_line_says_how_many_articles_were_left_in_flight_for_later() {
         assert!(line.raw.contains(" tls=no deferred=2"), "{}", line.raw);
     }
 }
+
+#[test]
+fn listings_and_pushes_leave_out_what_the_window_refuses() {
+    // A node that keeps articles past its own age window (no retention rule) neither
+    // lists nor pushes them: a neighbour with the same window would refuse them, so no
+    // body crosses for nothing.
+    let mut old_hand = TestNode::new("oldhand");
+    let newcomer = TestNode::new("newcomer");
+    for n in [&old_hand, &newcomer] {
+        set_expire(n, "[expire]\nhistory_days = 100\n");
+    }
+    let old = post_at(&old_hand, T0, "kept past the window");
+    let later = T0 + 120 * DAY;
+    let fresh = post_at(&old_hand, later, "inside the window");
+    assert!(old_hand.has(&old), "no retention rule: still stored");
+    link_passive(&old_hand, &newcomer);
+    serve_at(&mut old_hand, later);
+    // First contact: a full listing.
+    let (lines, refusals) = sync_at(&newcomer, later);
+    assert_eq!(lines[0].num("received"), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].num("refused"),
+        0,
+        "not listed, so not refused: {refusals:?}"
+    );
+    assert!(newcomer.has(&fresh) && !newcomer.has(&old));
+    old_hand.stop();
+    // Push: the old hand dials another newcomer and offers only what is in the window.
+    let mut pushed_to = TestNode::new("pushedto");
+    set_expire(&pushed_to, "[expire]\nhistory_days = 100\n");
+    link_passive(&pushed_to, &old_hand);
+    serve_at(&mut pushed_to, later);
+    let (lines, refusals) = sync_at(&old_hand, later);
+    assert_eq!(lines[0].num("sent"), 1, "{lines:?}");
+    assert_eq!(lines[0].num("refused"), 0, "not offered: {refusals:?}");
+    assert!(pushed_to.has(&fresh) && !pushed_to.has(&old));
+    pushed_to.stop();
+}
