@@ -3,12 +3,9 @@
 //! node's clock, `newsmesh::clock`), so three years pass without sleeping, and each
 //! article's Date is the simulated time it was posted.
 
-#[path = "common/fake_peer.rs"]
-mod fake_peer;
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
-use mesh::{link, link_passive, Run, SyncLine, TestNode};
+use common::*;
 use std::collections::HashSet;
 
 /// A day in seconds.
@@ -18,43 +15,36 @@ const DAY: i64 = 86_400;
 const T0: i64 = 1_800_000_000;
 
 /// Runs `args` on `node` at simulated time `now`.
-fn at(node: &TestNode, now: i64, args: &[&str]) -> Run {
-    let out = node
-        .command(args)
-        .env(newsmesh::clock::NOW_VAR, now.to_string())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run newsmesh");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn at(node: &Node, now: i64, args: &[&str]) -> Run {
+    let mut cmd = node.command(args);
+    cmd.env(newsmesh::clock::NOW_VAR, now.to_string());
+    run(cmd, None, DEFAULT_TIMEOUT)
+}
+
+/// `nat` dials `hub`, which lists it as passive.
+fn link_passive(hub: &Node, nat: &Node) {
+    link(nat, hub, Link::FirstDials);
 }
 
 /// Posts to mesh.test at `now`; returns the Message-ID.
-fn post_at(node: &TestNode, now: i64, subject: &str) -> String {
-    let mut cmd = node.command(&["post", "-g", mesh::GROUP, "-s", subject]);
+fn post_at(node: &Node, now: i64, subject: &str) -> String {
+    let mut cmd = node.command(&["post", "-g", GROUP, "-s", subject]);
     cmd.env(newsmesh::clock::NOW_VAR, now.to_string());
-    cmd.stdin(std::process::Stdio::piped());
-    cmd.stdout(std::process::Stdio::piped());
-    cmd.stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("post");
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        stdin.write_all(subject.as_bytes()).expect("body");
-    }
-    let out = child.wait_with_output().expect("post output");
-    assert!(out.status.success(), "post failed: {out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    let done = run(cmd, Some(subject.as_bytes().to_vec()), DEFAULT_TIMEOUT);
+    done.success().stdout_line()
 }
 
 /// `sync -v` at `now`: the peer lines and the refusal lines.
-fn sync_at(node: &TestNode, now: i64) -> (Vec<SyncLine>, Vec<String>) {
-    let run = at(node, now, &["sync", "-v"]);
-    assert_eq!(run.code, 0, "sync on {} failed: {run:#?}", node.name);
-    let (refusals, lines): (Vec<&str>, Vec<&str>) = run
-        .stdout
+fn sync_at(node: &Node, now: i64) -> (Vec<SyncLine>, Vec<String>) {
+    let done = at(node, now, &["sync", "-v"]);
+    assert_eq!(
+        done.code,
+        Some(0),
+        "sync on {} failed: {done:#?}",
+        node.name
+    );
+    let stdout = done.stdout_text();
+    let (refusals, lines): (Vec<&str>, Vec<&str>) = stdout
         .lines()
         .filter(|l| !l.trim().is_empty())
         .partition(|l| l.starts_with("refused "));
@@ -65,14 +55,14 @@ fn sync_at(node: &TestNode, now: i64) -> (Vec<SyncLine>, Vec<String>) {
 }
 
 /// Starts (or restarts) `node`'s serve with its clock at `now`.
-fn serve_at(node: &mut TestNode, now: i64) {
+fn serve_at(node: &mut Node, now: i64) {
     if node.serving() {
         node.stop();
     }
     node.start_with_env(&[(newsmesh::clock::NOW_VAR, &now.to_string())]);
 }
 
-fn news_log(node: &TestNode) -> String {
+fn news_log(node: &Node) -> String {
     std::fs::read_to_string(node.home().join("news.log")).unwrap_or_default()
 }
 
@@ -82,7 +72,7 @@ const SHORT: &str = "[expire]\nhistory_days = 60\n[[expire.rule]]\ngroups = \"*\
 /// Keeps everything: history of 2000 days, no retention rule.
 const LONG: &str = "[expire]\nhistory_days = 2000\n";
 
-fn set_expire(node: &TestNode, text: &str) {
+fn set_expire(node: &Node, text: &str) {
     // `init` writes an [expire] table; replace it.
     let path = node.config_path();
     let config = std::fs::read_to_string(&path).unwrap();
@@ -99,14 +89,14 @@ fn set_expire(node: &TestNode, text: &str) {
 
 #[test]
 fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
-    let mut alpha = TestNode::new("alpha");
-    let mut keeper = TestNode::new("keeper");
-    let gamma = TestNode::new("gamma");
+    let mut alpha = Node::init("alpha");
+    let mut keeper = Node::init("keeper");
+    let gamma = Node::init("gamma");
     set_expire(&alpha, SHORT);
     set_expire(&gamma, SHORT);
     set_expire(&keeper, LONG);
     // Both dial; only `sync` moves articles.
-    link(&alpha, &keeper);
+    link(&alpha, &keeper, Link::BothDial);
     serve_at(&mut keeper, T0);
 
     let old = post_at(&keeper, T0, "from the first day");
@@ -116,7 +106,7 @@ fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
 
     // 70 days on: alpha's retention and then its history have let the article go.
     let later = T0 + 70 * DAY;
-    at(&alpha, later, &["expire"]).ok();
+    at(&alpha, later, &["expire"]).success();
     assert!(!alpha.has(&old));
     assert_eq!(alpha.history_status(&old), None, "history forgot it");
 
@@ -169,18 +159,18 @@ fn an_expired_article_is_refused_from_a_longer_retention_and_a_first_contact() {
 
 #[test]
 fn a_config_whose_retention_outlives_history_is_refused() {
-    let node = TestNode::new("solo");
+    let node = Node::init("solo");
     set_expire(
         &node,
         "[expire]\nhistory_days = 30\n[[expire.rule]]\ngroups = \"*\"\ndays = 45\n",
     );
-    let run = node.run(&["status"]);
-    assert_ne!(run.code, 0, "{run:#?}");
-    assert!(run.stderr.contains("history_days"), "{}", run.stderr);
+    let done = node.cli(&["status"]);
+    assert_ne!(done.code, Some(0), "{done:#?}");
+    assert!(done.stderr_text().contains("history_days"), "{done:#?}");
 }
 
 /// Articles of `node` that were already older than `days` when they arrived.
-fn stored_too_old(node: &TestNode, days: i64) -> i64 {
+fn stored_too_old(node: &Node, days: i64) -> i64 {
     node.db()
         .query_row(
             "SELECT COUNT(*) FROM articles WHERE posted < arrived - ?1",
@@ -194,11 +184,11 @@ fn stored_too_old(node: &TestNode, days: i64) -> i64 {
 fn three_years_with_one_long_memory_move_no_expired_article_back() {
     // A hub keeping everything and four nodes keeping 30 days (history 60) in a star.
     // One short node is off for half a year, one joins after a year and a half.
-    let mut hub = TestNode::new("hub");
+    let mut hub = Node::init("hub");
     set_expire(&hub, LONG);
-    let shorts: Vec<TestNode> = (1..=4)
+    let shorts: Vec<Node> = (1..=4)
         .map(|i| {
-            let n = TestNode::new(&format!("short{i}"));
+            let n = Node::init(&format!("short{i}"));
             set_expire(&n, SHORT);
             link_passive(&hub, &n);
             n
@@ -231,7 +221,7 @@ fn three_years_with_one_long_memory_move_no_expired_article_back() {
                 "{} stored an article older than its window (step {step})",
                 node.name
             );
-            at(node, now, &["expire"]).ok();
+            at(node, now, &["expire"]).success();
             let after: HashSet<String> = node.message_ids().into_iter().collect();
             expired[i].extend(before.difference(&after).cloned());
         }
@@ -256,9 +246,9 @@ fn real_now() -> i64 {
 #[test]
 fn an_author_past_its_quota_is_told_to_try_later_everywhere_and_loses_nothing() {
     // poster -> hub (serving) <- reader, every node with the same quota.
-    let poster = TestNode::new("poster");
-    let mut hub = TestNode::new("hub");
-    let far = TestNode::new("far");
+    let poster = Node::init("poster");
+    let mut hub = Node::init("hub");
+    let far = Node::init("far");
     for n in [&poster, &hub, &far] {
         n.append_config(QUOTA);
     }
@@ -280,7 +270,7 @@ fn an_author_past_its_quota_is_told_to_try_later_everywhere_and_loses_nothing() 
         "the line says the rest waits"
     );
     assert_eq!(lines[0].num("refused"), 0, "a deferral is not a refusal");
-    let held = |n: &TestNode| ids.iter().filter(|id| n.has(id)).count();
+    let held = |n: &Node| ids.iter().filter(|id| n.has(id)).count();
     assert_eq!(held(&hub), 3);
     let deferred = ids.iter().find(|id| !hub.has(id)).unwrap();
     assert_eq!(hub.history_status(deferred), None, "no history row");
@@ -305,8 +295,8 @@ fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
     use newsmesh::home::Home;
     use newsmesh::ingest::{ingest, Rules, Source, Verdict};
 
-    let source = TestNode::new("source");
-    let mut hub = TestNode::new("hub");
+    let source = Node::init("source");
+    let mut hub = Node::init("hub");
     hub.append_config(QUOTA);
     link_passive(&hub, &source);
     // A thousand articles, each by a fresh key, imported on `source` (the operator's
@@ -320,7 +310,7 @@ fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
                 let key = ed25519_dalek::SigningKey::from_bytes(&seed);
                 let subject = format!("sock puppet {i}");
                 let draft = Draft {
-                    groups: mesh::GROUP,
+                    groups: GROUP,
                     subject: &subject,
                     from: "puppet@example.invalid",
                     references: None,
@@ -341,12 +331,8 @@ fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
     assert_eq!(lines[0].get("deferred"), "900");
     assert_eq!(hub.article_count(), 100);
     // The operator's status names who is filling the spool.
-    let status = hub.run(&["status"]).ok();
-    assert!(
-        status.stdout.contains("top authors today:"),
-        "{}",
-        status.stdout
-    );
+    let status = hub.cli(&["status"]).success().stdout_text();
+    assert!(status.contains("top authors today:"), "{status}");
     hub.stop();
 }
 
@@ -354,8 +340,8 @@ fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
 fn a_sync_line_says_how_many_articles_were_left_in_flight_for_later() {
     // The neighbour answers every CHECK "431 try later", as `serve` does for an id its
     // feed session from our live relay holds in flight.
-    let node = TestNode::new("node");
-    let identity = TestNode::new("busy");
+    let node = Node::init("node");
+    let identity = Node::init("busy");
     let busy = fake_peer::FakePeer::start_as(identity.signing_key(), |words| match words {
         ["MESH", "SINCE", ..] => Some(b"293 busyepoch 0 0\r\n.\r\n".to_vec()),
         ["CHECK", id] => Some(format!("431 {id} in flight, try later\r\n").into_bytes()),
@@ -364,9 +350,9 @@ fn a_sync_line_says_how_many_articles_were_left_in_flight_for_later() {
     let addr = busy.addr.to_string();
     let key = identity.node_key();
     let add = ["peer", "add", "busy", &key, "--address", &addr, "--no-tls"];
-    node.run(&add).ok();
-    node.post("one", "1\n");
-    node.post("two", "2\n");
+    node.cli(&add).success();
+    node.post(GROUP, "one", "1\n");
+    node.post(GROUP, "two", "2\n");
     for round in 0..2 {
         let run = node.sync();
         run.assert_ok();
@@ -386,8 +372,8 @@ fn listings_and_pushes_leave_out_what_the_window_refuses() {
     // A node that keeps articles past its own age window (no retention rule) neither
     // lists nor pushes them: a neighbour with the same window would refuse them, so no
     // body crosses for nothing.
-    let mut old_hand = TestNode::new("oldhand");
-    let newcomer = TestNode::new("newcomer");
+    let mut old_hand = Node::init("oldhand");
+    let newcomer = Node::init("newcomer");
     for n in [&old_hand, &newcomer] {
         set_expire(n, "[expire]\nhistory_days = 100\n");
     }
@@ -408,7 +394,7 @@ fn listings_and_pushes_leave_out_what_the_window_refuses() {
     assert!(newcomer.has(&fresh) && !newcomer.has(&old));
     old_hand.stop();
     // Push: the old hand dials another newcomer and offers only what is in the window.
-    let mut pushed_to = TestNode::new("pushedto");
+    let mut pushed_to = Node::init("pushedto");
     set_expire(&pushed_to, "[expire]\nhistory_days = 100\n");
     link_passive(&pushed_to, &old_hand);
     serve_at(&mut pushed_to, later);

@@ -33,26 +33,22 @@ impl Admission {
     }
 
     /// Ingest's date check: why `article` is refused now, if it is (no history row).
-    pub fn refuse_date(&self, article: &crate::article::Article) -> Option<String> {
+    pub fn refuse_date(&self, article: &crate::article::Article) -> Option<AgeRefusal> {
         let date = article.header_unfolded("Date");
-        let now = crate::clock::now();
-        self.age
-            .check(date.as_deref(), now)
-            .err()
-            .map(|why| why.to_string())
+        self.age.check(date.as_deref(), crate::clock::now()).err()
     }
 
-    /// Ingest's quota check, just before `article` is stored from `source`: why it is
-    /// deferred (try later, no history row), if it is; else it is charged to the day.
+    /// Ingest's quota check, before an article (its author key as text, the groups it
+    /// names, the article) is stored from `source`: why it is deferred (try later, no
+    /// history row), if it is; else it is charged to the day.
     pub fn defer(
         &self,
         store: &mut crate::spool::Storer<'_>,
         source: crate::ingest::Source<'_>,
-        article: &crate::spool::NewArticle,
+        (author, groups, article): (Option<&str>, &[String], &crate::article::Article),
     ) -> rusqlite::Result<Option<String>> {
-        let (author, size) = (article.signer.as_deref(), article.raw.len() as u64);
+        let size = quota::wire_size(article);
         let now = crate::clock::now();
-        let groups = &article.newsgroups;
         Ok(self
             .quotas
             .admit(store, source, author, groups, size, now)?

@@ -98,6 +98,17 @@ pub struct Quotas {
 /// log: a pushing node reads it to tell "try later" from a failure.
 pub const OVER_QUOTA: &str = "over quota, try later";
 
+/// An article's size on the wire (headers and body, CRLF line ends), counted without
+/// serialising it.
+pub fn wire_size(article: &crate::article::Article) -> u64 {
+    let headers: usize = article
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 4)
+        .sum();
+    (headers + 2 + article.body.len()) as u64
+}
+
 /// A Unix day.
 pub fn day_of(now: i64) -> i64 {
     now.div_euclid(86_400)

@@ -148,7 +148,7 @@ fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) ->
             Ok(())
         }
         Some(Verdict::Refused(why)) | Some(Verdict::Deferred(why)) => {
-            Err(Error::Refused(why.clone()))
+            Err(Error::Refused(why.to_string()))
         }
         Some(Verdict::Duplicate) => Err(Error::Refused(
             "an identical article is already stored".into(),
