@@ -14,6 +14,8 @@
 //! The listing and push sides skip what their own window refuses (`listable`): a
 //! neighbour with the same defaults would refuse it; one with a longer window still gets
 //! it from someone else, and its own ingest check is the authority in any case.
+//! The start-up check that retention stays inside history is the configuration's own
+//! (`config/admission.rs`).
 
 use crate::config::Config;
 
@@ -63,7 +65,7 @@ impl Default for AgeLimits {
     /// The window of a default configuration (`history_days = 365`).
     fn default() -> Self {
         AgeLimits {
-            max_age_secs: default_max_age_days(365) as i64 * DAY,
+            max_age_secs: crate::config::default_max_age_days(365) as i64 * DAY,
             max_future_secs: 24 * 3600,
         }
     }
@@ -76,7 +78,7 @@ impl AgeLimits {
         let days = config
             .admission
             .max_age_days
-            .unwrap_or_else(|| default_max_age_days(config.expire.history_days));
+            .unwrap_or_else(|| crate::config::default_max_age_days(config.expire.history_days));
         AgeLimits {
             max_age_secs: (days as i64).saturating_mul(DAY),
             max_future_secs: (config.admission.max_future_hours as i64).saturating_mul(3600),
@@ -116,41 +118,11 @@ impl AgeLimits {
     }
 }
 
-/// The default age limit: a day less than history covers (at least 0).
-pub fn default_max_age_days(history_days: u64) -> u64 {
-    history_days.saturating_sub(1)
-}
-
 /// A Date header (RFC 5322 / RFC 5536) as Unix seconds.
 pub fn parse_date(date: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc2822(date.trim())
         .ok()
         .map(|d| d.timestamp())
-}
-
-/// The startup check: a configuration whose retention or age limit outlives history
-/// would let an expired id be forgotten while the article is still acceptable (or still
-/// held and listed). Returns the first problem, naming the keys.
-pub fn check_config(config: &Config) -> Result<(), String> {
-    let history = config.expire.history_days;
-    if let Some(age) = config.admission.max_age_days {
-        if age >= history {
-            return Err(format!(
-                "[admission] max_age_days = {age} must be less than [expire] history_days = \
-                 {history}: history would forget ids that are still accepted"
-            ));
-        }
-    }
-    for rule in &config.expire.rules {
-        if rule.days >= history {
-            return Err(format!(
-                "[[expire.rule]] groups = {:?} keeps articles {} days, not less than \
-                 [expire] history_days = {history}: raise history_days above every retention",
-                rule.groups, rule.days
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -218,15 +190,5 @@ mod tests {
         let c = config("[expire]\nhistory_days = 30\n");
         assert_eq!(AgeLimits::from_config(&c).max_age_secs, 29 * DAY);
         assert_eq!(AgeLimits::from_config(&c).max_future_secs, 24 * 3600);
-        assert_eq!(check_config(&c), Ok(()));
-    }
-
-    #[test]
-    fn retention_or_age_beyond_history_is_refused() {
-        let long =
-            config("[expire]\nhistory_days = 30\n[[expire.rule]]\ngroups = \"*\"\ndays = 30\n");
-        assert!(check_config(&long).unwrap_err().contains("history_days"));
-        let age = config("[expire]\nhistory_days = 30\n[admission]\nmax_age_days = 40\n");
-        assert!(check_config(&age).unwrap_err().contains("max_age_days"));
     }
 }

@@ -9,10 +9,9 @@
 pub mod age;
 pub mod quota;
 
-use serde::Deserialize;
-
+pub use crate::config::{AdmissionConfig, QuotaRule};
 pub use age::{AgeLimits, AgeRefusal};
-pub use quota::{QuotaRule, Quotas};
+pub use quota::{Deliverer, Quotas};
 
 /// What ingest admits, as one configuration says: the date window and the quotas.
 #[derive(Debug, Clone, Default)]
@@ -39,45 +38,19 @@ impl Admission {
     }
 
     /// Ingest's quota check, before an article (its author key as text, the groups it
-    /// names, the article) is stored from `source`: why it is deferred (try later, no
+    /// names, the article) delivered `by` is stored: why it is deferred (try later, no
     /// history row), if it is; else it is charged to the day.
     pub fn defer(
         &self,
         store: &mut crate::spool::Storer<'_>,
-        source: crate::ingest::Source<'_>,
+        by: Deliverer<'_>,
         (author, groups, article): (Option<&str>, &[String], &crate::article::Article),
     ) -> rusqlite::Result<Option<String>> {
         let size = quota::wire_size(article);
         let now = crate::clock::now();
         Ok(self
             .quotas
-            .admit(store, source, author, groups, size, now)?
+            .admit(store, by, author, groups, size, now)?
             .err())
-    }
-}
-
-/// `[admission]`: age limits and quotas of the articles this node accepts.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdmissionConfig {
-    /// Articles dated more than this many days ago are refused ("too old"). None: one day
-    /// less than `[expire] history_days`, so an id history has forgotten is never
-    /// acceptable again (INN keeps history a day longer than `artcutoff` the same way).
-    pub max_age_days: Option<u64>,
-    /// Articles dated more than this many hours ahead of this node's clock are refused
-    /// ("dated in the future"); they may come again once the date is near.
-    pub max_future_hours: u64,
-    /// `[[admission.quota]]` rules in order; the last whose pattern matches decides.
-    #[serde(rename = "quota")]
-    pub quotas: Vec<QuotaRule>,
-}
-
-impl Default for AdmissionConfig {
-    fn default() -> Self {
-        AdmissionConfig {
-            max_age_days: None,
-            max_future_hours: 24,
-            quotas: Vec::new(),
-        }
     }
 }

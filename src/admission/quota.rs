@@ -13,28 +13,19 @@
 //! Usage is counted per day in the spool (`quota_usage`, schema 009) inside ingest's
 //! transaction, so a batch sees its own earlier articles.
 
-use serde::Deserialize;
-
-use crate::config::{Authors, Config};
-use crate::ingest::Source;
+use crate::config::{Authors, Config, QuotaRule};
 use crate::spool::{Storer, Usage, UsageKind};
 use crate::wildmat::Wildmat;
 
-/// One `[[admission.quota]]` rule: limits per day for the groups of its pattern; a limit
-/// left out is unlimited.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QuotaRule {
-    /// Wildmat of groups.
-    pub groups: String,
-    /// Articles one author key may put here per day.
-    pub author_articles: Option<u64>,
-    /// Bytes one author key may put here per day.
-    pub author_bytes: Option<u64>,
-    /// Articles one neighbour may deliver per day.
-    pub peer_articles: Option<u64>,
-    /// Bytes one neighbour may deliver per day.
-    pub peer_bytes: Option<u64>,
+/// Who delivers an article, as the quotas see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deliverer<'a> {
+    /// The operator (`post`, `import`): never refused, not counted.
+    Operator,
+    /// A neighbour (`[[peer]]` or `[[nntp_peer]]`), by name.
+    Neighbour(&'a str),
+    /// Anyone else (a newsreader's POST): only the author quota applies.
+    Other,
 }
 
 /// The limits of one group (None: unlimited).
@@ -147,20 +138,20 @@ impl Quotas {
     }
 
     /// Admits one article of `bytes` by `author` (base64 key, None: unsigned) for
-    /// `groups` from `source` at `now`, charging it to the day's usage; `Ok(Err(why))`
+    /// `groups` delivered `by` at `now`, charging it to the day's usage; `Ok(Err(why))`
     /// when a quota is spent (try later). Local posts and imports are neither refused nor
     /// counted (so a post writes no extra page).
     pub fn admit(
         &self,
         store: &mut Storer<'_>,
-        source: Source<'_>,
+        by: Deliverer<'_>,
         author: Option<&str>,
         groups: &[String],
         bytes: u64,
         now: i64,
     ) -> rusqlite::Result<Result<(), String>> {
         let day = day_of(now);
-        let operator = matches!(source, Source::Local | Source::Import);
+        let operator = by == Deliverer::Operator;
         let limits = groups
             .iter()
             .map(|g| self.limits_for(g))
@@ -175,9 +166,12 @@ impl Quotas {
                     limits.author_bytes,
                 )
             }),
-            source
-                .neighbour()
-                .map(|p| (UsageKind::Peer, p, limits.peer_articles, limits.peer_bytes)),
+            match by {
+                Deliverer::Neighbour(p) => {
+                    Some((UsageKind::Peer, p, limits.peer_articles, limits.peer_bytes))
+                }
+                Deliverer::Operator | Deliverer::Other => None,
+            },
         ];
         if operator {
             // Never refused, so not counted: a post writes no extra page for it.
@@ -265,7 +259,7 @@ mod tests {
         let now = 1_800_000_000;
         spool
             .store_with(|s| {
-                let peer = Source::Peer("beta");
+                let peer = Deliverer::Neighbour("beta");
                 for _ in 0..2 {
                     assert_eq!(q.admit(s, peer, Some("K"), &groups, 10, now)?, Ok(()));
                 }
@@ -280,7 +274,7 @@ mod tests {
                 assert_eq!(q.admit(s, peer, Some("K"), &groups, 10, tomorrow)?, Ok(()));
                 // The operator posts whatever the count.
                 assert_eq!(
-                    q.admit(s, Source::Local, Some("K"), &groups, 10, now)?,
+                    q.admit(s, Deliverer::Operator, Some("K"), &groups, 10, now)?,
                     Ok(())
                 );
                 Ok(())

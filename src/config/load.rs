@@ -88,7 +88,7 @@ impl Config {
                 return Err((Place::entry("user", i, key), message));
             }
         }
-        crate::admission::age::check_config(self)
+        super::admission::check_config(self)
             .map_err(|message| (Place::entry("expire", 0, "history_days"), message))?;
         Ok(())
     }

@@ -7,7 +7,8 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{Refusal, Rules};
+use super::{Refusal, Rules, Source};
+use crate::admission::Deliverer;
 use crate::article::Article;
 use crate::spool::Storer;
 
@@ -40,8 +41,20 @@ pub(super) fn admit(
     // Over a quota: temporary (`Verdict::Deferred`), charged to the day otherwise.
     let author = admitting.author.map(crate::sign::public_key_text);
     let article = (author.as_deref(), admitting.groups, admitting.article);
-    if let Some(why) = rules.admission.defer(store, rules.source, article)? {
+    if let Some(why) = rules
+        .admission
+        .defer(store, deliverer(rules.source), article)?
+    {
         return Ok(Err(Refusal::OverQuota(why)));
     }
     Ok(Ok(()))
+}
+
+/// Who delivers the articles of `source`, as the quotas see it.
+fn deliverer(source: Source<'_>) -> Deliverer<'_> {
+    match source {
+        Source::Local | Source::Import => Deliverer::Operator,
+        Source::Peer(name) | Source::NntpPeer(name) => Deliverer::Neighbour(name),
+        Source::Reader(_) => Deliverer::Other,
+    }
 }
