@@ -332,7 +332,7 @@ fn settle(
             ))
         }
     };
-    let withdraws = withdrawal(&c.article);
+    let mut withdraws = withdrawal(&c.article);
     // Groups are made deliberately (init, `groups --add`, a trusted newgroup), never by
     // posting: an ordinary article is filed in the groups this node carries, and refused
     // when it names none. Not written to history: if the group is created later, the
@@ -365,6 +365,17 @@ fn settle(
         return Ok(Verdict::Refused(why));
     }
     let signer = author.map(|k| public_key_text(&k));
+    // Governance (src/governance/): the admins' members-only policies and revocations;
+    // a governance article is recorded there and filed where it says. Its refusals
+    // write no history: the grant that admits an article may still be on its way.
+    if let Some(by) = &signer {
+        use crate::governance::{admit, Admission};
+        match admit(store, rules.trust, &c.article, &c.msgid, &c.groups, by)? {
+            Admission::Article => {}
+            Admission::Control(groups) => (filed_in, withdraws) = (groups, Ok(None)),
+            Admission::Refused(why) => return Ok(Verdict::Refused(why.to_string())),
+        }
+    }
     match withdraws {
         Ok(None) => {}
         Ok(Some(Withdraw::Cancel(target))) => {

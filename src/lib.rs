@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod feed_policy;
 pub mod files;
+pub mod governance;
 pub mod home;
 pub mod ingest;
 pub mod net;

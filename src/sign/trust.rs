@@ -155,6 +155,18 @@ impl TrustPolicy {
         }
     }
 
+    /// The `[[control]]` rules in order: each one's groups and the keys it lists (None
+    /// for `"any"`). Governance reads its admins from them (`governance::admins`).
+    pub fn control_rules(&self) -> impl Iterator<Item = (&Wildmat, Option<&[VerifyingKey]>)> {
+        self.control.iter().map(|r| {
+            let keys = match &r.admits {
+                Admits::Any => None,
+                Admits::Keys(keys) => Some(keys.as_slice()),
+            };
+            (&r.groups, keys)
+        })
+    }
+
     /// Whether unsigned articles may be accepted at all (`[policy] accept_unsigned`);
     /// where, [`allows_unsigned`](Self::allows_unsigned) decides.
     pub fn accepts_unsigned(&self) -> bool {

@@ -13,6 +13,7 @@
 
 mod cancel;
 mod expire;
+mod governance;
 mod marks;
 mod migrate;
 mod peer_syncs;
@@ -27,6 +28,7 @@ use rusqlite::Connection;
 
 pub use cancel::Target;
 pub use expire::ExpireReport;
+pub use governance::GovernanceRow;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};

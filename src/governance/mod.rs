@@ -1,0 +1,194 @@
+//! Governance: a private mesh that runs itself. Hierarchy admins (the keys a
+//! `[[control]]` rule lists) send signed control articles that flood like any other:
+//! members added and removed, groups made members-only or open, moderators named, keys
+//! revoked (retired or compromised, optionally withdrawing what they posted). Every node
+//! derives the same state from the same set of those articles, whatever order they came
+//! in (`state.rs` holds that rule, and only it), and `ingest` asks [`admit`] once per
+//! article.
+//!
+//! Refusals here never write a history row: whether an article is admitted depends on
+//! governance articles that may still be on their way (a member's first post can
+//! overtake the grant that admits it), so a refused article can come again and be taken
+//! then.
+//!
+//! Layout: `scope.rs` (the simple patterns governance speaks of), `control.rs` (the
+//! Control verbs), `admins.rs` (who may send them, from `[[control]]`), `state.rs` (the
+//! convergence rule), `compose.rs` (the articles the CLI sends).
+
+pub mod admins;
+pub mod compose;
+pub mod control;
+pub mod scope;
+pub mod state;
+
+#[cfg(test)]
+mod convergence_tests;
+
+use crate::article::Article;
+use crate::sign::TrustPolicy;
+use crate::spool::{GovernanceRow, Spool, SpoolError, Storer};
+
+pub use control::{Action, Reason};
+pub use scope::Scope;
+pub use state::{Entry, Event, Revocation, State};
+
+/// Why governance refuses an article (each a clear sentence in the article log).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A governance Control header that does not parse.
+    #[error("governance control refused: {0}")]
+    Malformed(String),
+    /// Its author is not an admin of its whole scope here.
+    #[error("governance control refused: author key {key} is not an admin of {scope} here (no [[control]] rule covering it lists the key)")]
+    NotAdmin {
+        /// The author key.
+        key: String,
+        /// The scope it spoke of.
+        scope: String,
+    },
+    /// A governance article without a Date this node can read (the order needs it).
+    #[error("governance control refused: its Date cannot be read")]
+    NoDate,
+    /// A members-only group, an author who is not a member.
+    #[error("{group} is members-only and author key {key} is not a member (the admins' policy)")]
+    NotMember {
+        /// The group.
+        group: String,
+        /// The author key.
+        key: String,
+    },
+    /// The author key is revoked there.
+    #[error("author key {key} is revoked ({}) by {by}", reason.word())]
+    Revoked {
+        /// The author key.
+        key: String,
+        /// Why.
+        reason: Reason,
+        /// The revoking article.
+        by: String,
+    },
+}
+
+/// What `ingest` is to do with an article, by governance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Nothing to say: take it on as usual.
+    Article,
+    /// A governance article, recorded: file it in these groups.
+    Control(Vec<String>),
+    /// Refused (no history row: it may come again).
+    Refused(Refusal),
+}
+
+/// The pseudo-group a governance article is filed in on a node that carries none of its
+/// groups (it still counts there).
+pub const GOVERNANCE_GROUP: &str = "control.governance";
+
+/// A Date header in Unix seconds.
+pub fn date_of(article: &Article) -> Option<i64> {
+    let date = article.header_unfolded("Date")?;
+    chrono::DateTime::parse_from_rfc2822(date.trim())
+        .ok()
+        .map(|d| d.timestamp())
+}
+
+/// The state from stored rows under this node's admins (rows that no longer parse are
+/// left out: they were checked when stored).
+pub fn state_from_rows(rows: Vec<GovernanceRow>, trust: &TrustPolicy) -> State {
+    let events = rows.into_iter().filter_map(|r| {
+        Some(Event {
+            action: Action::parse(&r.control).ok()??,
+            date: r.date,
+            id: r.msgid,
+            signer: r.signer,
+        })
+    });
+    State::derive(events, |signer, scope| admins::governs(trust, signer, scope))
+}
+
+/// The node's governance state (for `member list`, `status`).
+pub fn load(spool: &Spool, trust: &TrustPolicy) -> Result<State, SpoolError> {
+    Ok(state_from_rows(spool.governance_rows()?, trust))
+}
+
+/// Judges one signed article for `ingest`, inside its transaction: a governance article
+/// is checked, recorded (and a counting `revoke ... cancel` withdraws what the key
+/// posted); any other is checked against the revocations and members-only policies.
+pub fn admit(
+    store: &mut Storer<'_>,
+    trust: &TrustPolicy,
+    article: &Article,
+    msgid: &str,
+    groups: &[String],
+    author: &str,
+) -> rusqlite::Result<Admission> {
+    let action = match article.header_unfolded("Control").map(|c| Action::parse(&c)) {
+        Some(Err(refusal)) => return Ok(Admission::Refused(refusal)),
+        Some(Ok(Some(action))) => Some(action),
+        Some(Ok(None)) | None => None,
+    };
+    let rows = store.governance_rows()?;
+    let Some(action) = action else {
+        if rows.is_empty() {
+            return Ok(Admission::Article);
+        }
+        let date = date_of(article).unwrap_or(i64::MAX);
+        let state = state_from_rows(rows, trust);
+        return Ok(match state.admits(groups, author, date, false) {
+            Ok(()) => Admission::Article,
+            Err(refusal) => Admission::Refused(refusal),
+        });
+    };
+    if !admins::governs(trust, author, action.scope()) {
+        return Ok(Admission::Refused(Refusal::NotAdmin {
+            key: author.to_string(),
+            scope: action.scope().to_string(),
+        }));
+    }
+    let Some(date) = date_of(article) else {
+        return Ok(Admission::Refused(Refusal::NoDate));
+    };
+    if let Err(refusal) = state_from_rows(rows.clone(), trust).admits(groups, author, date, true)
+    {
+        return Ok(Admission::Refused(refusal));
+    }
+    let row = GovernanceRow {
+        msgid: msgid.to_string(),
+        date,
+        signer: author.to_string(),
+        control: action.control(),
+    };
+    store.record_governance(&row)?;
+    if let Action::Revoke {
+        key, cancel: true, ..
+    } = &action
+    {
+        let mut all = rows;
+        all.push(row);
+        let state = state_from_rows(all, trust);
+        if let Some(r) = state.revocations().iter().find(|r| r.id == msgid) {
+            withdraw_revoked(store, key, &r.scope)?;
+        }
+    }
+    let mut filed = Vec::new();
+    for group in groups {
+        if store.carries(group)? {
+            filed.push(group.clone());
+        }
+    }
+    if filed.is_empty() {
+        filed.push(GOVERNANCE_GROUP.to_string());
+    }
+    Ok(Admission::Control(filed))
+}
+
+/// Withdraws the stored articles `key` signed in `scope` (a counting `revoke ...
+/// cancel`); history says cancelled by the key, so they are not taken again.
+fn withdraw_revoked(store: &mut Storer<'_>, key: &str, scope: &Scope) -> rusqlite::Result<()> {
+    for (msgid, newsgroups) in store.articles_signed_by(key)? {
+        if newsgroups.split(',').any(|g| scope.matches(g.trim())) {
+            store.withdraw(&msgid, key)?;
+        }
+    }
+    Ok(())
+}

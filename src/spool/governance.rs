@@ -1,0 +1,81 @@
+//! The spool's record of governance control articles (schema 8): written by `ingest`
+//! (through [`crate::governance`]) in the transaction that stores the article, read back
+//! whole to derive the membership state. Also the two queries a `revoke --cancel` needs.
+
+use rusqlite::params;
+
+use super::{now, Spool, SpoolError, Storer};
+
+/// One accepted governance control article, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GovernanceRow {
+    /// Its Message-ID.
+    pub msgid: String,
+    /// Its Date, Unix seconds.
+    pub date: i64,
+    /// Its author key (base64).
+    pub signer: String,
+    /// Its Control header value.
+    pub control: String,
+}
+
+const SELECT_ALL: &str = "SELECT msgid, date, signer, control FROM governance";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GovernanceRow> {
+    Ok(GovernanceRow {
+        msgid: r.get(0)?,
+        date: r.get(1)?,
+        signer: r.get(2)?,
+        control: r.get(3)?,
+    })
+}
+
+impl Storer<'_> {
+    /// Every governance row, in no particular order (the state is derived from the set).
+    /// Empty without a query of the rows when there are none (the common case: ingest
+    /// asks once per article).
+    pub fn governance_rows(&self) -> rusqlite::Result<Vec<GovernanceRow>> {
+        let tx = self.transaction();
+        if !tx
+            .prepare_cached("SELECT 1 FROM governance LIMIT 1")?
+            .exists([])?
+        {
+            return Ok(Vec::new());
+        }
+        let mut stmt = tx.prepare_cached(SELECT_ALL)?;
+        let rows = stmt.query_map([], row)?;
+        rows.collect()
+    }
+
+    /// Records an accepted governance article (a second copy of the same id is ignored).
+    pub fn record_governance(&mut self, g: &GovernanceRow) -> rusqlite::Result<()> {
+        self.transaction()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO governance (msgid, date, signer, control, seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![g.msgid, g.date, g.signer, g.control, now()])?;
+        Ok(())
+    }
+
+    /// The stored articles signed by `signer`: (Message-ID, Newsgroups as filed).
+    pub fn articles_signed_by(&self, signer: &str) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .transaction()
+            .prepare_cached("SELECT msgid, newsgroups FROM articles WHERE signer = ?1")?;
+        let rows = stmt.query_map(params![signer], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+}
+
+impl Spool {
+    /// Every governance row (for `member list` and `status`).
+    pub fn governance_rows(&self) -> Result<Vec<GovernanceRow>, SpoolError> {
+        let read = || -> rusqlite::Result<Vec<GovernanceRow>> {
+            let mut stmt = self.conn.prepare_cached(SELECT_ALL)?;
+            let rows = stmt.query_map([], row)?;
+            rows.collect()
+        };
+        read().map_err(|e| SpoolError::from_sqlite(&self.path, e))
+    }
+}
