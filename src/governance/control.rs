@@ -44,11 +44,19 @@ impl Reason {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     /// Adds (`add`) or removes a member key for the groups of `scope`.
-    Member { add: bool, scope: Scope, key: String },
+    Member {
+        add: bool,
+        scope: Scope,
+        key: String,
+    },
     /// Makes the groups of `scope` members-only (`members`) or open.
     Policy { scope: Scope, members: bool },
     /// Names (`add`) or drops a moderator, who may cancel any article in `scope`.
-    Moderator { add: bool, scope: Scope, key: String },
+    Moderator {
+        add: bool,
+        scope: Scope,
+        key: String,
+    },
     /// Revokes `key` in `scope`, for `reason`; `cancel` withdraws its stored articles.
     Revoke {
         key: String,
@@ -152,7 +160,10 @@ impl Action {
                 format!("moderator {} {scope} {key}", op(*add))
             }
             Action::Policy { scope, members } => {
-                format!("policy {scope} {}", if *members { "members" } else { "open" })
+                format!(
+                    "policy {scope} {}",
+                    if *members { "members" } else { "open" }
+                )
             }
             Action::Revoke {
                 key,
@@ -180,13 +191,41 @@ mod tests {
     fn every_verb_round_trips() {
         let s = Scope::parse("club.*").unwrap();
         for action in [
-            Action::Member { add: true, scope: s.clone(), key: k(1) },
-            Action::Member { add: false, scope: s.clone(), key: k(1) },
-            Action::Moderator { add: true, scope: s.clone(), key: k(2) },
-            Action::Policy { scope: s.clone(), members: true },
-            Action::Policy { scope: s.clone(), members: false },
-            Action::Revoke { key: k(3), reason: Reason::Retired, scope: s.clone(), cancel: false },
-            Action::Revoke { key: k(3), reason: Reason::Compromised, scope: s.clone(), cancel: true },
+            Action::Member {
+                add: true,
+                scope: s.clone(),
+                key: k(1),
+            },
+            Action::Member {
+                add: false,
+                scope: s.clone(),
+                key: k(1),
+            },
+            Action::Moderator {
+                add: true,
+                scope: s.clone(),
+                key: k(2),
+            },
+            Action::Policy {
+                scope: s.clone(),
+                members: true,
+            },
+            Action::Policy {
+                scope: s.clone(),
+                members: false,
+            },
+            Action::Revoke {
+                key: k(3),
+                reason: Reason::Retired,
+                scope: s.clone(),
+                cancel: false,
+            },
+            Action::Revoke {
+                key: k(3),
+                reason: Reason::Compromised,
+                scope: s.clone(),
+                cancel: true,
+            },
         ] {
             assert_eq!(Action::parse(&action.control()).unwrap(), Some(action));
         }

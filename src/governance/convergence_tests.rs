@@ -25,28 +25,55 @@ fn trust() -> TrustPolicy {
         groups: "*".into(),
         authors: Authors::Word("any".into()),
     };
-    TrustPolicy::from_config(&[any], &[rule("club.*", &[0, 1]), rule("other.*", &[2])], false)
-        .unwrap()
+    TrustPolicy::from_config(
+        &[any],
+        &[rule("club.*", &[0, 1]), rule("other.*", &[2])],
+        false,
+    )
+    .unwrap()
 }
 
 const SCOPES: [&str; 5] = ["club.*", "club.a", "club.b", "other.*", "club.a,other.b"];
 const GROUPS: [&str; 4] = ["club.a", "club.b", "other.a", "other.b"];
 
 /// One random governance row from small numbers.
-fn row(n: usize, (date, signer, kind, scope, subject, flag): (u8, u8, u8, u8, u8, bool)) -> GovernanceRow {
+fn row(
+    n: usize,
+    (date, signer, kind, scope, subject, flag): (u8, u8, u8, u8, u8, bool),
+) -> GovernanceRow {
     let scope = Scope::parse(SCOPES[scope as usize % SCOPES.len()]).unwrap();
     let subject = key(subject % 7);
     let action = match kind % 6 {
-        0 | 1 => Action::Member { add: flag, scope, key: subject },
-        2 => Action::Policy { scope, members: flag },
-        3 => Action::Moderator { add: flag, scope, key: subject },
+        0 | 1 => Action::Member {
+            add: flag,
+            scope,
+            key: subject,
+        },
+        2 => Action::Policy {
+            scope,
+            members: flag,
+        },
+        3 => Action::Moderator {
+            add: flag,
+            scope,
+            key: subject,
+        },
         4 => Action::Revoke {
             key: subject,
-            reason: if flag { Reason::Compromised } else { Reason::Retired },
+            reason: if flag {
+                Reason::Compromised
+            } else {
+                Reason::Retired
+            },
             scope,
             cancel: false,
         },
-        _ => Action::Revoke { key: subject, reason: Reason::Retired, scope, cancel: flag },
+        _ => Action::Revoke {
+            key: subject,
+            reason: Reason::Retired,
+            scope,
+            cancel: flag,
+        },
     };
     GovernanceRow {
         // Dates collide often (a small range) so the Message-ID tie-break is exercised.
@@ -139,9 +166,21 @@ fn the_rule_in_plain_cases() {
         signer: key(signer),
         control: action.control(),
     };
-    let member = |add, k| Action::Member { add, scope: club.clone(), key: key(k) };
+    let member = |add, k| Action::Member {
+        add,
+        scope: club.clone(),
+        key: key(k),
+    };
     let rows = vec![
-        ev("<1@g>", 1, 0, Action::Policy { scope: club.clone(), members: true }),
+        ev(
+            "<1@g>",
+            1,
+            0,
+            Action::Policy {
+                scope: club.clone(),
+                members: true,
+            },
+        ),
         ev("<2@g>", 2, 0, member(true, 3)),
         ev("<3@g>", 2, 1, member(true, 4)),
         // A non-admin and an admin of another hierarchy change nothing.
@@ -149,8 +188,28 @@ fn the_rule_in_plain_cases() {
         ev("<5@g>", 3, 2, member(true, 6)),
         // Key 4 retired at 5; key 1 (an admin) compromised at 6: its later grant of 6 at
         // 7 and its earlier one of 4 do not count.
-        ev("<6@g>", 5, 0, Action::Revoke { key: key(4), reason: Reason::Retired, scope: club.clone(), cancel: false }),
-        ev("<7@g>", 6, 0, Action::Revoke { key: key(1), reason: Reason::Compromised, scope: club.clone(), cancel: false }),
+        ev(
+            "<6@g>",
+            5,
+            0,
+            Action::Revoke {
+                key: key(4),
+                reason: Reason::Retired,
+                scope: club.clone(),
+                cancel: false,
+            },
+        ),
+        ev(
+            "<7@g>",
+            6,
+            0,
+            Action::Revoke {
+                key: key(1),
+                reason: Reason::Compromised,
+                scope: club.clone(),
+                cancel: false,
+            },
+        ),
         ev("<8@g>", 7, 1, member(true, 6)),
     ];
     let state = state_from_rows(rows, &trust);
@@ -158,11 +217,23 @@ fn the_rule_in_plain_cases() {
     assert!(state.members_only("club.a"));
     assert!(!state.members_only("other.a"));
     assert!(state.admits(&g, &key(3), 9, false).is_ok());
-    assert!(matches!(state.admits(&g, &key(5), 9, false), Err(Refusal::NotMember { .. })));
-    assert!(matches!(state.admits(&g, &key(6), 9, false), Err(Refusal::NotMember { .. })));
+    assert!(matches!(
+        state.admits(&g, &key(5), 9, false),
+        Err(Refusal::NotMember { .. })
+    ));
+    assert!(matches!(
+        state.admits(&g, &key(6), 9, false),
+        Err(Refusal::NotMember { .. })
+    ));
     // Key 4's grant came from the compromised admin: no longer a member at all.
-    assert!(matches!(state.admits(&g, &key(4), 4, false), Err(Refusal::NotMember { .. })));
-    assert!(matches!(state.admits(&g, &key(1), 1, false), Err(Refusal::Revoked { .. })));
+    assert!(matches!(
+        state.admits(&g, &key(4), 4, false),
+        Err(Refusal::NotMember { .. })
+    ));
+    assert!(matches!(
+        state.admits(&g, &key(1), 1, false),
+        Err(Refusal::Revoked { .. })
+    ));
     assert_eq!(state.members(9).len(), 1);
 }
 
@@ -174,12 +245,19 @@ fn a_retired_key_keeps_its_past_and_a_tie_goes_to_the_revocation() {
         msgid: "<r@g>".into(),
         date: 100,
         signer: key(0),
-        control: Action::Revoke { key: key(3), reason: Reason::Retired, scope: club, cancel: false }
-            .control(),
+        control: Action::Revoke {
+            key: key(3),
+            reason: Reason::Retired,
+            scope: club,
+            cancel: false,
+        }
+        .control(),
     }];
     let state = state_from_rows(rows, &trust);
     let g = ["club.a".to_string()];
     assert!(state.admits(&g, &key(3), 99, false).is_ok());
     assert!(state.admits(&g, &key(3), 100, false).is_err());
-    assert!(state.admits(&["other.a".to_string()], &key(3), 200, false).is_ok());
+    assert!(state
+        .admits(&["other.a".to_string()], &key(3), 200, false)
+        .is_ok());
 }

@@ -23,6 +23,8 @@ pub mod state;
 
 #[cfg(test)]
 mod convergence_tests;
+#[cfg(test)]
+mod ingest_tests;
 
 use crate::article::Article;
 use crate::sign::TrustPolicy;
@@ -103,7 +105,9 @@ pub fn state_from_rows(rows: Vec<GovernanceRow>, trust: &TrustPolicy) -> State {
             signer: r.signer,
         })
     });
-    State::derive(events, |signer, scope| admins::governs(trust, signer, scope))
+    State::derive(events, |signer, scope| {
+        admins::governs(trust, signer, scope)
+    })
 }
 
 /// The node's governance state (for `member list`, `status`).
@@ -122,7 +126,10 @@ pub fn admit(
     groups: &[String],
     author: &str,
 ) -> rusqlite::Result<Admission> {
-    let action = match article.header_unfolded("Control").map(|c| Action::parse(&c)) {
+    let action = match article
+        .header_unfolded("Control")
+        .map(|c| Action::parse(&c))
+    {
         Some(Err(refusal)) => return Ok(Admission::Refused(refusal)),
         Some(Ok(Some(action))) => Some(action),
         Some(Ok(None)) | None => None,
@@ -148,8 +155,7 @@ pub fn admit(
     let Some(date) = date_of(article) else {
         return Ok(Admission::Refused(Refusal::NoDate));
     };
-    if let Err(refusal) = state_from_rows(rows.clone(), trust).admits(groups, author, date, true)
-    {
+    if let Err(refusal) = state_from_rows(rows.clone(), trust).admits(groups, author, date, true) {
         return Ok(Admission::Refused(refusal));
     }
     let row = GovernanceRow {

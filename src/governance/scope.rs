@@ -109,9 +109,7 @@ impl Scope {
 
     /// Whether some group is in both.
     pub fn overlaps(&self, other: &Scope) -> bool {
-        self.0
-            .iter()
-            .any(|a| other.0.iter().any(|b| a.overlaps(b)))
+        self.0.iter().any(|a| other.0.iter().any(|b| a.overlaps(b)))
     }
 
     /// How a wildmat (a `[[control]]` rule's groups) stands to every group of
@@ -159,9 +157,7 @@ pub enum Relation {
 /// Whether a general glob `part` might name a group of `pattern`: compared by the
 /// literal text before the glob's first wildcard.
 fn may_overlap(part: &str, pattern: &Pattern) -> bool {
-    let literal = part
-        .find(['*', '?', '['])
-        .map_or(part, |at| &part[..at]);
+    let literal = part.find(['*', '?', '[']).map_or(part, |at| &part[..at]);
     let prefix = match pattern {
         Pattern::All => return true,
         Pattern::Under(p) => format!("{p}."),
@@ -218,7 +214,10 @@ mod tests {
         assert_eq!(rel("club.*", "*"), Relation::Partial);
         assert_eq!(rel("club.*,!club.secret", "club.*"), Relation::Partial);
         assert_eq!(rel("club.*,!club.secret", "club.open"), Relation::Contains);
-        assert_eq!(rel("club.*,!club.secret", "club.secret"), Relation::Disjoint);
+        assert_eq!(
+            rel("club.*,!club.secret", "club.secret"),
+            Relation::Disjoint
+        );
         assert_eq!(rel("club.a*", "club.ab"), Relation::Partial);
         assert_eq!(rel("mesh.a*,club.*", "club.x"), Relation::Contains);
         assert_eq!(rel("other.*", "club.a"), Relation::Disjoint);
