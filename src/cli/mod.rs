@@ -1,6 +1,7 @@
 //! The command line: clap definitions (also the source of `man/newsmesh.1`) and dispatch
 //! to one small function per command.
 
+mod governance;
 mod local;
 pub mod man;
 mod peer;
@@ -126,6 +127,45 @@ pub enum Command {
         #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
         author: String,
     },
+    /// Make groups members-only or open, mesh-wide (an admin's signed control article).
+    ///
+    /// Prints the control article's Message-ID. The node's author key must be an admin of
+    /// every group of WILDMAT: listed by the `[[control]]` rule covering them. In a
+    /// members-only group, every node refuses articles by keys that are not members.
+    Policy {
+        /// The groups: group names, NAME.* or *, comma-separated (e.g. club.*).
+        wildmat: String,
+        /// `members` (only member keys may post) or `open` (the local `[[trust]]` rules
+        /// alone decide).
+        #[arg(value_enum)]
+        policy: PolicyWord,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Grant or withdraw membership, or list the effective membership.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Revoke an author key in every hierarchy this node's author key administers.
+    ///
+    /// Prints the control article's Message-ID. A retired key's articles dated before the
+    /// revocation stay valid; a compromised key's new articles are refused everywhere.
+    /// With --cancel every node also withdraws the articles it posted there (and refuses
+    /// late copies). Revocation is permanent.
+    Revoke {
+        /// The author key to revoke (`newsmesh key` on its node).
+        author_key: String,
+        /// Why: `retired` (its owner stopped using it) or `compromised` (someone else
+        /// may hold it).
+        #[arg(long, value_enum, default_value = "compromised")]
+        reason: ReasonWord,
+        /// Also withdraw every article the key posted in those groups, on every node.
+        #[arg(long)]
+        cancel: bool,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
     /// Build a mesh of four nodes on 127.0.0.1, post, sync, read at the far end, and show
     /// a tampered article refused.
     Demo {
@@ -233,6 +273,60 @@ pub enum PeerCommand {
     Remove {
         /// Its name.
         name: String,
+    },
+}
+
+/// A governance policy word.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PolicyWord {
+    /// Only member keys may post.
+    Members,
+    /// The local `[[trust]]` rules alone decide.
+    Open,
+}
+
+/// Why a key is revoked.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReasonWord {
+    /// Its owner stopped using it: its past articles stay valid.
+    Retired,
+    /// Someone else may hold it: all its new articles are refused.
+    Compromised,
+}
+
+/// `member ...`.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Make an author key a member of groups, mesh-wide (an admin's signed control
+    /// article). Prints its Message-ID.
+    Add {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The member's author key (`newsmesh key` on its node).
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Withdraw an author key's membership of groups, mesh-wide. Prints the control
+    /// article's Message-ID.
+    Remove {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The member's author key.
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Show the effective membership, one fact a line in key=value form, each saying
+    /// where it came from: `groups=G policy=members|open from=<id>`, `groups=G key=K
+    /// from=<id> by=ADMIN` (a grant in force), `groups=G key=K revoked=REASON from=<id>
+    /// by=ADMIN`, `groups=G key=K from=config` (a local `[[trust]]` key list: a node
+    /// narrows the mesh's membership with these, never widens it).
+    List {
+        /// Only facts about these groups.
+        wildmat: Option<String>,
     },
 }
 
@@ -377,6 +471,41 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export { to, groups, file } => sneakernet::export(&home, to, &groups, file),
         Command::Import { file } => sneakernet::import(&home, file),
         Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),
+        Command::Policy {
+            wildmat,
+            policy,
+            author,
+        } => governance::policy(
+            &home,
+            &wildmat,
+            matches!(policy, PolicyWord::Members),
+            &author,
+        ),
+        Command::Member(cmd) => match cmd {
+            MemberCommand::Add {
+                wildmat,
+                author_key,
+                author,
+            } => governance::member(&home, true, &wildmat, &author_key, &author),
+            MemberCommand::Remove {
+                wildmat,
+                author_key,
+                author,
+            } => governance::member(&home, false, &wildmat, &author_key, &author),
+            MemberCommand::List { wildmat } => governance::list(&home, wildmat.as_deref()),
+        },
+        Command::Revoke {
+            author_key,
+            reason,
+            cancel,
+            author,
+        } => {
+            let reason = match reason {
+                ReasonWord::Retired => crate::governance::Reason::Retired,
+                ReasonWord::Compromised => crate::governance::Reason::Compromised,
+            };
+            governance::revoke(&home, &author_key, reason, cancel, &author)
+        }
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
         Command::Status { json } => status(&home, json),
     }

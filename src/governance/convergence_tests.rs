@@ -119,7 +119,7 @@ fn permuted(rows: &[GovernanceRow], keys: &[u32]) -> Vec<GovernanceRow> {
         .zip(keys.iter().cycle())
         .map(|(r, k)| (*k, r))
         .collect();
-    tagged.sort_by(|a, b| a.0.cmp(&b.0));
+    tagged.sort_by_key(|t| t.0);
     tagged.into_iter().map(|(_, r)| r).collect()
 }
 
