@@ -3,7 +3,6 @@
 //! the effective membership this node holds.
 
 use super::local::store_own;
-use crate::config::Authors;
 use crate::error::{Error, Result};
 use crate::governance::{self, admins, Action, Reason, Scope};
 use crate::home::Home;
@@ -109,55 +108,8 @@ pub fn list(home: &Home, wildmat: Option<&str>) -> Result<()> {
             })
         })
     };
-    for line in lines(&state, &node.config.trust, shown) {
+    for line in governance::listing::lines(&state, &node.config.trust, shown) {
         println!("{line}");
     }
     Ok(())
-}
-
-/// The lines of `member list` (and of `status`'s membership).
-pub fn lines(
-    state: &governance::State,
-    trust: &[crate::config::TrustRuleConfig],
-    shown: impl Fn(&Scope) -> bool,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (scope, members, id) in state.policies() {
-        if shown(&scope) {
-            let policy = if members { "members" } else { "open" };
-            out.push(format!("groups={scope} policy={policy} from={id}"));
-        }
-    }
-    for e in state.members(crate::spool::now()) {
-        if shown(&e.scope) {
-            out.push(format!(
-                "groups={} key={} from={} by={}",
-                e.scope, e.key, e.id, e.by
-            ));
-        }
-    }
-    for r in state.revocations() {
-        if shown(&r.scope) {
-            let cancel = if r.cancel { " cancel=yes" } else { "" };
-            out.push(format!(
-                "groups={} key={} revoked={}{cancel} from={} by={}",
-                r.scope,
-                r.key,
-                r.reason.word(),
-                r.id,
-                r.by
-            ));
-        }
-    }
-    for rule in trust {
-        let Authors::Keys(keys) = &rule.authors else {
-            continue;
-        };
-        if Scope::parse(&rule.groups).is_none_or(|s| shown(&s)) {
-            for key in keys {
-                out.push(format!("groups={} key={key} from=config", rule.groups));
-            }
-        }
-    }
-    out
 }

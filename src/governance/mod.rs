@@ -18,6 +18,7 @@
 pub mod admins;
 pub mod compose;
 pub mod control;
+pub mod listing;
 pub mod scope;
 pub mod state;
 
