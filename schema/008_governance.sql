@@ -15,3 +15,17 @@ CREATE TABLE governance (
     control TEXT NOT NULL,
     seen    INTEGER NOT NULL
 );
+
+-- invites: the invite codes this node made (`newsmesh invite`), for `join` to redeem
+--   over `MESH JOIN`. The secret is stored only as its SHA-256 (hex): a copy of the spool
+--   does not give away a working code.
+--   secret_hash: SHA-256 of the code's secret; groups: the wildmat the newcomer's
+--   [[peer]] entry gets; uses_left: redemptions still allowed (1 by default); expires:
+--   Unix seconds after which it is refused; created: when it was made.
+CREATE TABLE invites (
+    secret_hash TEXT PRIMARY KEY,
+    groups      TEXT NOT NULL,
+    uses_left   INTEGER NOT NULL,
+    expires     INTEGER NOT NULL,
+    created     INTEGER NOT NULL
+);

@@ -208,7 +208,7 @@ pub struct PolicyConfig {
 }
 
 /// One `[[trust]]` rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustRuleConfig {
     /// Wildmat of groups.
@@ -218,7 +218,7 @@ pub struct TrustRuleConfig {
 }
 
 /// Who a trust rule admits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum Authors {
     /// The word "any" (checked at load).

@@ -17,6 +17,7 @@ pub mod files;
 pub mod governance;
 pub mod home;
 pub mod ingest;
+pub mod invite;
 pub mod net;
 pub mod newslog;
 pub mod protocol;

@@ -166,6 +166,44 @@ pub enum Command {
         #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
         author: String,
     },
+    /// Make an invite code for a newcomer (or withdraw one with --revoke CODE).
+    ///
+    /// Prints the code alone on one line: this node's address, its node key (the
+    /// newcomer's first TLS handshake accepts only it), a random secret (stored here only
+    /// hashed), the groups, and the `[[trust]]` and `[[control]]` rules for them (the
+    /// admins and policy the newcomer will enforce). Hand it over privately: whoever holds
+    /// it can join until it is used up, expires or is withdrawn. `serve` must be running
+    /// here when the newcomer runs `newsmesh join`.
+    Invite {
+        /// The groups the two nodes will feed each other (a wildmat).
+        #[arg(long, default_value = "*", value_name = "WILDMAT")]
+        groups: String,
+        /// How many newcomers may redeem it.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        uses: u32,
+        /// How long it is valid: 30m, 12h, 7d...
+        #[arg(long, default_value = "7d", value_name = "DURATION")]
+        expires: String,
+        /// Where newcomers reach this node, when `[node] listen` is a wildcard or behind a
+        /// forwarded port.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: Option<String>,
+        /// Withdraw this invite code instead of making one.
+        #[arg(long, value_name = "CODE", conflicts_with_all = ["groups", "uses", "expires", "address"])]
+        revoke: Option<String>,
+    },
+    /// Join a mesh with an invite code (on a home made by `init`).
+    ///
+    /// Dials the inviter (accepting only the node key the code pins), proves the code's
+    /// secret over TLS, and configures both sides: the inviter's running `serve` adds this
+    /// node as a passive peer limited to the invite's groups; this node adds the inviter
+    /// with its address and takes its `[[trust]]` and `[[control]]` rules for those
+    /// groups. Then runs the first sync and prints its line. A used, expired, forged or
+    /// damaged code exits 1 with one line and changes no configuration.
+    Join {
+        /// The code `newsmesh invite` printed.
+        code: String,
+    },
     /// Build a mesh of four nodes on 127.0.0.1, post, sync, read at the far end, and show
     /// a tampered article refused.
     Demo {
@@ -505,6 +543,37 @@ pub fn run(cli: Cli) -> Result<()> {
                 ReasonWord::Compromised => crate::governance::Reason::Compromised,
             };
             governance::revoke(&home, &author_key, reason, cancel, &author)
+        }
+        Command::Invite {
+            groups,
+            uses,
+            expires,
+            address,
+            revoke,
+        } => match revoke {
+            Some(code) => crate::invite::make::revoke(&home, &code),
+            None => {
+                let options = crate::invite::make::Options {
+                    groups,
+                    uses,
+                    expires_secs: crate::invite::make::parse_duration(&expires)?,
+                    address,
+                };
+                println!("{}", crate::invite::make::make(&home, &options)?);
+                Ok(())
+            }
+        },
+        Command::Join { code } => {
+            let reports = crate::invite::join::join(&home, &code)?;
+            for report in &reports {
+                println!("{report}");
+            }
+            if reports.iter().any(|r| !r.ok()) {
+                return Err(crate::Error::Network(
+                    "joined, but the first sync failed: `newsmesh sync` will retry".into(),
+                ));
+            }
+            Ok(())
         }
         Command::Demo { dir } => crate::demo::run(dir.as_deref()),
         Command::Status { json } => status(&home, json),

@@ -14,6 +14,7 @@
 mod cancel;
 mod expire;
 mod governance;
+mod invites;
 mod marks;
 mod migrate;
 mod peer_syncs;
@@ -29,6 +30,7 @@ use rusqlite::Connection;
 pub use cancel::Target;
 pub use expire::ExpireReport;
 pub use governance::GovernanceRow;
+pub use invites::InviteRefusal;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
 pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
