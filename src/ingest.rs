@@ -385,7 +385,10 @@ fn settle(
                 ));
             };
             if let Err(why) = withdraw(store, &target, by)? {
-                return Ok(Verdict::Refused(why));
+                // Not its author: a moderator the admins named may still (governance).
+                if !crate::governance::moderator_cancel(store, rules.trust, &target, by)? {
+                    return Ok(Verdict::Refused(why));
+                }
             }
             // Like INN, cancels are filed in control.cancel, not in the groups they name.
             filed_in = vec![CANCEL_GROUP.to_string()];

@@ -193,6 +193,7 @@ fn governance_commands_refuse_clearly() {
     message_id(&a, &["policy", "club.*", "members"]);
     message_id(&a, &["member", "add", "club.*", &admin]);
     message_id(&a, &["member", "remove", "club.*", &admin]);
+    message_id(&a, &["moderator", "add", "club.a", &admin]);
     let list = a.run(&["member", "list"]).ok().stdout;
     assert!(
         list.contains("groups=club.* policy=members from=<"),

@@ -70,6 +70,16 @@ pub fn member(home: &Home, add: bool, wildmat: &str, key: &str, author: &str) ->
     send(home, action, author)
 }
 
+/// `newsmesh moderator add|remove WILDMAT AUTHOR-KEY`.
+pub fn moderator(home: &Home, add: bool, wildmat: &str, key: &str, author: &str) -> Result<()> {
+    let action = Action::Moderator {
+        add,
+        scope: scope(wildmat)?,
+        key: author_key(key)?,
+    };
+    send(home, action, author)
+}
+
 /// `newsmesh revoke AUTHOR-KEY [--reason retired|compromised] [--cancel]`: over every
 /// hierarchy this node's author key administers.
 pub fn revoke(home: &Home, key: &str, reason: Reason, cancel: bool, author: &str) -> Result<()> {

@@ -146,6 +146,9 @@ pub enum Command {
     /// Grant or withdraw membership, or list the effective membership.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Name or drop a moderator: a key that may cancel any article in the groups.
+    #[command(subcommand)]
+    Moderator(ModeratorCommand),
     /// Revoke an author key in every hierarchy this node's author key administers.
     ///
     /// Prints the control article's Message-ID. A retired key's articles dated before the
@@ -330,6 +333,32 @@ pub enum ReasonWord {
     Retired,
     /// Someone else may hold it: all its new articles are refused.
     Compromised,
+}
+
+/// `moderator ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModeratorCommand {
+    /// Name a moderator of groups, mesh-wide: every node then honours its cancels of any
+    /// article there (an admin's signed control article). Prints its Message-ID.
+    Add {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The moderator's author key.
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Drop a moderator of groups, mesh-wide. Prints the control article's Message-ID.
+    Remove {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The moderator's author key.
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
 }
 
 /// `member ...`.
@@ -532,6 +561,21 @@ pub fn run(cli: Cli) -> Result<()> {
             } => governance::member(&home, false, &wildmat, &author_key, &author),
             MemberCommand::List { wildmat } => governance::list(&home, wildmat.as_deref()),
         },
+        Command::Moderator(cmd) => {
+            let (add, wildmat, key, author) = match cmd {
+                ModeratorCommand::Add {
+                    wildmat,
+                    author_key,
+                    author,
+                } => (true, wildmat, author_key, author),
+                ModeratorCommand::Remove {
+                    wildmat,
+                    author_key,
+                    author,
+                } => (false, wildmat, author_key, author),
+            };
+            governance::moderator(&home, add, &wildmat, &key, &author)
+        }
         Command::Revoke {
             author_key,
             reason,

@@ -286,6 +286,60 @@ fn a_retired_key_keeps_its_past_articles() {
     ));
 }
 
+#[test]
+fn a_moderator_cancels_any_article_in_its_groups_and_nobody_else_does() {
+    let (_dir, mut spool) = spool();
+    let trust = trust();
+    const MODERATOR: u8 = 4;
+    let post = signed("club.a", "spam", 50, MEMBER, &[]);
+    let elsewhere = signed("other.a", "spam too", 50, MEMBER, &[]);
+    for raw in [&post, &elsewhere] {
+        assert!(matches!(one(&mut spool, &trust, raw), Verdict::Stored(_)));
+    }
+    let cancel = |target: &[u8], date| {
+        signed(
+            "club.a",
+            "cmsg cancel",
+            date,
+            MODERATOR,
+            &[("Control", &format!("cancel {}", id(target)))],
+        )
+    };
+    // Not a moderator yet: refused, the article stays.
+    assert!(matches!(
+        one(&mut spool, &trust, &cancel(&post, 60)),
+        Verdict::Refused(_)
+    ));
+    assert!(spool.article(&id(&post)).unwrap().is_some());
+    let name = Action::Moderator {
+        add: true,
+        scope: club(),
+        key: key(MODERATOR),
+    };
+    assert!(matches!(
+        one(&mut spool, &trust, &control(&name, 70, ADMIN)),
+        Verdict::Stored(_)
+    ));
+    assert!(matches!(
+        one(&mut spool, &trust, &cancel(&post, 80)),
+        Verdict::Stored(_)
+    ));
+    assert!(
+        spool.article(&id(&post)).unwrap().is_none(),
+        "withdrawn by the moderator"
+    );
+    assert!(
+        !matches!(one(&mut spool, &trust, &post), Verdict::Stored(_)),
+        "not taken again"
+    );
+    // Outside its groups it is nobody.
+    assert!(matches!(
+        one(&mut spool, &trust, &cancel(&elsewhere, 90)),
+        Verdict::Refused(_)
+    ));
+    assert!(spool.article(&id(&elsewhere)).unwrap().is_some());
+}
+
 /// A tiny deterministic shuffle (the test needs no randomness crate).
 fn shuffled<T: Clone>(items: &[T], mut seed: u64) -> Vec<T> {
     let mut out = items.to_vec();

@@ -199,3 +199,32 @@ fn withdraw_revoked(store: &mut Storer<'_>, key: &str, scope: &Scope) -> rusqlit
     }
     Ok(())
 }
+
+/// A cancel of `target` signed by `by`, who is not its author: withdraws the stored
+/// article when the admins named `by` a moderator of one of its groups (history then
+/// says cancelled by the article's own author key, so no copy is taken again); whether
+/// it did.
+pub fn moderator_cancel(
+    store: &mut Storer<'_>,
+    trust: &TrustPolicy,
+    target: &str,
+    by: &str,
+) -> rusqlite::Result<bool> {
+    let rows = store.governance_rows()?;
+    if rows.is_empty() {
+        return Ok(false);
+    }
+    let Some((signer, newsgroups)) = store.stored_signer_and_groups(target)? else {
+        return Ok(false);
+    };
+    let state = state_from_rows(rows, trust);
+    let now = crate::spool::now();
+    if !newsgroups
+        .split(',')
+        .any(|g| state.moderates(g.trim(), by, now))
+    {
+        return Ok(false);
+    }
+    store.withdraw(target, &signer)?;
+    Ok(true)
+}

@@ -58,6 +58,21 @@ impl Storer<'_> {
         Ok(())
     }
 
+    /// A stored article's author key and groups (as filed); None when it is not stored
+    /// or unsigned.
+    pub fn stored_signer_and_groups(
+        &self,
+        msgid: &str,
+    ) -> rusqlite::Result<Option<(String, String)>> {
+        use rusqlite::OptionalExtension;
+        self.transaction()
+            .prepare_cached(
+                "SELECT signer, newsgroups FROM articles WHERE msgid = ?1 AND signer IS NOT NULL",
+            )?
+            .query_row(params![msgid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    }
+
     /// The stored articles signed by `signer`: (Message-ID, Newsgroups as filed).
     pub fn articles_signed_by(&self, signer: &str) -> rusqlite::Result<Vec<(String, String)>> {
         let mut stmt = self
