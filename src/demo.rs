@@ -1,7 +1,7 @@
 //! `newsmesh demo`: a mesh of four nodes on 127.0.0.1, in a line so that articles must
 //! be relayed (alpha — bravo — charlie — delta). It posts at one end, syncs round by
 //! round until the article is read at the far end with its signature verified, replies
-//! from there, and shows a tampered article being refused. Every node is a real node
+//! from there, shows a tampered article being refused, and a newcomer joining by invite. Every node is a real node
 //! home (config, keys, SQLite spool) with a real NNTP server on a loopback port.
 
 use std::io::Write;
@@ -95,6 +95,46 @@ fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A newcomer, echo, joins the mesh at `at` with one invite code: no key copied by hand,
+/// no config edited; its first sync brings it what `at` holds, `id` among it.
+fn join_by_invite(mesh: &Testbed, at: usize, id: &str) -> Result<()> {
+    say(&format!(
+        "7. A newcomer, echo, joins by invite: {} runs `newsmesh invite`, echo runs `newsmesh join CODE`.",
+        mesh.names[at]
+    ));
+    let options = crate::invite::make::Options {
+        groups: "*".into(),
+        uses: 1,
+        expires_secs: 3600,
+        address: Some(mesh.addresses[at].clone()),
+    };
+    let code = crate::invite::make::make(&mesh.homes[at], &options)?;
+    say(&format!("  code: {}...", code.get(..48).unwrap_or(&code)));
+    let base = mesh.homes[at]
+        .dir()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let echo = crate::home::Home::new(base.join("echo"));
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| Error::io("a port for echo", e))?;
+    echo.init("echo", &listen.to_string())?;
+    for report in crate::invite::join::join(&echo, &code)? {
+        say(&format!("  echo joined by invite; first sync: {report}"));
+    }
+    let node = echo.open()?;
+    say(&format!(
+        "  echo has alpha's article {id}: {}",
+        if node.spool.article(id)?.is_some() {
+            "yes"
+        } else {
+            "NO (bug!)"
+        }
+    ));
+    Ok(())
+}
+
 fn story(mesh: &Testbed) -> Result<()> {
     let (alpha, bravo, delta) = (0, 1, 3);
     say("");
@@ -169,6 +209,8 @@ fn story(mesh: &Testbed) -> Result<()> {
         "  its verdict anywhere in the mesh: {}",
         sign::check(&tampered).describe()
     ));
+    say("");
+    join_by_invite(mesh, delta, &id)?;
     say("");
     say("Done: signed articles crossed a line of four nodes both ways through neighbours only,");
     say("each node verified every article before storing it, and a tampered one was refused.");

@@ -31,6 +31,15 @@ pub fn join(home: &Home, code: &str) -> Result<Vec<PeerReport>> {
             code.name
         )));
     }
+    let taken = node.config.peers.iter().any(|p| p.name == code.name)
+        || node.config.nntp_peers.iter().any(|p| p.name == code.name);
+    if taken {
+        // Checked before dialling: the inviter would count the invite used.
+        return Err(Error::Invalid(format!(
+            "this node already has a neighbour named {} (remove it first with `newsmesh peer remove {}`)",
+            code.name, code.name
+        )));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
