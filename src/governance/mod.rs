@@ -135,18 +135,17 @@ pub fn admit(
         Some(Ok(Some(action))) => Some(action),
         Some(Ok(None)) | None => None,
     };
-    let rows = store.governance_rows()?;
     let Some(action) = action else {
-        if rows.is_empty() {
+        let Some(state) = cached_state(store, trust)? else {
             return Ok(Admission::Article);
-        }
+        };
         let date = date_of(article).unwrap_or(i64::MAX);
-        let state = state_from_rows(rows, trust);
         return Ok(match state.admits(groups, author, date, false) {
             Ok(()) => Admission::Article,
             Err(refusal) => Admission::Refused(refusal),
         });
     };
+    let rows = store.governance_rows()?;
     if !admins::governs(trust, author, action.scope()) {
         return Ok(Admission::Refused(Refusal::NotAdmin {
             key: author.to_string(),
@@ -187,6 +186,53 @@ pub fn admit(
         filed.push(GOVERNANCE_GROUP.to_string());
     }
     Ok(Admission::Control(filed))
+}
+
+/// What the derived state depends on besides the rows: this node's admins.
+fn admins_fingerprint(trust: &TrustPolicy) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (groups, keys) in trust.control_rules() {
+        groups.text().hash(&mut h);
+        for key in keys.unwrap_or_default() {
+            key.as_bytes().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+type CachedState = ((String, i64, String), u64, std::sync::Arc<State>);
+
+thread_local! {
+    /// The last state derived on this thread, by spool version and admins: ingest asks
+    /// once per article, and deriving parses every row's keys.
+    static STATE: std::cell::RefCell<Option<CachedState>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The state of the rows `store` holds under `trust` (None: no governance at all),
+/// derived again only when the rows or the admins changed.
+fn cached_state(
+    store: &Storer<'_>,
+    trust: &TrustPolicy,
+) -> rusqlite::Result<Option<std::sync::Arc<State>>> {
+    let Some(version) = store.governance_version()? else {
+        return Ok(None);
+    };
+    let admins = admins_fingerprint(trust);
+    let hit = STATE.with(|cell| {
+        cell.borrow()
+            .as_ref()
+            .filter(|(v, a, _)| *v == version && *a == admins)
+            .map(|(_, _, state)| std::sync::Arc::clone(state))
+    });
+    if let Some(state) = hit {
+        return Ok(Some(state));
+    }
+    let state = std::sync::Arc::new(state_from_rows(store.governance_rows()?, trust));
+    STATE.with(|cell| {
+        *cell.borrow_mut() = Some((version, admins, std::sync::Arc::clone(&state)));
+    });
+    Ok(Some(state))
 }
 
 /// Withdraws the stored articles `key` signed in `scope` (a counting `revoke ...

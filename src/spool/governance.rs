@@ -47,6 +47,23 @@ impl Storer<'_> {
         rows.collect()
     }
 
+    /// What identifies the set of governance rows this spool holds, cheaply (rows are
+    /// only ever added): its file, how many rows, and the last row's Message-ID (a
+    /// rowid alone could be reused after a rolled-back transaction). None when there are
+    /// none.
+    pub fn governance_version(&self) -> rusqlite::Result<Option<(String, i64, String)>> {
+        let tx = self.transaction();
+        let (count, last): (i64, Option<String>) = tx
+            .prepare_cached(
+                "SELECT COUNT(*), (SELECT msgid FROM governance ORDER BY rowid DESC LIMIT 1)
+                 FROM governance",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(last
+            .filter(|_| count > 0)
+            .map(|last| (tx.path().unwrap_or_default().to_string(), count, last)))
+    }
+
     /// Records an accepted governance article (a second copy of the same id is ignored).
     pub fn record_governance(&mut self, g: &GovernanceRow) -> rusqlite::Result<()> {
         self.transaction()
