@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::sign;
-use crate::testbed::{Link, Testbed};
+use crate::testbed::{Link, Mesh};
 
 const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 const MAX_ROUNDS: usize = 6;
@@ -42,12 +42,16 @@ fn demo(base: &Path) -> Result<()> {
         base.display()
     ));
     // Neighbours only: each node knows the one or two next to it, by name, node key and address.
-    let mesh = Testbed::build(base, &NAMES, &[(0, 1), (1, 2), (2, 3)], Link::BothDial)?;
+    let mesh = Mesh::build(base, &NAMES, &[(0, 1), (1, 2), (2, 3)], Link::BothDial)?;
     say("  each node has its own config, ed25519 node key, author key and SQLite spool;");
     say("  each knows only its neighbours' names, node keys and addresses.");
     say(&format!(
         "  started 4 NNTP servers on {}",
-        mesh.addresses.join(", ")
+        mesh.nodes
+            .iter()
+            .map(|n| n.addr.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let outcome = story(&mesh);
     mesh.stop();
@@ -55,12 +59,12 @@ fn demo(base: &Path) -> Result<()> {
 }
 
 /// Sync rounds (every node syncs with its neighbours) until node `target` has `id`.
-fn rounds_until(mesh: &Testbed, target: usize, id: &str) -> Result<()> {
+fn rounds_until(mesh: &Mesh, target: usize, id: &str) -> Result<()> {
     for round in 1..=MAX_ROUNDS {
         say(&format!("  sync round {round}:"));
         for (i, report) in mesh.round()? {
             if report.sent + report.received + report.refused > 0 || !report.ok() {
-                say(&format!("    {:<8} {report}", mesh.names[i]));
+                say(&format!("    {:<8} {report}", mesh.nodes[i].name));
             }
         }
         if mesh.has(target, id)? {
@@ -72,8 +76,8 @@ fn rounds_until(mesh: &Testbed, target: usize, id: &str) -> Result<()> {
     )))
 }
 
-fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
-    let node = mesh.homes[i].open()?;
+fn show(mesh: &Mesh, i: usize, id: &str) -> Result<()> {
+    let node = mesh.nodes[i].paths().open()?;
     let stored = node
         .spool
         .article(id)?
@@ -97,33 +101,31 @@ fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
 
 /// A newcomer, echo, joins the mesh at `at` with one invite code: no key copied by hand,
 /// no config edited; its first sync brings it what `at` holds, `id` among it.
-fn join_by_invite(mesh: &Testbed, at: usize, id: &str) -> Result<()> {
+fn join_by_invite(mesh: &Mesh, at: usize, id: &str) -> Result<()> {
     say(&format!(
         "7. A newcomer, echo, joins by invite: {} runs `newsmesh invite`, echo runs `newsmesh join CODE`.",
-        mesh.names[at]
+        mesh.nodes[at].name
     ));
     let options = crate::invite::make::Options {
         groups: "*".into(),
         uses: 1,
         expires_secs: 3600,
-        address: Some(mesh.addresses[at].clone()),
+        address: Some(mesh.nodes[at].addr.to_string()),
     };
-    let code = crate::invite::make::make(&mesh.homes[at], &options)?;
+    let code = crate::invite::make::make(mesh.nodes[at].paths(), &options)?;
     say(&format!("  code: {}...", code.get(..48).unwrap_or(&code)));
-    let base = mesh.homes[at]
-        .dir()
+    let base = mesh.nodes[at]
+        .home()
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let echo = crate::home::Home::new(base.join("echo"));
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| Error::io("a port for echo", e))?;
-    echo.init("echo", &listen.to_string())?;
-    for report in crate::invite::join::join(&echo, &code)? {
+    // A node of the same harness: its port reserved (it does not serve in the demo).
+    let echo = crate::testbed::Node::at(&base, "echo")?;
+    echo.paths().init("echo", &echo.addr.to_string())?;
+    for report in crate::invite::join::join(echo.paths(), &code)? {
         say(&format!("  echo joined by invite; first sync: {report}"));
     }
-    let node = echo.open()?;
+    let node = echo.paths().open()?;
     say(&format!(
         "  echo has alpha's article {id}: {}",
         if node.spool.article(id)?.is_some() {
@@ -135,7 +137,7 @@ fn join_by_invite(mesh: &Testbed, at: usize, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn story(mesh: &Testbed) -> Result<()> {
+fn story(mesh: &Mesh) -> Result<()> {
     let (alpha, bravo, delta) = (0, 1, 3);
     say("");
     say("1. alpha posts to mesh.test; its author key signs it and the Message-ID is the hash of the signed content.");
@@ -168,7 +170,7 @@ fn story(mesh: &Testbed) -> Result<()> {
     say(&format!("  articles moved in that round: {moved}"));
     say("");
     say("6. alpha turns rogue: it changes one byte of a signed article and pushes it to bravo.");
-    let node = mesh.homes[alpha].open()?;
+    let node = mesh.nodes[alpha].paths().open()?;
     let mut forged = mesh
         .post(alpha, "Pay Mallory", "Send 10 coins to Alice.\n", None)
         .and_then(|fid| {
@@ -186,7 +188,7 @@ fn story(mesh: &Testbed) -> Result<()> {
         .cloned()
         .ok_or_else(|| Error::NotFound("bravo".into()))?;
     let answers = mesh.runtime().block_on(crate::sync::push_raw(
-        &mesh.homes[alpha].node_key()?,
+        &mesh.nodes[alpha].paths().node_key()?,
         &peer,
         &[forged.clone()],
     ))?;

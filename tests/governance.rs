@@ -2,14 +2,13 @@
 //! reach every node of a mesh, a node that was offline included after one sync, and
 //! every node enforces them; a non-admin's control article changes nothing.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
-use mesh::{link, link_passive, TestNode};
+use common::*;
 
 /// Every node takes `club.*` from any author by its own rules, and lists `admin` as the
 /// hierarchy's admin.
-fn govern(node: &TestNode, admins: &[&str]) {
+fn govern(node: &Node, admins: &[&str]) {
     let keys: Vec<String> = admins.iter().map(|k| format!("\"{k}\"")).collect();
     node.append_config(&format!(
         "[[trust]]\ngroups = \"club.*\"\nauthors = \"any\"\n\n[[control]]\ngroups = \"club.*\"\nauthors = [{}]\n",
@@ -17,43 +16,44 @@ fn govern(node: &TestNode, admins: &[&str]) {
     ));
 }
 
-fn author_key(node: &TestNode) -> String {
-    node.run(&["key"]).ok().stdout.trim().to_string()
+fn author_key(node: &Node) -> String {
+    node.cli(&["key"]).ok().stdout_text().trim().to_string()
 }
 
 /// Runs a command that prints a Message-ID alone; returns it.
 #[track_caller]
-fn message_id(node: &TestNode, args: &[&str]) -> String {
-    let run = node.run(args).ok();
-    let id = run.stdout.trim().to_string();
+fn message_id(node: &Node, args: &[&str]) -> String {
+    let run = node.cli(args).ok();
+    let id = run.stdout_text().trim().to_string();
     assert!(
-        id.starts_with('<') && id.ends_with('>') && run.stdout.lines().count() == 1,
+        id.starts_with('<') && id.ends_with('>') && run.stdout_text().lines().count() == 1,
         "{args:?} prints the Message-ID alone: {run:?}"
     );
     id
 }
 
 /// Posts to club.a; Some(id) when the node took it, None when it refused it.
-fn post(node: &TestNode, subject: &str, author: &str) -> Option<String> {
-    let run = node.run_with_stdin(
+fn post(node: &Node, subject: &str, author: &str) -> Option<String> {
+    let run = node.cli_stdin(
         &["post", "-g", "club.a", "-s", subject, "--author", author],
         b"hello\n",
     );
-    (run.code == 0).then(|| run.stdout.trim().to_string())
+    run.succeeded()
+        .then(|| run.stdout_text().trim().to_string())
 }
 
 /// The line a-b-c-d syncs both ways (e is not dialled: it is passive at d).
-fn spread(line: &[&TestNode]) {
+fn spread(line: &[&Node]) {
     for node in line[1..].iter().chain(line[1..line.len() - 1].iter().rev()) {
-        node.sync();
+        SyncRun::of(node, &[]);
     }
 }
 
 #[test]
 fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
-    let nodes: Vec<TestNode> = ["a", "b", "c", "d", "e"]
+    let nodes: Vec<Node> = ["a", "b", "c", "d", "e"]
         .iter()
-        .map(|n| TestNode::new(n))
+        .map(|n| Node::init(n))
         .collect();
     let [a, b, c, d, e] = &nodes[..] else {
         unreachable!()
@@ -66,11 +66,11 @@ fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
     // alone.
     let rogue = author_key(b);
     govern(b, &[&admin, &rogue]);
-    link(a, b);
-    link(b, c);
-    link(c, d);
-    link_passive(d, e);
-    let mut serving: Vec<TestNode> = nodes;
+    link(a, b, Link::BothDial);
+    link(b, c, Link::BothDial);
+    link(c, d, Link::BothDial);
+    link(e, d, Link::FirstDials);
+    let mut serving: Vec<Node> = nodes;
     for node in serving.iter_mut().take(4) {
         node.start();
     }
@@ -79,9 +79,9 @@ fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
     };
     let line = [a, b, c, d];
     // e takes the group and goes offline (it never serves; it syncs when told).
-    a.run(&["newgroup", "club.a"]).ok();
+    a.cli(&["newgroup", "club.a"]).ok();
     spread(&line);
-    e.sync().assert_ok();
+    SyncRun::of(e, &[]).assert_ok();
     // c's author key, also held on e under another name (to post there while offline).
     let member = author_key(c);
     std::fs::copy(
@@ -115,7 +115,7 @@ fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
             "{} refused the non-member",
             node.name
         );
-        let list = node.run(&["member", "list"]).ok().stdout;
+        let list = node.cli(&["member", "list"]).ok().stdout_text();
         assert!(!list.contains(&rogue), "{}: {list}", node.name);
         assert!(
             list.contains(&format!("key={member}")),
@@ -131,13 +131,13 @@ fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
     assert!(post(c, "after the revocation", "default").is_none());
     // One sync brings e up to date: the revocation holds there, and its offline post is
     // refused by d.
-    e.sync();
+    SyncRun::of(e, &[]);
     assert!(
         post(e, "after e synced", "cee").is_none(),
         "revoked on e too"
     );
     assert!(!d.has(&late), "d refuses the revoked key's article");
-    let list = e.run(&["member", "list", "club.*"]).ok().stdout;
+    let list = e.cli(&["member", "list", "club.*"]).ok().stdout_text();
     assert!(list.contains("revoked=compromised"), "{list}");
 
     // revoke --cancel withdraws what the key posted, on every node.
@@ -146,7 +146,7 @@ fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
         &["revoke", &member, "--reason", "compromised", "--cancel"],
     );
     spread(&line);
-    e.sync();
+    SyncRun::of(e, &[]);
     for node in [a, b, c, d, e] {
         assert!(
             !node.has(&first),
@@ -159,14 +159,17 @@ fn membership_and_revocation_reach_every_node_including_one_that_was_offline() {
 
 #[test]
 fn governance_commands_refuse_clearly() {
-    let a = TestNode::new("a");
+    let a = Node::init("a");
     let admin = author_key(&a);
     // No [[control]] rule lists the key: not an admin.
-    let run = a.run(&["policy", "mesh.*", "members"]);
-    assert_eq!(run.code, 1, "{run:?}");
+    let run = a.cli(&["policy", "mesh.*", "members"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
     assert!(run.stdout.is_empty());
-    assert_eq!(run.stderr.lines().count(), 1, "{run:?}");
-    assert!(run.stderr.contains("not an admin of mesh.*"), "{run:?}");
+    assert_eq!(run.stderr_text().lines().count(), 1, "{run:?}");
+    assert!(
+        run.stderr_text().contains("not an admin of mesh.*"),
+        "{run:?}"
+    );
     govern(&a, &[&admin]);
     for (args, expect) in [
         (vec!["policy", "club*", "members"], "NAME.*"),
@@ -183,18 +186,18 @@ fn governance_commands_refuse_clearly() {
             "carries no group in club.*",
         ),
     ] {
-        let run = a.run(&args);
-        assert_eq!(run.code, 1, "{args:?}: {run:?}");
-        assert!(run.stderr.contains(expect), "{args:?}: {run:?}");
+        let run = a.cli(&args);
+        assert_eq!(run.code, Some(1), "{args:?}: {run:?}");
+        assert!(run.stderr_text().contains(expect), "{args:?}: {run:?}");
     }
-    let run = a.run(&["policy", "club.*", "closed"]);
-    assert_eq!(run.code, 2, "usage error: {run:?}");
-    a.run(&["newgroup", "club.a"]).ok();
+    let run = a.cli(&["policy", "club.*", "closed"]);
+    assert_eq!(run.code, Some(2), "usage error: {run:?}");
+    a.cli(&["newgroup", "club.a"]).ok();
     message_id(&a, &["policy", "club.*", "members"]);
     message_id(&a, &["member", "add", "club.*", &admin]);
     message_id(&a, &["member", "remove", "club.*", &admin]);
     message_id(&a, &["moderator", "add", "club.a", &admin]);
-    let list = a.run(&["member", "list"]).ok().stdout;
+    let list = a.cli(&["member", "list"]).ok().stdout_text();
     assert!(
         list.contains("groups=club.* policy=members from=<"),
         "{list}"

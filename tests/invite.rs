@@ -3,35 +3,32 @@
 //! one line and no configuration changed on either side; an admin inviter grants the
 //! newcomer membership of a members-only hierarchy.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
-use mesh::TestNode;
+use common::*;
 use newsmesh::invite::code::InviteCode;
 
 #[track_caller]
-fn invite(node: &TestNode, args: &[&str]) -> String {
+fn invite(node: &Node, args: &[&str]) -> String {
     let mut full = vec!["invite"];
     full.extend_from_slice(args);
-    let run = node.run(&full).ok();
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "invite prints one code alone: {run:?}");
-    lines[0].to_string()
+    let run = node.cli(&full).ok();
+    run.stdout_line()
 }
 
 #[track_caller]
-fn join(node: &TestNode, code: &str) {
-    let run = node.run(&["join", code]);
-    assert_eq!(run.code, 0, "{} joins: {run:#?}", node.name);
+fn join(node: &Node, code: &str) {
+    let run = node.cli(&["join", code]);
+    assert_eq!(run.code, Some(0), "{} joins: {run:#?}", node.name);
 }
 
-fn config(node: &TestNode) -> String {
+fn config(node: &Node) -> String {
     std::fs::read_to_string(node.home().join("newsmesh.toml")).unwrap()
 }
 
 #[test]
 fn six_nodes_from_scratch_with_init_invite_and_join_alone() {
-    let mut nodes: Vec<TestNode> = (0..6).map(|i| TestNode::new(&format!("n{i}"))).collect();
+    let mut nodes: Vec<Node> = (0..6).map(|i| Node::init(&format!("n{i}"))).collect();
     nodes[0].start();
     // A tree: each newcomer is invited by a node already in the mesh, then serves.
     for (newcomer, inviter) in [(1, 0), (2, 0), (3, 1), (4, 2), (5, 3)] {
@@ -41,12 +38,12 @@ fn six_nodes_from_scratch_with_init_invite_and_join_alone() {
     }
     let ids: Vec<String> = nodes
         .iter()
-        .map(|n| n.post(&format!("hello from {}", n.name), "hi\n"))
+        .map(|n| n.post(GROUP, &format!("hello from {}", n.name), "hi\n"))
         .collect();
     // Cron-style rounds: leaves towards n0, then back out.
     for round in [[5, 4, 3, 2, 1], [1, 2, 3, 4, 5]] {
         for i in round {
-            nodes[i].sync().assert_ok();
+            SyncRun::of(&nodes[i], &[]).assert_ok();
         }
     }
     for node in &nodes {
@@ -58,15 +55,22 @@ fn six_nodes_from_scratch_with_init_invite_and_join_alone() {
 
 #[test]
 fn bad_codes_are_refused_with_one_line_and_change_nothing() {
-    let mut inviter = TestNode::new("inviter");
+    let mut inviter = Node::init("inviter");
     inviter.start();
-    let newcomer = TestNode::new("newcomer");
+    let newcomer = Node::init("newcomer");
     let before = (config(&inviter), config(&newcomer));
     let refused = |code: &str, expect: &str| {
-        let run = newcomer.run(&["join", code]);
-        assert_eq!(run.code, 1, "{run:#?}");
-        assert_eq!(run.stderr.trim().lines().count(), 1, "one line: {run:#?}");
-        assert!(run.stderr.contains(expect), "wanted {expect:?}: {run:#?}");
+        let run = newcomer.cli(&["join", code]);
+        assert_eq!(run.code, Some(1), "{run:#?}");
+        assert_eq!(
+            run.stderr_text().trim().lines().count(),
+            1,
+            "one line: {run:#?}"
+        );
+        assert!(
+            run.stderr_text().contains(expect),
+            "wanted {expect:?}: {run:#?}"
+        );
         assert_eq!(
             (config(&inviter), config(&newcomer)),
             before,
@@ -85,15 +89,15 @@ fn bad_codes_are_refused_with_one_line_and_change_nothing() {
     // Forged the other way: the right secret, another node's key pinned.
     let mut pinned = InviteCode::decode(&code).unwrap();
     pinned.node_key = newcomer
-        .run(&["key", "--node"])
+        .cli(&["key", "--node"])
         .ok()
-        .stdout
+        .stdout_text()
         .trim()
         .to_string();
     refused(&pinned.encode(), "TLS");
     // Withdrawn.
     let withdrawn = invite(&inviter, &[]);
-    inviter.run(&["invite", "--revoke", &withdrawn]).ok();
+    inviter.cli(&["invite", "--revoke", &withdrawn]).ok();
     refused(&withdrawn, "no such invite");
     // Expired.
     let short = invite(&inviter, &["--expires", "1s"]);
@@ -101,35 +105,35 @@ fn bad_codes_are_refused_with_one_line_and_change_nothing() {
     refused(&short, "expired");
     // Reused: the first redemption works, a second newcomer's does not.
     join(&newcomer, &code);
-    let second = TestNode::new("second");
+    let second = Node::init("second");
     let second_before = config(&second);
-    let run = second.run(&["join", &code]);
-    assert_eq!(run.code, 1, "{run:#?}");
-    assert!(run.stderr.contains("used already"), "{run:#?}");
+    let run = second.cli(&["join", &code]);
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    assert!(run.stderr_text().contains("used already"), "{run:#?}");
     assert_eq!(config(&second), second_before);
     assert!(!config(&inviter).contains("name = \"second\""));
 }
 
 #[test]
 fn an_admin_inviter_grants_the_newcomer_membership() {
-    let mut admin = TestNode::new("admin");
-    let key = admin.run(&["key"]).ok().stdout.trim().to_string();
+    let mut admin = Node::init("admin");
+    let key = admin.cli(&["key"]).ok().stdout_text().trim().to_string();
     admin.append_config(&format!(
         "[[trust]]\ngroups = \"club.*\"\nauthors = \"any\"\n\n[[control]]\ngroups = \"club.*\"\nauthors = [\"{key}\"]\n"
     ));
-    admin.run(&["newgroup", "club.a"]).ok();
-    admin.run(&["policy", "club.*", "members"]).ok();
+    admin.cli(&["newgroup", "club.a"]).ok();
+    admin.cli(&["policy", "club.*", "members"]).ok();
     admin.start();
-    let newcomer = TestNode::new("newcomer");
+    let newcomer = Node::init("newcomer");
     let code = invite(&admin, &["--groups", "club.*"]);
     join(&newcomer, &code);
     // The newcomer took the hierarchy's rules and is a member.
     let taken = config(&newcomer);
     assert!(taken.contains(&key), "{taken}");
-    let id = newcomer.post_to("club.a", "I am in", "hello\n");
-    newcomer.sync().assert_ok();
+    let id = newcomer.post("club.a", "I am in", "hello\n");
+    SyncRun::of(&newcomer, &[]).assert_ok();
     assert!(admin.has(&id));
-    let list = admin.run(&["member", "list"]).ok().stdout;
-    let member = newcomer.run(&["key"]).ok().stdout.trim().to_string();
+    let list = admin.cli(&["member", "list"]).ok().stdout_text();
+    let member = newcomer.cli(&["key"]).ok().stdout_text().trim().to_string();
     assert!(list.contains(&format!("key={member}")), "{list}");
 }

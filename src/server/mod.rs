@@ -12,6 +12,7 @@
 
 mod admission;
 mod feed;
+pub mod inherited;
 pub mod live;
 mod reader;
 mod session;
@@ -373,7 +374,10 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         .build()
         .map_err(|e| Error::io("tokio runtime", e))?;
     runtime.block_on(async {
-        let running = start(home, None).await?;
+        let running = match inherited::listener()? {
+            Some(listener) => start_on(home, listener).await?,
+            None => start(home, None).await?,
+        };
         tracing::info!("newsmesh serving on {}", running.addr);
         // For `newsmesh status`; removed when this block ends (after a clean stop).
         let _record = crate::status::ServeRecord::create(home, &[running.addr], running.nntps_addr);
