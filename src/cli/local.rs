@@ -150,7 +150,7 @@ pub(super) fn store_own(
             println!("{}", article.message_id().unwrap_or_default());
             Ok(())
         }
-        Some(Verdict::Refused(why)) => Err(Error::Refused(why.clone())),
+        Some(Verdict::Refused(why)) => Err(Error::Refused(why.to_string())),
         Some(Verdict::Duplicate) => Err(Error::Refused(
             "an identical article is already stored".into(),
         )),

@@ -72,17 +72,6 @@ pub enum Refusal {
     },
 }
 
-/// What `ingest` is to do with an article, by governance.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Admission {
-    /// Nothing to say: take it on as usual.
-    Article,
-    /// A governance article, recorded: file it in these groups.
-    Control(Vec<String>),
-    /// Refused (no history row: it may come again).
-    Refused(Refusal),
-}
-
 /// The pseudo-group a governance article is filed in on a node that carries none of its
 /// groups (it still counts there).
 pub const GOVERNANCE_GROUP: &str = "control.governance";
@@ -116,64 +105,82 @@ pub fn load(spool: &Spool, trust: &TrustPolicy) -> Result<State, SpoolError> {
     Ok(state_from_rows(spool.governance_rows()?, trust))
 }
 
-/// Judges one signed article for `ingest`, inside its transaction: a governance article
-/// is checked, recorded (and a counting `revoke ... cancel` withdraws what the key
-/// posted); any other is checked against the revocations and members-only policies.
-pub fn admit(
-    store: &mut Storer<'_>,
+/// Whether `article` names a governance verb in its Control header: `Ok(None)` when not
+/// (an ordinary article, a cancel, a newgroup...), `Err` when it does but is malformed.
+/// `ingest` reads it with the other control messages.
+pub fn action_of(article: &Article) -> Result<Option<Action>, Refusal> {
+    match article.header_unfolded("Control") {
+        Some(control) => Action::parse(&control),
+        None => Ok(None),
+    }
+}
+
+/// Judges one signed article for `ingest` (its admission seam), inside its transaction,
+/// writing nothing: a governance article must come from an admin of its whole scope,
+/// carry a readable Date, and not be by a key revoked there; any other article is
+/// checked against the revocations and members-only policies in force.
+pub fn check(
+    store: &Storer<'_>,
     trust: &TrustPolicy,
     article: &Article,
-    msgid: &str,
     groups: &[String],
     author: &str,
-) -> rusqlite::Result<Admission> {
-    let action = match article
-        .header_unfolded("Control")
-        .map(|c| Action::parse(&c))
-    {
-        Some(Err(refusal)) => return Ok(Admission::Refused(refusal)),
-        Some(Ok(Some(action))) => Some(action),
-        Some(Ok(None)) | None => None,
+) -> rusqlite::Result<Result<(), Refusal>> {
+    let action = match action_of(article) {
+        Err(refusal) => return Ok(Err(refusal)),
+        Ok(action) => action,
     };
     let Some(action) = action else {
         let Some(state) = cached_state(store, trust)? else {
-            return Ok(Admission::Article);
+            return Ok(Ok(()));
         };
         let date = date_of(article).unwrap_or(i64::MAX);
-        return Ok(match state.admits(groups, author, date, false) {
-            Ok(()) => Admission::Article,
-            Err(refusal) => Admission::Refused(refusal),
-        });
+        return Ok(state.admits(groups, author, date, false));
     };
-    let rows = store.governance_rows()?;
     if !admins::governs(trust, author, action.scope()) {
-        return Ok(Admission::Refused(Refusal::NotAdmin {
+        return Ok(Err(Refusal::NotAdmin {
             key: author.to_string(),
             scope: action.scope().to_string(),
         }));
     }
     let Some(date) = date_of(article) else {
-        return Ok(Admission::Refused(Refusal::NoDate));
+        return Ok(Err(Refusal::NoDate));
     };
-    if let Err(refusal) = state_from_rows(rows.clone(), trust).admits(groups, author, date, true) {
-        return Ok(Admission::Refused(refusal));
-    }
-    let row = GovernanceRow {
-        msgid: msgid.to_string(),
-        date,
-        signer: author.to_string(),
-        control: action.control(),
-    };
-    store.record_governance(&row)?;
-    if let Action::Revoke {
-        key, cancel: true, ..
-    } = &action
+    Ok(match cached_state(store, trust)? {
+        Some(state) => state.admits(groups, author, date, true),
+        None => Ok(()),
+    })
+}
+
+/// Carries out a governance article that [`check`] admitted (`ingest`'s control step):
+/// records it, withdraws what a counting `revoke ... cancel` names, and returns the
+/// groups to file it in: those of `groups` this node carries, else
+/// [`GOVERNANCE_GROUP`].
+pub fn record(
+    store: &mut Storer<'_>,
+    trust: &TrustPolicy,
+    article: &Article,
+    groups: &[String],
+    author: &str,
+) -> rusqlite::Result<Vec<String>> {
+    if let (Ok(Some(action)), Some(date), Some(msgid)) =
+        (action_of(article), date_of(article), article.message_id())
     {
-        let mut all = rows;
-        all.push(row);
-        let state = state_from_rows(all, trust);
-        if let Some(r) = state.revocations().iter().find(|r| r.id == msgid) {
-            withdraw_revoked(store, key, &r.scope)?;
+        let row = GovernanceRow {
+            msgid: msgid.to_string(),
+            date,
+            signer: author.to_string(),
+            control: action.control(),
+        };
+        store.record_governance(&row)?;
+        if let Action::Revoke {
+            key, cancel: true, ..
+        } = &action
+        {
+            let state = state_from_rows(store.governance_rows()?, trust);
+            if let Some(r) = state.revocations().iter().find(|r| r.id == msgid) {
+                withdraw_revoked(store, key, &r.scope)?;
+            }
         }
     }
     let mut filed = Vec::new();
@@ -185,7 +192,7 @@ pub fn admit(
     if filed.is_empty() {
         filed.push(GOVERNANCE_GROUP.to_string());
     }
-    Ok(Admission::Control(filed))
+    Ok(filed)
 }
 
 /// What the derived state depends on besides the rows: this node's admins.
