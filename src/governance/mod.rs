@@ -3,8 +3,9 @@
 //! members added and removed, groups made members-only or open, moderators named, keys
 //! revoked (retired or compromised, optionally withdrawing what they posted). Every node
 //! derives the same state from the same set of those articles, whatever order they came
-//! in (`state.rs` holds that rule, and only it), and `ingest` asks [`admit`] once per
-//! article.
+//! in (`state.rs` holds that rule, and only it). `ingest` asks [`check`] once per signed
+//! article (its admission seam, `ingest/admit.rs`) and has [`record`] carry out a
+//! governance article (its control step, `ingest/control.rs`).
 //!
 //! Refusals here never write a history row: whether an article is admitted depends on
 //! governance articles that may still be on their way (a member's first post can
