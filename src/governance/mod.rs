@@ -24,9 +24,7 @@ pub mod scope;
 pub mod state;
 
 #[cfg(test)]
-mod convergence_tests;
-#[cfg(test)]
-mod ingest_tests;
+mod tests;
 
 use crate::article::Article;
 use crate::sign::TrustPolicy;
