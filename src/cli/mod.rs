@@ -4,6 +4,7 @@
 mod local;
 pub mod man;
 mod peer;
+mod pipe;
 mod read;
 mod sneakernet;
 mod user;
@@ -321,7 +322,13 @@ impl Cli {
 }
 
 fn sync(home: &Home, args: SyncArgs) -> Result<()> {
+    // Before the lock, whose file would otherwise be the first thing found missing.
+    if !home.config_path().exists() {
+        return Err(crate::Error::NoHome(home.dir().to_path_buf()));
+    }
     let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
+    // Every link is closed: from here on only stdout is written.
+    pipe::end_quietly_on_closed_stdout();
     let failed = reports.iter().filter(|r| !r.ok()).count();
     for report in &reports {
         if !args.quiet || !report.ok() {
@@ -354,6 +361,9 @@ fn status(home: &Home, json: bool) -> Result<()> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if pipe::writes_to_no_socket(&cli.command) {
+        pipe::end_quietly_on_closed_stdout();
+    }
     let home = cli.home();
     match cli.command {
         Command::Init(args) => local::init(&home, args),

@@ -1,0 +1,113 @@
+//! The operator's experience (issue 20): what a new operator meets following the docs
+//! literally. One test (or a few) per numbered finding.
+
+#[path = "common/mesh.rs"]
+mod mesh;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use mesh::{TestNode, BIN};
+
+/// Finding 1: a second `serve` of a node is refused, whatever its `listen` says, and the
+/// refusal names the process that serves it.
+#[test]
+fn a_second_serve_of_a_node_is_refused_naming_the_first() {
+    let mut node = TestNode::new("solo");
+    node.start();
+    let pid = node.serve_pid();
+    // Same port: not "Address already in use" but who serves the node.
+    let same = node.run(&["serve"]);
+    assert_eq!(same.code, 1, "{same:#?}");
+    assert!(
+        same.stderr
+            .contains(&format!("already served by pid {pid}")),
+        "{same:#?}"
+    );
+    // Another port: refused all the same (two serves on one spool would relay twice).
+    let other = format!("127.0.0.1:{}", mesh::free_port());
+    node.set_config("listen", &format!("{other:?}"));
+    let moved = node.run(&["serve"]);
+    assert_eq!(moved.code, 1, "{moved:#?}");
+    assert!(
+        moved
+            .stderr
+            .contains(&format!("already served by pid {pid}")),
+        "{moved:#?}"
+    );
+    assert!(
+        std::net::TcpStream::connect(&other).is_err(),
+        "the refused serve listened on {other}"
+    );
+    node.stop();
+}
+
+/// Runs `newsmesh ARGS` with its stdout a pipe whose reading end is closed at once (what
+/// `| head -c1` does once it has its byte); returns its exit status and stderr.
+fn with_closed_stdout(node: &TestNode, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = node
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (child.wait().unwrap(), stderr)
+}
+
+/// Finding 2: every command that prints ends quietly on a closed pipe, as Unix tools do
+/// (killed by SIGPIPE, or exit 0), never a panic (exit 101).
+#[test]
+fn printing_commands_end_quietly_on_a_closed_pipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let a = TestNode::new("a");
+    let b = TestNode::new("b");
+    mesh::link(&a, &b);
+    a.post("piped", "a body\n");
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["peer", "list"],
+        &["groups"],
+        &["read", "mesh.test"],
+        &["key", "--node"],
+        &["user", "list"],
+        &["export"],
+        &["sync"],
+    ] {
+        let (status, stderr) = with_closed_stdout(&a, args);
+        let quiet = status.code() == Some(0) || status.signal() == Some(libc::SIGPIPE);
+        assert!(
+            quiet && !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?} on a closed pipe: {status:?}, stderr {stderr:?}"
+        );
+    }
+}
+
+/// Finding 6: `sync` on a missing home says what every other command says.
+#[test]
+fn sync_on_a_missing_home_says_there_is_no_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothere");
+    let out = Command::new(BIN)
+        .arg("--home")
+        .arg(&missing)
+        .arg("sync")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no newsmesh node at") && stderr.contains("newsmesh init"),
+        "{stderr}"
+    );
+    assert!(!missing.exists(), "sync created {}", missing.display());
+}
