@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod net;
 pub mod newslog;
 pub mod protocol;
+pub mod reader_names;
 pub mod relay;
 pub mod rnews;
 pub mod server;
