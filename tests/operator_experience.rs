@@ -111,3 +111,39 @@ fn sync_on_a_missing_home_says_there_is_no_node() {
     );
     assert!(!missing.exists(), "sync created {}", missing.display());
 }
+
+/// Finding 4: `post --supersedes` of another author's article, or of an id this node has
+/// not got, fails clearly (no node would honour it) and posts nothing; its own works.
+#[test]
+fn post_supersedes_only_its_own_authors_article() {
+    let node = TestNode::new("solo");
+    let old = node.post("original", "first version\n");
+    node.run(&["key", "--author", "bob", "--generate"]).ok();
+    let before = node.article_count();
+    let post = |args: &[&str]| {
+        let mut all = vec!["post", "-g", "mesh.test", "-s", "second"];
+        all.extend_from_slice(args);
+        node.run_with_stdin(&all, b"second version\n")
+    };
+    let stranger = post(&["--supersedes", &old, "--author", "bob"]);
+    assert_eq!(stranger.code, 1, "{stranger:#?}");
+    assert!(
+        stranger.stderr.contains("only its author can supersede it"),
+        "{stranger:#?}"
+    );
+    let unknown = post(&["--supersedes", "<nothere@newsmesh>"]);
+    assert_eq!(unknown.code, 1, "{unknown:#?}");
+    assert!(
+        unknown
+            .stderr
+            .contains("no article <nothere@newsmesh> on this node"),
+        "{unknown:#?}"
+    );
+    assert_eq!(
+        node.article_count(),
+        before,
+        "a refused post stored something"
+    );
+    let new = post(&["--supersedes", &old]).ok().stdout.trim().to_string();
+    assert!(node.has(&new) && !node.has(&old));
+}

@@ -117,6 +117,9 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
             format!("{user}@{}.invalid", node.name())
         });
+    if let Some(target) = &args.supersedes {
+        super::supersede::check_target(&node, target.trim(), &key)?;
+    }
     let supersedes: Vec<(&str, &str)> = args
         .supersedes
         .iter()

@@ -7,6 +7,7 @@ mod peer;
 mod pipe;
 mod read;
 mod sneakernet;
+mod supersede;
 mod user;
 
 use std::path::PathBuf;
@@ -274,7 +275,8 @@ pub struct PostArgs {
     /// Message-ID(s) this follows up (References).
     #[arg(long, value_name = "MESSAGE-ID")]
     pub references: Option<String>,
-    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere.
+    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere. Refused
+    /// (nothing posted) unless this node has it, signed by the --author key.
     #[arg(long, value_name = "MESSAGE-ID")]
     pub supersedes: Option<String>,
     /// Author identity to sign with.
