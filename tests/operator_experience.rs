@@ -147,3 +147,143 @@ fn post_supersedes_only_its_own_authors_article() {
     let new = post(&["--supersedes", &old]).ok().stdout.trim().to_string();
     assert!(node.has(&new) && !node.has(&old));
 }
+
+/// Finding 5: `peer add` refuses a key another peer has, the node's own key and an
+/// empty or spaced `--groups`, changing nothing; a neighbour that calls itself by
+/// another name gets a warning at sync.
+#[test]
+fn peer_add_refuses_keys_and_groups_it_cannot_use() {
+    let a = TestNode::new("a");
+    let b = TestNode::new("b");
+    mesh::link(&a, &b);
+    let before = std::fs::read_to_string(a.config_path()).unwrap();
+    let refused = |args: &[&str], says: &str| {
+        let run = a.run(args);
+        assert_eq!(run.code, 1, "{args:?}: {run:#?}");
+        assert!(run.stderr.contains(says), "{args:?}: {run:#?}");
+    };
+    let b_key = b.node_key();
+    let own = a.node_key();
+    refused(
+        &["peer", "add", "b2", &b_key],
+        "peer b already has this key",
+    );
+    refused(&["peer", "add", "me", &own], "this node's own key");
+    refused(
+        &[
+            "peer",
+            "add",
+            "c",
+            &TestNode::new("c").node_key(),
+            "--groups",
+            "",
+        ],
+        "--groups",
+    );
+    refused(
+        &[
+            "peer",
+            "add",
+            "c",
+            &TestNode::new("c").node_key(),
+            "--groups",
+            "mesh.* local.*",
+        ],
+        "without spaces",
+    );
+    assert_eq!(std::fs::read_to_string(a.config_path()).unwrap(), before);
+    assert!(a.run(&["peer", "list"]).ok().stdout.lines().count() == 1);
+
+    // A neighbour added under another name than its own: the sync works and warns.
+    let mut c = TestNode::new("gamma");
+    a.run(&[
+        "peer",
+        "add",
+        "c",
+        &c.node_key(),
+        "--address",
+        &c.addr.to_string(),
+    ])
+    .ok();
+    c.run(&["peer", "add", "a", &a.node_key()]).ok();
+    c.start();
+    let sync = a.run(&["sync", "--peer", "c"]);
+    assert_eq!(sync.code, 0, "{sync:#?}");
+    assert!(
+        sync.stderr.contains("peer c calls itself \"gamma\""),
+        "{sync:#?}"
+    );
+    c.stop();
+}
+
+/// Also expected: `peer edit NAME` changes one neighbour in place (comments kept), with
+/// the checks of `peer add`.
+#[test]
+fn peer_edit_changes_a_neighbour_in_place() {
+    let a = TestNode::new("a");
+    let b = TestNode::new("b");
+    a.run(&["peer", "add", "b", &b.node_key()]).ok();
+    a.run(&["peer", "add", "inn", "--nntp", "--hosts", "192.0.2.1"])
+        .ok();
+    a.append_config("# a note the operator keeps\n");
+    a.run(&[
+        "peer",
+        "edit",
+        "b",
+        "--address",
+        &b.addr.to_string(),
+        "--groups",
+        "mesh.*",
+        "--live",
+        "false",
+    ])
+    .ok();
+    a.run(&[
+        "peer",
+        "edit",
+        "inn",
+        "--hosts",
+        "192.0.2.1,192.0.2.2",
+        "--name",
+        "inn.example",
+    ])
+    .ok();
+    let list = a.run(&["peer", "list"]).ok().stdout;
+    assert_eq!(
+        list,
+        format!(
+            "b {} mesh.* {}\ninn.example passive * nntp hosts=192.0.2.1,192.0.2.2\n",
+            b.addr,
+            b.node_key()
+        )
+    );
+    let text = std::fs::read_to_string(a.config_path()).unwrap();
+    assert!(text.contains("# a note the operator keeps") && text.contains("live = false"));
+    // The checks of `peer add`, and nothing changes.
+    for (args, says) in [
+        (
+            &["peer", "edit", "b", "--groups", "a b"][..],
+            "without spaces",
+        ),
+        (&["peer", "edit", "b", "--key", &a.node_key()], "own key"),
+        (&["peer", "edit", "nobody", "--passive"], "no peer named"),
+        (&["peer", "edit", "b"], "nothing to change"),
+        (
+            &["peer", "edit", "b", "--hosts", "192.0.2.9"],
+            "--hosts is for",
+        ),
+    ] {
+        let run = a.run(args);
+        assert!(
+            run.code == 1 && run.stderr.contains(says),
+            "{args:?}: {run:#?}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(a.config_path()).unwrap(), text);
+    a.run(&["peer", "edit", "b", "--passive"]).ok();
+    assert!(a
+        .run(&["peer", "list"])
+        .ok()
+        .stdout
+        .starts_with("b passive mesh.* "));
+}

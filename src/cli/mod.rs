@@ -4,6 +4,8 @@
 mod local;
 pub mod man;
 mod peer;
+mod peer_checks;
+mod peer_edit;
 mod pipe;
 mod read;
 mod sneakernet;
@@ -15,7 +17,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::Result;
+
 use crate::home::Home;
+pub use peer_checks::warn_if_named_otherwise;
 
 /// A private, fully decentralized newsgroup mesh.
 ///
@@ -228,6 +232,9 @@ pub enum PeerCommand {
         #[arg(long, conflicts_with = "nntp")]
         no_live: bool,
     },
+    /// Change a neighbour in place (its place and comments in newsmesh.toml are kept):
+    /// only the options given change.
+    Edit(PeerEditArgs),
     /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
     /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.
     List,
@@ -236,6 +243,37 @@ pub enum PeerCommand {
         /// Its name.
         name: String,
     },
+}
+
+/// `peer edit`.
+#[derive(Debug, Args)]
+pub struct PeerEditArgs {
+    /// The neighbour's name now.
+    pub name: String,
+    /// Its new name (the Path identity it calls itself).
+    #[arg(long = "name", value_name = "NEW")]
+    pub rename: Option<String>,
+    /// Its node public key (a newsmesh node only).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Where its `serve` (or the news server) listens.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "passive")]
+    pub address: Option<String>,
+    /// Remove its address: it dials us, we never dial it.
+    #[arg(long)]
+    pub passive: bool,
+    /// Groups it gets from us (wildmat).
+    #[arg(long, value_name = "WILDMAT")]
+    pub groups: Option<String>,
+    /// A news server's addresses it may feed us from (comma-separated; replaces the list).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',')]
+    pub hosts: Option<Vec<std::net::IpAddr>>,
+    /// TLS on the link (a newsmesh node only): true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub tls: Option<bool>,
+    /// Live relay to it (a newsmesh node only): true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub live: Option<bool>,
 }
 
 /// `user ...`.

@@ -26,19 +26,24 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             if let Some(a) = &address {
                 check_address(a)?;
             }
+            super::peer_checks::check_groups(&groups)?;
             match node_key {
-                Some(key) if !nntp => edit::add_peer(
-                    &path,
-                    &PeerConfig {
-                        name,
-                        key: NodeKey::parse(&key)?,
-                        address,
-                        groups,
-                        tls: !no_tls,
-                        compress: true,
-                        live: !no_live,
-                    },
-                )?,
+                Some(key) if !nntp => {
+                    let key = NodeKey::parse(&key)?;
+                    super::peer_checks::check_key(home, &Config::load(&path)?, &name, &key)?;
+                    edit::add_peer(
+                        &path,
+                        &PeerConfig {
+                            name,
+                            key,
+                            address,
+                            groups,
+                            tls: !no_tls,
+                            compress: true,
+                            live: !no_live,
+                        },
+                    )?
+                }
                 _ => {
                     if address.is_none() && hosts.is_empty() {
                         return Err(Error::Invalid(
@@ -59,6 +64,10 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                     )?
                 }
             }
+            say_when_it_applies();
+        }
+        PeerCommand::Edit(args) => {
+            super::peer_edit::edit(home, &path, args)?;
             say_when_it_applies();
         }
         PeerCommand::List => {
@@ -95,7 +104,7 @@ pub(super) fn say_when_it_applies() {
 }
 
 /// `HOST:PORT` with a port number, or a usage error that says so.
-fn check_address(address: &str) -> Result<()> {
+pub(super) fn check_address(address: &str) -> Result<()> {
     match address
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse::<u16>().ok())

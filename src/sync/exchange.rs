@@ -47,7 +47,8 @@ async fn run(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
-    greeting(conn).await?;
+    let greeted_as = greeting(conn).await?;
+    crate::cli::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
     secure(node_key, peer, conn).await?;
     authenticate(node_key, peer, conn).await?;
     if peer.compress {

@@ -1,0 +1,50 @@
+//! What `peer add` and `peer edit` refuse before they touch newsmesh.toml, and the
+//! warning a sync gives when a neighbour calls itself by another name than ours for it.
+
+use crate::config::{Config, NodeKey};
+use crate::error::{Error, Result};
+use crate::home::Home;
+
+/// Refuses a node key that this node or another neighbour already has: the inbound
+/// session of that key would authenticate as whichever entry comes first.
+pub fn check_key(home: &Home, config: &Config, name: &str, key: &NodeKey) -> Result<()> {
+    if key.key() == &home.node_key()?.verifying_key() {
+        return Err(Error::Invalid(format!(
+            "{key} is this node's own key (`newsmesh key --node`): give the neighbour's, \
+             from `newsmesh key --node` on its machine"
+        )));
+    }
+    if let Some(other) = config
+        .peers
+        .iter()
+        .find(|p| p.key.key() == key.key() && p.name != name)
+    {
+        return Err(Error::Invalid(format!(
+            "peer {} already has this key: one node is one [[peer]] (`newsmesh peer remove {}` first)",
+            other.name, other.name
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an empty `--groups` or one with white space (a wildmat has none, and `peer
+/// list`'s columns are separated by spaces).
+pub fn check_groups(groups: &str) -> Result<()> {
+    if groups.is_empty() || groups.contains(char::is_whitespace) {
+        return Err(Error::Invalid(format!(
+            "--groups {groups:?} must be a wildmat without spaces, e.g. \"*\" or \"mesh.*,!mesh.test\""
+        )));
+    }
+    Ok(())
+}
+
+/// Warns (stderr) when the neighbour we call `name` greets as another node name: the
+/// name written into its Path entries, which is how loops are recognised.
+pub fn warn_if_named_otherwise(name: &str, greeted_as: Option<&str>) {
+    if let Some(own) = greeted_as.filter(|own| *own != name) {
+        tracing::warn!(
+            "peer {name} calls itself {own:?} ([node] name there): name it {own} here \
+             (`newsmesh peer edit {name} --name {own}`), so Path entries match"
+        );
+    }
+}
