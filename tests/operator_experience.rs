@@ -287,3 +287,49 @@ fn peer_edit_changes_a_neighbour_in_place() {
         .stdout
         .starts_with("b passive mesh.* "));
 }
+
+/// Finding 7: control messages live in internal `control.*` pseudo-groups that neither
+/// `groups`, `read` nor LIST ACTIVE show; `post`'s list of groups is `groups`'s.
+#[test]
+fn control_pseudo_groups_are_never_listed() {
+    let mut node = TestNode::new("solo");
+    let key = node.run(&["key"]).ok().stdout.trim().to_string();
+    node.append_config(&format!(
+        "\n[[control]]\ngroups = \"mesh.*\"\nauthors = [\"{key}\"]\n"
+    ));
+    node.run(&["newgroup", "mesh.new"]).ok();
+    let id = node.post("doomed", "to be cancelled\n");
+    node.run(&["cancel", &id]).ok();
+    assert!(
+        node.db()
+            .query_row(
+                "SELECT count(*) FROM groups WHERE name LIKE 'control.%'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap()
+            >= 2
+    );
+    let groups = node.run(&["groups"]).ok().stdout;
+    let names: Vec<&str> = groups.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(names, ["mesh.new", "mesh.test"], "{groups}");
+    let read = node.run(&["read"]).ok().stdout;
+    assert!(!read.contains("control."), "{read}");
+    let refused = node.run_with_stdin(&["post", "-g", "mesh.typo", "-s", "x"], b"x\n");
+    assert!(
+        refused
+            .stderr
+            .contains("its groups: mesh.new, mesh.test (create"),
+        "{refused:#?}"
+    );
+    node.start();
+    let mut reader = mesh::RawPeer::connect(&node);
+    reader.send(b"LIST ACTIVE\r\n");
+    assert!(reader.line().starts_with("215"));
+    let listed = String::from_utf8(reader.block()).unwrap();
+    assert!(
+        listed.contains("mesh.new") && !listed.contains("control."),
+        "{listed}"
+    );
+    node.stop();
+}

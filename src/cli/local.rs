@@ -67,10 +67,9 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
         if node.spool.group(group)?.is_none() {
             let carried: Vec<String> = node
                 .spool
-                .groups()?
+                .carried_groups()?
                 .into_iter()
                 .map(|g| g.name)
-                .filter(|name| !name.starts_with("control."))
                 .collect();
             return Err(Error::Invalid(format!(
                 "this node does not carry {group}; its groups: {} (create one with `newsmesh groups --add`)",
@@ -223,6 +222,11 @@ pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
                 "{name:?} is not a valid newsgroup name"
             )));
         }
+        if crate::spool::is_internal_group(&name) {
+            return Err(Error::Invalid(format!(
+                "{name}: control.* names are the node's own, where control messages are filed"
+            )));
+        }
         if !node.trust.covers(&name) {
             return Err(Error::Invalid(format!(
                 "no [[trust]] rule in {} covers {name}; add one first",
@@ -234,7 +238,7 @@ pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    for g in node.spool.groups()? {
+    for g in node.spool.carried_groups()? {
         println!("{} {} {} {}", g.name, g.count, g.low, g.high);
     }
     Ok(())

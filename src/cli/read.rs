@@ -38,7 +38,7 @@ pub fn run(home: &Home, args: ReadArgs) -> Result<()> {
 
 fn list_groups(node: &Node) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for g in node.spool.groups()? {
+    for g in node.spool.carried_groups()? {
         let _ = writeln!(out, "{:<40} {:>7} articles", g.name, g.count);
     }
     Ok(())

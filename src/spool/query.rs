@@ -190,6 +190,15 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
+    /// The groups operators and readers see (`groups`, `read`, LIST, NEWGROUPS): all but
+    /// the internal `control.*` pseudo-groups, which only file control messages (cancels,
+    /// newgroups, rmgroups) so that they relay and expire like articles.
+    pub fn carried_groups(&self) -> Result<Vec<GroupInfo>, SpoolError> {
+        let mut groups = self.groups()?;
+        groups.retain(|g| !is_internal_group(&g.name));
+        Ok(groups)
+    }
+
     /// Article numbers present in `group` between `from` and `to` inclusive.
     pub fn numbers(&self, group: &str, from: i64, to: i64) -> Result<Vec<i64>, SpoolError> {
         self.conn
@@ -420,4 +429,10 @@ mod tests {
             "mesh.a:1 mesh.b:2"
         );
     }
+}
+
+/// A `control.*` pseudo-group: where control messages are filed, never listed as a group
+/// this node carries.
+pub fn is_internal_group(name: &str) -> bool {
+    name == "control" || name.starts_with("control.")
 }
