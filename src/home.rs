@@ -146,10 +146,19 @@ impl Home {
             return Err(Error::AlreadyInitialised(self.dir.clone()));
         }
         let authors = self.dir.join("authors");
+        let existing = crate::files::existing_dir(&self.dir);
         std::fs::create_dir_all(&authors).map_err(|e| Error::io(&authors, e))?;
         for dir in [&self.dir, &authors] {
+            if dir == &self.dir && existing.as_ref().is_some_and(|d| !d.empty) {
+                // Not ours alone: its mode is the operator's (`open` warns while it is
+                // not private).
+                continue;
+            }
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR))
                 .map_err(|e| Error::io(dir, e))?;
+        }
+        if let Some(d) = existing {
+            crate::files::say_how_the_mode_was_treated(&self.dir, &d, PRIVATE_DIR);
         }
         create_private(&self.spool_path())?;
         sign::generate_secret(&self.node_key_path())?;

@@ -333,3 +333,90 @@ fn control_pseudo_groups_are_never_listed() {
     );
     node.stop();
 }
+
+/// The FILES section of the man page (generated page, as shipped).
+fn man_files_section() -> String {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/newsmesh.1")).unwrap();
+    let start = page.find(".SH FILES").expect("a FILES section");
+    let end = page[start + 1..]
+        .find(".SH ")
+        .map_or(page.len(), |e| start + 1 + e);
+    page[start..end].to_string()
+}
+
+/// Finding 8: the `export` batch is private (0600); `init` into a directory that holds
+/// other files leaves its mode and says so; every file a serving node keeps in its home
+/// is in the man page's FILES.
+#[test]
+fn files_are_private_and_all_documented() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut hub = TestNode::new("hub");
+    let mut nat = TestNode::new("nat");
+    mesh::link_passive_live(&hub, &nat);
+    hub.post("exported", "on a stick\n");
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("stick.batch");
+    hub.run(&["export", "--to", "nat", "--file", batch.to_str().unwrap()])
+        .ok();
+    assert_eq!(mode(&batch), 0o600);
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("notes.txt"), "mine\n").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let init = Command::new(BIN)
+        .arg("--home")
+        .arg(&shared)
+        .args(["init", "--name", "shared"])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    assert_eq!(
+        mode(&shared),
+        0o755,
+        "init changed the mode of a directory it shares"
+    );
+    let said = String::from_utf8_lossy(&init.stderr);
+    assert!(said.contains("mode 0755 was left as it is"), "{said}");
+    assert_eq!(mode(&shared.join("newsmesh.toml")), 0o600);
+
+    hub.start();
+    nat.start();
+    let files = || {
+        let mut names = std::collections::BTreeSet::new();
+        for home in [hub.home(), nat.home()] {
+            for entry in std::fs::read_dir(home).unwrap() {
+                names.insert(entry.unwrap().file_name().to_string_lossy().into_owned());
+            }
+        }
+        names
+    };
+    assert!(
+        mesh::wait_until(std::time::Duration::from_secs(30), || {
+            let f = files();
+            f.contains("live.state") && f.contains("live-in.state") && f.contains("serve.state")
+        }),
+        "{:?}",
+        files()
+    );
+    let section = man_files_section();
+    for name in files() {
+        // SQLite's own companions of spool.db.
+        if name.starts_with("spool.db-") {
+            continue;
+        }
+        let shown = name.replace('-', "\\-");
+        let listed = section
+            .lines()
+            .filter(|l| l.starts_with(".I "))
+            .any(|l| l.contains(&name) || l.contains(&shown));
+        assert!(
+            listed,
+            "{name} is in a node home but not in the man page's FILES"
+        );
+    }
+    hub.stop();
+    nat.stop();
+}

@@ -2,6 +2,7 @@
 //! each refused article by its Message-ID and reason (stderr and the article log).
 
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
@@ -31,7 +32,16 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
         0
     };
     let sink: Box<dyn Write> = match &file {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?),
+        // Private like everything the node keeps: a batch may carry restricted groups.
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(crate::files::PRIVATE_FILE)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::new(sink);
