@@ -420,3 +420,40 @@ fn files_are_private_and_all_documented() {
     hub.stop();
     nat.stop();
 }
+
+/// Whether `node`'s status says its live link to `peer` is up.
+fn live_link_up(node: &TestNode, peer: &str) -> bool {
+    let json = node.run(&["status", "--json"]).ok().stdout;
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    status["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == peer)
+        .is_some_and(|p| p["live"]["up"] == true)
+}
+
+/// Finding 9: `status` notices a live link whose neighbour was killed with -9 within
+/// seconds (the link watches the quiet connection), not at the next keepalive (100 s
+/// with the default idle timeout).
+#[test]
+fn status_notices_a_dead_live_link_at_once() {
+    let mut a = TestNode::new("a");
+    let mut b = TestNode::new("b");
+    mesh::link_live(&a, &b);
+    a.start();
+    b.start();
+    assert!(
+        mesh::wait_until(std::time::Duration::from_secs(30), || live_link_up(&a, "b")),
+        "the live link never came up"
+    );
+    b.kill9();
+    // Far below the keepalive interval (idle_timeout_secs / 3 = 100 s).
+    assert!(
+        mesh::wait_until(std::time::Duration::from_secs(30), || !live_link_up(
+            &a, "b"
+        )),
+        "status still says the link to a killed neighbour is up"
+    );
+    a.stop();
+}
