@@ -457,3 +457,30 @@ fn status_notices_a_dead_live_link_at_once() {
     );
     a.stop();
 }
+
+/// Finding 11 and "also expected": `user add` says what the config holds (Argon2id, as
+/// written) and refuses a password shorter than 8 characters.
+#[test]
+fn user_add_documents_its_hash_and_wants_a_real_password() {
+    let node = TestNode::new("solo");
+    let help = node.run(&["user", "add", "--help"]).ok().stdout;
+    assert!(
+        help.contains("Argon2id") && !help.contains("SHA-256"),
+        "{help}"
+    );
+    let man =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/newsmesh.1")).unwrap();
+    assert!(!man.contains("salted SHA\\-256 hash. Prints"), "man page");
+    let short = node.run_with_stdin(&["user", "add", "ann"], b"ab\n");
+    assert_eq!(short.code, 1, "{short:#?}");
+    assert!(short.stderr.contains("at least 8"), "{short:#?}");
+    let users = |text: String| text.lines().filter(|l| *l == "[[user]]").count();
+    assert_eq!(
+        users(std::fs::read_to_string(node.config_path()).unwrap()),
+        0
+    );
+    node.run_with_stdin(&["user", "add", "ann"], b"correct horse\n")
+        .ok();
+    let text = std::fs::read_to_string(node.config_path()).unwrap();
+    assert!(text.contains("password_hash = \"$argon2id$"), "{text}");
+}

@@ -281,7 +281,8 @@ pub struct PeerEditArgs {
 pub enum UserCommand {
     /// Add a user: reads the password from stdin (first line; asked without echo on a
     /// terminal), creates the author key authors/NAME.key (or reuses it) and appends a
-    /// `[[user]]` entry with a salted SHA-256 hash. Prints the user's author public key.
+    /// `[[user]]` entry with its Argon2id hash. Prints the user's author public key.
+    /// Passwords have at least 8 characters.
     Add {
         /// The AUTHINFO user name (letters, digits, '.', '-', '_').
         name: String,

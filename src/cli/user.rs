@@ -30,6 +30,10 @@ pub fn run(home: &Home, cmd: UserCommand) -> Result<()> {
     }
 }
 
+/// The shortest password `user add` takes: AUTHINFO is guessed online, slowly (Argon2id
+/// and the per-address limits), but "ab" would still fall at once.
+const MIN_PASSWORD_CHARS: usize = 8;
+
 fn add(home: &Home, name: &str) -> Result<()> {
     if !is_valid_user_name(name) {
         return Err(Error::Invalid(format!(
@@ -45,6 +49,12 @@ fn add(home: &Home, name: &str) -> Result<()> {
     let password = read_password()?;
     if password.is_empty() {
         return Err(Error::Invalid("empty password; no user added".into()));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::Invalid(format!(
+            "the password has {} characters; at least {MIN_PASSWORD_CHARS}; no user added",
+            password.chars().count()
+        )));
     }
     // The user's author key: reuse one made earlier (`key --generate --author NAME`).
     let key_path = home.author_key_path(name);
