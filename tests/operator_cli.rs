@@ -379,4 +379,20 @@ fn a_mesh_peer_that_is_a_plain_news_server_gets_a_hint() {
     run.stdout_has("status=failed")
         .stdout_has("[[nntp_peer]]")
         .stdout_has("peer add inn --nntp");
+    // The man page quotes this failure (PEERING WITH INN): in the words sync uses today.
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/newsmesh.1")).unwrap();
+    let section = &page[page.find(".SH PEERING WITH INN").unwrap()..];
+    let quoted = &section[section.find("fails with").unwrap()..];
+    let quoted = &quoted[..quoted.find(')').unwrap()];
+    let fragments: Vec<String> = quoted
+        .split("\\fB")
+        .skip(1)
+        .map(|f| f.split("\\fR").next().unwrap().replace("\\-", "-"))
+        .filter(|f| !f.starts_with("peer add"))
+        .collect();
+    assert!(!fragments.is_empty(), "{quoted}");
+    for fragment in fragments {
+        run.stdout_has(&fragment);
+    }
 }
