@@ -484,3 +484,51 @@ fn user_add_documents_its_hash_and_wants_a_real_password() {
     let text = std::fs::read_to_string(node.config_path()).unwrap();
     assert!(text.contains("password_hash = \"$argon2id$"), "{text}");
 }
+
+/// Finding 14: the man page's SYNOPSIS shows the value of every global option, its
+/// ENVIRONMENT every variable an option reads (as `--help` shows it), and `demo` refuses
+/// a `--home` it would not use. (The contrib units' man page install step is checked by
+/// `contrib_systemd_units_pass_systemd_analyze_verify`.)
+#[test]
+fn the_man_page_shows_what_help_shows() {
+    use clap::CommandFactory;
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/newsmesh.1")).unwrap();
+    let synopsis = &page[page.find(".SH SYNOPSIS").unwrap()..page.find(".SH DESCRIPTION").unwrap()];
+    let command = newsmesh::cli::Cli::command();
+    for arg in command.get_arguments() {
+        if let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) {
+            let shown = format!("\\-\\-{long}\\fR \\fI{}", names[0]);
+            assert!(
+                synopsis.contains(&shown),
+                "SYNOPSIS lacks {shown}: {synopsis}"
+            );
+        }
+    }
+    let environment = &page[page.find(".SH ENVIRONMENT").expect("ENVIRONMENT")..];
+    let environment = &environment[..environment[1..].find(".SH ").unwrap()];
+    let mut vars = vec!["NEWSMESH_HOME".to_string()];
+    for sub in command.get_subcommands() {
+        for arg in sub.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                vars.push(env.to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(vars.iter().any(|v| v == "NEWSMESH_FROM"));
+    for var in vars {
+        assert!(
+            environment.contains(&format!(".B {var}")),
+            "{var} is not in the man page's ENVIRONMENT"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Command::new(BIN)
+        .arg("--home")
+        .arg(dir.path())
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert_eq!(demo.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&demo.stderr).contains("leave out --home"));
+}

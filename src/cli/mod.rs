@@ -428,7 +428,16 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export { to, groups, file } => sneakernet::export(&home, to, &groups, file),
         Command::Import { file } => sneakernet::import(&home, file),
         Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),
-        Command::Demo { dir } => crate::demo::run(dir.as_deref()),
+        Command::Demo { dir } => {
+            if cli.home.is_some() {
+                return Err(crate::Error::Invalid(
+                    "demo builds its own nodes and uses no home: leave out --home \
+                     (--dir DIR keeps the demo's nodes)"
+                        .into(),
+                ));
+            }
+            crate::demo::run(dir.as_deref())
+        }
         Command::Status { json } => status(&home, json),
     }
 }
