@@ -532,3 +532,49 @@ fn the_man_page_shows_what_help_shows() {
     assert_eq!(demo.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&demo.stderr).contains("leave out --home"));
 }
+
+/// Finding 15: feedback where there was none or a wrong one: `sync` with nobody to dial,
+/// `read` of an empty group, an edit when no serve runs, a sync refused at connect.
+#[test]
+fn commands_say_what_happened_when_nothing_did() {
+    let mut a = TestNode::new("a");
+    let sync = a.run(&["sync"]).ok();
+    assert!(sync.stderr.contains("no neighbour to dial"), "{sync:#?}");
+    assert!(a.run(&["sync", "-q"]).ok().stderr.is_empty());
+    let read = a.run(&["read", "mesh.test"]).ok();
+    assert!(
+        read.stdout.is_empty() && read.stderr.contains("no articles"),
+        "{read:#?}"
+    );
+    let b = TestNode::new("b");
+    // Nothing listens at b's address: refused at connect.
+    let added = a
+        .run(&[
+            "peer",
+            "add",
+            "b",
+            &b.node_key(),
+            "--address",
+            &b.addr.to_string(),
+        ])
+        .ok();
+    assert!(
+        added.stderr.contains("no `newsmesh serve` runs"),
+        "{added:#?}"
+    );
+    let refused = a.run(&["sync"]);
+    assert_eq!(refused.code, 1, "{refused:#?}");
+    let line = mesh::SyncLine::parse(refused.stdout.lines().next().unwrap());
+    assert_eq!(line.get("status"), "failed");
+    assert_eq!(line.get("tls"), "no", "{}", line.raw);
+    a.start();
+    let pid = a.serve_pid();
+    let removed = a.run(&["peer", "remove", "b"]).ok();
+    assert!(
+        removed
+            .stderr
+            .contains(&format!("running `newsmesh serve` (pid {pid}) applies it")),
+        "{removed:#?}"
+    );
+    a.stop();
+}

@@ -370,6 +370,11 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
     let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
     // Every link is closed: from here on only stdout is written.
     pipe::end_quietly_on_closed_stdout();
+    if reports.is_empty() && !args.quiet {
+        eprintln!(
+            "no neighbour to dial: none has an address (`newsmesh peer list`; passive ones              dial us); nothing exchanged"
+        );
+    }
     let failed = reports.iter().filter(|r| !r.ok()).count();
     for report in &reports {
         if !args.quiet || !report.ok() {

@@ -64,11 +64,11 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                     )?
                 }
             }
-            say_when_it_applies();
+            say_when_it_applies(home);
         }
         PeerCommand::Edit(args) => {
             super::peer_edit::edit(home, &path, args)?;
-            say_when_it_applies();
+            say_when_it_applies(home);
         }
         PeerCommand::List => {
             let config = Config::load(&path)?;
@@ -87,7 +87,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             } else {
                 edit::remove_peer(&path, &name)?;
             }
-            say_when_it_applies();
+            say_when_it_applies(home);
         }
     }
     Ok(())
@@ -95,12 +95,19 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
 
 /// Tells the operator when an edit of newsmesh.toml takes effect: on stderr, since
 /// stdout of some commands is read by scripts (`user add` prints the author key).
-pub(super) fn say_when_it_applies() {
-    eprintln!(
-        "newsmesh.toml updated: a running `newsmesh serve` applies it within {} s \
-         (at once on SIGHUP), no restart needed",
-        2 * crate::server::live::POLL_INTERVAL.as_secs()
-    );
+pub(super) fn say_when_it_applies(home: &Home) {
+    match crate::status::running(home) {
+        Some(serve) => eprintln!(
+            "newsmesh.toml updated: the running `newsmesh serve` (pid {}) applies it within \
+             {} s (at once on SIGHUP), no restart needed",
+            serve.pid,
+            2 * crate::server::live::POLL_INTERVAL.as_secs()
+        ),
+        None => eprintln!(
+            "newsmesh.toml updated; no `newsmesh serve` runs for this node: the next one \
+             uses it (and `sync` does now)"
+        ),
+    }
 }
 
 /// `HOST:PORT` with a port number, or a usage error that says so.

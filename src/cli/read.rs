@@ -50,6 +50,10 @@ fn list_articles(node: &Node, group: &str) -> Result<()> {
         .group(group)?
         .ok_or_else(|| Error::NotFound(format!("no group {group} on this node")))?;
     let rows = node.spool.overview(group, info.low, info.high)?;
+    if rows.is_empty() {
+        // On stderr: stdout stays the (empty) listing scripts read.
+        eprintln!("{group} has no articles on this node yet");
+    }
     let mut out = std::io::stdout().lock();
     for (depth, row) in threaded(&rows) {
         let date = chrono::DateTime::from_timestamp(row.posted, 0)

@@ -24,7 +24,7 @@ pub fn run(home: &Home, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Remove { name } => {
             edit::remove_user(&path, &name)?;
-            super::peer::say_when_it_applies();
+            super::peer::say_when_it_applies(home);
             Ok(())
         }
     }
@@ -75,7 +75,7 @@ fn add(home: &Home, name: &str) -> Result<()> {
             author_key: format!("authors/{name}.key"),
         },
     )?;
-    super::peer::say_when_it_applies();
+    super::peer::say_when_it_applies(home);
     println!("{}", public_key_text(&key.verifying_key()));
     Ok(())
 }

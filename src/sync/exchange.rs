@@ -28,7 +28,8 @@ pub async fn exchange(
     peer: &PeerConfig,
     report: &mut PeerReport,
 ) -> Result<()> {
-    report.tls = peer.tls;
+    // `tls=yes` only once the link runs over TLS (a sync refused at connect did not).
+    report.tls = false;
     let deadline = Deadline::start(&node.config.limits);
     let limits = node.config.limits.clone();
     let mut conn = deadline
@@ -50,6 +51,7 @@ async fn run(
     let greeted_as = greeting(conn).await?;
     crate::cli::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
     secure(node_key, peer, conn).await?;
+    report.tls = peer.tls;
     authenticate(node_key, peer, conn).await?;
     if peer.compress {
         compress(conn).await?;
