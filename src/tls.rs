@@ -207,7 +207,8 @@ impl ServerCertVerifier for PinnedServerKey {
         let key = presented(end_entity)?;
         if key != self.expected {
             return Err(wrong_key(format!(
-                "the peer presented node key {}, but the config expects {}",
+                "the peer presented node key {}, but the config expects {} (the neighbour's \
+                 `newsmesh key --node`; the key `newsmesh key` prints is an author key)",
                 crate::sign::public_key_text(&key),
                 crate::sign::public_key_text(&self.expected)
             )));

@@ -578,3 +578,59 @@ fn commands_say_what_happened_when_nothing_did() {
     );
     a.stop();
 }
+
+/// Finding 16: errors that say what to do.
+#[test]
+fn errors_say_what_to_do() {
+    let a = TestNode::new("a");
+    let mut b = TestNode::new("b");
+    let failed = |run: mesh::Run, says: &str| {
+        assert!(
+            run.code != 0 && run.stderr.contains(says),
+            "{says}: {run:#?}"
+        );
+    };
+    // An author key where a node key belongs: ours is refused at once...
+    let own_author = a.run(&["key"]).ok().stdout.trim().to_string();
+    failed(
+        a.run(&["peer", "add", "b", &own_author]),
+        "newsmesh key --node",
+    );
+    // ... a neighbour's shows at the sync, with the same hint.
+    let b_author = b.run(&["key"]).ok().stdout.trim().to_string();
+    a.run(&[
+        "peer",
+        "add",
+        "b",
+        &b_author,
+        "--address",
+        &b.addr.to_string(),
+        "--no-live",
+    ])
+    .ok();
+    b.run(&["peer", "add", "a", &a.node_key()]).ok();
+    b.start();
+    let sync = a.run(&["sync"]);
+    assert!(sync.stdout.contains("newsmesh key --node"), "{sync:#?}");
+    // A missing author identity.
+    failed(
+        a.run(&["key", "--author", "ann"]),
+        "newsmesh key --author ann --generate",
+    );
+    // A newgroup no [[control]] rule allows: the rule to add.
+    let newgroup = a.run(&["newgroup", "mesh.new"]);
+    failed(newgroup.clone(), "[[control]] groups = \"mesh.new\"");
+    assert!(newgroup.stderr.contains(&own_author), "{newgroup:#?}");
+    // The port taken by another program: where to change it.
+    let taken = std::net::TcpListener::bind(a.addr).unwrap();
+    failed(a.run(&["serve"]), "[node] listen");
+    drop(taken);
+    // An IHAVE from an address no [[nntp_peer]] lists: the peer add that would.
+    let mut feeder = mesh::RawPeer::connect(&b);
+    let answer = feeder.cmd("IHAVE <x@example>");
+    assert!(
+        answer.starts_with("480") && answer.contains("--nntp --hosts 127.0.0.1"),
+        "{answer}"
+    );
+    b.stop();
+}

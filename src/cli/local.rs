@@ -47,6 +47,14 @@ pub fn key(home: &Home, args: KeyArgs) -> Result<()> {
         crate::home::check_author_name(&args.author)?;
         crate::sign::generate_secret(&home.author_key_path(&args.author))?
     } else {
+        if !home.author_key_path(&args.author).exists() {
+            crate::home::check_author_name(&args.author)?;
+            return Err(Error::NotFound(format!(
+                "no author identity {name:?} on this node; create it with \
+                 `newsmesh key --author {name} --generate`",
+                name = args.author
+            )));
+        }
         home.author_key(&args.author)?
     };
     println!("{}", public_key_text(&key.verifying_key()));
@@ -296,6 +304,15 @@ pub fn group_control(
     }
     let mut node = home.open()?;
     let key = home.author_key(author)?;
+    // Refused here, with the rule that would allow it, rather than by ingest below.
+    if let Err(why) = node.trust.allows_control(group, &key.verifying_key()) {
+        return Err(Error::Refused(format!(
+            "{why}; to let this author key do it, add to {}: [[control]] groups = \"{group}\" \
+             authors = [\"{}\"] (each on its own line)",
+            home.config_path().display(),
+            public_key_text(&key.verifying_key())
+        )));
+    }
     let subject = format!("cmsg {verb} {group}");
     let control = format!("{verb} {group}");
     let body = match verb {

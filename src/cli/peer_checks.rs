@@ -14,6 +14,12 @@ pub fn check_key(home: &Home, config: &Config, name: &str, key: &NodeKey) -> Res
              from `newsmesh key --node` on its machine"
         )));
     }
+    if let Some(author) = own_author_named_by(home, key) {
+        return Err(Error::Invalid(format!(
+            "{key} is the author key {author:?} of this node, not a neighbour's node key: \
+             give the neighbour's `newsmesh key --node` (`newsmesh key` prints an author key)"
+        )));
+    }
     if let Some(other) = config
         .peers
         .iter()
@@ -25,6 +31,17 @@ pub fn check_key(home: &Home, config: &Config, name: &str, key: &NodeKey) -> Res
         )));
     }
     Ok(())
+}
+
+/// The name of this node's author identity whose public key is `key`, if any.
+fn own_author_named_by(home: &Home, key: &NodeKey) -> Option<String> {
+    let dir = std::fs::read_dir(home.dir().join("authors")).ok()?;
+    dir.flatten().find_map(|entry| {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let name = file.strip_suffix(".key")?.to_string();
+        let secret = home.author_key(&name).ok()?;
+        (&secret.verifying_key() == key.key()).then_some(name)
+    })
 }
 
 /// Refuses an empty `--groups` or one with white space (a wildmat has none, and `peer

@@ -12,6 +12,7 @@
 
 mod admission;
 mod feed;
+mod hints;
 pub mod live;
 mod reader;
 mod session;
