@@ -634,3 +634,37 @@ fn errors_say_what_to_do() {
     );
     b.stop();
 }
+
+/// Finding 17: `read '<id>'` of an article that is gone says what happened to it.
+#[test]
+fn read_of_a_gone_article_says_what_happened() {
+    let node = TestNode::new("solo");
+    let cancelled = node.post("regretted", "oops\n");
+    node.run(&["cancel", &cancelled]).ok();
+    let run = node.run(&["read", &cancelled]);
+    assert!(
+        run.code == 1 && run.stderr.contains("was cancelled by its author"),
+        "{run:#?}"
+    );
+    let expired = node.post("old news", "soon gone\n");
+    node.append_config("\n[[expire.rule]]\ngroups = \"mesh.test\"\ndays = 0\n");
+    // It arrived a day ago (expire removes what arrived before now minus the days).
+    rusqlite::Connection::open(node.spool_path())
+        .unwrap()
+        .execute(
+            "UPDATE articles SET arrived = arrived - 86400 WHERE msgid = ?1",
+            [&expired],
+        )
+        .unwrap();
+    node.run(&["expire"]).ok();
+    let run = node.run(&["read", &expired]);
+    assert!(
+        run.code == 1 && run.stderr.contains("expired here"),
+        "{run:#?}"
+    );
+    let run = node.run(&["read", "<never@example>"]);
+    assert!(
+        run.code == 1 && run.stderr.contains("never seen here"),
+        "{run:#?}"
+    );
+}

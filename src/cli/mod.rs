@@ -1,6 +1,7 @@
 //! The command line: clap definitions (also the source of `man/newsmesh.1`) and dispatch
 //! to one small function per command.
 
+mod gone;
 mod local;
 pub mod man;
 mod peer;

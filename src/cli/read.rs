@@ -15,13 +15,10 @@ pub fn run(home: &Home, args: ReadArgs) -> Result<()> {
     let node = home.open()?;
     match (args.target, args.number) {
         (None, _) => list_groups(&node),
-        (Some(id), None) if id.starts_with('<') => {
-            let stored = node
-                .spool
-                .article(&id)?
-                .ok_or_else(|| Error::NotFound(format!("no article {id} on this node")))?;
-            show(&node, &stored)
-        }
+        (Some(id), None) if id.starts_with('<') => match node.spool.article(&id)? {
+            Some(stored) => show(&node, &stored),
+            None => Err(Error::NotFound(super::gone::why_not_here(&node, &id)?)),
+        },
         (Some(id), Some(_)) if id.starts_with('<') => Err(Error::Invalid(
             "give either a '<message-id>' or GROUP NUMBER".into(),
         )),

@@ -172,6 +172,18 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
+    /// History status, reason and first-seen time (Unix seconds) of a Message-ID: what
+    /// `read` says of an article that is not (or no longer) here.
+    pub fn history_seen(&self, msgid: &str) -> Result<Option<(String, String, i64)>, SpoolError> {
+        self.conn
+            .prepare_cached("SELECT status, reason, seen FROM history WHERE msgid = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![msgid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// One group.
     pub fn group(&self, name: &str) -> Result<Option<GroupInfo>, SpoolError> {
         self.conn
