@@ -668,3 +668,49 @@ fn read_of_a_gone_article_says_what_happened() {
         "{run:#?}"
     );
 }
+
+/// Runs `newsmesh ARGS` on `node` under a pseudo-terminal (`script`), as a person at a
+/// terminal would; everything it wrote, stdout and stderr together.
+fn on_a_terminal(node: &TestNode, args: &str) -> String {
+    let shell = format!("{} --home {} {args}", BIN, node.home().display());
+    let out = Command::new("script")
+        .args(["-qec", &shell, "/dev/null"])
+        .env("USER", "tester")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Also expected: long `sync`, `import` and `export` show progress on a terminal, and
+/// nothing of it under cron (no terminal) or `-q`.
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let a = TestNode::new("a");
+    let mut b = TestNode::new("b");
+    mesh::link(&a, &b);
+    for i in 0..3 {
+        a.post(&format!("article {i}"), "body\n");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let batch = dir.path().join("all.batch");
+    let batch_arg = batch.display().to_string();
+    let export = on_a_terminal(&a, &format!("export --file {batch_arg}"));
+    assert!(export.contains("export: 1 articles"), "{export:?}");
+    let import = on_a_terminal(&b, &format!("import {batch_arg}"));
+    assert!(import.contains("import: imported=3"), "{import:?}");
+    b.start();
+    let sync = on_a_terminal(&a, "sync");
+    assert!(sync.contains("sync: b (1 of 1)..."), "{sync:?}");
+    let quiet = on_a_terminal(&a, "sync -q");
+    assert!(!quiet.contains("sync: b"), "{quiet:?}");
+    // Without a terminal (cron, scripts): none of it.
+    let piped = a.run(&["sync"]).ok();
+    assert!(
+        !piped.stderr.contains("sync: b") && !piped.stderr.contains('\x1b'),
+        "{piped:#?}"
+    );
+    let piped = a.run(&["export", "--file", &batch_arg]).ok();
+    assert!(!piped.stderr.contains("export: "), "{piped:#?}");
+    b.stop();
+}

@@ -8,6 +8,7 @@ mod peer;
 mod peer_checks;
 mod peer_edit;
 mod pipe;
+mod progress;
 mod read;
 mod sneakernet;
 mod supersede;
@@ -158,7 +159,8 @@ pub struct SyncArgs {
     /// Only this peer.
     #[arg(long, value_name = "NAME")]
     pub peer: Option<String>,
-    /// Quiet: print only the lines of peers that failed (for cron).
+    /// Quiet: print only the lines of peers that failed (for cron), and no progress line
+    /// (shown on a terminal only, like import's and export's).
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// After each peer's line, one line per refused article:
@@ -368,7 +370,11 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
     if !home.config_path().exists() {
         return Err(crate::Error::NoHome(home.dir().to_path_buf()));
     }
-    let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
+    let mut progress = progress::Progress::new(args.quiet);
+    let reports = crate::sync::sync_all_telling(home, args.peer.as_deref(), &mut |i, n, peer| {
+        progress.show(|| format!("sync: {peer} ({i} of {n})..."), true);
+    })?;
+    progress.done();
     // Every link is closed: from here on only stdout is written.
     pipe::end_quietly_on_closed_stdout();
     if reports.is_empty() && !args.quiet {

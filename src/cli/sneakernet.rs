@@ -49,6 +49,8 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
         .as_ref()
         .map_or("<stdout>".into(), |p| p.display().to_string());
     let (mut count, mut bytes, mut last) = (0u64, 0u64, after);
+    // Not over the batch itself when it goes to a terminal's stdout.
+    let mut progress = super::progress::Progress::new(file.is_none());
     loop {
         let arrivals = node.spool.arrivals_since(last, CHUNK)?;
         let Some(end) = arrivals.last().map(|a| a.seq) else {
@@ -66,6 +68,7 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
                 write_article(&mut out, &stored.raw).map_err(|e| Error::io(&where_, e))?;
                 count += 1;
                 bytes += stored.raw.len() as u64;
+                progress.show(|| format!("export: {count} articles, {bytes} bytes"), false);
             }
         }
         last = end;
@@ -78,6 +81,7 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(path, e))?;
     }
+    progress.done();
     if let Some(name) = &mark_name {
         marks.push_seq = last;
         node.spool.set_marks(name, &marks)?;
@@ -98,6 +102,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
     let mut reader = BatchReader::new(input, max);
     let (mut imported, mut duplicates, mut refused) = (0u64, 0u64, 0u64);
     let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut progress = super::progress::Progress::new(false);
     let failure = loop {
         let (done, failure) = match reader.next_item() {
             Ok(Some(Item::Article(raw))) => {
@@ -107,6 +112,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
             Ok(Some(Item::TooLarge(size))) => {
                 // Skipped unread, so its Message-ID is not known.
                 let why = format!("{size} bytes, over [limits] max_article_bytes ({max})");
+                progress.done();
                 eprintln!("refused an article of {why}");
                 if let Some(log) = node.spool.news_log() {
                     log.append(&[LogEntry {
@@ -132,17 +138,23 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                     Verdict::Duplicate => duplicates += 1,
                     Verdict::Refused(why) => {
                         let id = claimed_message_id(raw, &rules.limits);
+                        progress.done();
                         eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
                         refused += 1;
                     }
                 }
             }
             pending.clear();
+            progress.show(
+                || format!("import: imported={imported} duplicates={duplicates} refused={refused}"),
+                false,
+            );
         }
         if done {
             break failure;
         }
     };
+    progress.done();
     println!("imported={imported} duplicates={duplicates} refused={refused}");
     match failure {
         Some(e) => Err(Error::Invalid(e.to_string())),
