@@ -368,6 +368,12 @@ impl Spool {
     }
 }
 
+/// A `control.*` pseudo-group: where control messages are filed, never listed as a group
+/// this node carries.
+pub fn is_internal_group(name: &str) -> bool {
+    name == "control" || name.starts_with("control.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{new_article, temp_spool};
@@ -441,10 +447,4 @@ mod tests {
             "mesh.a:1 mesh.b:2"
         );
     }
-}
-
-/// A `control.*` pseudo-group: where control messages are filed, never listed as a group
-/// this node carries.
-pub fn is_internal_group(name: &str) -> bool {
-    name == "control" || name.starts_with("control.")
 }
