@@ -50,8 +50,9 @@ pub fn key(home: &Home, args: KeyArgs) -> Result<()> {
         if !home.author_key_path(&args.author).exists() {
             crate::home::check_author_name(&args.author)?;
             return Err(Error::NotFound(format!(
-                "no author identity {name:?} on this node; create it with \
+                "no author identity {name:?} on this node ({} is missing); create it with \
                  `newsmesh key --author {name} --generate`",
+                home.author_key_path(&args.author).display(),
                 name = args.author
             )));
         }

@@ -30,7 +30,13 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             match node_key {
                 Some(key) if !nntp => {
                     let key = NodeKey::parse(&key)?;
-                    super::peer_checks::check_key(home, &Config::load(&path)?, &name, &key)?;
+                    let config = Config::load(&path)?;
+                    // A bad or taken name is refused first, by the edit itself.
+                    let taken = config.peer(&name).is_some()
+                        || config.nntp_peers.iter().any(|p| p.name == name);
+                    if crate::config::is_valid_node_name(&name) && !taken {
+                        super::peer_checks::check_key(home, &config, &name, &key)?;
+                    }
                     edit::add_peer(
                         &path,
                         &PeerConfig {

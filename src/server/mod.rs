@@ -385,6 +385,9 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         // One serve per node: claimed before binding, so a second one (whatever its
         // `listen`) is refused naming the first. For `newsmesh status` too; removed when
         // this block ends (after a clean stop).
+        if !home.config_path().exists() {
+            return Err(Error::NoHome(home.dir().to_path_buf()));
+        }
         let mut record = crate::status::ServeRecord::claim(home)?;
         let running = start(home, None).await?;
         tracing::info!("newsmesh serving on {}", running.addr);

@@ -42,9 +42,6 @@ impl ServeRecord {
     /// `listen` says, naming the process that holds it. The record says only the pid
     /// until [`ServeRecord::publish`] adds the addresses.
     pub fn claim(home: &Home) -> crate::error::Result<ServeRecord> {
-        if !home.config_path().exists() {
-            return Err(crate::error::Error::NoHome(home.dir().to_path_buf()));
-        }
         let path = home.serve_state_path();
         let state = ServeState {
             pid: std::process::id(),
