@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use newsmesh::spool::Spool;
-use newsmesh::testbed::{random_regular_graph, Link, Testbed};
+use newsmesh::testbed::{random_regular_graph, Link, Mesh};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -35,7 +35,7 @@ fn main() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let edges = random_regular_graph(nodes, 3, 1979);
     let started = Instant::now();
-    let mesh = Testbed::build(dir.path(), &refs, &edges, Link::Live).expect("mesh");
+    let mesh = Mesh::build(dir.path(), &refs, &edges, Link::Live).expect("mesh");
     println!(
         "built {nodes} nodes, {} live links, in {:.1} s",
         edges.len(),
@@ -43,9 +43,9 @@ fn main() {
     );
     // One reading connection per node, opened once: polling must not cost an open.
     let spools: Vec<Spool> = mesh
-        .homes
+        .nodes
         .iter()
-        .map(|home| Spool::open(&home.spool_path()).expect("spool"))
+        .map(|node| Spool::open(&node.spool_path()).expect("spool"))
         .collect();
     let deliver = |origin: usize, k: usize, what: &str| -> Option<Duration> {
         let posted = Instant::now();
@@ -82,10 +82,10 @@ fn main() {
     // Let the last acknowledgements settle before counting the logs.
     std::thread::sleep(Duration::from_secs(1));
     let transfers: usize = mesh
-        .homes
+        .nodes
         .iter()
-        .map(|home| {
-            let log = std::fs::read_to_string(home.news_log_path()).unwrap_or_default();
+        .map(|node| {
+            let log = std::fs::read_to_string(node.paths().news_log_path()).unwrap_or_default();
             log.lines()
                 .filter(|l| l.contains(" accepted ") || l.contains(" refused "))
                 .filter(|l| !l.contains(" peer=local"))

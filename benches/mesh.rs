@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use newsmesh::testbed::{random_regular_graph, Link, Testbed};
+use newsmesh::testbed::{random_regular_graph, Link, Mesh};
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -30,7 +30,7 @@ fn main() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let edges = random_regular_graph(nodes, 3, 1979);
     let started = Instant::now();
-    let mesh = Testbed::build(dir.path(), &refs, &edges, Link::FirstDials).expect("mesh");
+    let mesh = Mesh::build(dir.path(), &refs, &edges, Link::FirstDials).expect("mesh");
     println!(
         "built {nodes} nodes, {} links, in {:.1} s",
         edges.len(),

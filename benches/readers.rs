@@ -10,14 +10,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use newsmesh::compose::{compose, Draft};
-use newsmesh::home::{Home, DEFAULT_AUTHOR};
-use newsmesh::ingest::{ingest, Rules, Verdict};
+use newsmesh::home::DEFAULT_AUTHOR;
+use newsmesh::ingest::Verdict;
+use newsmesh::testbed::Node;
 
 const GROUPS: [&str; 4] = ["mesh.test", "mesh.bench.a", "mesh.bench.b", "mesh.bench.c"];
 
@@ -49,12 +49,12 @@ fn mb(kb: u64) -> f64 {
 }
 
 /// Fills a fresh node with `n` signed ~1 KB articles spread over [`GROUPS`].
-fn fill(home: &Home, n: u64) {
-    let mut node = home.open().expect("open node");
+fn fill(bench: &Node, n: u64) {
+    let mut node = bench.paths().open().expect("open node");
     for g in &GROUPS[1..] {
         node.spool.create_group(g, "benchmark group").unwrap();
     }
-    let key = home.author_key(DEFAULT_AUTHOR).unwrap();
+    let key = bench.paths().author_key(DEFAULT_AUTHOR).unwrap();
     let name = node.name().to_string();
     let body: String = (0..16)
         .map(|i| format!("line {i:02} of a benchmark article body, some sixty bytes long.\n"))
@@ -80,42 +80,9 @@ fn fill(home: &Home, n: u64) {
             })
             .collect();
         let raws: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
-        let rules = Rules {
-            node_name: &name,
-            limits: node.config.limits.article_limits(),
-            trust: &node.trust,
-            source: newsmesh::ingest::Source::Local,
-        };
-        let verdicts = ingest(&mut node.spool, &rules, &raws).unwrap();
+        let verdicts = bench.store(&raws).unwrap();
         assert!(verdicts.iter().all(|v| matches!(v, Verdict::Stored(_))));
         done += batch.len() as u64;
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM: the server's clean stop. SAFETY: kill(2) on our own child.
-        unsafe {
-            libc::kill(self.0.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -264,47 +231,26 @@ fn main() {
     let seconds = knob("READERS_SECONDS", 10);
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = Home::new(dir.path().join("node"));
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    home.init("bench", &addr.to_string()).expect("init");
+    let mut node = Node::at(dir.path(), "bench").expect("a port");
+    node.paths()
+        .init("bench", &node.addr.to_string())
+        .expect("init");
+    let addr = node.addr;
     // Every client comes from 127.0.0.1 and the idle ones never authenticate: lift the
     // per-address and unauthenticated limits (sized for strangers) to the client count.
-    let config = std::fs::read_to_string(home.config_path()).expect("read config");
     let lifted = format!("{}", clients + 10);
-    let config = config
-        .replace(
-            "max_unauthenticated_per_address = 8",
-            &format!("max_unauthenticated_per_address = {lifted}"),
-        )
-        .replace(
-            "max_unauthenticated_connections = 100",
-            &format!("max_unauthenticated_connections = {lifted}"),
-        );
-    std::fs::write(home.config_path(), config).expect("write config");
+    node.set_limit("max_unauthenticated_per_address", &lifted);
+    node.set_limit("max_unauthenticated_connections", &lifted);
     let t = Instant::now();
-    fill(&home, articles);
+    fill(&node, articles);
     println!(
         "readers: spool of {articles} signed articles in {} groups built in {:.1} s",
         GROUPS.len(),
         t.elapsed().as_secs_f64()
     );
 
-    let child = Command::new(env!("CARGO_BIN_EXE_newsmesh"))
-        .arg("--home")
-        .arg(home.dir())
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start newsmesh serve");
-    let pid = child.id();
-    let server = Server(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    node.start_with_env(&[("RUST_LOG", "warn")]);
+    let pid = node.serve_pid();
     std::thread::sleep(Duration::from_millis(200));
     let (rest, _) = rss_kb(pid);
     let threads_rest = status_field(pid, "Threads:");
@@ -355,7 +301,7 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(300));
     let (after, hwm) = rss_kb(pid);
-    drop(server);
+    node.stop();
 
     let requests = totals.requests.load(Ordering::Relaxed);
     let errors = totals.errors.load(Ordering::Relaxed);

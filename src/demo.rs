@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::sign;
-use crate::testbed::{Link, Testbed};
+use crate::testbed::{Link, Mesh};
 
 const NAMES: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 const MAX_ROUNDS: usize = 6;
@@ -42,12 +42,16 @@ fn demo(base: &Path) -> Result<()> {
         base.display()
     ));
     // Neighbours only: each node knows the one or two next to it, by name, node key and address.
-    let mesh = Testbed::build(base, &NAMES, &[(0, 1), (1, 2), (2, 3)], Link::BothDial)?;
+    let mesh = Mesh::build(base, &NAMES, &[(0, 1), (1, 2), (2, 3)], Link::BothDial)?;
     say("  each node has its own config, ed25519 node key, author key and SQLite spool;");
     say("  each knows only its neighbours' names, node keys and addresses.");
     say(&format!(
         "  started 4 NNTP servers on {}",
-        mesh.addresses.join(", ")
+        mesh.nodes
+            .iter()
+            .map(|n| n.addr.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     let outcome = story(&mesh);
     mesh.stop();
@@ -55,12 +59,12 @@ fn demo(base: &Path) -> Result<()> {
 }
 
 /// Sync rounds (every node syncs with its neighbours) until node `target` has `id`.
-fn rounds_until(mesh: &Testbed, target: usize, id: &str) -> Result<()> {
+fn rounds_until(mesh: &Mesh, target: usize, id: &str) -> Result<()> {
     for round in 1..=MAX_ROUNDS {
         say(&format!("  sync round {round}:"));
         for (i, report) in mesh.round()? {
             if report.sent + report.received + report.refused > 0 || !report.ok() {
-                say(&format!("    {:<8} {report}", mesh.names[i]));
+                say(&format!("    {:<8} {report}", mesh.nodes[i].name));
             }
         }
         if mesh.has(target, id)? {
@@ -72,8 +76,8 @@ fn rounds_until(mesh: &Testbed, target: usize, id: &str) -> Result<()> {
     )))
 }
 
-fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
-    let node = mesh.homes[i].open()?;
+fn show(mesh: &Mesh, i: usize, id: &str) -> Result<()> {
+    let node = mesh.nodes[i].paths().open()?;
     let stored = node
         .spool
         .article(id)?
@@ -95,7 +99,7 @@ fn show(mesh: &Testbed, i: usize, id: &str) -> Result<()> {
     Ok(())
 }
 
-fn story(mesh: &Testbed) -> Result<()> {
+fn story(mesh: &Mesh) -> Result<()> {
     let (alpha, bravo, delta) = (0, 1, 3);
     say("");
     say("1. alpha posts to mesh.test; its author key signs it and the Message-ID is the hash of the signed content.");
@@ -128,7 +132,7 @@ fn story(mesh: &Testbed) -> Result<()> {
     say(&format!("  articles moved in that round: {moved}"));
     say("");
     say("6. alpha turns rogue: it changes one byte of a signed article and pushes it to bravo.");
-    let node = mesh.homes[alpha].open()?;
+    let node = mesh.nodes[alpha].paths().open()?;
     let mut forged = mesh
         .post(alpha, "Pay Mallory", "Send 10 coins to Alice.\n", None)
         .and_then(|fid| {
@@ -146,7 +150,7 @@ fn story(mesh: &Testbed) -> Result<()> {
         .cloned()
         .ok_or_else(|| Error::NotFound("bravo".into()))?;
     let answers = mesh.runtime().block_on(crate::sync::push_raw(
-        &mesh.homes[alpha].node_key()?,
+        &mesh.nodes[alpha].paths().node_key()?,
         &peer,
         &[forged.clone()],
     ))?;

@@ -3,42 +3,41 @@
 //! node running on its previous configuration with the error logged, and SIGHUP
 //! reloads a change the file watcher cannot see. Real `serve` and `sync` processes.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::time::Duration;
 
-use mesh::{add_peer, wait_until, RawPeer, TestNode};
+use common::*;
 
 /// Generous: the watcher looks every second; a loaded CI box may be slow.
 const APPLIES: Duration = Duration::from_secs(15);
 
 /// Whether `from`'s `sync` with `to` succeeds now.
-fn syncs(from: &TestNode, to: &TestNode) -> bool {
+fn syncs(from: &Node, to: &Node) -> bool {
     let run = from.sync_args(&["--peer", &to.name]);
-    run.code == 0 && run.lines.first().is_some_and(|l| l.is_ok())
+    run.code == Some(0) && run.lines.first().is_some_and(|l| l.is_ok())
 }
 
 #[test]
 fn a_peer_added_while_serving_syncs_without_a_restart() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
-    add_peer(&beta, &alpha, true);
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
+    beta.add_peer(&alpha, true, false);
     alpha.start();
     assert!(!syncs(&beta, &alpha), "alpha does not know beta yet");
 
-    let added = alpha.run(&["peer", "add", "beta", &beta.node_key()]).ok();
+    let added = alpha.cli(&["peer", "add", "beta", &beta.node_key()]).ok();
     assert!(
-        added.stdout.is_empty(),
+        added.stdout_text().is_empty(),
         "stdout is for scripts: {}",
-        added.stdout
+        added.stdout_text()
     );
     assert!(
-        added.stderr.contains("applies it within"),
+        added.stderr_text().contains("applies it within"),
         "peer add says when it applies: {}",
-        added.stderr
+        added.stderr_text()
     );
-    let id = beta.post("reload", "carried without a restart\n");
+    let id = beta.post(GROUP, "reload", "carried without a restart\n");
     assert!(
         wait_until(APPLIES, || syncs(&beta, &alpha)),
         "beta's sync still refused after {APPLIES:?}:\n{}",
@@ -61,21 +60,21 @@ fn a_peer_added_while_serving_syncs_without_a_restart() {
 
 #[test]
 fn a_user_added_while_serving_logs_in() {
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     alpha.start();
     let added = alpha
-        .run_with_stdin(&["user", "add", "ann"], b"open sesame\n")
+        .cli_stdin(&["user", "add", "ann"], b"open sesame\n")
         .ok();
     assert_eq!(
-        added.stdout.lines().count(),
+        added.stdout_text().lines().count(),
         1,
         "only the author key: {}",
-        added.stdout
+        added.stdout_text()
     );
     assert!(
-        added.stderr.contains("applies it within"),
+        added.stderr_text().contains("applies it within"),
         "{}",
-        added.stderr
+        added.stderr_text()
     );
     let logs_in = || {
         let mut reader = RawPeer::connect(&alpha);
@@ -92,9 +91,9 @@ fn a_user_added_while_serving_logs_in() {
 
 #[test]
 fn a_broken_edit_keeps_the_running_config_and_is_logged() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
-    mesh::link(&alpha, &beta);
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
+    common::link(&alpha, &beta, Link::BothDial);
     alpha.start();
     assert!(syncs(&beta, &alpha));
 
@@ -141,7 +140,7 @@ fn a_broken_edit_keeps_the_running_config_and_is_logged() {
 
     // Mended (with a peer removed), it applies.
     std::fs::write(&path, &good).unwrap();
-    alpha.run(&["peer", "remove", "beta"]).ok();
+    alpha.cli(&["peer", "remove", "beta"]).ok();
     assert!(
         wait_until(APPLIES, || !syncs(&beta, &alpha)),
         "the mended file was not applied:\n{}",
@@ -152,14 +151,14 @@ fn a_broken_edit_keeps_the_running_config_and_is_logged() {
 
 #[test]
 fn sighup_reloads_a_change_the_watcher_cannot_see() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
-    add_peer(&beta, &alpha, true);
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
+    beta.add_peer(&alpha, true, false);
     // alpha lists beta under a wrong key of the same length...
-    let stranger = TestNode::new("gamma");
+    let stranger = Node::init("gamma");
     let (wrong, right) = (stranger.node_key(), beta.node_key());
     assert_eq!(wrong.len(), right.len());
-    alpha.run(&["peer", "add", "beta", &wrong]).ok();
+    alpha.cli(&["peer", "add", "beta", &wrong]).ok();
     alpha.start();
     assert!(!syncs(&beta, &alpha));
 
@@ -174,7 +173,7 @@ fn sighup_reloads_a_change_the_watcher_cannot_see() {
     let file = std::fs::File::options().write(true).open(&path).unwrap();
     file.set_modified(stamp).unwrap();
     drop(file);
-    alpha.sighup();
+    alpha.reload();
     assert!(
         wait_until(APPLIES, || syncs(&beta, &alpha)),
         "SIGHUP did not reload:\n{}",
@@ -186,15 +185,15 @@ fn sighup_reloads_a_change_the_watcher_cannot_see() {
 
 #[test]
 fn a_peer_removed_while_connected_is_disconnected_at_its_next_command() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
-    add_peer(&alpha, &beta, false);
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
+    alpha.add_peer(&beta, false, false);
     alpha.start();
     let mut session = RawPeer::connect(&alpha);
     session.authenticate(&beta.signing_key());
     assert_eq!(RawPeer::code(&session.cmd("DATE")), 111);
 
-    alpha.run(&["peer", "remove", "beta"]).ok();
+    alpha.cli(&["peer", "remove", "beta"]).ok();
     assert!(
         wait_until(APPLIES, || alpha.serve_logs().contains("config reloaded")),
         "{}",
@@ -211,7 +210,7 @@ fn a_peer_removed_while_connected_is_disconnected_at_its_next_command() {
 #[test]
 fn new_connection_limits_apply_without_a_restart() {
     use std::io::BufRead;
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     alpha.start();
     let source = std::net::IpAddr::from([127, 0, 0, 7]);
     let _held = [
@@ -219,7 +218,7 @@ fn new_connection_limits_apply_without_a_restart() {
         RawPeer::connect_from(alpha.addr, source),
     ];
     let greeting = || {
-        let stream = mesh::connect_from(source, alpha.addr);
+        let stream = common::connect_from(source, alpha.addr);
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
@@ -240,7 +239,7 @@ fn new_connection_limits_apply_without_a_restart() {
 
 #[test]
 fn the_article_log_follows_a_reload() {
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     alpha.start();
     let log = alpha.home().join("news.log");
     let lines = || {

@@ -2,22 +2,16 @@
 //! line, an article relayed end to end and back with its signature verified, a quiet
 //! round after, and a tampered article refused.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn the_demo_relays_verifies_and_refuses_a_tampered_article() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_newsmesh"))
-        .args(["demo", "--dir"])
-        .arg(dir.path())
-        .output()
-        .expect("run demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let run = common::cmd_without_home(
+        &["demo".as_ref(), "--dir".as_ref(), dir.path().as_os_str()],
+        &[],
     );
+    let stdout = run.success().stdout_text();
     assert!(
         stdout.contains("Path: delta!charlie!bravo!alpha!not-for-mail"),
         "{stdout}"

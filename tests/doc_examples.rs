@@ -5,8 +5,7 @@
 //! addresses (each `init --listen` address and `NAME.example:PORT` become the node's
 //! loopback port). A line that fails fails the test, naming it.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,7 +57,7 @@ fn man_example() -> Vec<(String, String)> {
 /// sample output).
 fn run_example(lines: &[(String, String)]) -> Vec<(String, String, String)> {
     let dir = tempfile::tempdir().unwrap();
-    let bin_dir = Path::new(mesh::BIN).parent().unwrap().to_path_buf();
+    let bin_dir = Path::new(common::BIN).parent().unwrap().to_path_buf();
     let mut machines: BTreeMap<String, Machine> = BTreeMap::new();
     let mut addresses: BTreeMap<String, String> = BTreeMap::new();
     for (who, command) in lines {
@@ -69,7 +68,13 @@ fn run_example(lines: &[(String, String)]) -> Vec<(String, String, String)> {
             .map(str::to_string);
         machines.entry(who.clone()).or_insert_with(|| Machine {
             home: dir.path().join(who),
-            listen: format!("127.0.0.1:{}", mesh::free_port()),
+            listen: format!(
+                "127.0.0.1:{}",
+                std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .unwrap()
+                    .port()
+            ),
         });
         if let Some(listen) = listen {
             // The address a neighbour's `--address` writes for this machine.
@@ -103,7 +108,7 @@ fn run_example(lines: &[(String, String)]) -> Vec<(String, String, String)> {
                     .map(|_| ())
                     .ok()
                     .and_then(|()| {
-                        Command::new(mesh::BIN)
+                        Command::new(common::BIN)
                             .arg("--home")
                             .arg(&machine.home)
                             .args(["key", "--node"])
@@ -133,7 +138,7 @@ fn run_example(lines: &[(String, String)]) -> Vec<(String, String, String)> {
             serving.push(child);
             let addr = machines[who].listen.clone();
             assert!(
-                mesh::wait_until(Duration::from_secs(15), || std::net::TcpStream::connect(
+                common::wait_until(Duration::from_secs(15), || std::net::TcpStream::connect(
                     &addr
                 )
                 .is_ok()),

@@ -4,29 +4,28 @@
 //! reservation, and a spool that runs out of room. `serve`'s peak memory (VmHWM) stays
 //! under 128 MiB, and a fresh client is served after each attack.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::io::{BufRead, Read, Write};
 use std::time::Duration;
 
-use mesh::{add_peer, link, peak_rss_mib, wait_until, RawPeer, TestNode};
+use common::*;
 
 /// The memory bound of `serve` under attack (BRIEF: targets).
 const MAX_RSS_MIB: u64 = 128;
 
 /// A reader that never authenticated gets the group: the node still serves.
 #[track_caller]
-fn assert_serves_a_fresh_client(node: &TestNode) {
+fn assert_serves_a_fresh_client(node: &Node) {
     let mut reader = RawPeer::connect(node);
-    let answer = reader.cmd(&format!("GROUP {}", mesh::GROUP));
+    let answer = reader.cmd(&format!("GROUP {}", common::GROUP));
     assert_eq!(RawPeer::code(&answer), 211, "GROUP answer {answer:?}");
     assert_eq!(RawPeer::code(&reader.cmd("QUIT")), 205);
 }
 
 /// A node `hostile` that `node` lists as a (passive) neighbour, and a raw connection to
 /// `node` authenticated as it, in streaming mode.
-fn authenticated_peer(node: &TestNode, hostile: &TestNode) -> RawPeer {
+fn authenticated_peer(node: &Node, hostile: &Node) -> RawPeer {
     let mut peer = RawPeer::connect(node);
     peer.authenticate(&hostile.signing_key());
     assert_eq!(RawPeer::code(&peer.cmd("MODE STREAM")), 203);
@@ -47,12 +46,12 @@ fn long_id(n: usize) -> String {
 #[test]
 fn a_peer_checking_endless_ids_without_sending_stays_within_its_reservation_cap() {
     const CHECKS: usize = 250_000;
-    let mut alpha = TestNode::new("alpha");
-    let mallory = TestNode::new("mallory");
+    let mut alpha = Node::init("alpha");
+    let mallory = Node::init("mallory");
     // The flood goes out from a second thread, which needs plain TCP: alpha lists
     // mallory without TLS (what is tested is the feed, not the link).
     alpha
-        .run(&["peer", "add", "mallory", &mallory.node_key(), "--no-tls"])
+        .cli(&["peer", "add", "mallory", &mallory.node_key(), "--no-tls"])
         .ok();
     // Reservations outlive the test, so the count of 238 answers is exactly the cap.
     alpha.set_limit("in_flight_timeout_secs", "3600");
@@ -103,7 +102,7 @@ fn a_peer_checking_endless_ids_without_sending_stays_within_its_reservation_cap(
 fn takethis_before_authentication_gets_480_without_the_articles_being_held() {
     const CONNECTIONS: usize = 10;
     const ARTICLES: usize = 15;
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     alpha.start();
     let line = format!("{}\r\n", "y".repeat(998));
     let article = line.repeat(1000);
@@ -158,11 +157,11 @@ fn takethis_before_authentication_gets_480_without_the_articles_being_held() {
 #[test]
 fn pipelined_article_requests_are_answered_in_bounded_memory() {
     const REQUESTS: usize = 160;
-    let mut alpha = TestNode::new("alpha");
-    let mallory = TestNode::new("mallory");
-    add_peer(&alpha, &mallory, false);
+    let mut alpha = Node::init("alpha");
+    let mallory = Node::init("mallory");
+    alpha.add_peer(&mallory, false, false);
     let body = format!("{}\n", "z".repeat(99)).repeat(10_000);
-    let id = alpha.post("big", &body);
+    let id = alpha.post(GROUP, "big", &body);
     alpha.start();
     let mut peer = authenticated_peer(&alpha, &mallory);
     let mut out = String::new();
@@ -199,13 +198,13 @@ fn pipelined_article_requests_are_answered_in_bounded_memory() {
 /// deadline, another neighbour's push of that article is stored within one sync.
 #[test]
 fn a_stalled_peer_holding_a_reservation_does_not_keep_the_article_out() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
-    let mallory = TestNode::new("mallory");
-    link(&alpha, &beta);
-    add_peer(&alpha, &mallory, false);
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
+    let mallory = Node::init("mallory");
+    link(&alpha, &beta, Link::BothDial);
+    alpha.add_peer(&mallory, false, false);
     alpha.set_limit("in_flight_timeout_secs", "1");
-    let id = beta.post("wanted", "everyone should get this\n");
+    let id = beta.post(GROUP, "wanted", "everyone should get this\n");
     alpha.start();
     let mut stalled = authenticated_peer(&alpha, &mallory);
     let answer = stalled.cmd(&format!("CHECK {id}"));
@@ -225,7 +224,7 @@ fn a_stalled_peer_holding_a_reservation_does_not_keep_the_article_out() {
 }
 
 /// Spool pages (16 KiB) now in use.
-fn pages(node: &TestNode) -> u64 {
+fn pages(node: &Node) -> u64 {
     node.db()
         .query_row("PRAGMA page_count", [], |r| r.get(0))
         .expect("page_count")
@@ -236,15 +235,25 @@ fn pages(node: &TestNode) -> u64 {
 /// sync delivers everything, with nothing restarted.
 #[test]
 fn a_full_spool_refuses_feeds_keeps_serving_reads_and_recovers_when_room_returns() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     // Alpha's spool holds one big article, and room for two pages (32 KiB) more: none of
     // beta's articles (40 KB each) fits.
-    let filler = alpha.post("filler", &format!("{}\n", "f".repeat(79)).repeat(10_000));
+    let filler = alpha.post(
+        GROUP,
+        "filler",
+        format!("{}\n", "f".repeat(79)).repeat(10_000),
+    );
     let cap = pages(&alpha) + 2;
     let ids: Vec<String> = (0..10)
-        .map(|n| beta.post(&format!("news {n}"), &format!("{n:>79}\n").repeat(500)))
+        .map(|n| {
+            beta.post(
+                GROUP,
+                &format!("news {n}"),
+                format!("{n:>79}\n").repeat(500),
+            )
+        })
         .collect();
     alpha.start_with_env(&[("NEWSMESH_TEST_SPOOL_MAX_PAGES", cap.to_string().as_str())]);
 
@@ -296,7 +305,7 @@ fn a_full_spool_refuses_feeds_keeps_serving_reads_and_recovers_when_room_returns
     reader.send(
         format!(
             "From: ann@example.org\r\nNewsgroups: {}\r\nSubject: full\r\n\r\n{body}.\r\n",
-            mesh::GROUP
+            common::GROUP
         )
         .as_bytes(),
     );
@@ -310,12 +319,12 @@ fn a_full_spool_refuses_feeds_keeps_serving_reads_and_recovers_when_room_returns
     // Room returns: the filler expires (another process; serve is not told).
     alpha.append_config("[[expire.rule]]\ngroups = \"mesh.test\"\ndays = 0\n");
     std::thread::sleep(Duration::from_millis(1100));
-    alpha.run(&["expire"]).ok();
+    alpha.cli(&["expire"]).ok();
     assert!(!alpha.has(&filler));
     // The node notices by itself at its next attempt (about a second later).
     let recovered = wait_until(Duration::from_secs(20), || {
         let run = beta.sync();
-        run.code == 0 && ids.iter().all(|id| alpha.has(id))
+        run.code == Some(0) && ids.iter().all(|id| alpha.has(id))
     });
     assert!(recovered, "{}", alpha.serve_logs());
     for id in &ids {

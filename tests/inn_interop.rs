@@ -6,12 +6,11 @@
 //! The man page's PEERING WITH INN lines are applied to INN as written (names and
 //! addresses made local) and must pass `inncheck` and carry articles both ways.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::process::Command;
 
-use mesh::{wait_until, TestNode};
+use common::*;
 
 const INN_BIN: &str = "/usr/lib/news/bin";
 /// INN's Path identity as `inn-setup.sh` configures it.
@@ -87,17 +86,21 @@ fn innxmit(ids: &[String], port: u16, extra: &[&str]) -> String {
 
 /// alpha feeds INN; INN feeds bravo with innxmit; bravo verifies every signature.
 fn relay_through_inn(extra: &[&str], streaming: bool) {
-    let alpha = TestNode::new("alpha");
-    let mut bravo = TestNode::new("bravo");
+    let alpha = Node::init("alpha");
+    let mut bravo = Node::init("bravo");
     alpha.append_config(&format!("\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n"),
     );
     bravo.append_config(&format!(
         "\n[[nntp_peer]]\nname = \"{INN_PATH}\"\nhosts = [\"127.0.0.1\"]\n"
     ));
     let ids = vec![
-        alpha.post("via INN 1", "plain body\n"),
-        alpha.post("via INN 2", ".starts with a dot\n..two dots\n.\nend\n"),
-        alpha.post("via INN 3", "trailing blank lines\n\n\n"),
+        alpha.post(GROUP, "via INN 1", "plain body\n"),
+        alpha.post(
+            GROUP,
+            "via INN 2",
+            ".starts with a dot\n..two dots\n.\nend\n",
+        ),
+        alpha.post(GROUP, "via INN 3", "trailing blank lines\n\n\n"),
     ];
     let run = alpha.sync();
     run.assert_ok();
@@ -159,12 +162,12 @@ fn a_host_not_listed_may_not_feed() {
     if !inn_running() {
         return;
     }
-    let alpha = TestNode::new("alpha");
-    let mut bravo = TestNode::new("bravo");
+    let alpha = Node::init("alpha");
+    let mut bravo = Node::init("bravo");
     alpha.append_config(&format!(
         "\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\n"
     ));
-    let id = alpha.post("not for bravo", "bravo lists no nntp_peer\n");
+    let id = alpha.post(GROUP, "not for bravo", "bravo lists no nntp_peer\n");
     alpha.sync().assert_ok();
     bravo.start();
     let log = innxmit(std::slice::from_ref(&id), bravo.addr.port(), &[]);
@@ -180,12 +183,12 @@ fn rnews_batches_are_inn_compatible() {
     if !inn_running() {
         return;
     }
-    let alpha = TestNode::new("alpha");
-    let mut bravo = TestNode::new("bravo");
+    let alpha = Node::init("alpha");
+    let mut bravo = Node::init("bravo");
     bravo.append_config("\n[[nntp_peer]]\nname = \"rnews\"\nhosts = [\"127.0.0.1\"]\n");
     let ids = vec![
-        alpha.post("rnews 1", "by sneakernet\n"),
-        alpha.post("rnews 2", ".dotted\n..twice\n"),
+        alpha.post(GROUP, "rnews 1", "by sneakernet\n"),
+        alpha.post(GROUP, "rnews 2", ".dotted\n..twice\n"),
     ];
     // Not in the node home: that is private (0700), and INN's rnews runs as `news`.
     let shared = tempfile::tempdir().expect("tempdir");
@@ -196,9 +199,9 @@ fn rnews_batches_are_inn_compatible() {
     .expect("chmod");
     let batch = shared.path().join("batch");
     let out = alpha
-        .run(&["export", "--file", batch.to_str().unwrap()])
+        .cli(&["export", "--file", batch.to_str().unwrap()])
         .ok();
-    assert!(out.stderr.contains("exported=2"), "{out:?}");
+    assert!(out.stderr_text().contains("exported=2"), "{out:?}");
     let into_inn = Command::new("rnews")
         .args(["-r", "127.0.0.1"])
         .arg(&batch)
@@ -259,14 +262,14 @@ fn man_block(start: &str, node_port: u16) -> String {
 }
 
 /// Runs a `newsmesh peer add ...` line from the man page on `node`.
-fn run_man_command(node: &TestNode, line: &str) {
+fn run_man_command(node: &Node, line: &str) {
     let words: Vec<String> = line
         .split_whitespace()
         .skip(1)
         .map(|w| w.trim_matches('\'').to_string())
         .collect();
     let args: Vec<&str> = words.iter().map(String::as_str).collect();
-    node.run(&args).ok();
+    node.cli(&args).ok();
 }
 
 /// An INN configuration file changed for one test, restored (and reloaded) afterwards.
@@ -337,8 +340,8 @@ fn the_man_pages_inn_lines_work() {
     if !inn_running() {
         return;
     }
-    let mut alpha = TestNode::new("alpha");
-    let bravo = TestNode::new("bravo");
+    let mut alpha = Node::init("alpha");
+    let bravo = Node::init("bravo");
     let port = alpha.addr.port();
     let feed_inn = man_block("newsmesh peer add", port);
     run_man_command(&bravo, &feed_inn);
@@ -352,7 +355,7 @@ fn the_man_pages_inn_lines_work() {
         .replace("news.example.org", INN_PATH);
     assert!(both_ways.contains("--hosts"), "{both_ways}");
     run_man_command(&alpha, &both_ways);
-    let listed = alpha.run(&["peer", "list"]).ok().stdout;
+    let listed = alpha.cli(&["peer", "list"]).ok().stdout_text();
     assert!(
         listed.contains(&format!(
             "{INN_PATH} 127.0.0.1:119 mesh.* nntp hosts=127.0.0.1"
@@ -409,8 +412,8 @@ fn the_man_pages_inn_lines_work() {
     let _feeds = InnFile::append("newsfeeds", "alpha/alpha:", &newsfeeds, Some("newsfeeds"));
     let _send = InnFile::append("nntpsend.ctl", "alpha:", &nntpsend, None);
     alpha.start();
-    let from_bravo = bravo.post("man page: bravo to INN to alpha", "via nntpsend\n");
-    let from_alpha = alpha.post("man page: alpha's own", "not sent back\n");
+    let from_bravo = bravo.post(GROUP, "man page: bravo to INN to alpha", "via nntpsend\n");
+    let from_alpha = alpha.post(GROUP, "man page: alpha's own", "not sent back\n");
     assert_eq!(bravo.sync().peer(INN_PATH).moved(), (1, 0, 0));
     assert_eq!(alpha.sync().peer(INN_PATH).moved(), (1, 0, 0));
 

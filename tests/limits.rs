@@ -6,25 +6,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use newsmesh::home::Home;
+mod common;
+
+use common::Node;
 
 /// A node with a 1-second idle deadline and at most 3 connections, served in-process.
-fn node(dir: &std::path::Path) -> (tokio::runtime::Runtime, newsmesh::server::Running) {
-    let home = Home::new(dir.join("alpha"));
-    home.init("alpha", "127.0.0.1:0").unwrap();
-    let config = std::fs::read_to_string(home.config_path()).unwrap();
-    let config = config
-        .replace("idle_timeout_secs = 300", "idle_timeout_secs = 1")
-        .replace("max_connections = 200", "max_connections = 3");
-    std::fs::write(home.config_path(), config).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let running = runtime
-        .block_on(newsmesh::server::start(
-            &home,
-            Some("127.0.0.1:0".parse().unwrap()),
-        ))
+fn node() -> Node {
+    let mut node = Node::init("alpha");
+    node.set_limit("idle_timeout_secs", "1");
+    node.set_limit("max_connections", "3");
+    node.serve_in(&newsmesh::testbed::runtime().unwrap())
         .unwrap();
-    (runtime, running)
+    node
 }
 
 fn connect(addr: std::net::SocketAddr) -> (BufReader<TcpStream>, TcpStream) {
@@ -48,11 +41,10 @@ fn closed(r: &mut BufReader<TcpStream>) -> bool {
 
 #[test]
 fn idle_clients_and_slowloris_are_cut_off_and_others_are_served() {
-    let dir = tempfile::tempdir().unwrap();
-    let (runtime, running) = node(dir.path());
-    let (mut idle, _idle_w) = connect(running.addr);
+    let mut alpha = node();
+    let (mut idle, _idle_w) = connect(alpha.addr);
     assert!(line(&mut idle).starts_with("200"));
-    let (mut slow, mut slow_w) = connect(running.addr);
+    let (mut slow, mut slow_w) = connect(alpha.addr);
     assert!(line(&mut slow).starts_with("200"));
     let started = Instant::now();
     // The slowloris trickles a command line a byte at a time, never finishing it.
@@ -75,27 +67,26 @@ fn idle_clients_and_slowloris_are_cut_off_and_others_are_served() {
     assert!(line(&mut idle).starts_with("400"));
     assert!(closed(&mut idle));
     // Meanwhile the server serves a well-behaved client.
-    let (mut ok, mut ok_w) = connect(running.addr);
+    let (mut ok, mut ok_w) = connect(alpha.addr);
     assert!(line(&mut ok).starts_with("200"));
     ok_w.write_all(b"DATE\r\n").unwrap();
     assert!(line(&mut ok).starts_with("111 "));
     let _ = trickle.join();
-    runtime.block_on(running.stop());
+    alpha.stop();
 }
 
 #[test]
 fn the_connection_limit_answers_400_and_shutdown_says_goodbye() {
-    let dir = tempfile::tempdir().unwrap();
-    let (runtime, running) = node(dir.path());
+    let mut alpha = node();
     let mut held = Vec::new();
     for _ in 0..3 {
-        let (mut r, mut w) = connect(running.addr);
+        let (mut r, mut w) = connect(alpha.addr);
         assert!(line(&mut r).starts_with("200"));
         w.write_all(b"MODE READER\r\n").unwrap();
         assert!(line(&mut r).starts_with("200"));
         held.push((r, w));
     }
-    let (mut fourth, _w) = connect(running.addr);
+    let (mut fourth, _w) = connect(alpha.addr);
     let said = line(&mut fourth);
     assert!(
         said.starts_with("400") && said.contains("too many"),
@@ -106,10 +97,10 @@ fn the_connection_limit_answers_400_and_shutdown_says_goodbye() {
     w.write_all(b"QUIT\r\n").unwrap();
     drop(w);
     std::thread::sleep(Duration::from_millis(200));
-    let (mut newcomer, _nw) = connect(running.addr);
+    let (mut newcomer, _nw) = connect(alpha.addr);
     assert!(line(&mut newcomer).starts_with("200"));
     // Shutdown: the connected clients are told, then the port closes.
-    runtime.block_on(running.stop());
+    alpha.stop();
     for (mut r, _) in held {
         let said = line(&mut r);
         assert!(said.starts_with("400"), "{said:?}");

@@ -3,12 +3,11 @@
 //! link it keeps to its neighbour), and cron `sync` still catches up a node that was
 //! down.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::time::Duration;
 
-use mesh::{add_peer_with, link_live, link_passive_live, wait_until, TestNode};
+use common::*;
 
 /// A generous deadline for "at once" (CI runs on two busy cores); the point is that no
 /// `sync` runs at all.
@@ -16,15 +15,15 @@ const LIVE_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Five nodes in a line, all serving, every link live; `e` is behind NAT (`d` has no
 /// address for it).
-fn live_line() -> Vec<TestNode> {
-    let mut nodes: Vec<TestNode> = ["a", "b", "c", "d", "e"]
+fn live_line() -> Vec<Node> {
+    let mut nodes: Vec<Node> = ["a", "b", "c", "d", "e"]
         .iter()
-        .map(|n| TestNode::new(n))
+        .map(|n| Node::init(n))
         .collect();
     for pair in nodes[..4].windows(2) {
-        link_live(&pair[0], &pair[1]);
+        link(&pair[0], &pair[1], Link::Live);
     }
-    link_passive_live(&nodes[3], &nodes[4]);
+    link(&nodes[4], &nodes[3], Link::FirstDialsLive);
     for node in &mut nodes {
         node.start();
     }
@@ -32,7 +31,7 @@ fn live_line() -> Vec<TestNode> {
 }
 
 #[track_caller]
-fn assert_everywhere_once(nodes: &[TestNode], id: &str) {
+fn assert_everywhere_once(nodes: &[Node], id: &str) {
     let all_have = || nodes.iter().all(|n| n.copies_of(id) == 1);
     assert!(
         wait_until(LIVE_DEADLINE, all_have),
@@ -48,7 +47,7 @@ fn assert_everywhere_once(nodes: &[TestNode], id: &str) {
 fn an_article_posted_at_one_end_of_a_line_reaches_the_other_end_without_sync() {
     let nodes = live_line();
     let body = "live from a\n\n.leading dot and trailing spaces   \n";
-    let id = nodes[0].post("live", body);
+    let id = nodes[0].post(GROUP, "live", body);
     assert_everywhere_once(&nodes, &id);
     let far = nodes[4].read_id(&id).expect("e has it");
     assert!(far.contains("live from a"), "{far}");
@@ -68,7 +67,7 @@ fn an_article_posted_at_one_end_of_a_line_reaches_the_other_end_without_sync() {
     };
     assert_eq!(body_of(&raw), body_of(&posted));
     // And back: from behind the NAT to the other end, over the same link.
-    let reply = nodes[4].post("live back", "from behind the NAT\n");
+    let reply = nodes[4].post(GROUP, "live back", "from behind the NAT\n");
     assert_everywhere_once(&nodes, &reply);
     // `status` shows each live link up; e's link to d also receives (d cannot dial e),
     // and d has no live link of its own to e (passive).
@@ -91,7 +90,7 @@ fn a_node_that_was_down_is_caught_up_by_one_sync_and_relays_on() {
     let mut nodes = live_line();
     nodes[2].stop();
     let ids: Vec<String> = (0..3)
-        .map(|i| nodes[0].post(&format!("while c was down {i}"), "held at b\n"))
+        .map(|i| nodes[0].post(GROUP, &format!("while c was down {i}"), "held at b\n"))
         .collect();
     assert!(
         wait_until(LIVE_DEADLINE, || ids
@@ -110,13 +109,13 @@ fn a_node_that_was_down_is_caught_up_by_one_sync_and_relays_on() {
 
 #[test]
 fn cron_sync_running_beside_the_live_relay_moves_no_body_twice() {
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    link_live(&a, &b);
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
+    link(&a, &b, Link::Live);
     a.start();
     b.start();
     let ids: Vec<String> = (0..30)
-        .map(|i| a.post(&format!("both ways {i}"), "raced\n"))
+        .map(|i| a.post(GROUP, &format!("both ways {i}"), "raced\n"))
         .collect();
     // Cron's sync races the relay for the same articles, on both sides.
     let (sa, sb) = std::thread::scope(|s| {
@@ -146,9 +145,9 @@ fn cron_sync_running_beside_the_live_relay_moves_no_body_twice() {
 }
 
 /// `status --json` of `node`: the entry for `peer` (Null when it lists no such peer).
-fn peer_status(node: &TestNode, peer: &str) -> serde_json::Value {
-    let run = node.run(&["status", "--json"]).ok();
-    let status: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+fn peer_status(node: &Node, peer: &str) -> serde_json::Value {
+    let run = node.cli(&["status", "--json"]).ok();
+    let status: serde_json::Value = serde_json::from_str(&run.stdout_text()).expect("json");
     let peers = status["peers"].as_array().expect("peers").clone();
     peers
         .into_iter()
@@ -157,27 +156,31 @@ fn peer_status(node: &TestNode, peer: &str) -> serde_json::Value {
 }
 
 /// `node`'s own live link to `peer`, as `status --json` shows it.
-fn live(node: &TestNode, peer: &str) -> serde_json::Value {
+fn live(node: &Node, peer: &str) -> serde_json::Value {
     peer_status(node, peer)["live"].clone()
 }
 
 /// `peer`'s live link into `node` (it idles on `node` with MESH IDLE).
-fn live_inbound(node: &TestNode, peer: &str) -> serde_json::Value {
+fn live_inbound(node: &Node, peer: &str) -> serde_json::Value {
     peer_status(node, peer)["live_inbound"].clone()
 }
 
 #[test]
 fn a_peer_added_while_serving_gets_a_live_link_and_loses_it_when_no_longer_live() {
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
     // a knows b as a passive peer (b dials it); b starts knowing nobody.
-    add_peer_with(&a, &b, false, true);
+    a.add_peer(&b, false, true);
     a.start();
     b.start();
     // The operator adds a on b while b serves: the file watcher reloads it, the relay
     // follows, and what b posts reaches a without sync and without a restart.
-    add_peer_with(&b, &a, true, true);
-    let id = b.post("after the reload", "relayed by a link the reload opened\n");
+    b.add_peer(&a, true, true);
+    let id = b.post(
+        GROUP,
+        "after the reload",
+        "relayed by a link the reload opened\n",
+    );
     assert!(
         wait_until(LIVE_DEADLINE, || a.copies_of(&id) == 1),
         "a never got {id} from b's live relay:\n{}",
@@ -201,7 +204,7 @@ fn a_peer_added_while_serving_gets_a_live_link_and_loses_it_when_no_longer_live(
     // On again, then removed: opened again, then closed again.
     b.set_peer_option("a", "live", true);
     assert!(wait_until(LIVE_DEADLINE, || live_inbound(&a, "b")["up"] == true));
-    b.run(&["peer", "remove", "a"]).ok();
+    b.cli(&["peer", "remove", "a"]).ok();
     assert!(
         wait_until(LIVE_DEADLINE, || live_inbound(&a, "b")["up"] == false),
         "b's link to a outlived a's removal from b's config: {}",
@@ -216,9 +219,9 @@ fn a_peer_added_while_serving_gets_a_live_link_and_loses_it_when_no_longer_live(
 
 #[test]
 fn the_hub_shows_the_live_link_of_a_node_behind_nat_while_it_idles() {
-    let mut hub = TestNode::new("hub");
-    let mut nat = TestNode::new("nat");
-    link_passive_live(&hub, &nat);
+    let mut hub = Node::init("hub");
+    let mut nat = Node::init("nat");
+    link(&nat, &hub, Link::FirstDialsLive);
     hub.start();
     nat.start();
     assert!(
@@ -228,7 +231,7 @@ fn the_hub_shows_the_live_link_of_a_node_behind_nat_while_it_idles() {
     );
     // The hub dials nothing to nat (no address): its own live link stays null.
     assert!(live(&hub, "nat").is_null());
-    let text = hub.run(&["status"]).ok().stdout;
+    let text = hub.cli(&["status"]).ok().stdout_text();
     assert!(
         text.contains("its live link here: up"),
         "status text shows it:\n{text}"
@@ -239,7 +242,7 @@ fn the_hub_shows_the_live_link_of_a_node_behind_nat_while_it_idles() {
         "hub still shows nat's live link up after nat stopped: {}",
         peer_status(&hub, "nat")
     );
-    let text = hub.run(&["status"]).ok().stdout;
+    let text = hub.cli(&["status"]).ok().stdout_text();
     assert!(text.contains("its live link here: down"), "{text}");
     hub.stop();
     // No serve, no live facts.
@@ -247,10 +250,10 @@ fn the_hub_shows_the_live_link_of_a_node_behind_nat_while_it_idles() {
 }
 
 /// p (where articles are posted) live to two hubs h1 and h2, and n, not linked yet.
-fn poster_two_hubs_and_n() -> [TestNode; 4] {
-    let nodes = ["p", "h1", "h2", "n"].map(TestNode::new);
-    link_live(&nodes[0], &nodes[1]);
-    link_live(&nodes[0], &nodes[2]);
+fn poster_two_hubs_and_n() -> [Node; 4] {
+    let nodes = ["p", "h1", "h2", "n"].map(Node::init);
+    link(&nodes[0], &nodes[1], Link::Live);
+    link(&nodes[0], &nodes[2], Link::Live);
     nodes
 }
 
@@ -258,15 +261,21 @@ fn poster_two_hubs_and_n() -> [TestNode; 4] {
 fn a_node_behind_nat_with_two_hubs_takes_each_body_once() {
     const ARTICLES: usize = 50;
     let [mut p, mut h1, mut h2, mut n] = poster_two_hubs_and_n();
-    link_passive_live(&h1, &n);
-    link_passive_live(&h2, &n);
+    link(&n, &h1, Link::FirstDialsLive);
+    link(&n, &h2, Link::FirstDialsLive);
     for node in [&mut p, &mut h1, &mut h2] {
         node.start();
     }
     // While n is down, both hubs get the same articles; when n starts, its two links
     // come up together and both find all of them new.
     let mut ids: Vec<String> = (0..ARTICLES)
-        .map(|i| p.post(&format!("while n was down {i}"), "one crossing into n\n"))
+        .map(|i| {
+            p.post(
+                GROUP,
+                &format!("while n was down {i}"),
+                "one crossing into n\n",
+            )
+        })
         .collect();
     let on_both_hubs = |ids: &[String]| ids.iter().all(|id| h1.has(id) && h2.has(id));
     assert!(wait_until(LIVE_DEADLINE, || on_both_hubs(&ids)));
@@ -276,7 +285,7 @@ fn a_node_behind_nat_with_two_hubs_takes_each_body_once() {
     for hub in [&h1, &h2] {
         assert!(wait_until(LIVE_DEADLINE, || live_inbound(hub, "n")["up"] == true));
     }
-    ids.extend((0..ARTICLES).map(|i| p.post(&format!("two hubs {i}"), "live into n\n")));
+    ids.extend((0..ARTICLES).map(|i| p.post(GROUP, &format!("two hubs {i}"), "live into n\n")));
     assert!(
         wait_until(LIVE_DEADLINE, || ids.iter().all(|id| n.copies_of(id) == 1)),
         "n did not get them all"
@@ -315,15 +324,15 @@ fn a_body_pushed_in_by_one_neighbour_is_not_also_pulled_from_another() {
     const ARTICLES: usize = 50;
     let [mut p, mut h1, mut h2, mut n] = poster_two_hubs_and_n();
     // h1 dials n and pushes into n's server; n idles on h2 and pulls.
-    link_live(&h1, &n);
-    link_passive_live(&h2, &n);
+    link(&h1, &n, Link::Live);
+    link(&n, &h2, Link::FirstDialsLive);
     for node in [&mut p, &mut h1, &mut h2, &mut n] {
         node.start();
     }
     assert!(wait_until(LIVE_DEADLINE, || live(&h1, "n")["up"] == true));
     assert!(wait_until(LIVE_DEADLINE, || live_inbound(&h2, "n")["up"] == true));
     let ids: Vec<String> = (0..ARTICLES)
-        .map(|i| p.post(&format!("push or pull {i}"), "one crossing into n\n"))
+        .map(|i| p.post(GROUP, &format!("push or pull {i}"), "one crossing into n\n"))
         .collect();
     assert!(
         wait_until(LIVE_DEADLINE, || ids.iter().all(|id| n.copies_of(id) == 1)),

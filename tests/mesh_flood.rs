@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use newsmesh::testbed::{random_regular_graph, Link, Testbed};
+use newsmesh::testbed::{random_regular_graph, Link, Mesh};
 
 const NODES: usize = 16;
 const ARTICLES: usize = 6;
@@ -15,7 +15,7 @@ fn every_article_reaches_every_node_and_each_body_arrives_once() {
     let names: Vec<String> = (0..NODES).map(|i| format!("n{i:02}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let edges = random_regular_graph(NODES, 3, 2026);
-    let mesh = Testbed::build(dir.path(), &refs, &edges, Link::FirstDials).unwrap();
+    let mesh = Mesh::build(dir.path(), &refs, &edges, Link::FirstDials).unwrap();
     let index: HashMap<&str, usize> = refs.iter().enumerate().map(|(i, n)| (*n, i)).collect();
 
     let origins: Vec<usize> = (0..ARTICLES).map(|k| (k * 7) % NODES).collect();

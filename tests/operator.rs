@@ -2,50 +2,49 @@
 //! CLI commands only — `init`, `key --node`, `peer add`, `post`, `sync`, `read` — no
 //! hand-written configuration; sync's key=value lines, its exit codes and `-q`.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::time::Duration;
 
-use mesh::{SyncLine, SyncRun, TestNode};
+use common::*;
 
 /// What an operator hands to a neighbour: `newsmesh key --node`, one line.
-fn node_key(node: &TestNode) -> String {
-    let run = node.run(&["key", "--node"]).ok();
-    assert_eq!(run.stdout.lines().count(), 1, "{run:?}");
-    let key = run.stdout.trim().to_string();
+fn node_key(node: &Node) -> String {
+    let run = node.cli(&["key", "--node"]).ok();
+    assert_eq!(run.stdout_text().lines().count(), 1, "{run:?}");
+    let key = run.stdout_text().trim().to_string();
     assert_eq!(key.len(), 44, "base64 of 32 bytes: {key:?}");
     key
 }
 
-fn everyone_has_everything(nodes: &[&TestNode], ids: &[String]) -> bool {
+fn everyone_has_everything(nodes: &[&Node], ids: &[String]) -> bool {
     nodes
         .iter()
-        .all(|node| ids.iter().all(|id| node.run(&["read", id]).code == 0))
+        .all(|node| ids.iter().all(|id| node.cli(&["read", id]).code == Some(0)))
 }
 
 #[test]
 fn a_three_node_mesh_built_with_the_cli_alone() {
     // alpha and beta serve; gamma sits behind NAT: it dials both, nobody dials it.
-    let mut alpha = TestNode::new("alpha"); // newsmesh init --name alpha --listen ...
-    let mut beta = TestNode::new("beta");
-    let gamma = TestNode::new("gamma");
+    let mut alpha = Node::init("alpha"); // newsmesh init --name alpha --listen ...
+    let mut beta = Node::init("beta");
+    let gamma = Node::init("gamma");
     let (ka, kb, kg) = (node_key(&alpha), node_key(&beta), node_key(&gamma));
     let (aa, ab) = (alpha.addr.to_string(), beta.addr.to_string());
     alpha
-        .run(&["peer", "add", "beta", &kb, "--address", &ab])
+        .cli(&["peer", "add", "beta", &kb, "--address", &ab])
         .ok();
-    alpha.run(&["peer", "add", "gamma", &kg]).ok();
-    beta.run(&["peer", "add", "alpha", &ka, "--address", &aa])
+    alpha.cli(&["peer", "add", "gamma", &kg]).ok();
+    beta.cli(&["peer", "add", "alpha", &ka, "--address", &aa])
         .ok();
-    beta.run(&["peer", "add", "gamma", &kg]).ok();
+    beta.cli(&["peer", "add", "gamma", &kg]).ok();
     gamma
-        .run(&["peer", "add", "alpha", &ka, "--address", &aa])
+        .cli(&["peer", "add", "alpha", &ka, "--address", &aa])
         .ok();
     gamma
-        .run(&["peer", "add", "beta", &kb, "--address", &ab])
+        .cli(&["peer", "add", "beta", &kb, "--address", &ab])
         .ok();
-    let listed = alpha.run(&["peer", "list"]).ok().stdout;
+    let listed = alpha.cli(&["peer", "list"]).ok().stdout_text();
     assert_eq!(
         listed,
         format!("beta {ab} * {kb}\ngamma passive * {kg}\n"),
@@ -55,9 +54,9 @@ fn a_three_node_mesh_built_with_the_cli_alone() {
     beta.start();
 
     let ids = vec![
-        alpha.post("hello from alpha", "alpha here\n"),
-        beta.post("hello from beta", "beta here\n"),
-        gamma.post("hello from gamma", "gamma here, behind NAT\n"),
+        alpha.post(GROUP, "hello from alpha", "alpha here\n"),
+        beta.post(GROUP, "hello from beta", "beta here\n"),
+        gamma.post(GROUP, "hello from gamma", "gamma here, behind NAT\n"),
     ];
     let nodes = [&alpha, &beta, &gamma];
     let mut rounds = 0;
@@ -70,21 +69,21 @@ fn a_three_node_mesh_built_with_the_cli_alone() {
     }
     for node in nodes {
         // `read` lists groups; `read mesh.test` lists the three articles.
-        let groups = node.run(&["read"]).ok().stdout;
+        let groups = node.cli(&["read"]).ok().stdout_text();
         assert!(groups.starts_with("mesh.test "), "{groups}");
         assert!(groups.trim_end().ends_with("3 articles"), "{groups}");
-        let listing = node.run(&["read", "mesh.test"]).ok().stdout;
+        let listing = node.cli(&["read", "mesh.test"]).ok().stdout_text();
         assert_eq!(listing.lines().count(), 3, "{listing}");
         for name in ["alpha", "beta", "gamma"] {
             assert_eq!(node.listed(&format!("hello from {name}")), 1, "{listing}");
         }
         // `read mesh.test 1` shows an article, signature line first.
-        let first = node.run(&["read", "mesh.test", "1"]).ok().stdout;
+        let first = node.cli(&["read", "mesh.test", "1"]).ok().stdout_text();
         assert!(first.starts_with("Verified: signature valid"), "{first}");
     }
 
     // A further round: one key=value line per dialled peer, nothing moved.
-    let expected_peers: [(&TestNode, &[&str]); 3] = [
+    let expected_peers: [(&Node, &[&str]); 3] = [
         (&alpha, &["beta"]),
         (&beta, &["alpha"]),
         (&gamma, &["alpha", "beta"]),
@@ -110,51 +109,55 @@ fn a_three_node_mesh_built_with_the_cli_alone() {
     }
 
     // `read '<id>'`: 0 with the article, 1 (and a message on stderr) when unknown.
-    let shown = gamma.run(&["read", &ids[0]]);
-    assert_eq!(shown.code, 0);
-    assert!(shown.stdout.starts_with("Verified: signature valid"));
+    let shown = gamma.cli(&["read", &ids[0]]);
+    assert_eq!(shown.code, Some(0));
+    assert!(shown.stdout_text().starts_with("Verified: signature valid"));
     assert!(
-        shown.stdout.ends_with("\n\nalpha here\n"),
+        shown.stdout_text().ends_with("\n\nalpha here\n"),
         "{}",
-        shown.stdout
+        shown.stdout_text()
     );
     let unknown = "<nosuchthing@newsmesh>";
-    let missing = gamma.run(&["read", unknown]);
-    assert_eq!(missing.code, 1, "{missing:?}");
-    assert!(missing.stdout.is_empty());
-    assert!(missing.stderr.contains(unknown), "{}", missing.stderr);
+    let missing = gamma.cli(&["read", unknown]);
+    assert_eq!(missing.code, Some(1), "{missing:?}");
+    assert!(missing.stdout_text().is_empty());
+    assert!(
+        missing.stderr_text().contains(unknown),
+        "{}",
+        missing.stderr_text()
+    );
 
     // `sync -q` is silent when every peer succeeds.
     for node in nodes {
-        let quiet = node.run(&["sync", "-q"]);
-        assert_eq!(quiet.code, 0, "{quiet:?}");
-        assert_eq!(quiet.stdout, "", "{} sync -q", node.name);
+        let quiet = node.cli(&["sync", "-q"]);
+        assert_eq!(quiet.code, Some(0), "{quiet:?}");
+        assert_eq!(quiet.stdout_text(), "", "{} sync -q", node.name);
     }
 
     // beta goes down: syncs that dial it exit 1 and print status=failed for it.
     beta.stop();
     assert!(std::net::TcpStream::connect_timeout(&beta.addr, Duration::from_millis(300)).is_err());
     let run: SyncRun = alpha.sync();
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, Some(1), "{run:#?}");
     assert_eq!(run.lines.len(), 1);
     assert_eq!(run.peer("beta").get("status"), "failed");
     assert!(!run.peer("beta").get("error").is_empty());
     let run = gamma.sync();
-    assert_eq!(run.code, 1, "one failed peer fails the run: {run:#?}");
+    assert_eq!(run.code, Some(1), "one failed peer fails the run: {run:#?}");
     assert!(run.peer("alpha").is_ok());
     assert_eq!(run.peer("beta").get("status"), "failed");
     // -q still reports the failure, and only the failure.
-    let quiet = gamma.run(&["sync", "-q"]);
-    assert_eq!(quiet.code, 1);
-    let lines: Vec<SyncLine> = quiet.stdout.lines().map(SyncLine::parse).collect();
-    assert_eq!(lines.len(), 1, "{}", quiet.stdout);
+    let quiet = gamma.cli(&["sync", "-q"]);
+    assert_eq!(quiet.code, Some(1));
+    let lines: Vec<SyncLine> = quiet.stdout_text().lines().map(SyncLine::parse).collect();
+    assert_eq!(lines.len(), 1, "{}", quiet.stdout_text());
     assert_eq!(
         (lines[0].peer(), lines[0].get("status")),
         ("beta", "failed")
     );
 
     // A post while beta is down reaches it once it is back.
-    let late = alpha.post("while beta slept", "catch up\n");
+    let late = alpha.post(GROUP, "while beta slept", "catch up\n");
     beta.start();
     let run = alpha.sync();
     run.assert_ok();
@@ -162,6 +165,6 @@ fn a_three_node_mesh_built_with_the_cli_alone() {
     assert!(beta.has(&late));
 
     // Usage errors exit 2.
-    assert_eq!(alpha.run(&["sync", "--no-such-flag"]).code, 2);
-    assert_eq!(alpha.run(&["peer", "add", "onlyname"]).code, 2);
+    assert_eq!(alpha.cli(&["sync", "--no-such-flag"]).code, Some(2));
+    assert_eq!(alpha.cli(&["peer", "add", "onlyname"]).code, Some(2));
 }

@@ -10,9 +10,9 @@ use common::{Node, DEFAULT_TIMEOUT};
 fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
     let alpha = Node::init("alpha");
     let beta = Node::init("beta");
-    alpha.add_passive_peer(&beta);
+    alpha.add_peer(&beta, false, true);
     alpha
-        .cmd(&[
+        .cli(&[
             "peer",
             "add",
             "inn.example",
@@ -26,7 +26,7 @@ fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
         ])
         .success();
     alpha
-        .cmd(&["peer", "add", "feeder", "--nntp", "--hosts", "192.0.2.7"])
+        .cli(&["peer", "add", "feeder", "--nntp", "--hosts", "192.0.2.7"])
         .success();
     let text = alpha.config_text();
     assert!(
@@ -37,7 +37,7 @@ fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
         "{text}"
     );
     assert_eq!(
-        alpha.cmd(&["peer", "list"]).success().stdout_text(),
+        alpha.cli(&["peer", "list"]).success().stdout_text(),
         format!(
             "beta passive * {}\n\
              inn.example 127.0.0.1:119 mesh.* nntp hosts=127.0.0.1,::1\n\
@@ -50,29 +50,29 @@ fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
     // and needs somewhere to talk to, --hosts is for news servers only.
     let before = alpha.config_text();
     alpha
-        .cmd(&["peer", "add", "beta", "--nntp", "--hosts", "127.0.0.1"])
+        .cli(&["peer", "add", "beta", "--nntp", "--hosts", "127.0.0.1"])
         .failure()
         .stderr_has("a peer named \"beta\" already exists");
     alpha
-        .cmd(&["peer", "add", "inn.example", &beta.node_key()])
+        .cli(&["peer", "add", "inn.example", &beta.node_key()])
         .failure()
         .stderr_has("a peer named \"inn.example\" already exists");
     alpha
-        .cmd(&["peer", "add", "lonely", "--nntp"])
+        .cli(&["peer", "add", "lonely", "--nntp"])
         .failure()
         .stderr_has("needs --address");
     alpha
-        .cmd(&["peer", "add", "bad", "--nntp", "--address", "nowhere"])
+        .cli(&["peer", "add", "bad", "--nntp", "--address", "nowhere"])
         .failure()
         .stderr_has("not HOST:PORT");
     alpha
-        .cmd(&["peer", "add", "x", &beta.node_key(), "--nntp"])
+        .cli(&["peer", "add", "x", &beta.node_key(), "--nntp"])
         .code(2);
     alpha
-        .cmd(&["peer", "add", "x", &beta.node_key(), "--hosts", "127.0.0.1"])
+        .cli(&["peer", "add", "x", &beta.node_key(), "--hosts", "127.0.0.1"])
         .code(2);
     alpha
-        .cmd(&["peer", "add", "x", "--nntp", "--hosts", "not-an-ip"])
+        .cli(&["peer", "add", "x", "--nntp", "--hosts", "not-an-ip"])
         .code(2);
     assert_eq!(
         alpha.config_text(),
@@ -80,15 +80,15 @@ fn peer_add_nntp_lists_and_removes_a_plain_news_server() {
         "a refused edit changed the file"
     );
 
-    alpha.cmd(&["peer", "remove", "inn.example"]).success();
-    alpha.cmd(&["peer", "remove", "feeder"]).success();
+    alpha.cli(&["peer", "remove", "inn.example"]).success();
+    alpha.cli(&["peer", "remove", "feeder"]).success();
     assert!(!alpha.config_text().contains("\n[[nntp_peer]]"));
     assert_eq!(
-        alpha.cmd(&["peer", "list"]).success().stdout_text(),
+        alpha.cli(&["peer", "list"]).success().stdout_text(),
         format!("beta passive * {}\n", beta.node_key())
     );
     alpha
-        .cmd(&["peer", "remove", "inn.example"])
+        .cli(&["peer", "remove", "inn.example"])
         .failure()
         .stderr_has("no peer named");
 }
@@ -128,7 +128,7 @@ fn an_empty_newsmesh_from_counts_as_unset() {
     let id = common::run(post, Some(b"body\n".to_vec()), DEFAULT_TIMEOUT)
         .success()
         .stdout_line();
-    let shown = alpha.cmd(&["read", &id]).success().stdout_text();
+    let shown = alpha.cli(&["read", &id]).success().stdout_text();
     assert!(shown.contains("\nFrom: ann@alpha.invalid\n"), "{shown}");
 }
 
@@ -138,7 +138,7 @@ fn an_empty_newsmesh_from_counts_as_unset() {
 fn read_decodes_encoded_words_for_display() {
     let alpha = Node::init("alpha");
     let id = alpha
-        .cmd_stdin(
+        .cli_stdin(
             &[
                 "post",
                 "-g",
@@ -152,11 +152,11 @@ fn read_decodes_encoded_words_for_display() {
         )
         .success()
         .stdout_line();
-    let list = alpha.cmd(&["read", "mesh.test"]).success().stdout_text();
+    let list = alpha.cli(&["read", "mesh.test"]).success().stdout_text();
     assert!(list.contains("René <rene@example.org>"), "{list}");
     assert!(list.contains("caféà la carte"), "{list}");
     assert!(!list.contains("=?"), "{list}");
-    let shown = alpha.cmd(&["read", &id]).success().stdout_text();
+    let shown = alpha.cli(&["read", &id]).success().stdout_text();
     assert!(shown.contains("\nSubject: caféà la carte\n"), "{shown}");
     assert!(
         shown.contains("\nFrom: René <rene@example.org>\n"),
@@ -172,11 +172,11 @@ fn post_refuses_an_empty_subject() {
     let alpha = Node::init("alpha");
     for subject in ["", "   "] {
         alpha
-            .cmd_stdin(&["post", "-g", "mesh.test", "-s", subject], b"body\n")
+            .cli_stdin(&["post", "-g", "mesh.test", "-s", subject], b"body\n")
             .failure()
             .stderr_has("--subject is empty");
     }
-    alpha.cmd(&["read", "mesh.test"]).success().stdout_empty();
+    alpha.cli(&["read", "mesh.test"]).success().stdout_empty();
 }
 
 // ------------------------------------------------------------------ contrib/
@@ -388,9 +388,9 @@ fn a_mesh_peer_that_is_a_plain_news_server_gets_a_hint() {
     let alpha = Node::init("alpha");
     let some_key = Node::init("other").node_key();
     alpha
-        .cmd(&["peer", "add", "inn", &some_key, "--address", &address])
+        .cli(&["peer", "add", "inn", &some_key, "--address", &address])
         .success();
-    let run = alpha.cmd(&["sync"]);
+    let run = alpha.cli(&["sync"]);
     run.failure();
     run.stdout_has("status=failed")
         .stdout_has("[[nntp_peer]]")

@@ -1,19 +1,66 @@
 //! The operator's experience (issue 20): what a new operator meets following the docs
 //! literally. One test (or a few) per numbered finding.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 
-use mesh::{TestNode, BIN};
+use common::*;
+
+/// A finished command with its output as text (what these tests look at).
+#[derive(Debug, Clone)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    /// Panics with everything unless the exit code is 0.
+    #[track_caller]
+    fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "command failed: {self:#?}");
+        self
+    }
+}
+
+/// The binary run on a node, its output as text.
+trait Cli {
+    fn run(&self, args: &[&str]) -> Out;
+    fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Out;
+}
+
+impl Cli for Node {
+    fn run(&self, args: &[&str]) -> Out {
+        text(self.cli(args))
+    }
+    fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Out {
+        text(self.cli_stdin(args, stdin))
+    }
+}
+
+fn text(run: Run) -> Out {
+    Out {
+        code: run.code.unwrap_or(-1),
+        stdout: run.stdout_text(),
+        stderr: run.stderr_text(),
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
 
 /// Finding 1: a second `serve` of a node is refused, whatever its `listen` says, and the
 /// refusal names the process that serves it.
 #[test]
 fn a_second_serve_of_a_node_is_refused_naming_the_first() {
-    let mut node = TestNode::new("solo");
+    let mut node = Node::init("solo");
     node.start();
     let pid = node.serve_pid();
     // Same port: not "Address already in use" but who serves the node.
@@ -25,7 +72,7 @@ fn a_second_serve_of_a_node_is_refused_naming_the_first() {
         "{same:#?}"
     );
     // Another port: refused all the same (two serves on one spool would relay twice).
-    let other = format!("127.0.0.1:{}", mesh::free_port());
+    let other = format!("127.0.0.1:{}", free_port());
     node.set_config("listen", &format!("{other:?}"));
     let moved = node.run(&["serve"]);
     assert_eq!(moved.code, 1, "{moved:#?}");
@@ -44,7 +91,7 @@ fn a_second_serve_of_a_node_is_refused_naming_the_first() {
 
 /// Runs `newsmesh ARGS` with its stdout a pipe whose reading end is closed at once (what
 /// `| head -c1` does once it has its byte); returns its exit status and stderr.
-fn with_closed_stdout(node: &TestNode, args: &[&str]) -> (std::process::ExitStatus, String) {
+fn with_closed_stdout(node: &Node, args: &[&str]) -> (std::process::ExitStatus, String) {
     let mut child = node
         .command(args)
         .stdin(Stdio::null())
@@ -68,10 +115,10 @@ fn with_closed_stdout(node: &TestNode, args: &[&str]) -> (std::process::ExitStat
 #[test]
 fn printing_commands_end_quietly_on_a_closed_pipe() {
     use std::os::unix::process::ExitStatusExt;
-    let a = TestNode::new("a");
-    let b = TestNode::new("b");
-    mesh::link(&a, &b);
-    a.post("piped", "a body\n");
+    let a = Node::init("a");
+    let b = Node::init("b");
+    link(&a, &b, Link::BothDial);
+    a.post("mesh.test", "piped", "a body\n");
     for args in [
         &["status"][..],
         &["status", "--json"],
@@ -116,8 +163,8 @@ fn sync_on_a_missing_home_says_there_is_no_node() {
 /// not got, fails clearly (no node would honour it) and posts nothing; its own works.
 #[test]
 fn post_supersedes_only_its_own_authors_article() {
-    let node = TestNode::new("solo");
-    let old = node.post("original", "first version\n");
+    let node = Node::init("solo");
+    let old = node.post("mesh.test", "original", "first version\n");
     node.run(&["key", "--author", "bob", "--generate"]).ok();
     let before = node.article_count();
     let post = |args: &[&str]| {
@@ -153,9 +200,9 @@ fn post_supersedes_only_its_own_authors_article() {
 /// another name gets a warning at sync.
 #[test]
 fn peer_add_refuses_keys_and_groups_it_cannot_use() {
-    let a = TestNode::new("a");
-    let b = TestNode::new("b");
-    mesh::link(&a, &b);
+    let a = Node::init("a");
+    let b = Node::init("b");
+    link(&a, &b, Link::BothDial);
     let before = std::fs::read_to_string(a.config_path()).unwrap();
     let refused = |args: &[&str], says: &str| {
         let run = a.run(args);
@@ -174,7 +221,7 @@ fn peer_add_refuses_keys_and_groups_it_cannot_use() {
             "peer",
             "add",
             "c",
-            &TestNode::new("c").node_key(),
+            &Node::init("c").node_key(),
             "--groups",
             "",
         ],
@@ -185,7 +232,7 @@ fn peer_add_refuses_keys_and_groups_it_cannot_use() {
             "peer",
             "add",
             "c",
-            &TestNode::new("c").node_key(),
+            &Node::init("c").node_key(),
             "--groups",
             "mesh.* local.*",
         ],
@@ -195,7 +242,7 @@ fn peer_add_refuses_keys_and_groups_it_cannot_use() {
     assert!(a.run(&["peer", "list"]).ok().stdout.lines().count() == 1);
 
     // A neighbour added under another name than its own: the sync works and warns.
-    let mut c = TestNode::new("gamma");
+    let mut c = Node::init("gamma");
     a.run(&[
         "peer",
         "add",
@@ -220,8 +267,8 @@ fn peer_add_refuses_keys_and_groups_it_cannot_use() {
 /// the checks of `peer add`.
 #[test]
 fn peer_edit_changes_a_neighbour_in_place() {
-    let a = TestNode::new("a");
-    let b = TestNode::new("b");
+    let a = Node::init("a");
+    let b = Node::init("b");
     a.run(&["peer", "add", "b", &b.node_key()]).ok();
     a.run(&["peer", "add", "inn", "--nntp", "--hosts", "192.0.2.1"])
         .ok();
@@ -292,13 +339,13 @@ fn peer_edit_changes_a_neighbour_in_place() {
 /// `groups`, `read` nor LIST ACTIVE show; `post`'s list of groups is `groups`'s.
 #[test]
 fn control_pseudo_groups_are_never_listed() {
-    let mut node = TestNode::new("solo");
+    let mut node = Node::init("solo");
     let key = node.run(&["key"]).ok().stdout.trim().to_string();
     node.append_config(&format!(
         "\n[[control]]\ngroups = \"mesh.*\"\nauthors = [\"{key}\"]\n"
     ));
     node.run(&["newgroup", "mesh.new"]).ok();
-    let id = node.post("doomed", "to be cancelled\n");
+    let id = node.post("mesh.test", "doomed", "to be cancelled\n");
     node.run(&["cancel", &id]).ok();
     assert!(
         node.db()
@@ -323,7 +370,7 @@ fn control_pseudo_groups_are_never_listed() {
         "{refused:#?}"
     );
     node.start();
-    let mut reader = mesh::RawPeer::connect(&node);
+    let mut reader = RawPeer::connect(&node);
     reader.send(b"LIST ACTIVE\r\n");
     assert!(reader.line().starts_with("215"));
     let listed = String::from_utf8(reader.block()).unwrap();
@@ -352,10 +399,10 @@ fn man_files_section() -> String {
 fn files_are_private_and_all_documented() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let mut hub = TestNode::new("hub");
-    let mut nat = TestNode::new("nat");
-    mesh::link_passive_live(&hub, &nat);
-    hub.post("exported", "on a stick\n");
+    let mut hub = Node::init("hub");
+    let mut nat = Node::init("nat");
+    link(&nat, &hub, Link::FirstDialsLive);
+    hub.post("mesh.test", "exported", "on a stick\n");
     let dir = tempfile::tempdir().unwrap();
     let batch = dir.path().join("stick.batch");
     hub.run(&["export", "--to", "nat", "--file", batch.to_str().unwrap()])
@@ -394,7 +441,7 @@ fn files_are_private_and_all_documented() {
         names
     };
     assert!(
-        mesh::wait_until(std::time::Duration::from_secs(30), || {
+        wait_until(std::time::Duration::from_secs(30), || {
             let f = files();
             f.contains("live.state") && f.contains("live-in.state") && f.contains("serve.state")
         }),
@@ -422,7 +469,7 @@ fn files_are_private_and_all_documented() {
 }
 
 /// Whether `node`'s status says its live link to `peer` is up.
-fn live_link_up(node: &TestNode, peer: &str) -> bool {
+fn live_link_up(node: &Node, peer: &str) -> bool {
     let json = node.run(&["status", "--json"]).ok().stdout;
     let status: serde_json::Value = serde_json::from_str(&json).unwrap();
     status["peers"]
@@ -438,19 +485,19 @@ fn live_link_up(node: &TestNode, peer: &str) -> bool {
 /// with the default idle timeout).
 #[test]
 fn status_notices_a_dead_live_link_at_once() {
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    mesh::link_live(&a, &b);
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
+    link(&a, &b, Link::Live);
     a.start();
     b.start();
     assert!(
-        mesh::wait_until(std::time::Duration::from_secs(30), || live_link_up(&a, "b")),
+        wait_until(std::time::Duration::from_secs(30), || live_link_up(&a, "b")),
         "the live link never came up"
     );
     b.kill9();
     // Far below the keepalive interval (idle_timeout_secs / 3 = 100 s).
     assert!(
-        mesh::wait_until(std::time::Duration::from_secs(30), || !live_link_up(
+        wait_until(std::time::Duration::from_secs(30), || !live_link_up(
             &a, "b"
         )),
         "status still says the link to a killed neighbour is up"
@@ -462,7 +509,7 @@ fn status_notices_a_dead_live_link_at_once() {
 /// written) and refuses a password shorter than 8 characters.
 #[test]
 fn user_add_documents_its_hash_and_wants_a_real_password() {
-    let node = TestNode::new("solo");
+    let node = Node::init("solo");
     let help = node.run(&["user", "add", "--help"]).ok().stdout;
     assert!(
         help.contains("Argon2id") && !help.contains("SHA-256"),
@@ -537,7 +584,7 @@ fn the_man_page_shows_what_help_shows() {
 /// `read` of an empty group, an edit when no serve runs, a sync refused at connect.
 #[test]
 fn commands_say_what_happened_when_nothing_did() {
-    let mut a = TestNode::new("a");
+    let mut a = Node::init("a");
     let sync = a.run(&["sync"]).ok();
     assert!(sync.stderr.contains("no neighbour to dial"), "{sync:#?}");
     assert!(a.run(&["sync", "-q"]).ok().stderr.is_empty());
@@ -546,7 +593,7 @@ fn commands_say_what_happened_when_nothing_did() {
         read.stdout.is_empty() && read.stderr.contains("no articles"),
         "{read:#?}"
     );
-    let b = TestNode::new("b");
+    let b = Node::init("b");
     // Nothing listens at b's address: refused at connect.
     let added = a
         .run(&[
@@ -564,7 +611,7 @@ fn commands_say_what_happened_when_nothing_did() {
     );
     let refused = a.run(&["sync"]);
     assert_eq!(refused.code, 1, "{refused:#?}");
-    let line = mesh::SyncLine::parse(refused.stdout.lines().next().unwrap());
+    let line = SyncLine::parse(refused.stdout.lines().next().unwrap());
     assert_eq!(line.get("status"), "failed");
     assert_eq!(line.get("tls"), "no", "{}", line.raw);
     a.start();
@@ -582,9 +629,9 @@ fn commands_say_what_happened_when_nothing_did() {
 /// Finding 16: errors that say what to do.
 #[test]
 fn errors_say_what_to_do() {
-    let a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    let failed = |run: mesh::Run, says: &str| {
+    let a = Node::init("a");
+    let mut b = Node::init("b");
+    let failed = |run: Out, says: &str| {
         assert!(
             run.code != 0 && run.stderr.contains(says),
             "{says}: {run:#?}"
@@ -622,11 +669,12 @@ fn errors_say_what_to_do() {
     failed(newgroup.clone(), "[[control]] groups = \"mesh.new\"");
     assert!(newgroup.stderr.contains(&own_author), "{newgroup:#?}");
     // The port taken by another program: where to change it.
-    let taken = std::net::TcpListener::bind(a.addr).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    a.set_config("listen", &format!("\"{}\"", taken.local_addr().unwrap()));
     failed(a.run(&["serve"]), "[node] listen");
     drop(taken);
     // An IHAVE from an address no [[nntp_peer]] lists: the peer add that would.
-    let mut feeder = mesh::RawPeer::connect(&b);
+    let mut feeder = RawPeer::connect(&b);
     let answer = feeder.cmd("IHAVE <x@example>");
     assert!(
         answer.starts_with("480") && answer.contains("--nntp --hosts 127.0.0.1"),
@@ -638,15 +686,15 @@ fn errors_say_what_to_do() {
 /// Finding 17: `read '<id>'` of an article that is gone says what happened to it.
 #[test]
 fn read_of_a_gone_article_says_what_happened() {
-    let node = TestNode::new("solo");
-    let cancelled = node.post("regretted", "oops\n");
+    let node = Node::init("solo");
+    let cancelled = node.post("mesh.test", "regretted", "oops\n");
     node.run(&["cancel", &cancelled]).ok();
     let run = node.run(&["read", &cancelled]);
     assert!(
         run.code == 1 && run.stderr.contains("was cancelled by its author"),
         "{run:#?}"
     );
-    let expired = node.post("old news", "soon gone\n");
+    let expired = node.post("mesh.test", "old news", "soon gone\n");
     node.append_config("\n[[expire.rule]]\ngroups = \"mesh.test\"\ndays = 0\n");
     // It arrived a day ago (expire removes what arrived before now minus the days).
     rusqlite::Connection::open(node.spool_path())
@@ -671,7 +719,7 @@ fn read_of_a_gone_article_says_what_happened() {
 
 /// Runs `newsmesh ARGS` on `node` under a pseudo-terminal (`script`), as a person at a
 /// terminal would; everything it wrote, stdout and stderr together.
-fn on_a_terminal(node: &TestNode, args: &str) -> String {
+fn on_a_terminal(node: &Node, args: &str) -> String {
     let shell = format!("{} --home {} {args}", BIN, node.home().display());
     let out = Command::new("script")
         .args(["-qec", &shell, "/dev/null"])
@@ -686,11 +734,11 @@ fn on_a_terminal(node: &TestNode, args: &str) -> String {
 /// nothing of it under cron (no terminal) or `-q`.
 #[test]
 fn progress_shows_on_a_terminal_only() {
-    let a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    mesh::link(&a, &b);
+    let a = Node::init("a");
+    let mut b = Node::init("b");
+    link(&a, &b, Link::BothDial);
     for i in 0..3 {
-        a.post(&format!("article {i}"), "body\n");
+        a.post("mesh.test", &format!("article {i}"), "body\n");
     }
     let dir = tempfile::tempdir().unwrap();
     let batch = dir.path().join("all.batch");

@@ -3,13 +3,12 @@
 //! and readers are still served, and a password stored by an older version (salted
 //! SHA-256) is rewritten as Argon2id in `newsmesh.toml` at its user's next login.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use mesh::{RawPeer, TestNode};
+use common::*;
 
 /// `AUTHINFO USER name` then `AUTHINFO PASS password`; returns the answer to PASS.
 fn login(peer: &mut RawPeer, name: &str, password: &str) -> String {
@@ -29,12 +28,12 @@ fn ip(text: &str) -> IpAddr {
 fn guesses_from_one_source_are_paced_however_many_connections_it_opens() {
     const CONNECTIONS: usize = 8;
     const ATTACK: Duration = Duration::from_secs(3);
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     alpha
-        .run_with_stdin(&["user", "add", "ann"], b"correct horse\n")
+        .cli_stdin(&["user", "add", "ann"], b"correct horse\n")
         .ok();
     alpha
-        .run_with_stdin(&["user", "add", "bob"], b"battery staple\n")
+        .cli_stdin(&["user", "add", "bob"], b"battery staple\n")
         .ok();
     // Waits are capped at 2 s (default 16) so the attack's last answers come soon.
     alpha.set_limit("auth_max_backoff_secs", "2");
@@ -137,7 +136,7 @@ fn guesses_from_one_source_are_paced_however_many_connections_it_opens() {
 #[test]
 fn a_legacy_password_hash_is_rewritten_as_argon2id_at_the_next_login() {
     use sha2::{Digest, Sha256};
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     let legacy = format!(
         "pepper${}",
         data_encoding::HEXLOWER.encode(&Sha256::digest(b"pepperopen sesame"))

@@ -3,23 +3,22 @@
 //! key-restricted trust rule, and a node home is private. (The loopback POST rules are in
 //! `tests/reader.rs`, with the other reader tests.)
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
+use common::*;
 use ed25519_dalek::SigningKey;
-use mesh::{link, RawPeer, TestNode};
 
 /// Finding: the first early cancel for an id won, so a stranger's cancel that arrived
 /// first made the author's own cancel be ignored and the target was then stored.
 #[test]
 fn a_strangers_early_cancel_does_not_shadow_the_authors_cancel() {
-    let alpha = TestNode::new("alpha");
-    let mut bravo = TestNode::new("bravo");
-    link(&alpha, &bravo);
+    let alpha = Node::init("alpha");
+    let mut bravo = Node::init("bravo");
+    link(&alpha, &bravo, Link::BothDial);
     bravo.start();
-    let id = alpha.post("to be withdrawn", "the author changes their mind\n");
+    let id = alpha.post(GROUP, "to be withdrawn", "the author changes their mind\n");
     let article = alpha.raw_article(&id);
     // A stranger's cancel reaches bravo first, relayed by alpha's node (a real neighbour).
     let stranger = SigningKey::from_bytes(&[7; 32]);
@@ -37,7 +36,7 @@ fn a_strangers_early_cancel_does_not_shadow_the_authors_cancel() {
     let answer = feed.line();
     assert!(answer.starts_with("239 "), "{answer}");
     // Then the author's own cancel, by sync.
-    alpha.run(&["cancel", &id]).ok();
+    alpha.cli(&["cancel", &id]).ok();
     let run = alpha.sync();
     run.assert_ok();
     // Then the article itself arrives: its author cancelled it, so bravo withdraws it.
@@ -52,32 +51,41 @@ fn a_strangers_early_cancel_does_not_shadow_the_authors_cancel() {
 /// rmgroup, an operator's typo spread mesh-wide).
 #[test]
 fn groups_are_made_deliberately_not_by_posting() {
-    let mut alpha = TestNode::new("alpha");
-    let mut bravo = TestNode::new("bravo");
-    link(&alpha, &bravo);
+    let mut alpha = Node::init("alpha");
+    let mut bravo = Node::init("bravo");
+    link(&alpha, &bravo, Link::BothDial);
     bravo.start();
     // A typo fails, lists the groups, and creates nothing.
-    let typo = alpha.run_with_stdin(
+    let typo = alpha.cli_stdin(
         &["post", "--group", "mesh.tset", "--subject", "oops"],
         b"body\n",
     );
-    assert_eq!(typo.code, 1, "{typo:?}");
+    assert_eq!(typo.code, Some(1), "{typo:?}");
     assert!(
-        typo.stderr.contains("does not carry mesh.tset") && typo.stderr.contains("mesh.test"),
+        typo.stderr_text().contains("does not carry mesh.tset")
+            && typo.stderr_text().contains("mesh.test"),
         "{typo:?}"
     );
-    assert!(!alpha.run(&["groups"]).ok().stdout.contains("mesh.tset"));
+    assert!(!alpha
+        .cli(&["groups"])
+        .ok()
+        .stdout_text()
+        .contains("mesh.tset"));
     // alpha creates a group bravo does not carry: its article is refused there...
-    alpha.run(&["groups", "--add", "mesh.new"]).ok();
-    let id = alpha.post_to("mesh.new", "first", "hello\n");
+    alpha.cli(&["groups", "--add", "mesh.new"]).ok();
+    let id = alpha.post("mesh.new", "first", "hello\n");
     let run = alpha.sync();
     run.assert_ok();
     assert_eq!(run.peer("bravo").num("refused"), 1, "{run:#?}");
     assert!(!bravo.has(&id));
-    assert!(!bravo.run(&["groups"]).ok().stdout.contains("mesh.new"));
+    assert!(!bravo
+        .cli(&["groups"])
+        .ok()
+        .stdout_text()
+        .contains("mesh.new"));
     // ...and not remembered, so once bravo creates the group it fetches the article.
     assert_eq!(bravo.history_status(&id), None);
-    bravo.run(&["groups", "--add", "mesh.new"]).ok();
+    bravo.cli(&["groups", "--add", "mesh.new"]).ok();
     alpha.start();
     bravo.sync().assert_ok();
     assert!(bravo.has(&id));
@@ -88,7 +96,7 @@ fn groups_are_made_deliberately_not_by_posting() {
 /// `unsigned_groups` opens, one fed by that `[[nntp_peer]]` must be accepted.
 #[test]
 fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
-    let mut bravo = TestNode::new("bravo");
+    let mut bravo = Node::init("bravo");
     let boss = SigningKey::from_bytes(&[9; 32]).verifying_key();
     let text = std::fs::read_to_string(bravo.home().join("newsmesh.toml")).unwrap();
     std::fs::write(
@@ -102,7 +110,7 @@ fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
             newsmesh::sign::public_key_text(&boss)
         ),
     );
-    bravo.run(&["groups", "--add", "mesh.announce"]).ok();
+    bravo.cli(&["groups", "--add", "mesh.announce"]).ok();
     bravo.start();
     let mut inn = RawPeer::connect(&bravo);
     let id = "<unsigned-1@inn.example>";
@@ -148,8 +156,8 @@ fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
 /// home 0755; the config was rewritten through a fixed `*.tmp` name.
 #[test]
 fn the_home_config_and_spool_are_private() {
-    let mut alpha = TestNode::new("alpha");
-    let beta = TestNode::new("beta");
+    let mut alpha = Node::init("alpha");
+    let beta = Node::init("beta");
     let mode = |p: std::path::PathBuf| {
         std::fs::metadata(&p)
             .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -157,12 +165,12 @@ fn the_home_config_and_spool_are_private() {
             .mode()
             & 0o777
     };
-    assert_eq!(mode(alpha.home()), 0o700);
+    assert_eq!(mode(alpha.home().to_path_buf()), 0o700);
     assert_eq!(mode(alpha.home().join("newsmesh.toml")), 0o600);
     assert_eq!(mode(alpha.spool_path()), 0o600);
     // Edits keep the config private; a running serve's WAL files are private too.
-    link(&alpha, &beta);
-    alpha.post("x", "y\n");
+    link(&alpha, &beta, Link::BothDial);
+    alpha.post(GROUP, "x", "y\n");
     alpha.start();
     assert_eq!(mode(alpha.home().join("newsmesh.toml")), 0o600);
     for file in ["spool.db", "spool.db-wal", "spool.db-shm"] {
@@ -182,6 +190,9 @@ fn the_home_config_and_spool_are_private() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let run = alpha.run(&["groups"]).ok();
-    assert!(run.stderr.contains("newsmesh.toml is mode 644"), "{run:?}");
+    let run = alpha.cli(&["groups"]).ok();
+    assert!(
+        run.stderr_text().contains("newsmesh.toml is mode 644"),
+        "{run:?}"
+    );
 }

@@ -6,100 +6,62 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+mod common;
+
+use common::{Inspect, Node};
 use ed25519_dalek::SigningKey;
 use newsmesh::compose::{compose, Draft};
-use newsmesh::home::{Home, DEFAULT_AUTHOR};
-use newsmesh::ingest::{ingest, Rules, Verdict};
-use newsmesh::server::{start, Running};
+use newsmesh::home::DEFAULT_AUTHOR;
+use newsmesh::ingest::Verdict;
 use newsmesh::sign::public_key_text;
 
-/// A node with a running server; stops it when dropped.
-struct TestNode {
-    dir: tempfile::TempDir,
-    home: Home,
-    rt: tokio::runtime::Runtime,
-    running: Option<Running>,
-    addr: SocketAddr,
+/// A node serving readers in this process: `configure` edits its config (through
+/// `config::edit`) and `fill` stores articles (through `ingest`) before it serves.
+fn serving(configure: impl FnOnce(&Node), fill: impl FnOnce(&mut Filler)) -> Node {
+    let mut node = Node::init("alpha");
+    configure(&node);
+    let mut filler = Filler {
+        node: node.paths().open().expect("open"),
+        key: node.paths().author_key(DEFAULT_AUTHOR).unwrap(),
+        ids: Vec::new(),
+        target: &node,
+    };
+    fill(&mut filler);
+    drop(filler);
+    node.serve_in(&newsmesh::testbed::runtime().unwrap())
+        .expect("server starts");
+    node
 }
 
-impl TestNode {
-    /// A fresh node; `tweak` edits newsmesh.toml text before the server starts, `fill`
-    /// stores articles through the library's one way in.
-    fn new(tweak: impl FnOnce(&Home, String) -> String, fill: impl FnOnce(&mut Filler)) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let home = Home::new(dir.path().join("alpha"));
-        let node = home.init("alpha", "127.0.0.1:0").expect("init");
-        drop(node);
-        let text = std::fs::read_to_string(home.config_path()).unwrap();
-        std::fs::write(home.config_path(), tweak(&home, text)).unwrap();
-        let mut filler = Filler {
-            node: home.open().expect("open"),
-            key: home.author_key(DEFAULT_AUTHOR).unwrap(),
-            ids: Vec::new(),
-        };
-        fill(&mut filler);
-        drop(filler);
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = rt
-            .block_on(start(&home, Some("127.0.0.1:0".parse().unwrap())))
-            .expect("server starts");
-        let addr = running.addr;
-        TestNode {
-            dir,
-            home,
-            rt,
-            running: Some(running),
-            addr,
-        }
-    }
-
-    /// A node with the default config and `fill`'s articles.
-    fn with(fill: impl FnOnce(&mut Filler)) -> Self {
-        Self::new(|_, t| t, fill)
-    }
-
-    fn connect(&self) -> Client {
-        Client::connect(self.addr)
-    }
-
-    /// The Message-IDs of mesh.test's articles, in number order.
-    fn ids(&self) -> Vec<String> {
-        let node = self.home.open().unwrap();
-        let high = node.spool.group("mesh.test").unwrap().map_or(0, |g| g.high);
-        (1..=high)
-            .filter_map(|n| node.spool.article_at("mesh.test", n).unwrap())
-            .map(|a| a.msgid)
-            .collect()
-    }
-
-    /// The stored wire form of an article.
-    fn raw(&self, id: &str) -> Vec<u8> {
-        let node = self.home.open().unwrap();
-        node.spool.article(id).unwrap().expect("stored").raw
-    }
+/// A node with the default config and `fill`'s articles, serving.
+fn with_articles(fill: impl FnOnce(&mut Filler)) -> Node {
+    serving(|_| {}, fill)
 }
 
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            self.rt.block_on(r.stop());
-        }
-        let _ = self.dir.path();
-    }
+/// A reader connection to `node`.
+fn connect(node: &Node) -> Client {
+    Client::connect(node.addr)
+}
+
+/// The Message-IDs of mesh.test's articles, in number order.
+fn ids(node: &Node) -> Vec<String> {
+    let node = node.paths().open().unwrap();
+    let high = node.spool.group("mesh.test").unwrap().map_or(0, |g| g.high);
+    (1..=high)
+        .filter_map(|n| node.spool.article_at("mesh.test", n).unwrap())
+        .map(|a| a.msgid)
+        .collect()
 }
 
 /// Stores articles before the server starts.
-struct Filler {
+struct Filler<'a> {
     node: newsmesh::home::Node,
     key: SigningKey,
     ids: Vec<String>,
+    target: &'a Node,
 }
 
-impl Filler {
+impl Filler<'_> {
     fn post(&mut self, group: &str, subject: &str, body: &str) -> String {
         let article = compose(
             &Draft {
@@ -113,8 +75,7 @@ impl Filler {
             &self.key,
         );
         let raw = article.to_bytes();
-        let rules = Rules::new(&self.node.config, &self.node.trust);
-        let verdicts = ingest(&mut self.node.spool, &rules, &[&raw]).unwrap();
+        let verdicts = self.target.store(&[&raw]).unwrap();
         assert!(matches!(verdicts[..], [Verdict::Stored(_)]), "{verdicts:?}");
         let id = article.message_id().unwrap().to_string();
         self.ids.push(id.clone());
@@ -140,8 +101,7 @@ impl Filler {
             .collect();
         let raws: Vec<Vec<u8>> = articles.iter().map(|a| a.to_bytes()).collect();
         let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-        let rules = Rules::new(&self.node.config, &self.node.trust);
-        let verdicts = ingest(&mut self.node.spool, &rules, &refs).unwrap();
+        let verdicts = self.target.store(&refs).unwrap();
         let refused: Vec<_> = verdicts
             .iter()
             .filter(|v| !matches!(v, Verdict::Stored(_)))
@@ -280,8 +240,8 @@ fn word(status: &str, n: usize) -> String {
 
 #[test]
 fn capabilities_mode_reader_date_help() {
-    let node = TestNode::with(|f| f.standard());
-    let mut c = node.connect();
+    let node = with_articles(|f| f.standard());
+    let mut c = connect(&node);
     assert!(c.greeting.starts_with("200 "), "{}", c.greeting);
     let caps = c.listing("CAPABILITIES", 101);
     for want in [
@@ -327,14 +287,14 @@ fn capabilities_mode_reader_date_help() {
 
 #[test]
 fn group_listgroup_next_last() {
-    let node = TestNode::with(|f| f.standard());
+    let node = with_articles(|f| f.standard());
     let ids: Vec<String> = {
-        let n = node.home.open().unwrap();
+        let n = node.paths().open().unwrap();
         (1..=3)
             .map(|i| n.spool.article_at("mesh.test", i).unwrap().unwrap().msgid)
             .collect()
     };
-    let mut c = node.connect();
+    let mut c = connect(&node);
     // Nothing selected yet.
     assert_eq!(c.code("NEXT"), 412);
     assert_eq!(c.code("LAST"), 412);
@@ -375,7 +335,7 @@ fn group_listgroup_next_last() {
     assert_eq!(c.listing("LISTGROUP mesh.other", 211), ["1"]);
     assert_eq!(
         word(&c.cmd("STAT"), 2),
-        node.home
+        node.paths()
             .open()
             .unwrap()
             .spool
@@ -401,9 +361,9 @@ fn group_listgroup_next_last() {
 
 #[test]
 fn article_head_body_stat_and_current_article() {
-    let node = TestNode::with(|f| f.standard());
+    let node = with_articles(|f| f.standard());
     let (ids, raws): (Vec<String>, Vec<Vec<u8>>) = {
-        let n = node.home.open().unwrap();
+        let n = node.paths().open().unwrap();
         (1..=3)
             .map(|i| {
                 let a = n.spool.article_at("mesh.test", i).unwrap().unwrap();
@@ -411,7 +371,7 @@ fn article_head_body_stat_and_current_article() {
             })
             .unzip()
     };
-    let mut c = node.connect();
+    let mut c = connect(&node);
     // By Message-ID without a selected group: number 0.
     assert_eq!(
         c.cmd(&format!("STAT {}", ids[1])),
@@ -425,7 +385,7 @@ fn article_head_body_stat_and_current_article() {
     let status = c.cmd(&format!("ARTICLE {}", ids[1]));
     assert!(status.starts_with(&format!("220 0 {}", ids[1])), "{status}");
     assert_eq!(c.block_bytes(), raws[1]);
-    assert_eq!(node.raw(&ids[1]), raws[1]);
+    assert_eq!(node.raw_article(&ids[1]), raws[1]);
 
     assert_eq!(c.code("GROUP mesh.test"), 211);
     // By Message-ID in the selected group: its number; the current article stays.
@@ -465,13 +425,13 @@ fn article_head_body_stat_and_current_article() {
 
 #[test]
 fn over_and_hdr_from_the_index() {
-    let node = TestNode::with(|f| {
+    let node = with_articles(|f| {
         f.standard();
         f.post("mesh.test", "tab\there", "x\n");
         f.post("mesh.test", "folded\r\n  subject", "a\nb\nc\n");
     });
     let (ids, raws): (Vec<String>, Vec<Vec<u8>>) = {
-        let n = node.home.open().unwrap();
+        let n = node.paths().open().unwrap();
         (1..=5)
             .map(|i| {
                 let a = n.spool.article_at("mesh.test", i).unwrap().unwrap();
@@ -479,7 +439,7 @@ fn over_and_hdr_from_the_index() {
             })
             .unzip()
     };
-    let mut c = node.connect();
+    let mut c = connect(&node);
     assert_eq!(
         c.listing("LIST OVERVIEW.FMT", 215),
         [
@@ -590,9 +550,9 @@ fn over_and_hdr_from_the_index() {
 /// line starts with the Message-ID, and a range without articles is an empty list.
 #[test]
 fn xhdr_and_xpat_answer_as_rfc_2980() {
-    let node = TestNode::with(|f| f.standard());
-    let ids = node.ids();
-    let mut c = node.connect();
+    let node = with_articles(|f| f.standard());
+    let ids = ids(&node);
+    let mut c = connect(&node);
     assert_eq!(c.code("GROUP mesh.test"), 211);
     assert_eq!(
         c.listing("XHDR Message-ID 1-30", 221),
@@ -642,7 +602,7 @@ fn xhdr_and_xpat_answer_as_rfc_2980() {
     // XOVER keeps 224 (the same in both RFCs).
     assert_eq!(c.listing("XOVER 1-3", 224).len(), 3);
     // Without a group, a range has nothing to refer to.
-    let mut fresh = node.connect();
+    let mut fresh = connect(&node);
     assert_eq!(fresh.code("XHDR Subject 1-3"), 412);
     assert_eq!(fresh.code("XPAT Subject 1-3 *"), 412);
 }
@@ -651,14 +611,14 @@ fn xhdr_and_xpat_answer_as_rfc_2980() {
 /// the group descriptions (282), all listed in CAPABILITIES and HELP.
 #[test]
 fn list_motd_distributions_and_xgtitle() {
-    let node = TestNode::with(|f| f.standard());
-    let mut c = node.connect();
+    let node = with_articles(|f| f.standard());
+    let mut c = connect(&node);
     assert!(
         c.listing("LIST MOTD", 215).is_empty(),
         "no motd file: an empty message"
     );
     std::fs::write(
-        node.home.dir().join("motd"),
+        node.paths().dir().join("motd"),
         "Welcome to alpha.\n.dotted line\n\nBe nice.\n",
     )
     .unwrap();
@@ -686,8 +646,8 @@ fn list_motd_distributions_and_xgtitle() {
 
 #[test]
 fn list_variants_newgroups_newnews() {
-    let node = TestNode::with(|f| f.standard());
-    let mut c = node.connect();
+    let node = with_articles(|f| f.standard());
+    let mut c = connect(&node);
     let active = c.listing("LIST", 215);
     assert_eq!(
         active,
@@ -755,7 +715,7 @@ fn list_variants_newgroups_newnews() {
         "local time"
     );
     let ids = {
-        let n = node.home.open().unwrap();
+        let n = node.paths().open().unwrap();
         let mut ids: Vec<String> = (1..=3)
             .map(|i| n.spool.article_at("mesh.test", i).unwrap().unwrap().msgid)
             .collect();
@@ -785,7 +745,7 @@ fn newnews_answers_page_by_page_every_article_once_in_arrival_order() {
     // pages hold matches and misses and the last page is partial.
     let mut wanted = Vec::new();
     let mut all = Vec::new();
-    let node = TestNode::with(|f| {
+    let node = with_articles(|f| {
         f.node.spool.create_group("mesh.other", "").unwrap();
         for _ in 0..5 {
             let ids = f.post_many("mesh.test", 450);
@@ -794,7 +754,7 @@ fn newnews_answers_page_by_page_every_article_once_in_arrival_order() {
             all.extend(f.post_many("mesh.other", 50));
         }
     });
-    let mut c = node.connect();
+    let mut c = connect(&node);
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
         .format("%Y%m%d %H%M%S GMT")
         .to_string();
@@ -817,18 +777,18 @@ fn reader_article(group: &str, subject: &str, body: &str) -> Vec<u8> {
 
 #[test]
 fn post_signs_stores_and_reads_back_byte_exact() {
-    let node = TestNode::new(
-        |_, t| t.replace("max_article_bytes = 1048576", "max_article_bytes = 4096"),
+    let node = serving(
+        |n| n.set_limit("max_article_bytes", "4096"),
         |f| f.standard(),
     );
     let default_key = public_key_text(
         &node
-            .home
+            .paths()
             .author_key(DEFAULT_AUTHOR)
             .unwrap()
             .verifying_key(),
     );
-    let mut c = node.connect();
+    let mut c = connect(&node);
     let body = ".starts with a dot\r\n..two dots\r\n.\r\n\r\nend\r\n";
     let status = c.post(&reader_article("mesh.test", "posted", body));
     assert!(status.starts_with("240 <"), "{status}");
@@ -890,29 +850,28 @@ fn post_signs_stores_and_reads_back_byte_exact() {
 }
 
 /// Config with AUTHINFO required on loopback and user `ann` (password "open sesame").
-fn auth_config(home: &Home, text: String) -> String {
-    newsmesh::sign::generate_secret(&home.author_key_path("ann")).unwrap();
+fn auth_config(node: &Node) {
+    newsmesh::sign::generate_secret(&node.paths().author_key_path("ann")).unwrap();
     let hash = newsmesh::config::hash_password("open sesame");
-    text.replace("loopback_without_auth = true", "loopback_without_auth = false")
-        + &format!(
-            "\n[[user]]\nname = \"ann\"\npassword_sha256 = \"{hash}\"\nauthor_key = \"authors/ann.key\"\n"
-        )
+    node.set("reader", "loopback_without_auth", "false");
+    // The entry of an older version (`password_sha256`), which edit no longer writes.
+    node.append_config(&format!(
+        "\n[[user]]\nname = \"ann\"\npassword_sha256 = \"{hash}\"\nauthor_key = \"authors/ann.key\"\n"
+    ));
 }
 
 /// Config with user `ann` (password "open sesame") and loopback readers exempt from
 /// AUTHINFO (the default).
-fn user_ann_config(home: &Home, text: String) -> String {
-    auth_config(home, text).replace(
-        "loopback_without_auth = false",
-        "loopback_without_auth = true",
-    )
+fn user_ann_config(node: &Node) {
+    auth_config(node);
+    node.set("reader", "loopback_without_auth", "true");
 }
 
 #[test]
 fn authinfo_gates_reading_and_posting() {
-    let node = TestNode::new(auth_config, |f| f.standard());
-    let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
-    let mut c = node.connect();
+    let node = serving(auth_config, |f| f.standard());
+    let ann_key = public_key_text(&node.paths().author_key("ann").unwrap().verifying_key());
+    let mut c = connect(&node);
     assert!(c.greeting.starts_with("201 "), "{}", c.greeting);
     let caps = c.listing("CAPABILITIES", 101);
     assert!(caps.iter().any(|l| l == "AUTHINFO USER"), "{caps:?}");
@@ -977,30 +936,30 @@ fn authinfo_gates_reading_and_posting() {
     assert!(head.contains(&format!("k={ann_key};")), "{head}");
 
     // Three failures close the connection; the server goes on.
-    let mut c = node.connect();
+    let mut c = connect(&node);
     for attempt in 1..=3 {
         assert_eq!(c.code("AUTHINFO USER ann"), 381);
         let status = c.cmd("AUTHINFO PASS guess");
         assert!(status.starts_with("481"), "{attempt}: {status}");
     }
     assert!(c.closed());
-    let mut c = node.connect();
+    let mut c = connect(&node);
     assert_eq!(c.code("AUTHINFO USER ann"), 381);
     assert_eq!(c.code("AUTHINFO PASS open sesame"), 281);
 }
 
 #[test]
 fn loopback_reader_may_authenticate_to_post_as_a_user() {
-    let node = TestNode::new(user_ann_config, |f| f.standard());
-    let ann_key = public_key_text(&node.home.author_key("ann").unwrap().verifying_key());
-    let mut c = node.connect();
+    let node = serving(user_ann_config, |f| f.standard());
+    let ann_key = public_key_text(&node.paths().author_key("ann").unwrap().verifying_key());
+    let mut c = connect(&node);
     let caps = c.listing("CAPABILITIES", 101);
     assert!(caps.iter().any(|l| l == "READER") && caps.iter().any(|l| l == "AUTHINFO USER"));
     assert_eq!(c.code("AUTHINFO USER ann"), 381);
     assert_eq!(c.code("AUTHINFO PASS open sesame"), 281);
     let status = c.post(&reader_article("mesh.test", "ann again", "hi\r\n"));
     let id = word(&status, 1);
-    let raw = String::from_utf8(node.raw(&id)).unwrap();
+    let raw = String::from_utf8(node.raw_article(&id)).unwrap();
     assert!(raw.contains(&format!("k={ann_key};")), "{raw}");
 }
 
@@ -1008,13 +967,13 @@ fn loopback_reader_may_authenticate_to_post_as_a_user() {
 /// operator's articles mesh-wide (and, where [[control]] trusts that key, remove groups).
 #[test]
 fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
-    let node = TestNode::new(user_ann_config, |f| f.standard());
-    let operators = node.home.open().unwrap().spool.groups().unwrap().len();
+    let node = serving(user_ann_config, |f| f.standard());
+    let operators = node.paths().open().unwrap().spool.groups().unwrap().len();
     let target = {
-        let n = node.home.open().unwrap();
+        let n = node.paths().open().unwrap();
         n.spool.article_at("mesh.test", 1).unwrap().unwrap().msgid
     };
-    let mut c = node.connect();
+    let mut c = connect(&node);
     for extra in [
         format!("Control: cancel {target}\r\n"),
         format!("Supersedes: {target}\r\n"),
@@ -1032,7 +991,7 @@ fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
     // The operator's article survives, and so do the groups.
     assert!(c.cmd(&format!("STAT {target}")).starts_with("223 "));
     assert_eq!(c.cmd("GROUP mesh.test"), "211 3 1 3 mesh.test");
-    let groups = node.home.open().unwrap().spool.groups().unwrap().len();
+    let groups = node.paths().open().unwrap().spool.groups().unwrap().len();
     assert_eq!(groups, operators);
     // An ordinary post from loopback still works (the documented default).
     let status = c.post(&reader_article("mesh.test", "plain", "hi\r\n"));
@@ -1061,11 +1020,8 @@ fn a_loopback_reader_without_authinfo_may_not_cancel_supersede_or_control() {
 
 #[test]
 fn posting_can_be_disabled() {
-    let node = TestNode::new(
-        |_, t| t.replace("posting = true", "posting = false"),
-        |f| f.standard(),
-    );
-    let mut c = node.connect();
+    let node = serving(|n| n.set("reader", "posting", "false"), |f| f.standard());
+    let mut c = connect(&node);
     assert!(c.greeting.starts_with("201 "), "{}", c.greeting);
     assert_eq!(c.code("MODE READER"), 201);
     let caps = c.listing("CAPABILITIES", 101);
@@ -1081,8 +1037,8 @@ fn posting_can_be_disabled() {
 
 #[test]
 fn bad_input_gets_a_code_and_the_service_goes_on() {
-    let node = TestNode::with(|f| f.standard());
-    let mut c = node.connect();
+    let node = with_articles(|f| f.standard());
+    let mut c = connect(&node);
     assert_eq!(c.code("FROBNICATE"), 500);
     assert_eq!(c.code(""), 500);
     assert_eq!(c.code("XYZZY 1 2 3"), 500);
@@ -1120,7 +1076,7 @@ fn bad_input_gets_a_code_and_the_service_goes_on() {
         "211 3 1 3 mesh.test",
         "same connection"
     );
-    let mut again = node.connect();
+    let mut again = connect(&node);
     assert_eq!(again.cmd("GROUP mesh.test"), "211 3 1 3 mesh.test");
     assert_eq!(c.code("DATE"), 111, "other connections are unaffected");
 }
@@ -1146,14 +1102,14 @@ fn installed(program: &str, package: &str) -> bool {
 
 /// A node with the standard group, for a test of `program`; None (and the test says it
 /// is skipped) when `program` is not installed.
-fn standard_node_for(program: &str, package: &str) -> Option<TestNode> {
-    installed(program, package).then(|| TestNode::with(|f| f.standard()))
+fn standard_node_for(program: &str, package: &str) -> Option<Node> {
+    installed(program, package).then(|| with_articles(|f| f.standard()))
 }
 
 /// Runs tests/reader_nntplib.py against `addr` with `mode_args`; checks that what it
 /// posted is stored signed with its body byte-exact. False when this Python has no
 /// nntplib (the test is then skipped).
-fn nntplib_reads_and_posts(node: &TestNode, addr: SocketAddr, mode_args: &[&str]) -> bool {
+fn nntplib_reads_and_posts(node: &Node, addr: SocketAddr, mode_args: &[&str]) -> bool {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reader_nntplib.py");
     let out = std::process::Command::new("python3")
         .arg(script)
@@ -1182,7 +1138,7 @@ fn nntplib_reads_and_posts(node: &TestNode, addr: SocketAddr, mode_args: &[&str]
         .expect("the script prints the posted Message-ID")
         .trim()
         .to_string();
-    let raw = node.raw(&id);
+    let raw = node.raw_article(&id);
     let text = String::from_utf8(raw).unwrap();
     assert!(text.contains("Newsmesh-Signature: "), "{text}");
     assert!(
@@ -1201,26 +1157,18 @@ fn python_nntplib_reads_and_posts() {
 }
 
 /// A node whose config also opens an NNTPS port; the PEM path of its reader certificate.
-fn node_with_nntps() -> (TestNode, String) {
-    let node = TestNode::new(
-        |_, text| {
-            text.replace(
-                "# nntps_listen = \"0.0.0.0:563\"",
-                "nntps_listen = \"127.0.0.1:0\"",
-            )
-        },
+fn node_with_nntps() -> (Node, String) {
+    let node = serving(
+        |n| n.set("tls", "nntps_listen", "\"127.0.0.1:0\""),
         |f| f.standard(),
     );
-    let cert = node.home.reader_tls_paths().0.display().to_string();
+    let cert = node.paths().reader_tls_paths().0.display().to_string();
     (node, cert)
 }
 
 /// The NNTPS address of a node made by [`node_with_nntps`].
-fn nntps_addr(node: &TestNode) -> SocketAddr {
-    node.running
-        .as_ref()
-        .and_then(|r| r.nntps_addr)
-        .expect("an NNTPS listener")
+fn nntps_addr(node: &Node) -> SocketAddr {
+    node.nntps_addr().expect("an NNTPS listener")
 }
 
 #[test]
@@ -1255,7 +1203,7 @@ fn tin_saves_a_group_non_interactively() {
 #[test]
 fn a_reader_using_compress_deflate_reads_byte_exact_articles() {
     use flate2::{read::DeflateDecoder, write::DeflateEncoder, Compression};
-    let node = TestNode::with(|f| f.standard());
+    let node = with_articles(|f| f.standard());
     let stream = TcpStream::connect(node.addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -1282,7 +1230,7 @@ fn a_reader_using_compress_deflate_reads_byte_exact_articles() {
     assert!(plain.buffer().is_empty());
     let mut out = DeflateEncoder::new(stream.try_clone().unwrap(), Compression::default());
     let mut input = BufReader::new(DeflateDecoder::new(stream));
-    for id in node.ids() {
+    for id in ids(&node) {
         out.write_all(format!("ARTICLE {id}\r\n").as_bytes())
             .unwrap();
         out.flush().unwrap(); // a sync flush: the command goes out whole
@@ -1298,7 +1246,7 @@ fn a_reader_using_compress_deflate_reads_byte_exact_articles() {
             }
             article.extend_from_slice(l.strip_prefix(b".").unwrap_or(&l));
         }
-        assert!(article == node.raw(&id), "{id} changed on the way");
+        assert!(article == node.raw_article(&id), "{id} changed on the way");
     }
     out.write_all(b"COMPRESS DEFLATE\r\n").unwrap();
     out.flush().unwrap();
@@ -1320,7 +1268,7 @@ fn tin_reads_over_nntps() {
     }
     let (node, cert) = node_with_nntps();
     let nntps = nntps_addr(&node);
-    let tin_home = node.dir.path().join("tin-home");
+    let tin_home = node.home().with_file_name("tin-home");
     let save = tin_home.join("News");
     std::fs::create_dir_all(&save).unwrap();
     std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
@@ -1348,7 +1296,7 @@ fn tin_logs_in_when_reading_needs_authinfo() {
     if !installed("tin", "tin") {
         return;
     }
-    let node = TestNode::new(auth_config, |f| f.standard());
+    let node = serving(auth_config, |f| f.standard());
     let saved = tin_saves(&node, |tin_home| {
         let newsauth = tin_home.join(".newsauth");
         std::fs::write(&newsauth, "127.0.0.1 \"open sesame\" ann\n").unwrap();
@@ -1364,8 +1312,8 @@ fn tin_logs_in_when_reading_needs_authinfo() {
 /// Runs tin without a terminal (`-r -S -q -v`: read over NNTP, save the subscribed
 /// mesh.test to ~/News) with its home in the node's directory, after `prepare` has added
 /// its own files to that home; the texts tin saved.
-fn tin_saves(node: &TestNode, prepare: impl FnOnce(&std::path::Path)) -> Vec<String> {
-    let tin_home = node.dir.path().join("tin-home");
+fn tin_saves(node: &Node, prepare: impl FnOnce(&std::path::Path)) -> Vec<String> {
+    let tin_home = node.home().with_file_name("tin-home");
     let save = tin_home.join("News");
     std::fs::create_dir_all(&save).unwrap();
     std::fs::write(tin_home.join(".newsrc"), "mesh.test:\n").unwrap();
@@ -1438,7 +1386,7 @@ fn suck_pulls_a_group() {
     let Some(node) = standard_node_for("suck", "suck") else {
         return;
     };
-    let work = node.dir.path().join("suck");
+    let work = node.home().with_file_name("suck");
     for sub in ["data", "msgs", "tmp"] {
         std::fs::create_dir_all(work.join(sub)).unwrap();
     }
@@ -1462,7 +1410,7 @@ fn slrnpull_pulls_a_group() {
     let Some(node) = standard_node_for("slrnpull", "slrnpull") else {
         return;
     };
-    let spool = node.dir.path().join("slrnpull");
+    let spool = node.home().with_file_name("slrnpull");
     for sub in ["news", "data", "out.going", "requests"] {
         std::fs::create_dir_all(spool.join(sub)).unwrap();
     }
@@ -1518,9 +1466,9 @@ fn rpost_posts_to_a_node() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{said}");
-    let ids = node.ids();
+    let ids = ids(&node);
     assert_eq!(ids.len(), 4, "{said}");
-    let raw = String::from_utf8(node.raw(&ids[3])).unwrap();
+    let raw = String::from_utf8(node.raw_article(&ids[3])).unwrap();
     assert!(raw.contains("Subject: by rpost\r\n"), "{raw}");
     assert!(raw.contains("Newsmesh-Signature: "), "{raw}");
     assert!(
@@ -1542,59 +1490,37 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 
 #[test]
 fn user_add_cli_then_authinfo_and_post_with_that_key() {
-    let bin = env!("CARGO_BIN_EXE_newsmesh");
-    let run = |home: &Home, args: &[&str], stdin: &str| {
-        let mut child = std::process::Command::new(bin)
-            .arg("--home")
-            .arg(home.dir())
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        // A refusal may come before stdin is read: ignore a broken pipe.
-        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-        child.wait_with_output().unwrap()
-    };
     let mut printed = String::new();
-    let node = TestNode::new(
-        |home, _| {
-            let out = run(home, &["user", "add", "bob"], "correct horse\n");
-            assert!(out.status.success(), "{out:?}");
-            printed = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let node = serving(
+        |node| {
+            let out = node.cli_stdin(&["user", "add", "bob"], b"correct horse\n");
+            printed = out.success().stdout_line();
             // Refusals: the same name again, a bad name, an empty password.
-            let again = run(home, &["user", "add", "bob"], "x\n");
-            assert_eq!(again.status.code(), Some(1), "{again:?}");
+            let again = node.cli_stdin(&["user", "add", "bob"], b"x\n");
+            assert_eq!(again.code, Some(1), "{again:?}");
             assert_eq!(
-                run(home, &["user", "add", "../evil"], "x\n").status.code(),
+                node.cli_stdin(&["user", "add", "../evil"], b"x\n").code,
                 Some(1)
             );
             assert_eq!(
-                run(home, &["user", "add", "carol"], "\n").status.code(),
+                node.cli_stdin(&["user", "add", "carol"], b"\n").code,
                 Some(1)
             );
-            let list = run(home, &["user", "list"], "");
-            assert_eq!(
-                String::from_utf8_lossy(&list.stdout),
-                "bob authors/bob.key\n"
-            );
-            let text = std::fs::read_to_string(home.config_path()).unwrap();
+            let list = node.cli(&["user", "list"]);
+            assert_eq!(list.stdout_text(), "bob authors/bob.key\n");
+            let text = node.config_text();
             assert!(text.contains("[[user]]\nname = \"bob\""), "{text}");
             assert!(!text.contains("correct horse"), "no clear-text password");
             assert!(
                 text.contains("# Local users for AUTHINFO"),
                 "comments are kept"
             );
-            text.replace(
-                "loopback_without_auth = true",
-                "loopback_without_auth = false",
-            )
+            node.set("reader", "loopback_without_auth", "false");
         },
         |f| f.standard(),
     );
-    let key_path = node.home.author_key_path("bob");
-    let bob = public_key_text(&node.home.author_key("bob").unwrap().verifying_key());
+    let key_path = node.paths().author_key_path("bob");
+    let bob = public_key_text(&node.paths().author_key("bob").unwrap().verifying_key());
     assert_eq!(printed, bob, "user add prints the user's author public key");
     #[cfg(unix)]
     {
@@ -1602,13 +1528,13 @@ fn user_add_cli_then_authinfo_and_post_with_that_key() {
         let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let mut c = node.connect();
+    let mut c = connect(&node);
     assert_eq!(c.code("AUTHINFO USER bob"), 381);
     assert_eq!(c.code("AUTHINFO PASS correct horse "), 481);
     assert_eq!(c.code("AUTHINFO USER bob"), 381);
     assert_eq!(c.code("AUTHINFO PASS correct horse"), 281);
     let status = c.post(&reader_article("mesh.test", "from bob", "hi\r\n"));
     assert!(status.starts_with("240 "), "{status}");
-    let raw = String::from_utf8(node.raw(&word(&status, 1))).unwrap();
+    let raw = String::from_utf8(node.raw_article(&word(&status, 1))).unwrap();
     assert!(raw.contains(&format!("k={bob};")), "{raw}");
 }

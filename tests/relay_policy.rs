@@ -3,10 +3,9 @@
 //! the head of Path) keeps it from being offered or listed back. Path is not signed, so
 //! a relay that writes neighbours' names into it must not keep the article from them.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
-use mesh::{add_peer, RawPeer, TestNode};
+use common::*;
 use newsmesh::article::{Article, Limits};
 
 /// `raw` with its Path header replaced (the signature does not cover Path).
@@ -17,7 +16,7 @@ fn with_path(raw: &[u8], path: &str) -> Vec<u8> {
 }
 
 /// The neighbour a node recorded as having delivered `id` (None: nobody, or not there).
-fn delivered_by(node: &TestNode, id: &str) -> Option<String> {
+fn delivered_by(node: &Node, id: &str) -> Option<String> {
     node.db()
         .query_row(
             "SELECT delivered_by FROM articles WHERE msgid = ?1",
@@ -29,7 +28,7 @@ fn delivered_by(node: &TestNode, id: &str) -> Option<String> {
 
 /// The Message-IDs `b` lists to the neighbour holding `key` after arrival `seq`,
 /// asked as that neighbour with `MESH SINCE` under b's current epoch.
-fn listed_to(b: &TestNode, key: &ed25519_dalek::SigningKey) -> Vec<String> {
+fn listed_to(b: &Node, key: &ed25519_dalek::SigningKey) -> Vec<String> {
     let mut raw = RawPeer::connect(b);
     raw.authenticate(key);
     // "none" lists everything unfiltered; it also tells us b's epoch.
@@ -49,22 +48,22 @@ fn listed_to(b: &TestNode, key: &ed25519_dalek::SigningKey) -> Vec<String> {
 #[test]
 fn a_relay_that_writes_neighbours_into_path_does_not_keep_the_article_from_them() {
     // hostile -> b; c pulls from b (c dials b), b pushes to d (b dials d).
-    let mut b = TestNode::new("b");
-    let c = TestNode::new("c");
-    let mut d = TestNode::new("d");
-    let hostile = TestNode::new("hostile");
-    add_peer(&b, &hostile, false);
-    add_peer(&b, &c, false);
-    add_peer(&c, &b, true);
-    add_peer(&b, &d, true);
-    add_peer(&d, &b, false);
+    let mut b = Node::init("b");
+    let c = Node::init("c");
+    let mut d = Node::init("d");
+    let hostile = Node::init("hostile");
+    b.add_peer(&hostile, false, false);
+    b.add_peer(&c, false, false);
+    c.add_peer(&b, true, false);
+    b.add_peer(&d, true, false);
+    d.add_peer(&b, false, false);
     b.start();
     d.start();
 
     // Two genuine, signed articles; the relay claims in Path that c and d have them,
     // once deeper in Path and once at its head (without naming itself).
-    let deep = hostile.post("deep in path", "first\n");
-    let head = hostile.post("at the head", "second\n");
+    let deep = hostile.post(GROUP, "deep in path", "first\n");
+    let head = hostile.post(GROUP, "at the head", "second\n");
     let poisoned = [
         (
             deep.clone(),
@@ -119,9 +118,13 @@ fn a_relay_that_writes_neighbours_into_path_does_not_keep_the_article_from_them(
 
     // An rnews export for c carries them too.
     let batch = b.home().join("to-c.rnews");
-    let export = b.run(&["export", "--to", "c", "--file", batch.to_str().unwrap()]);
+    let export = b.cli(&["export", "--to", "c", "--file", batch.to_str().unwrap()]);
     let export = export.ok();
-    assert!(export.stderr.contains("exported=2"), "{}", export.stderr);
+    assert!(
+        export.stderr_text().contains("exported=2"),
+        "{}",
+        export.stderr_text()
+    );
 }
 
 /// A plain news server's feed into `serve` (here an unsigned article its
@@ -129,7 +132,7 @@ fn a_relay_that_writes_neighbours_into_path_does_not_keep_the_article_from_them(
 /// not offered back to it.
 #[test]
 fn a_news_servers_feed_is_recorded_as_delivered_by_it() {
-    let mut b = TestNode::new("b");
+    let mut b = Node::init("b");
     b.set_config("accept_unsigned", "true");
     b.append_config(
         "[[nntp_peer]]\nname = \"inn.example\"\nhosts = [\"127.0.0.2\"]\nunsigned_groups = \"mesh.*\"\n",

@@ -4,14 +4,13 @@
 //! a connection that never authenticates is closed at its deadline however busy it
 //! keeps itself, and after every attack a fresh client is still served.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpStream};
 use std::time::Duration;
 
-use mesh::{connect_from, peak_rss_mib, wait_until, RawPeer, TestNode};
+use common::*;
 
 /// The brief's bound for `serve` under attack.
 const SERVE_PEAK_MIB: u64 = 128;
@@ -25,7 +24,7 @@ fn loopback(last: u8) -> IpAddr {
 
 /// Sends `commands` from another thread without reading an answer until all are sent
 /// (then reads them all), runs the attack and returns the server's peak RSS.
-fn flood_without_reading(node: &TestNode, stream: TcpStream, commands: Vec<u8>) -> u64 {
+fn flood_without_reading(node: &Node, stream: TcpStream, commands: Vec<u8>) -> u64 {
     let mut attacker = stream.try_clone().expect("clone");
     let flood = std::thread::spawn(move || {
         // Blocks once the server stops reading; fails once it gives up on us.
@@ -45,7 +44,7 @@ fn flood_without_reading(node: &TestNode, stream: TcpStream, commands: Vec<u8>) 
 
 /// A fresh client from 127.0.0.1 gets a greeting and an answer to DATE.
 #[track_caller]
-fn fresh_client_is_served(node: &TestNode) {
+fn fresh_client_is_served(node: &Node) {
     let mut client = RawPeer::connect(node);
     let date = client.cmd("DATE");
     assert_eq!(RawPeer::code(&date), 111, "{date:?}");
@@ -53,7 +52,7 @@ fn fresh_client_is_served(node: &TestNode) {
 
 #[test]
 fn help_pipelined_by_a_stranger_that_never_reads_stays_bounded() {
-    let mut node = TestNode::new("alpha");
+    let mut node = Node::init("alpha");
     // Loopback clients then count as strangers, like any address on the internet.
     node.set_config("loopback_without_auth", "false");
     node.start();
@@ -73,7 +72,7 @@ fn help_pipelined_by_a_stranger_that_never_reads_stays_bounded() {
 
 #[test]
 fn strangers_streaming_takethis_cannot_make_the_server_hold_their_articles() {
-    let mut node = TestNode::new("alpha");
+    let mut node = Node::init("alpha");
     node.start();
     let line = "y".repeat(99) + "\r\n";
     let mut article = b"Message-ID: <junk@stranger>\r\n\r\n".to_vec();
@@ -118,10 +117,10 @@ fn strangers_streaming_takethis_cannot_make_the_server_hold_their_articles() {
 
 #[test]
 fn a_large_article_pipelined_by_a_reader_that_never_reads_stays_bounded() {
-    let mut node = TestNode::new("alpha");
+    let mut node = Node::init("alpha");
     let line = "x".repeat(70) + "\n";
     let body = line.repeat(900 * 1024 / line.len());
-    let id = node.post("big", &body);
+    let id = node.post(GROUP, "big", &body);
     node.start();
     let reader = RawPeer::connect(&node);
     assert!(reader.greeting.starts_with("200 "), "{:?}", reader.greeting);
@@ -147,10 +146,10 @@ fn a_large_article_pipelined_by_a_reader_that_never_reads_stays_bounded() {
 
 #[test]
 fn a_configured_peer_syncs_while_a_stranger_holds_every_slot_it_can() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    mesh::link(&alpha, &beta);
-    let id = alpha.post("through the crowd", "still arrives\n");
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    common::link(&alpha, &beta, Link::BothDial);
+    let id = alpha.post(GROUP, "through the crowd", "still arrives\n");
     beta.start();
     // The stranger opens connections from 39 addresses until each is refused, and
     // keeps every one it got (idle: it never authenticates).
@@ -182,7 +181,7 @@ fn a_configured_peer_syncs_while_a_stranger_holds_every_slot_it_can() {
 
 #[test]
 fn a_connection_that_never_authenticates_is_closed_at_its_deadline() {
-    let mut node = TestNode::new("alpha");
+    let mut node = Node::init("alpha");
     node.set_config("auth_timeout_secs", "1");
     node.start();
     // A trusted loopback reader that reads something keeps its connection...

@@ -3,18 +3,18 @@
 //! and refused article, `sync -v` naming each refused article, and `import` naming the
 //! Message-ID of each refusal.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::time::Duration;
 
-use mesh::{add_peer, free_port, link, wait_until, TestNode};
+use common::*;
 use serde_json::Value;
 
 /// `newsmesh status --json`, parsed.
-fn status(node: &TestNode) -> Value {
-    let run = node.run(&["status", "--json"]).ok();
-    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+fn status(node: &Node) -> Value {
+    let run = node.cli(&["status", "--json"]).ok();
+    serde_json::from_str(&run.stdout_text())
+        .unwrap_or_else(|e| panic!("{e}: {}", run.stdout_text()))
 }
 
 /// The entry for `name` in `peers`.
@@ -28,7 +28,7 @@ fn peer<'a>(status: &'a Value, name: &str) -> &'a Value {
 }
 
 /// The lines of `news.log`, split into fields.
-fn news_log(node: &TestNode) -> Vec<String> {
+fn news_log(node: &Node) -> Vec<String> {
     std::fs::read_to_string(node.home().join("news.log"))
         .unwrap_or_default()
         .lines()
@@ -40,26 +40,26 @@ fn news_log(node: &TestNode) -> Vec<String> {
 /// every neighbour (dialled, failing, passive) with its backlog and last result.
 #[test]
 fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     // A neighbour that is down, and one behind NAT that dials us.
-    let down = TestNode::new("down");
+    let down = Node::init("down");
     alpha
-        .run(&[
+        .cli(&[
             "peer",
             "add",
             "down",
             &down.node_key(),
             "--address",
-            &format!("127.0.0.1:{}", free_port()),
+            &down.addr.to_string(),
         ])
         .ok();
-    let nat = TestNode::new("nat");
-    add_peer(&alpha, &nat, false);
+    let nat = Node::init("nat");
+    alpha.add_peer(&nat, false, false);
     beta.start();
     for i in 0..3 {
-        alpha.post(&format!("news {i}"), "hello\n");
+        alpha.post(GROUP, &format!("news {i}"), "hello\n");
     }
 
     let before = status(&alpha);
@@ -138,7 +138,7 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
     assert_eq!(n["last_sync"], Value::Null);
 
     // A new article is backlog for beta until the next sync.
-    alpha.post("one more", "hello\n");
+    alpha.post(GROUP, "one more", "hello\n");
     assert_eq!(peer(&status(&alpha), "beta")["backlog"], 1);
 
     // beta's serve is seen running (pid, address) until it stops.
@@ -156,7 +156,7 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
     assert!(!beta.home().join("serve.state").exists());
 
     // The text form says the same for a person.
-    let text = alpha.run(&["status"]).ok().stdout;
+    let text = alpha.cli(&["status"]).ok().stdout_text();
     assert!(text.contains("serve: not running"), "{text}");
     assert!(text.contains("peer beta (mesh, "), "{text}");
     assert!(text.contains("backlog 1"), "{text}");
@@ -169,7 +169,7 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
 /// A serve killed with -9 leaves its state file behind; status must not believe it.
 #[test]
 fn a_killed_serve_is_not_reported_running() {
-    let mut alpha = TestNode::new("alpha");
+    let mut alpha = Node::init("alpha");
     alpha.start();
     assert!(wait_until(Duration::from_secs(10), || status(&alpha)
         ["serve"]["running"]
@@ -183,22 +183,22 @@ fn a_killed_serve_is_not_reported_running() {
 /// only the plain port, so an operator could not see where readers reach NNTPS).
 #[test]
 fn status_shows_where_serve_listens_for_nntps() {
-    let mut alpha = TestNode::new("alpha");
-    let nntps = format!("127.0.0.1:{}", free_port());
-    let config = std::fs::read_to_string(alpha.config_path()).unwrap();
-    let config = config.replace(
-        "# nntps_listen = \"0.0.0.0:563\"",
-        &format!("nntps_listen = \"{nntps}\""),
-    );
-    std::fs::write(alpha.config_path(), config).unwrap();
+    let mut alpha = Node::init("alpha");
+    // Port 0: serve binds NNTPS itself, so the test reads back where it listens.
+    alpha.set("tls", "nntps_listen", "\"127.0.0.1:0\"");
     alpha.start();
     assert!(wait_until(Duration::from_secs(10), || status(&alpha)
         ["serve"]["running"]
         == true));
     let s = status(&alpha);
-    assert_eq!(s["serve"]["nntps"], nntps.as_str());
+    let nntps = s["serve"]["nntps"]
+        .as_str()
+        .expect("an NNTPS address")
+        .to_string();
+    let port: std::net::SocketAddr = nntps.parse().expect("HOST:PORT");
+    assert!(port.ip().is_loopback() && port.port() != 0, "{nntps}");
     assert_eq!(s["serve"]["listen"][0], alpha.addr.to_string());
-    let text = alpha.run(&["status"]).ok().stdout;
+    let text = alpha.cli(&["status"]).ok().stdout_text();
     assert!(
         text.contains(&format!("listening on {}, NNTPS on {nntps}", alpha.addr)),
         "{text}"
@@ -210,10 +210,10 @@ fn status_shows_where_serve_listens_for_nntps() {
 /// Finding: `import` printed the reason of a refusal without the Message-ID.
 #[test]
 fn import_names_each_refused_article_and_logs_it() {
-    let alpha = TestNode::new("alpha");
-    let bravo = TestNode::new("bravo");
-    let good = alpha.post("fine", "Pay Alice\n");
-    let bad = alpha.post("tampered", "Pay Alice\n");
+    let alpha = Node::init("alpha");
+    let bravo = Node::init("bravo");
+    let good = alpha.post(GROUP, "fine", "Pay Alice\n");
+    let bad = alpha.post(GROUP, "tampered", "Pay Alice\n");
     let mut batch = Vec::new();
     for id in [&good, &bad] {
         let mut text = String::from_utf8(alpha.raw_article(id))
@@ -224,13 +224,14 @@ fn import_names_each_refused_article_and_logs_it() {
         }
         batch.extend_from_slice(format!("#! rnews {}\n{text}", text.len()).as_bytes());
     }
-    let run = bravo.run_with_stdin(&["import"], &batch).ok();
+    let run = bravo.cli_stdin(&["import"], &batch).ok();
     assert!(
-        run.stdout.contains("imported=1 duplicates=0 refused=1"),
+        run.stdout_text()
+            .contains("imported=1 duplicates=0 refused=1"),
         "{run:?}"
     );
     assert!(
-        run.stderr.contains(&format!("refused {bad}: ")),
+        run.stderr_text().contains(&format!("refused {bad}: ")),
         "the refusal names the article: {run:?}"
     );
     let log = news_log(&bravo);
@@ -251,18 +252,19 @@ fn import_names_each_refused_article_and_logs_it() {
 /// why, and both nodes' article logs have it.
 #[test]
 fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     // Each carries a group the other does not: what is posted there is refused across.
-    alpha.run(&["groups", "--add", "mesh.alpha-only"]).ok();
-    beta.run(&["groups", "--add", "mesh.beta-only"]).ok();
-    let pulled = beta.post_to("mesh.beta-only", "beta's own", "text\n");
-    let pushed = alpha.post_to("mesh.alpha-only", "alpha's own", "text\n");
+    alpha.cli(&["groups", "--add", "mesh.alpha-only"]).ok();
+    beta.cli(&["groups", "--add", "mesh.beta-only"]).ok();
+    let pulled = beta.post("mesh.beta-only", "beta's own", "text\n");
+    let pushed = alpha.post("mesh.alpha-only", "alpha's own", "text\n");
     beta.start();
 
-    let run = alpha.run(&["sync", "-v"]).ok();
-    let lines: Vec<&str> = run.stdout.lines().collect();
+    let run = alpha.cli(&["sync", "-v"]).ok();
+    let stdout = run.stdout_text();
+    let lines: Vec<&str> = stdout.lines().collect();
     assert!(
         lines[0].starts_with("peer=beta status=ok ") && lines[0].contains(" refused=2 "),
         "the main line is unchanged: {run:?}"
@@ -287,9 +289,9 @@ fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason(
     assert_eq!(lines.len(), 3, "{run:?}");
 
     // Without -v, only the peer line.
-    let quiet = alpha.run(&["sync"]).ok();
+    let quiet = alpha.cli(&["sync"]).ok();
     assert!(
-        quiet.stdout.lines().all(|l| l.starts_with("peer=")),
+        quiet.stdout_text().lines().all(|l| l.starts_with("peer=")),
         "{quiet:?}"
     );
 
@@ -354,15 +356,15 @@ fn a_refused_article_is_in_the_article_log_and_in_sync_v_with_its_id_and_reason(
 /// must still be in its article log, and in our `sync -v`.
 #[test]
 fn an_article_refused_unread_for_its_size_is_logged_too() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     beta.set_limit("max_article_bytes", "2000");
-    let big = alpha.post("large", &"x".repeat(4000));
+    let big = alpha.post(GROUP, "large", "x".repeat(4000));
     beta.start();
-    let run = alpha.run(&["sync", "-v"]).ok();
+    let run = alpha.cli(&["sync", "-v"]).ok();
     assert!(
-        run.stdout
+        run.stdout_text()
             .contains(&format!("refused id={big} peer=beta by=peer reason=\"")),
         "{run:?}"
     );
@@ -378,11 +380,11 @@ fn an_article_refused_unread_for_its_size_is_logged_too() {
 /// The article log is bounded by `[limits] news_log_bytes` and `news_log_files`.
 #[test]
 fn the_article_log_rotates_within_the_configured_bounds() {
-    let alpha = TestNode::new("alpha");
+    let alpha = Node::init("alpha");
     alpha.set_limit("news_log_bytes", "300");
     alpha.set_limit("news_log_files", "1");
     let ids: Vec<String> = (0..6)
-        .map(|i| alpha.post(&format!("n{i}"), "x\n"))
+        .map(|i| alpha.post(GROUP, &format!("n{i}"), "x\n"))
         .collect();
     let home = alpha.home();
     let size = |name: &str| std::fs::metadata(home.join(name)).map_or(0, |m| m.len());

@@ -8,20 +8,17 @@
 //!   once, saying why;
 //! - 1,200 articles of ~900 KB: `sync` verifies and stores as it goes, in bounded memory.
 
-#[path = "common/fake_peer.rs"]
-mod fake_peer;
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_peer::FakePeer;
-use mesh::{run_measuring_peak, SyncRun, TestNode};
+use common::fake_peer::FakePeer;
+use common::*;
 
 /// Sets `[limits] key = value` in the node's config (replacing the line if present).
-fn set_limit(node: &TestNode, key: &str, value: &str) {
+fn set_limit(node: &Node, key: &str, value: &str) {
     let path = node.home().join("newsmesh.toml");
     let text = std::fs::read_to_string(&path).expect("read config");
     let setting = format!("{key} = {value}");
@@ -50,11 +47,11 @@ fn set_limit(node: &TestNode, key: &str, value: &str) {
 }
 
 /// A node "alpha" listing `fake` as a dialled neighbour named "fake".
-fn node_dialling(fake: &FakePeer) -> TestNode {
-    let node = TestNode::new("alpha");
+fn node_dialling(fake: &FakePeer) -> Node {
+    let node = Node::init("alpha");
     let addr = fake.addr.to_string();
     // The fake speaks no TLS: the opt-out a test (or an older node) needs.
-    node.run(&[
+    node.cli(&[
         "peer",
         "add",
         "fake",
@@ -69,48 +66,18 @@ fn node_dialling(fake: &FakePeer) -> TestNode {
 
 /// Runs `sync`, failing the test (instead of hanging) when it outlives `limit`.
 #[track_caller]
-fn sync_within(node: &TestNode, limit: Duration) -> (SyncRun, Duration) {
+fn sync_within(node: &Node, limit: Duration) -> (SyncRun, Duration) {
     let started = Instant::now();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let home = node.home();
-    let child = std::process::Command::new(mesh::BIN)
-        .arg("--home")
-        .arg(&home)
-        .arg("sync")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn sync");
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(output) = rx.recv_timeout(limit) else {
-        // SAFETY: kill(2) on our own child, which wait_with_output has not reaped.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        panic!("sync still running after {limit:?}: it never ends");
-    };
-    let output = output.expect("wait for sync");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let run = SyncRun {
-        node: node.name.clone(),
-        code: output.status.code().unwrap_or(-1),
-        lines: stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(mesh::SyncLine::parse)
-            .collect(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    // The one runner: it kills the sync and fails the test when it outlives `limit`.
+    let run = common::run(node.command(&["sync"]), None, limit);
+    let run = SyncRun::from_run(&node.name, run);
     (run, started.elapsed())
 }
 
 /// Asserts a failed run whose line for "fake" has an error containing `why`.
 #[track_caller]
 fn assert_failed_because(run: &SyncRun, why: &str) {
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, Some(1), "{run:#?}");
     let line = run.peer("fake");
     assert_eq!(line.get("status"), "failed", "{}", line.raw);
     let error = line.get("error");

@@ -2,13 +2,12 @@
 //! a line of five, a node behind NAT, a diamond (one copy per node), kill -9 of a
 //! node in the middle of a transfer, and a Path at the line limit relayed onwards.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use mesh::{assert_quiet, link, link_passive, sync_round, RawPeer, SyncRun, TestNode};
+use common::*;
 
 /// Sync rounds allowed before a scenario counts as "not delivered".
 const MAX_ROUNDS: usize = 6;
@@ -16,7 +15,7 @@ const MAX_ROUNDS: usize = 6;
 /// Runs sync rounds over `nodes` until `done()` holds; every sync must succeed. Returns
 /// all the rounds run.
 #[track_caller]
-fn sync_until(nodes: &[&TestNode], mut done: impl FnMut() -> bool) -> Vec<Vec<SyncRun>> {
+fn sync_until(nodes: &[&Node], mut done: impl FnMut() -> bool) -> Vec<Vec<SyncRun>> {
     let mut rounds = Vec::new();
     while !done() {
         assert!(
@@ -49,18 +48,18 @@ fn header<'a>(shown: &'a str, name: &str) -> Option<&'a str> {
 #[test]
 fn a_line_of_five_delivers_end_to_end_both_ways_then_goes_quiet() {
     let names = ["n0", "n1", "n2", "n3", "n4"];
-    let mut nodes: Vec<TestNode> = names.iter().map(|n| TestNode::new(n)).collect();
+    let mut nodes: Vec<Node> = names.iter().map(|n| Node::init(n)).collect();
     for pair in nodes.windows(2) {
-        link(&pair[0], &pair[1]);
+        link(&pair[0], &pair[1], Link::BothDial);
     }
     for node in &mut nodes {
         node.start();
     }
     let west_body = "posted at the west end\n  indented line\n.leading dot\n";
     let east_body = "posted at the east end\n";
-    let west = nodes[0].post("from the west", west_body);
-    let east = nodes[4].post("from the east", east_body);
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let west = nodes[0].post(GROUP, "from the west", west_body);
+    let east = nodes[4].post(GROUP, "from the east", east_body);
+    let all: Vec<&Node> = nodes.iter().collect();
 
     let rounds = sync_until(&all, || nodes[4].has(&west) && nodes[0].has(&east));
 
@@ -130,16 +129,16 @@ fn a_line_of_five_delivers_end_to_end_both_ways_then_goes_quiet() {
 #[test]
 fn a_node_behind_nat_gets_and_gives_everything_through_its_own_sync() {
     // far <-> hub <- nat: hub and far serve; nat never serves and hub never dials it.
-    let mut hub = TestNode::new("hub");
-    let mut far = TestNode::new("far");
-    let nat = TestNode::new("nat");
-    link(&hub, &far);
-    link_passive(&hub, &nat);
+    let mut hub = Node::init("hub");
+    let mut far = Node::init("far");
+    let nat = Node::init("nat");
+    link(&hub, &far, Link::BothDial);
+    link(&nat, &hub, Link::FirstDials);
     hub.start();
     far.start();
-    let from_nat = nat.post("from behind the NAT", "nat body\n");
-    let from_hub = hub.post("from the hub", "hub body\n");
-    let from_far = far.post("from far away", "far body\n");
+    let from_nat = nat.post(GROUP, "from behind the NAT", "nat body\n");
+    let from_hub = hub.post(GROUP, "from the hub", "hub body\n");
+    let from_far = far.post(GROUP, "from far away", "far body\n");
 
     // nat dials hub: pulls hub's article, pushes its own.
     let run = nat.sync();
@@ -158,9 +157,17 @@ fn a_node_behind_nat_gets_and_gives_everything_through_its_own_sync() {
     );
     assert_eq!(run.peer("far").moved(), (2, 1, 0), "{run:#?}");
     let run = hub.sync_args(&["--peer", "nat"]);
-    assert_eq!(run.code, 1, "sync --peer with a passive peer: {run:#?}");
+    assert_eq!(
+        run.code,
+        Some(1),
+        "sync --peer with a passive peer: {run:#?}"
+    );
     assert!(run.lines.is_empty(), "{run:#?}");
-    assert!(run.stderr.contains("passive"), "{}", run.stderr);
+    assert!(
+        run.stderr_text().contains("passive"),
+        "{}",
+        run.stderr_text()
+    );
 
     // nat picks up far's article on its next sync.
     let run = nat.sync();
@@ -189,18 +196,18 @@ fn a_diamond_stores_each_article_once_at_the_far_corner() {
     //  a     d
     //   \   /
     //     c
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    let mut c = TestNode::new("c");
-    let mut d = TestNode::new("d");
-    link(&a, &b);
-    link(&a, &c);
-    link(&b, &d);
-    link(&c, &d);
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
+    let mut c = Node::init("c");
+    let mut d = Node::init("d");
+    link(&a, &b, Link::BothDial);
+    link(&a, &c, Link::BothDial);
+    link(&b, &d, Link::BothDial);
+    link(&c, &d, Link::BothDial);
     for node in [&mut a, &mut b, &mut c, &mut d] {
         node.start();
     }
-    let id = a.post("diamond", "one article, two ways to d\n");
+    let id = a.post(GROUP, "diamond", "one article, two ways to d\n");
 
     let run = a.sync();
     run.assert_ok();
@@ -228,7 +235,7 @@ fn a_diamond_stores_each_article_once_at_the_far_corner() {
 
     // Now b and c push the same 20 new articles to d at the same time.
     let ids: Vec<String> = (0..20)
-        .map(|i| a.post(&format!("race {i}"), &format!("race body {i}\n")))
+        .map(|i| a.post(GROUP, &format!("race {i}"), format!("race body {i}\n")))
         .collect();
     a.sync().assert_ok();
     let (rb, rc) = std::thread::scope(|s| {
@@ -259,14 +266,14 @@ fn a_diamond_stores_each_article_once_at_the_far_corner() {
 fn concurrent_offers_of_one_article_send_its_body_once() {
     // b and c both hold an article d lacks and offer it to d at the same moment (the
     // race the diamond exposes, made deterministic by speaking NNTP by hand).
-    let a = TestNode::new("a");
-    let b = TestNode::new("b");
-    let c = TestNode::new("c");
-    let mut d = TestNode::new("d");
-    link(&b, &d);
-    link(&c, &d);
+    let a = Node::init("a");
+    let b = Node::init("b");
+    let c = Node::init("c");
+    let mut d = Node::init("d");
+    link(&b, &d, Link::BothDial);
+    link(&c, &d, Link::BothDial);
     d.start();
-    let id = a.post("offered twice", "one body is enough\n");
+    let id = a.post(GROUP, "offered twice", "one body is enough\n");
     let raw = a.raw_article(&id);
     let mut from_b = RawPeer::connect(&d);
     from_b.authenticate(&b.signing_key());
@@ -297,9 +304,9 @@ fn concurrent_offers_of_one_article_send_its_body_once() {
 #[test]
 fn compress_deflate_cuts_the_bytes_of_a_sync() {
     let bytes = |compress: bool| {
-        let a = TestNode::new("a");
-        let mut b = TestNode::new("b");
-        link(&a, &b);
+        let a = Node::init("a");
+        let mut b = Node::init("b");
+        link(&a, &b, Link::BothDial);
         a.set_peer_option("b", "compress", compress);
         fill_spool(&a, 300);
         b.start();
@@ -316,7 +323,7 @@ fn compress_deflate_cuts_the_bytes_of_a_sync() {
     );
 }
 
-fn fill_spool(node: &TestNode, n: usize) -> Vec<String> {
+fn fill_spool(node: &Node, n: usize) -> Vec<String> {
     use newsmesh::compose::{compose, Draft};
     use newsmesh::ingest::{ingest, Rules, Verdict};
     let home = newsmesh::home::Home::new(node.home());
@@ -365,9 +372,9 @@ const BULK: usize = 6000;
 
 #[test]
 fn kill_9_mid_sync_loses_nothing_acknowledged() {
-    let a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    link(&a, &b);
+    let a = Node::init("a");
+    let mut b = Node::init("b");
+    link(&a, &b, Link::BothDial);
     let t = Instant::now();
     let ids = fill_spool(&a, BULK);
     eprintln!("filled {BULK} articles in {:?}", t.elapsed());
@@ -382,7 +389,7 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
         .spawn()
         .unwrap();
     let (mut seen_partial, mut acked_seq) = (0, 0);
-    let caught = mesh::wait_until(Duration::from_secs(60), || {
+    let caught = common::wait_until(Duration::from_secs(60), || {
         // a's push mark moves once b has acknowledged (239) a whole offer: from then on,
         // and until b has everything, a kill loses nothing acknowledged only if each
         // committed transaction survives it.
@@ -405,7 +412,7 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
         Some(1),
         "sync to a killed peer: {stdout}"
     );
-    let line = mesh::SyncLine::parse(stdout.trim());
+    let line = common::SyncLine::parse(stdout.trim());
     assert_eq!(line.peer(), "b");
     assert_eq!(line.get("status"), "failed", "{}", line.raw);
 
@@ -473,7 +480,7 @@ fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
     // already has the next one's CHECKs, so it never waits for the pusher.
     use std::io::{BufRead, BufReader, Write};
     const ARTICLES: usize = 3000;
-    let a = TestNode::new("a");
+    let a = Node::init("a");
     fill_spool(&a, ARTICLES);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -537,7 +544,7 @@ fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
     drop(stream);
     let out = sync.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let synced = mesh::SyncLine::parse(stdout.trim());
+    let synced = common::SyncLine::parse(stdout.trim());
     assert_eq!(synced.get("status"), "ok", "{stdout}");
     assert_eq!(synced.num("sent"), 0, "{stdout}");
 }
@@ -546,11 +553,11 @@ fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
 fn every_takethis_acknowledged_before_kill_9_survives_it() {
     // The test itself is the peer: it streams TAKETHIS, records every 239, and kills b
     // mid-stream. Each acknowledged id must be in b's spool after restart.
-    let a = TestNode::new("a");
-    let mut b = TestNode::new("b");
+    let a = Node::init("a");
+    let mut b = Node::init("b");
     // The articles go out from a second thread, which needs plain TCP: b lists a
     // without TLS (what is tested here is the spool, not the link).
-    b.run(&["peer", "add", "a", &a.node_key(), "--no-tls"]).ok();
+    b.cli(&["peer", "add", "a", &a.node_key(), "--no-tls"]).ok();
     let ids = fill_spool(&a, BULK);
     let raws: Vec<Vec<u8>> = {
         let spool = newsmesh::spool::Spool::open(&a.spool_path()).unwrap();
@@ -609,12 +616,12 @@ fn every_takethis_acknowledged_before_kill_9_survives_it() {
 
 #[test]
 fn a_peer_gets_only_the_groups_its_feed_pattern_names() {
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
     // a feeds b only mesh.* minus mesh.private; b feeds a everything.
-    mesh::add_peer(&b, &a, true);
+    b.add_peer(&a, true, false);
     let (kb, ab) = (b.node_key(), b.addr.to_string());
-    a.run(&[
+    a.cli(&[
         "peer",
         "add",
         "b",
@@ -625,12 +632,12 @@ fn a_peer_gets_only_the_groups_its_feed_pattern_names() {
         "mesh.*,!mesh.private",
     ])
     .ok();
-    a.run(&["groups", "--add", "mesh.private"]).ok();
+    a.cli(&["groups", "--add", "mesh.private"]).ok();
     a.start();
     b.start();
-    let public = a.post("public", "for everyone\n");
-    let private = a.post_to("mesh.private", "private", "ours\n");
-    let crossposted = a.post_to("mesh.private,mesh.test", "both", "crossposted\n");
+    let public = a.post(GROUP, "public", "for everyone\n");
+    let private = a.post("mesh.private", "private", "ours\n");
+    let crossposted = a.post("mesh.private,mesh.test", "both", "crossposted\n");
 
     // Pull (b dials a): a lists only what b's pattern admits.
     let run = b.sync();
@@ -648,13 +655,13 @@ fn a_peer_gets_only_the_groups_its_feed_pattern_names() {
 
 #[test]
 fn a_rebuilt_spool_gets_everything_back() {
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    link(&a, &b);
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
+    link(&a, &b, Link::BothDial);
     a.start();
     b.start();
-    let from_a = a.post("from a", "a's article\n");
-    let from_b = b.post("from b", "b's article\n");
+    let from_a = a.post(GROUP, "from a", "a's article\n");
+    let from_b = b.post(GROUP, "from b", "b's article\n");
     a.sync().assert_ok();
     assert!(a.has(&from_b) && b.has(&from_a));
 
@@ -679,27 +686,30 @@ fn a_rebuilt_spool_gets_everything_back() {
 
 #[test]
 fn a_cancel_by_the_author_withdraws_the_article_across_the_mesh() {
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    let mut c = TestNode::new("c");
-    link(&a, &b);
-    link(&b, &c);
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
+    let mut c = Node::init("c");
+    link(&a, &b, Link::BothDial);
+    link(&b, &c, Link::BothDial);
     for node in [&mut a, &mut b, &mut c] {
         node.start();
     }
-    let id = a.post("regrettable", "I take it back\n");
+    let id = a.post(GROUP, "regrettable", "I take it back\n");
     for _ in 0..2 {
         sync_round(&[&a, &b, &c]);
     }
     assert!(c.has(&id));
     // Another node's author key cannot cancel it.
-    let forged = c.run(&["cancel", &id]);
-    assert_eq!(forged.code, 1, "{forged:?}");
-    assert!(forged.stderr.contains("not by the author"), "{forged:?}");
+    let forged = c.cli(&["cancel", &id]);
+    assert_eq!(forged.code, Some(1), "{forged:?}");
+    assert!(
+        forged.stderr_text().contains("not by the author"),
+        "{forged:?}"
+    );
     assert!(c.has(&id));
     // Its author can; the cancel travels like an article and every node honours it.
-    let cancel = a.run(&["cancel", &id]).ok();
-    let cancel_id = cancel.stdout.trim().to_string();
+    let cancel = a.cli(&["cancel", &id]).ok();
+    let cancel_id = cancel.stdout_text().trim().to_string();
     assert!(!a.has(&id));
     for _ in 0..2 {
         sync_round(&[&a, &b, &c]);
@@ -717,14 +727,14 @@ fn a_cancel_by_the_author_withdraws_the_article_across_the_mesh() {
 /// the article as "header Path exceeds 998 octets". The relay now folds Path before a `!`.
 #[test]
 fn a_path_at_the_line_limit_still_crosses_the_next_link() {
-    let alpha = TestNode::new("alpha");
-    let mut bravo = TestNode::new("bravo");
-    let charlie = TestNode::new("charlie");
-    link_passive(&bravo, &charlie);
+    let alpha = Node::init("alpha");
+    let mut bravo = Node::init("bravo");
+    let charlie = Node::init("charlie");
+    link(&charlie, &bravo, Link::FirstDials);
     bravo.start();
 
     // alpha's article as if it had come a long way: `Path: ` + hops is 998 octets.
-    let id = alpha.post("a long way", "many hops\n");
+    let id = alpha.post(GROUP, "a long way", "many hops\n");
     let raw = String::from_utf8(alpha.raw_article(&id)).unwrap();
     let tail = "alpha!not-for-mail";
     let room = 998 - "Path: ".len() - tail.len();
@@ -737,8 +747,8 @@ fn a_path_at_the_line_limit_still_crosses_the_next_link() {
         .replace("\r\n", "\n");
     assert!(text.contains(&long_path), "alpha's Path is {tail:?}");
     let batch = format!("#! rnews {}\n{text}", text.len());
-    let run = bravo.run_with_stdin(&["import"], batch.as_bytes()).ok();
-    assert!(run.stdout.contains("imported=1 "), "{run:?}");
+    let run = bravo.cli_stdin(&["import"], batch.as_bytes()).ok();
+    assert!(run.stdout_text().contains("imported=1 "), "{run:?}");
 
     let run = charlie.sync();
     run.assert_ok();

@@ -2,31 +2,28 @@
 //! does not list, a neighbour presenting the wrong key, replayed authentication, and
 //! tampered / unsigned / id-squatting articles from a trusted peer (pushed and pulled).
 
-#[path = "common/fake_peer.rs"]
-mod fake_peer;
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use common::fake_peer::FakePeer;
+use common::*;
 use ed25519_dalek::SigningKey;
-use fake_peer::FakePeer;
-use mesh::{add_peer, link, RawPeer, TestNode};
 use newsmesh::article::{Article, Limits};
 
 #[test]
 fn a_node_whose_key_is_not_listed_is_refused_and_nothing_of_it_is_stored() {
-    let mut server = TestNode::new("server");
-    let stranger = TestNode::new("stranger");
+    let mut server = Node::init("server");
+    let stranger = Node::init("stranger");
     // The stranger lists the server; the server does not list the stranger.
-    add_peer(&stranger, &server, true);
+    stranger.add_peer(&server, true, false);
     server.start();
-    let theirs = stranger.post("let me in", "stranger body\n");
-    let ours = server.post("members only", "server body\n");
+    let theirs = stranger.post(GROUP, "let me in", "stranger body\n");
+    let ours = server.post(GROUP, "members only", "server body\n");
 
     let run = stranger.sync();
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, Some(1), "{run:#?}");
     let line = run.peer("server");
     assert_eq!(line.get("status"), "failed", "{}", line.raw);
     assert_eq!(line.moved(), (0, 0, 0), "{}", line.raw);
@@ -62,23 +59,23 @@ fn a_node_whose_key_is_not_listed_is_refused_and_nothing_of_it_is_stored() {
 
 #[test]
 fn a_neighbour_presenting_another_key_is_refused_by_the_client() {
-    let mut server = TestNode::new("server");
-    let client = TestNode::new("client");
-    let impostor_key_owner = TestNode::new("other");
+    let mut server = Node::init("server");
+    let client = Node::init("client");
+    let impostor_key_owner = Node::init("other");
     // The server lists the client correctly; the client's config expects another key
     // under the server's name (a spoofed or mistyped entry).
-    add_peer(&server, &client, true);
+    server.add_peer(&client, true, false);
     let wrong = impostor_key_owner.node_key();
     let addr = server.addr.to_string();
     client
-        .run(&["peer", "add", "server", &wrong, "--address", &addr])
+        .cli(&["peer", "add", "server", &wrong, "--address", &addr])
         .ok();
     server.start();
-    let from_client = client.post("secret", "not for impostors\n");
-    let from_server = server.post("hello", "server body\n");
+    let from_client = client.post(GROUP, "secret", "not for impostors\n");
+    let from_server = server.post(GROUP, "hello", "server body\n");
 
     let run = client.sync();
-    assert_eq!(run.code, 1, "{run:#?}");
+    assert_eq!(run.code, Some(1), "{run:#?}");
     let line = run.peer("server");
     assert_eq!(line.get("status"), "failed");
     assert_eq!(line.moved(), (0, 0, 0));
@@ -98,9 +95,9 @@ fn a_neighbour_presenting_another_key_is_refused_by_the_client() {
 
 #[test]
 fn a_replayed_proof_is_refused_and_the_connection_stays_unauthenticated() {
-    let mut server = TestNode::new("server");
-    let peer = TestNode::new("peer");
-    link(&server, &peer);
+    let mut server = Node::init("server");
+    let peer = Node::init("peer");
+    link(&server, &peer, Link::BothDial);
     server.start();
     let key = peer.signing_key();
     let client_nonce = newsmesh::sign::handshake::nonce();
@@ -201,15 +198,15 @@ fn forgeries(genuine: &[u8], squatted_id: &str) -> Vec<(&'static str, String, Ve
 #[test]
 fn tampered_unsigned_and_squatting_articles_from_a_trusted_peer_are_refused_and_not_relayed() {
     // peer -> server -> third. peer is trusted by server; the test speaks as peer.
-    let mut server = TestNode::new("server");
-    let peer = TestNode::new("peer");
-    let mut third = TestNode::new("third");
-    link(&server, &peer);
-    link(&server, &third);
+    let mut server = Node::init("server");
+    let peer = Node::init("peer");
+    let mut third = Node::init("third");
+    link(&server, &peer, Link::BothDial);
+    link(&server, &third, Link::BothDial);
     server.start();
     third.start();
-    let victim = peer.post("the real one", "this id belongs to me\n");
-    let donor = peer.post("donor", "donor body\n");
+    let victim = peer.post(GROUP, "the real one", "this id belongs to me\n");
+    let donor = peer.post(GROUP, "donor", "donor body\n");
     let victim_raw = peer.raw_article(&victim);
     let donor_raw = peer.raw_article(&donor);
     let bad = forgeries(&donor_raw, &victim);
@@ -262,7 +259,7 @@ fn tampered_unsigned_and_squatting_articles_from_a_trusted_peer_are_refused_and_
     assert_eq!(server.article_count(), 0);
 
     // Nothing bad travels on: the server's sync to third moves only its own article.
-    let own = server.post("clean", "server's own\n");
+    let own = server.post(GROUP, "clean", "server's own\n");
     let run = server.sync_args(&["--peer", "third"]);
     run.assert_ok();
     assert_eq!(run.peer("third").moved(), (1, 0, 0), "{run:#?}");
@@ -340,11 +337,11 @@ fn evil_peer(key: SigningKey, forged: Vec<(String, Vec<u8>)>) -> (FakePeer, Arc<
 fn forgeries_pulled_from_a_neighbour_are_refused_too() {
     // client pulls from "evil", a listed neighbour that serves forgeries; then the
     // genuine articles arrive from an honest neighbour.
-    let mut source = TestNode::new("source");
-    let client = TestNode::new("client");
-    let evil_identity = TestNode::new("evil");
-    let victim = source.post("the real one", "this id belongs to me\n");
-    let donor = source.post("donor", "donor body\n");
+    let mut source = Node::init("source");
+    let client = Node::init("client");
+    let evil_identity = Node::init("evil");
+    let victim = source.post(GROUP, "the real one", "this id belongs to me\n");
+    let donor = source.post(GROUP, "donor", "donor body\n");
     let bad = forgeries(&source.raw_article(&donor), &victim);
 
     let forged: Vec<(String, Vec<u8>)> = bad
@@ -356,7 +353,7 @@ fn forgeries_pulled_from_a_neighbour_are_refused_too() {
     let (evil, sessions) = evil_peer(evil_identity.signing_key(), forged);
     let addr = evil.addr.to_string();
     client
-        .run(&[
+        .cli(&[
             "peer",
             "add",
             "evil",
@@ -388,8 +385,8 @@ fn forgeries_pulled_from_a_neighbour_are_refused_too() {
     }
 
     // The genuine articles still arrive from an honest neighbour.
-    client.run(&["peer", "remove", "evil"]).ok();
-    link(&client, &source);
+    client.cli(&["peer", "remove", "evil"]).ok();
+    link(&client, &source, Link::BothDial);
     source.start();
     let run = client.sync();
     run.assert_ok();

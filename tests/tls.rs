@@ -5,14 +5,13 @@
 //! AUTHINFO in clear from another machine gets 483; the TLS handshake is the mesh
 //! authentication, so a no-op sync over TLS stays under the brief's 2 KB.
 
-#[path = "common/mesh.rs"]
-mod mesh;
+mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-use mesh::{connect_from, link, sync_round, RawPeer, TestNode};
+use common::*;
 use newsmesh::sign::handshake::{Role, Transcript};
 
 /// A TCP forwarder to `to` that keeps a copy of every byte it passes, both ways: what
@@ -61,28 +60,24 @@ impl Tap {
 }
 
 /// `peer remove NAME`, then `peer add NAME KEY --address ADDRESS [extra...]` on `on`.
-fn repoint(on: &TestNode, name: &str, key: &str, address: &str, extra: &[&str]) {
-    on.run(&["peer", "remove", name]).ok();
+fn repoint(on: &Node, name: &str, key: &str, address: &str, extra: &[&str]) {
+    on.cli(&["peer", "remove", name]).ok();
     let mut args = vec!["peer", "add", name, key, "--address", address];
     args.extend_from_slice(extra);
-    on.run(&args).ok();
+    on.cli(&args).ok();
 }
 
 #[test]
 fn a_three_node_mesh_syncs_over_tls_by_default() {
-    let mut nodes = [
-        TestNode::new("one"),
-        TestNode::new("two"),
-        TestNode::new("three"),
-    ];
-    link(&nodes[0], &nodes[1]);
-    link(&nodes[1], &nodes[2]);
+    let mut nodes = [Node::init("one"), Node::init("two"), Node::init("three")];
+    link(&nodes[0], &nodes[1], Link::BothDial);
+    link(&nodes[1], &nodes[2], Link::BothDial);
     for node in &mut nodes {
         node.start();
     }
-    let from_one = nodes[0].post("over tls", "carried encrypted\n");
-    let from_three = nodes[2].post("back over tls", "also encrypted\n");
-    let all: Vec<&TestNode> = nodes.iter().collect();
+    let from_one = nodes[0].post(GROUP, "over tls", "carried encrypted\n");
+    let from_three = nodes[2].post(GROUP, "back over tls", "also encrypted\n");
+    let all: Vec<&Node> = nodes.iter().collect();
     for _ in 0..2 {
         for run in sync_round(&all) {
             for line in &run.lines {
@@ -102,13 +97,13 @@ fn a_three_node_mesh_syncs_over_tls_by_default() {
 
 #[test]
 fn a_node_presenting_another_key_is_refused_by_both_sides() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    let mut mallory = TestNode::new("mallory");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    let mut mallory = Node::init("mallory");
+    link(&alpha, &beta, Link::BothDial);
     beta.start();
     mallory.start();
-    let ours = alpha.post("for beta only", "not for mallory\n");
+    let ours = alpha.post(GROUP, "for beta only", "not for mallory\n");
 
     // The dialling side: alpha reaches an address where mallory answers (a hijacked
     // address, or a TLS-terminating proxy with its own key) and refuses its key.
@@ -127,7 +122,7 @@ fn a_node_presenting_another_key_is_refused_by_both_sides() {
     // The accepting side: mallory dials beta with its own key, and beta, which lists
     // no such key, refuses it in the TLS handshake.
     mallory
-        .run(&[
+        .cli(&[
             "peer",
             "add",
             "beta",
@@ -136,7 +131,7 @@ fn a_node_presenting_another_key_is_refused_by_both_sides() {
             &beta.addr.to_string(),
         ])
         .ok();
-    let theirs = mallory.post("let me in", "from mallory\n");
+    let theirs = mallory.post(GROUP, "let me in", "from mallory\n");
     let run = mallory.sync();
     let line = run.peer("beta");
     assert_eq!(line.get("status"), "failed", "{}", line.raw);
@@ -158,11 +153,11 @@ fn a_node_presenting_another_key_is_refused_by_both_sides() {
 fn a_mesh_authentication_relayed_into_another_tls_connection_fails() {
     // mallory is a configured neighbour of beta (its TLS key is accepted) and tries to
     // pass as alice by relaying alice's handshake.
-    let alice = TestNode::new("alice");
-    let mut beta = TestNode::new("beta");
-    let mallory = TestNode::new("mallory");
-    link(&alice, &beta);
-    link(&mallory, &beta);
+    let alice = Node::init("alice");
+    let mut beta = Node::init("beta");
+    let mallory = Node::init("mallory");
+    link(&alice, &beta, Link::BothDial);
+    link(&mallory, &beta, Link::BothDial);
     beta.start();
     let (alice_key, mallory_key) = (alice.signing_key(), mallory.signing_key());
 
@@ -205,14 +200,14 @@ fn a_mesh_authentication_relayed_into_another_tls_connection_fails() {
 
 #[test]
 fn a_tap_between_two_nodes_sees_no_article_text_or_message_id() {
-    let alpha = TestNode::new("alpha");
-    let mut beta = TestNode::new("beta");
-    link(&alpha, &beta);
+    let alpha = Node::init("alpha");
+    let mut beta = Node::init("beta");
+    link(&alpha, &beta, Link::BothDial);
     beta.start();
     let tap = Tap::start(beta.addr);
     repoint(&alpha, "beta", &beta.node_key(), &tap.addr.to_string(), &[]);
     let body = "the minutes of the private meeting\n";
-    let id = alpha.post("private", body);
+    let id = alpha.post(GROUP, "private", body);
     let run = alpha.sync();
     let line = run.peer("beta");
     assert!(line.is_ok() && line.get("tls") == "yes", "{}", line.raw);
@@ -243,7 +238,7 @@ fn a_tap_between_two_nodes_sees_no_article_text_or_message_id() {
     );
     // (Compression would hide the text from a glance too: off for this look.)
     alpha.set_peer_option("beta", "compress", false);
-    let id = alpha.post("not private", "the minutes of the open meeting\n");
+    let id = alpha.post(GROUP, "not private", "the minutes of the open meeting\n");
     let run = alpha.sync();
     let line = run.peer("beta");
     assert!(line.is_ok() && line.get("tls") == "no", "{}", line.raw);
@@ -252,9 +247,8 @@ fn a_tap_between_two_nodes_sees_no_article_text_or_message_id() {
 
 #[test]
 fn authinfo_in_clear_from_another_machine_gets_483() {
-    let mut node = TestNode::new("alpha");
-    node.run_with_stdin(&["user", "add", "ann"], b"secret pw\n")
-        .ok();
+    let mut node = Node::init("alpha");
+    node.cli_stdin(&["user", "add", "ann"], b"secret pw\n").ok();
     node.start();
     let other_machine = IpAddr::from([127, 0, 0, 2]);
     let stream = connect_from(other_machine, node.addr);
@@ -315,12 +309,12 @@ fn a_no_op_sync_over_tls_stays_under_2_kb() {
     // The brief's no-op target (2 KB, handshake included) on the default link (TLS and
     // DEFLATE) and on TLS alone; it was 2,469 and 2,335 bytes while the certificates
     // carried the key in their names and MESH HELLO/PROVE followed the TLS handshake.
-    let mut a = TestNode::new("a");
-    let mut b = TestNode::new("b");
-    link(&a, &b);
+    let mut a = Node::init("a");
+    let mut b = Node::init("b");
+    link(&a, &b, Link::BothDial);
     a.start();
     b.start();
-    a.post("before", "so that marks exist\n");
+    a.post(GROUP, "before", "so that marks exist\n");
     for compress in [true, false] {
         if !compress {
             let path = a.config_path();
@@ -347,9 +341,9 @@ fn a_no_op_sync_over_tls_stays_under_2_kb() {
 
 #[test]
 fn the_tls_handshake_authenticates_a_mesh_session() {
-    let mut beta = TestNode::new("beta");
-    let alice = TestNode::new("alice");
-    link(&alice, &beta);
+    let mut beta = Node::init("beta");
+    let alice = Node::init("alice");
+    link(&alice, &beta, Link::BothDial);
     beta.start();
     // Naming the current mesh ALPN, the handshake with a listed key is the login.
     let mut peer = RawPeer::connect(&beta);

@@ -312,6 +312,46 @@ pub fn amend_neighbour(path: &Path, name: &str, changes: &[Change]) -> Result<bo
     )))
 }
 
+/// Sets `key` in the table `table` (a dotted path such as `limits` or `tls`, created
+/// when missing) to `new`, keeping the rest of the file as it is. Like every edit it
+/// is refused when the result would not load.
+pub fn set(
+    path: &Path,
+    table: &str,
+    key: &str,
+    new: impl Into<toml_edit::Value>,
+) -> Result<(), ConfigError> {
+    let mut doc = load(path)?;
+    let mut at = doc.as_table_mut();
+    for part in table.split('.').filter(|p| !p.is_empty()) {
+        at = at
+            .entry(part)
+            .or_insert(Item::Table(Table::new()))
+            .as_table_mut()
+            .ok_or_else(|| ConfigError::Peer(format!("`{table}` in the config is not a table")))?;
+    }
+    at[key] = Item::Value(new.into());
+    save(path, &doc)
+}
+
+/// Sets `key` in the `[[peer]]` entry called `name` to `new`.
+pub fn set_peer(
+    path: &Path,
+    name: &str,
+    key: &str,
+    new: impl Into<toml_edit::Value>,
+) -> Result<(), ConfigError> {
+    let mut doc = load(path)?;
+    let missing = || ConfigError::Peer(format!("no peer named {name:?} in the config"));
+    let entry = doc
+        .get_mut(PEER.array)
+        .and_then(Item::as_array_of_tables_mut)
+        .and_then(|peers| peers.iter_mut().find(|t| entry_name(t) == Some(name)))
+        .ok_or_else(missing)?;
+    entry[key] = Item::Value(new.into());
+    save(path, &doc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{hash_password, PasswordMatch};

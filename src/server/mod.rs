@@ -13,6 +13,7 @@
 mod admission;
 mod feed;
 mod hints;
+pub mod inherited;
 pub mod live;
 mod reader;
 mod session;
@@ -389,7 +390,10 @@ pub fn serve_forever(home: &Home) -> Result<()> {
             return Err(Error::NoHome(home.dir().to_path_buf()));
         }
         let mut record = crate::status::ServeRecord::claim(home)?;
-        let running = start(home, None).await?;
+        let running = match inherited::listener()? {
+            Some(listener) => start_on(home, listener).await?,
+            None => start(home, None).await?,
+        };
         tracing::info!("newsmesh serving on {}", running.addr);
         record.publish(&[running.addr], running.nntps_addr);
         if let Some(nntps) = running.nntps_addr {

@@ -3,7 +3,7 @@
 //! `MESH PROVE` handshake exactly as `serve` does (so the node under test accepts it),
 //! then answers every further command with a script of the test's choosing.
 //!
-//! Include it with `#[path = "common/fake_peer.rs"] mod fake_peer;`.
+//! Reached as `common::fake_peer`.
 
 #![allow(dead_code)]
 
