@@ -207,25 +207,9 @@ pub struct PolicyConfig {
     pub accept_unsigned: bool,
 }
 
-/// One `[[trust]]` rule.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrustRuleConfig {
-    /// Wildmat of groups.
-    pub groups: String,
-    /// "any" or a list of keys.
-    pub authors: Authors,
-}
-
-/// Who a trust rule admits.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Authors {
-    /// The word "any" (checked at load).
-    Word(String),
-    /// A list of author public keys.
-    Keys(Vec<String>),
-}
+// `[[trust]]` and `[[control]]` rules are the trust policy's own input (`sign::trust`
+// reads them without depending on the config module).
+pub use crate::sign::trust::{Authors, TrustRuleConfig};
 
 /// One `[[peer]]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -20,6 +20,11 @@ use crate::wildmat::Wildmat;
 /// the server grants at most, so one listing is bounded on both sides.
 pub const MAX_SINCE: u32 = 10_000;
 
+/// Arrivals one push offers per CHECK round, and the most articles (TAKETHIS) a `serve`
+/// takes into one batch (one transaction): one number, so that each of the server's
+/// batches is one offer, and while one offer is stored the next is on its way.
+pub const MAX_OFFER: usize = 2000;
+
 /// The epoch token of `MESH SINCE` asking for a full listing from a sequence, with no
 /// "has it already" filter: first contact, or after a rebuild on either side (a rebuilt
 /// spool may have lost what it once had).

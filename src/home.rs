@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 
 use crate::article::Article;
-use crate::config::{self, Config};
+use crate::config::{self, Config, ConfigError};
 use crate::error::{Error, Result};
 use crate::sign::{self, SigStatus, TrustPolicy};
 use crate::spool::Spool;
@@ -185,6 +185,13 @@ impl Home {
         }
         let config = Config::load(&self.config_path())?;
         let trust = config.trust_policy().map_err(Error::Invalid)?;
+        self.open_with(config, trust)
+    }
+
+    /// Opens the node's spool under a configuration already loaded (`serve`'s snapshot:
+    /// the live relay and its pulls run on what `serve` runs on, not on whatever
+    /// `newsmesh.toml` says now, which `serve` may have refused).
+    pub fn open_with(&self, config: Config, trust: TrustPolicy) -> Result<Node> {
         if !self.spool_path().exists() {
             // A spool lost and rebuilt is private from the start too.
             create_private(&self.spool_path())?;
@@ -223,6 +230,36 @@ impl Home {
     }
 }
 
+/// One consistent configuration and what is derived from it: what `serve` runs on
+/// (swapped whole on a reload, `server::live`), and what the live relay runs on.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The configuration.
+    pub config: Config,
+    /// The trust policy its `[[trust]]`, `[[control]]`, `[policy]` and `[[nntp_peer]]`
+    /// entries describe.
+    pub trust: TrustPolicy,
+}
+
+impl Snapshot {
+    /// `config` with its trust policy (already checked when the config was loaded).
+    pub fn new(config: Config, trust: TrustPolicy) -> Snapshot {
+        Snapshot { config, trust }
+    }
+
+    /// Reads `path` and builds its trust policy.
+    pub fn load(path: &Path) -> std::result::Result<Snapshot, ConfigError> {
+        let config = Config::load(path)?;
+        let trust = config
+            .trust_policy()
+            .map_err(|message| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(Snapshot::new(config, trust))
+    }
+}
+
 /// An open node: its home, configuration, trust policy and spool.
 #[derive(Debug)]
 pub struct Node {
@@ -237,6 +274,12 @@ pub struct Node {
 }
 
 impl Node {
+    /// A second node on the same home and configuration, with its own spool connection
+    /// (the configuration is not read again from disk).
+    pub fn reopen(&self) -> Result<Node> {
+        self.home.open_with(self.config.clone(), self.trust.clone())
+    }
+
     /// The node's Path identity.
     pub fn name(&self) -> &str {
         &self.config.node.name

@@ -23,8 +23,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What became of one article.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,12 +77,20 @@ pub const MAX_ID: usize = 250;
 /// Longest reason written; longer ones are cut (a reason may quote what a peer sent).
 pub const MAX_REASON: usize = 400;
 
-/// An article log: where it is and how large it may grow.
+/// An article log: where it is and how large it may grow. Clones share their bounds:
+/// `serve` keeps one beside its spool and applies a reload's `[limits]` to it with
+/// [`NewsLog::set_limits`], without waiting for the spool (a transaction may hold it).
 #[derive(Debug, Clone)]
 pub struct NewsLog {
     path: PathBuf,
-    max_bytes: u64,
-    files: u32,
+    bounds: Arc<Bounds>,
+}
+
+/// How large a log may grow (see [`NewsLog::new`]).
+#[derive(Debug)]
+struct Bounds {
+    max_bytes: AtomicU64,
+    files: AtomicU32,
 }
 
 impl NewsLog {
@@ -90,9 +99,25 @@ impl NewsLog {
     pub fn new(path: impl Into<PathBuf>, max_bytes: u64, files: u32) -> NewsLog {
         NewsLog {
             path: path.into(),
-            max_bytes,
-            files,
+            bounds: Arc::new(Bounds {
+                max_bytes: AtomicU64::new(max_bytes),
+                files: AtomicU32::new(files),
+            }),
         }
+    }
+
+    /// New bounds for this log and every clone of it (a reload's `[limits]`).
+    pub fn set_limits(&self, max_bytes: u64, files: u32) {
+        self.bounds.max_bytes.store(max_bytes, Ordering::Relaxed);
+        self.bounds.files.store(files, Ordering::Relaxed);
+    }
+
+    fn max_bytes(&self) -> u64 {
+        self.bounds.max_bytes.load(Ordering::Relaxed)
+    }
+
+    fn files(&self) -> u32 {
+        self.bounds.files.load(Ordering::Relaxed)
     }
 
     /// The current log file.
@@ -120,7 +145,7 @@ impl NewsLog {
                 }
             }
         }
-        if self.max_bytes == 0 {
+        if self.max_bytes() == 0 {
             return;
         }
         let time = timestamp(chrono::Utc::now());
@@ -138,10 +163,8 @@ impl NewsLog {
     fn write(&self, text: &[u8]) -> std::io::Result<()> {
         loop {
             let mut file = open_append(&self.path)?;
-            // SAFETY: flock on a descriptor we own; released when the file closes.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            // An exclusive flock (waiting for it), released when the file closes.
+            file.lock()?;
             // Another process may have rotated the log between our open and our lock:
             // then our descriptor is `news.log.1`; open the new file instead.
             let ours = file.metadata()?;
@@ -149,7 +172,7 @@ impl NewsLog {
                 Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {}
                 _ => continue,
             }
-            if ours.len() > 0 && ours.len() + text.len() as u64 > self.max_bytes {
+            if ours.len() > 0 && ours.len() + text.len() as u64 > self.max_bytes() {
                 self.rotate()?;
                 continue;
             }
@@ -160,10 +183,11 @@ impl NewsLog {
     /// `news.log.N-1` -> `news.log.N` ... `news.log` -> `news.log.1`; with no rotated
     /// files kept, the log is simply started again.
     fn rotate(&self) -> std::io::Result<()> {
-        if self.files == 0 {
+        let files = self.files();
+        if files == 0 {
             return std::fs::remove_file(&self.path);
         }
-        for n in (1..self.files).rev() {
+        for n in (1..files).rev() {
             match std::fs::rename(self.rotated(n), self.rotated(n + 1)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
                 _ => {}
@@ -202,7 +226,7 @@ fn open_append(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .append(true)
         .create(true)
-        .mode(crate::home::PRIVATE_FILE)
+        .mode(crate::files::PRIVATE_FILE)
         .open(path)
 }
 
@@ -365,6 +389,21 @@ mod tests {
         let recent = log.recent(&[LogVerdict::Refused], 5, 1 << 20);
         let ids: Vec<&str> = recent.iter().map(|l| l.id.as_str()).collect();
         assert_eq!(ids, ["<35@x>", "<36@x>", "<37@x>", "<38@x>", "<39@x>"]);
+    }
+
+    /// A reload sets new bounds on `serve`'s clone; the spool's clone writes by them.
+    #[test]
+    fn clones_share_their_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let spools = NewsLog::new(dir.path().join("news.log"), 0, 2);
+        let serves = spools.clone();
+        spools.append(&[entry(LogVerdict::Refused, "<off@x>", "no")]);
+        assert!(!spools.path().exists(), "0 turns the file off");
+        serves.set_limits(1 << 20, 2);
+        spools.append(&[entry(LogVerdict::Refused, "<on@x>", "no")]);
+        let recent = serves.recent(&[LogVerdict::Refused], 5, 1 << 20);
+        let ids: Vec<&str> = recent.iter().map(|l| l.id.as_str()).collect();
+        assert_eq!(ids, ["<on@x>"]);
     }
 
     #[test]

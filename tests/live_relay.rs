@@ -368,3 +368,41 @@ fn a_body_pushed_in_by_one_neighbour_is_not_also_pulled_from_another() {
         node.stop();
     }
 }
+
+/// Issue 21, finding 1: the live relay runs on the configuration `serve` runs on. A
+/// `newsmesh.toml` edited into a state `serve` refuses (it keeps the last good one)
+/// must neither stop a link from dialling again nor stop what it pulls from being
+/// stored (judged by serve's trust policy, not the file's). Before, the link and the
+/// storer of a pull of several batches loaded the file again and failed.
+#[test]
+fn live_links_run_on_serves_configuration_when_the_file_is_broken() {
+    let mut hub = Node::init("hub");
+    let mut nat = Node::init("nat");
+    link(&nat, &hub, Link::FirstDialsLive);
+    // One article a batch: every pull of two or more needs the storer's second node.
+    nat.set_limit("sync_batch_bytes", "1");
+    nat.set_limit("live_retry_max_secs", "1");
+    hub.start();
+    nat.start();
+    let first = hub.post(GROUP, "before", "the file is fine\n");
+    assert!(
+        wait_until(LIVE_DEADLINE, || nat.copies_of(&first) == 1),
+        "nat pulls over its live link"
+    );
+    // Broken on disk: serve refuses it and keeps running on what it loaded.
+    nat.append_config("this is = = not toml [[[");
+    nat.reload();
+    // The hub goes away and comes back: nat's link must dial it again.
+    hub.stop();
+    hub.start();
+    let ids: Vec<String> = (0..3)
+        .map(|i| hub.post(GROUP, &format!("after {i}"), "the file is broken\n"))
+        .collect();
+    assert!(
+        wait_until(LIVE_DEADLINE, || ids
+            .iter()
+            .all(|id| nat.copies_of(id) == 1)),
+        "nat's live link stopped working once its newsmesh.toml was broken:\n{}",
+        nat.serve_logs()
+    );
+}

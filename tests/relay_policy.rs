@@ -154,3 +154,27 @@ fn a_news_servers_feed_is_recorded_as_delivered_by_it() {
     assert_eq!(RawPeer::code(&answer), 235, "{answer}");
     assert_eq!(delivered_by(&b, id).as_deref(), Some("inn.example"));
 }
+
+/// Issue 21, finding 2: a neighbour's sequence number above i64::MAX was converted with
+/// `as i64` and wrapped negative (SINCE listed everything from the start; IDLE ended
+/// every wait at once). It is refused as out of range.
+#[test]
+fn a_sequence_number_beyond_ours_is_refused_not_wrapped() {
+    let mut b = Node::init("b");
+    let c = Node::init("c");
+    b.add_peer(&c, false, false);
+    b.start();
+    b.post(GROUP, "listed", "only to a sane request\n");
+    let mut raw = RawPeer::connect(&b);
+    raw.authenticate(&c.signing_key());
+    let first = raw.cmd("MESH SINCE none 0 100");
+    assert_eq!(RawPeer::code(&first), 293, "{first}");
+    raw.block();
+    let epoch = first.split_whitespace().nth(1).expect("epoch").to_string();
+    let wrapped = 1u64 << 63;
+    let answer = raw.cmd(&format!("MESH SINCE {epoch} {wrapped} 100"));
+    assert_eq!(RawPeer::code(&answer), 501, "{answer}");
+    let answer = raw.cmd(&format!("MESH IDLE {}", u64::MAX));
+    assert_eq!(RawPeer::code(&answer), 501, "{answer}");
+    assert_eq!(RawPeer::code(&raw.cmd("QUIT")), 205);
+}

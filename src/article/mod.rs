@@ -84,7 +84,7 @@ pub struct Article {
 }
 
 /// Errors from parsing or validating an article.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ArticleError {
     /// The input is larger than the configured maximum.
     #[error("article of {size} octets exceeds the limit of {limit}")]

@@ -158,7 +158,7 @@ fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) ->
             println!("{}", article.message_id().unwrap_or_default());
             Ok(())
         }
-        Some(Verdict::Refused(why)) => Err(Error::Refused(why.clone())),
+        Some(Verdict::Refused(why)) => Err(Error::Refused(why.to_string())),
         Some(Verdict::Duplicate) => Err(Error::Refused(
             "an identical article is already stored".into(),
         )),

@@ -21,8 +21,6 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::Result;
 
 use crate::home::Home;
-pub use peer_checks::warn_if_named_otherwise;
-
 /// A private, fully decentralized newsgroup mesh.
 ///
 /// Every machine runs one node; nodes exchange signed articles with the neighbours they

@@ -102,7 +102,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
 /// Tells the operator when an edit of newsmesh.toml takes effect: on stderr, since
 /// stdout of some commands is read by scripts (`user add` prints the author key).
 pub(super) fn say_when_it_applies(home: &Home) {
-    match crate::status::running(home) {
+    match crate::records::running(home) {
         Some(serve) => eprintln!(
             "newsmesh.toml updated: the running `newsmesh serve` (pid {}) applies it within \
              {} s (at once on SIGHUP), no restart needed",

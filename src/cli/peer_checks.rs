@@ -1,5 +1,4 @@
-//! What `peer add` and `peer edit` refuse before they touch newsmesh.toml, and the
-//! warning a sync gives when a neighbour calls itself by another name than ours for it.
+//! What `peer add` and `peer edit` refuse before they touch newsmesh.toml.
 
 use crate::config::{Config, NodeKey};
 use crate::error::{Error, Result};
@@ -53,15 +52,4 @@ pub fn check_groups(groups: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// Warns (stderr) when the neighbour we call `name` greets as another node name: the
-/// name written into its Path entries, which is how loops are recognised.
-pub fn warn_if_named_otherwise(name: &str, greeted_as: Option<&str>) {
-    if let Some(own) = greeted_as.filter(|own| *own != name) {
-        tracing::warn!(
-            "peer {name} calls itself {own:?} ([node] name there): name it {own} here \
-             (`newsmesh peer edit {name} --name {own}`), so Path entries match"
-        );
-    }
 }

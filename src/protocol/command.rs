@@ -14,8 +14,8 @@ use nom::{IResult, Parser};
 use super::mesh::{self, MeshCommand};
 use super::{put_text, MAX_COMMAND_LINE};
 
-/// Max message-id length in octets, brackets included (RFC 5536 §3.1.3).
-pub const MAX_MESSAGE_ID: usize = 250;
+/// Max message-id length in octets, brackets included (one definition: the article's).
+pub use crate::article::MAX_MESSAGE_ID;
 /// Max newsgroup name length (RFC 3977 §4.1 recommends 497).
 pub const MAX_GROUP_NAME: usize = 497;
 /// Max digits in an article number (RFC 3977 §6).

@@ -15,8 +15,10 @@ use tokio::time::Instant;
 
 use crate::config::PeerConfig;
 use crate::error::Result;
+use crate::home::Snapshot;
 use crate::home::{Home, Node};
-use crate::sync::{Fetching, Idled, InFlight, PeerReport, PushLink, RELAY_OWNERS};
+use crate::inflight::{Fetching, InFlight, RELAY_OWNERS};
+use crate::sync::{Idled, PeerReport, PushLink};
 
 /// First wait before dialling a lost neighbour again; it doubles up to the limit.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -37,9 +39,9 @@ pub(super) struct Links {
 }
 
 impl Links {
-    /// Runs one link per live peer of `peers` on a single-threaded runtime until the
-    /// relay stops, following every new peer list `peers` receives (a reload).
-    pub(super) fn run_all(self, mut peers: watch::Receiver<Vec<PeerConfig>>) {
+    /// Runs one link per live peer of `config` on a single-threaded runtime until the
+    /// relay stops, following every new configuration `config` receives (a reload).
+    pub(super) fn run_all(self, mut config: watch::Receiver<Arc<Snapshot>>) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -64,7 +66,7 @@ impl Links {
                 if *stopped.borrow() {
                     break;
                 }
-                let wanted = super::live_peers(&peers.borrow_and_update());
+                let wanted = super::live_peers(&config.borrow_and_update().config.peers);
                 let plan = super::plan(
                     running
                         .iter()
@@ -88,6 +90,7 @@ impl Links {
                         arrivals: self.arrivals.clone(),
                         stopped: self.stopped.clone(),
                         board: Rc::clone(&board),
+                        config: config.clone(),
                         fetching: Fetching::new(Arc::clone(&self.in_flight), next_owner),
                         peer: peer.clone(),
                     };
@@ -97,7 +100,7 @@ impl Links {
                 }
                 tokio::select! {
                     _ = stopped.changed() => break,
-                    changed = peers.changed(), if following => following = changed.is_ok(),
+                    changed = config.changed(), if following => following = changed.is_ok(),
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                     _ = flush.tick() => board.flush(),
                 }
@@ -116,6 +119,8 @@ struct Link {
     arrivals: watch::Receiver<u64>,
     stopped: watch::Receiver<bool>,
     board: Rc<super::state::Board>,
+    /// `serve`'s configuration: each session opens its node on the snapshot in force.
+    config: watch::Receiver<Arc<Snapshot>>,
     /// This link's claims on the ids it pulls.
     fetching: Fetching,
     peer: PeerConfig,
@@ -156,7 +161,12 @@ impl Link {
     /// dials us itself answers 503, and the link then only pushes.
     async fn session(&mut self, retry: &mut Duration) -> Result<()> {
         // Its own spool connection: SQLite reads here never wait on the server's lock.
-        let mut node: Node = self.home.open()?;
+        // The configuration is serve's snapshot: a newsmesh.toml that serve refused
+        // (it keeps the last good one) must not stop the link or judge what it pulls.
+        let snapshot = Arc::clone(&self.config.borrow_and_update());
+        let mut node: Node = self
+            .home
+            .open_with(snapshot.config.clone(), snapshot.trust.clone())?;
         let mut link = PushLink::open(&node, &self.node_key, &self.peer).await?;
         *retry = FIRST_RETRY;
         tracing::info!("live link to {} is up", self.peer.name);

@@ -4,7 +4,7 @@
 //!
 //! There is no queue of articles: what a neighbour still needs is exactly what lies
 //! after its push mark, so each link, when woken, pushes from that mark with `sync`'s
-//! own push (CHECK/TAKETHIS, Path and feed filters, the mark advanced only on 239). A
+//! own push (CHECK/TAKETHIS, the feed policy's filters, the mark advanced only on 239). A
 //! slow or dead neighbour simply stays behind at its mark (bounded by construction) and
 //! never holds up the others or the ingest path, which only bumps a counter. Cron `sync`
 //! stays the repair path; it and the relay may push to the same peer at once: the peer's
@@ -26,16 +26,18 @@ mod link;
 mod state;
 mod subscribers;
 
-pub use state::{read as live_links, LinkState};
-pub use subscribers::{read as inbound_links, InboundLink, Subscribers};
+pub use crate::records::{inbound_links, live_links, InboundLink, LinkState};
+pub use subscribers::Subscribers;
+
+use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use tokio::sync::watch;
 
 use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
-use crate::home::Home;
-use crate::sync::InFlight;
+use crate::home::{Home, Snapshot};
+use crate::inflight::InFlight;
 
 /// The relay thread and the handle that stops it.
 pub struct Relay {
@@ -85,14 +87,15 @@ pub fn plan<'a>(
 }
 
 impl Relay {
-    /// Starts the relay thread: a link to every live peer of the list `peers` holds,
-    /// then to those of every list sent to it later (a reload). `arrivals` changes after
+    /// Starts the relay thread: a link to every live peer of the configuration `config`
+    /// holds, then to those of every configuration sent to it later (a reload). Links
+    /// run on these snapshots (`serve`'s), never on `newsmesh.toml` read again. `arrivals` changes after
     /// each commit of the server's spool; `in_flight` is the server's table of ids being
     /// brought in.
     pub fn start(
         home: &Home,
         node_key: &SigningKey,
-        peers: watch::Receiver<Vec<PeerConfig>>,
+        config: watch::Receiver<Arc<Snapshot>>,
         limits: &LimitsConfig,
         arrivals: watch::Receiver<u64>,
         in_flight: InFlight,
@@ -108,7 +111,7 @@ impl Relay {
         };
         let thread = std::thread::Builder::new()
             .name("newsmesh-relay".into())
-            .spawn(move || links.run_all(peers))
+            .spawn(move || links.run_all(config))
             .map_err(|e| Error::io("starting the live relay thread", e))?;
         Ok(Relay {
             stop,

@@ -12,20 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
-
-use super::state::{read_record, write_record};
 use crate::home::Home;
-
-/// A neighbour's live link into this node, as `status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboundLink {
-    /// Whether it is subscribed now (a connection of it has waited with `MESH IDLE`
-    /// and is still open).
-    pub up: bool,
-    /// Unix seconds it subscribed, or its last such connection ended.
-    pub since: i64,
-}
+use crate::records::{self, InboundLink};
 
 #[derive(Debug, Default)]
 struct Table {
@@ -119,7 +107,7 @@ impl Subscribers {
         let _turn = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         // A copy: sessions must not wait on the table while the file is written.
         let links = self.table().links.clone();
-        write_record(&self.path, &links, "neighbours' live links");
+        records::write(&self.path, &links, "neighbours' live links");
     }
 
     /// Removes the record (`serve` starts or stops).
@@ -127,12 +115,6 @@ impl Subscribers {
         let _turn = self.writing.lock().unwrap_or_else(|p| p.into_inner());
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-/// The neighbours' live links into the running `serve` (empty when there is none, or
-/// no record).
-pub fn read(home: &Home) -> BTreeMap<String, InboundLink> {
-    read_record(home, &home.live_in_state_path())
 }
 
 #[cfg(test)]

@@ -10,11 +10,10 @@
 mod guards;
 mod idle;
 mod logins;
-mod reservations;
 
+use crate::inflight::reservations::{Bounds, Claim};
 pub use guards::Guards;
 pub use logins::{Pace, Turn};
-use reservations::{Bounds, Claim};
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -40,11 +39,11 @@ use crate::wildmat::Wildmat;
 /// Most commands taken into one batch (CHECK and ARTICLE cost an id each).
 const MAX_BATCH: usize = 8000;
 /// Most articles (TAKETHIS) taken into one batch, and so stored in one transaction: the
-/// size of a push client's offer (`sync/push.rs` PUSH_CHUNK), so that while one offer is
+/// size of a push client's offer (`feed_policy::MAX_OFFER`), so that while one offer is
 /// stored the next is already on its way. Bigger transactions write each history page
 /// to the WAL less often (history is keyed by random Message-IDs, so a transaction of
 /// n articles dirties up to n of its pages); 239s wait for the whole transaction.
-const MAX_BATCH_ARTICLES: usize = 2000;
+const MAX_BATCH_ARTICLES: usize = crate::feed_policy::MAX_OFFER;
 /// Most article bytes taken into one batch.
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// Most bytes of answers built before they are sent: a run of ARTICLE requests for big
@@ -334,7 +333,7 @@ fn answer_part(
                 Some(Verdict::Refused(why)) => {
                     // Logged by ingest (article log and tracing).
                     refused += 1;
-                    Response::about(439, id, &why)
+                    Response::about(439, id, &why.to_string())
                 }
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
@@ -515,7 +514,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         Ok(Some(Verdict::Duplicate)) => s.reply(435, "already have it"),
         Ok(Some(Verdict::Refused(why))) => {
             s.refused += 1;
-            s.reply(437, &why);
+            s.reply(437, &why.to_string());
         }
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());
@@ -616,6 +615,12 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 .map(|p| p.feed())
                 .unwrap_or_else(|| Wildmat::new(""));
             let limit = limit.clamp(1, MAX_SINCE);
+            // Our sequence numbers are SQLite's i64: a larger one is none of ours (and
+            // `as` would wrap it to a negative start, listing everything).
+            let Ok(seq) = i64::try_from(seq) else {
+                s.reply(501, "sequence number out of range");
+                return Ok(());
+            };
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
@@ -625,7 +630,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     // OUR spool was rebuilt: start over; the client notices the new epoch.
                     let full = epoch == FULL_LISTING;
                     let start = if full || epoch == shared.epoch {
-                        seq as i64
+                        seq
                     } else {
                         0
                     };

@@ -25,7 +25,6 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{Config, ConfigError};
-use crate::sign::TrustPolicy;
 
 /// How often the watcher looks at the file.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -34,34 +33,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// writing it is not read half-way (and its error logged for nothing).
 const SETTLE: Duration = Duration::from_millis(200);
 
-/// One consistent configuration and what is derived from it.
-#[derive(Debug)]
-pub struct Live {
-    /// The configuration.
-    pub config: Config,
-    /// The trust policy its `[[trust]]`, `[[control]]`, `[policy]` and `[[nntp_peer]]`
-    /// entries describe.
-    pub trust: TrustPolicy,
-}
-
-impl Live {
-    /// `config` with its trust policy (already checked when the config was loaded).
-    pub fn new(config: Config, trust: TrustPolicy) -> Live {
-        Live { config, trust }
-    }
-
-    /// Reads `path` and builds its trust policy.
-    pub fn load(path: &Path) -> Result<Live, ConfigError> {
-        let config = Config::load(path)?;
-        let trust = config
-            .trust_policy()
-            .map_err(|message| ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        Ok(Live::new(config, trust))
-    }
-}
+/// The snapshot type (it lives beside `Node`, so that the live relay can run on it
+/// without reaching into the server).
+pub use crate::home::Snapshot as Live;
 
 /// The swappable current [`Live`].
 #[derive(Debug)]

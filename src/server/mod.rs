@@ -51,11 +51,14 @@ pub struct Shared {
     pub epoch: String,
     /// The spool; SQLite calls run on the blocking pool while holding it.
     pub spool: Mutex<Spool>,
+    /// The article log the spool writes to (a clone sharing its bounds, which follow
+    /// reloads).
+    pub news_log: Option<crate::newslog::NewsLog>,
     /// Message-IDs some session answered 238 (send it) and whose TAKETHIS has not been
     /// processed yet, with the session that will send it: another peer's CHECK for one of
     /// them gets 431 (try later), so a body crosses the link into this node once.
     /// Shared with the live relay, whose pulls claim their ids here too.
-    pub in_flight: crate::sync::InFlight,
+    pub in_flight: crate::inflight::InFlight,
     /// Source of session ids.
     pub next_session: std::sync::atomic::AtomicU64,
     /// Bounds the blocking tasks waiting for the spool.
@@ -83,29 +86,16 @@ impl Shared {
     }
 
     /// Makes what was built from `[limits]` at start follow a reload: the connection
-    /// slots, and the article log's size (set on the spool off the async threads, since a
-    /// transaction may hold the spool for a while).
+    /// slots, and the article log's size (on the log the spool shares: the spool, which
+    /// a transaction may hold for a while, is not waited for).
     async fn apply_limits(
         self: &Arc<Self>,
         admission: &admission::Admission,
         limits: &crate::config::LimitsConfig,
     ) {
         admission.set_limits(limits);
-        let log = crate::newslog::NewsLog::new(
-            self.home.news_log_path(),
-            limits.news_log_bytes,
-            limits.news_log_files,
-        );
-        let shared = Arc::clone(self);
-        let set = tokio::task::spawn_blocking(move || {
-            let mut spool = shared
-                .spool
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            spool.set_news_log(log);
-        });
-        if let Err(e) = set.await {
-            tracing::warn!("the article log keeps its previous limits: {e}");
+        if let Some(log) = &self.news_log {
+            log.set_limits(limits.news_log_bytes, limits.news_log_files);
         }
     }
 
@@ -239,29 +229,32 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
     node.spool
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
     // The relay runs whatever the config says now and follows each reload's peers.
-    let in_flight = crate::sync::InFlight::default();
-    let (relay_peers, peers) = watch::channel(node.config.peers.clone());
+    let in_flight = crate::inflight::InFlight::default();
+    let current = Arc::new(Current::new(Live::new(node.config, node.trust)));
+    let (relay_config, config) = watch::channel(current.get());
+    let limits = config.borrow().config.limits.clone();
     let relay = crate::relay::Relay::start(
         home,
         &node_key,
-        peers,
-        &node.config.limits,
+        config,
+        &limits,
         arrivals.clone(),
         Arc::clone(&in_flight),
     )?;
-    let admission = admission::Admission::new(&node.config.limits);
+    let admission = admission::Admission::new(&limits);
     let (stop, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
         epoch: node.spool.epoch()?,
         node_key,
         author_key: home.author_key(DEFAULT_AUTHOR)?,
         home: home.clone(),
-        name: node.config.node.name.clone(),
-        current: Arc::new(Current::new(Live::new(node.config, node.trust))),
+        name: current.get().config.node.name.clone(),
+        current,
         admission: Arc::clone(&admission),
+        news_log: node.spool.news_log().cloned(),
         spool: Mutex::new(node.spool),
         in_flight,
-        next_session: std::sync::atomic::AtomicU64::new(1),
+        next_session: std::sync::atomic::AtomicU64::new(crate::inflight::SESSION_OWNERS),
         spool_slots: Semaphore::new(2),
         guards: feed::Guards::default(),
         node_tls,
@@ -278,7 +271,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         Arc::clone(&reload),
         stopped.clone(),
         move |live: Arc<Live>| {
-            relay_peers.send_replace(live.config.peers.clone());
+            relay_config.send_replace(Arc::clone(&live));
             let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
             async move { shared.apply_limits(&admission, &live.config.limits).await }
         },
@@ -389,7 +382,7 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         if !home.config_path().exists() {
             return Err(Error::NoHome(home.dir().to_path_buf()));
         }
-        let mut record = crate::status::ServeRecord::claim(home)?;
+        let mut record = crate::records::ServeRecord::claim(home)?;
         let running = match inherited::listener()? {
             Some(listener) => start_on(home, listener).await?,
             None => start(home, None).await?,

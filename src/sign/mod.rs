@@ -8,4 +8,4 @@ pub mod trust;
 
 pub use keys::{generate_secret, load_secret, parse_public_key, public_key_text, KeyError};
 pub use signature::{check, message_id_for, prepare, sign_article, Prepared, SigStatus};
-pub use trust::TrustPolicy;
+pub use trust::{Denied, TrustPolicy};

@@ -8,10 +8,30 @@
 //! them, so the switch must not become a way around the rule.
 
 use ed25519_dalek::VerifyingKey;
+use serde::Deserialize;
 
 use super::keys::{parse_public_key, public_key_text};
-use crate::config::{Authors, TrustRuleConfig};
 use crate::wildmat::Wildmat;
+
+/// One `[[trust]]` rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustRuleConfig {
+    /// Wildmat of groups.
+    pub groups: String,
+    /// "any" or a list of keys.
+    pub authors: Authors,
+}
+
+/// Who a trust rule admits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Authors {
+    /// The word "any" (checked at load).
+    Word(String),
+    /// A list of author public keys.
+    Keys(Vec<String>),
+}
 
 #[derive(Debug, Clone)]
 enum Admits {
@@ -91,20 +111,15 @@ impl TrustPolicy {
 
     /// Checks that an unsigned article relayed by `[[nntp_peer]]` `peer` (None: it did
     /// not come from one) may be stored in every one of `groups`.
-    pub fn allows_unsigned(&self, groups: &[String], peer: Option<&str>) -> Result<(), String> {
+    pub fn allows_unsigned(&self, groups: &[String], peer: Option<&str>) -> Result<(), Denied> {
         if !self.accept_unsigned {
-            return Err(
-                "unsigned articles are not accepted (policy.accept_unsigned = false)".into(),
-            );
+            return Err(Denied::UnsignedOff);
         }
         let Some(peer) = peer else {
-            return Err(
-                "unsigned articles are accepted only from an [[nntp_peer]] that lists their groups in unsigned_groups"
-                    .into(),
-            );
+            return Err(Denied::UnsignedNeedsNntpPeer);
         };
         if groups.is_empty() {
-            return Err("the article names no newsgroup".into());
+            return Err(Denied::NoNewsgroup);
         }
         for group in groups {
             let scoped = self
@@ -112,16 +127,17 @@ impl TrustPolicy {
                 .iter()
                 .any(|(name, pattern)| name == peer && pattern.matches(group));
             if !scoped {
-                return Err(format!(
-                    "unsigned articles from {peer} are not accepted in {group} (its [[nntp_peer]] unsigned_groups)"
-                ));
+                return Err(Denied::UnsignedOutOfScope {
+                    peer: peer.to_string(),
+                    group: group.clone(),
+                });
             }
             match self.rule_for(group)?.admits {
                 Admits::Any => {}
                 Admits::Keys(_) => {
-                    return Err(format!(
-                        "{group} is restricted to listed author keys: unsigned articles are refused"
-                    ))
+                    return Err(Denied::UnsignedInKeyedGroup {
+                        group: group.clone(),
+                    })
                 }
             }
         }
@@ -129,29 +145,33 @@ impl TrustPolicy {
     }
 
     /// The `[[trust]]` rule that decides for `group` (the last that matches).
-    fn rule_for(&self, group: &str) -> Result<&Rule, String> {
+    fn rule_for(&self, group: &str) -> Result<&Rule, Denied> {
         self.rules
             .iter()
             .rev()
             .find(|r| r.groups.matches(group))
-            .ok_or_else(|| format!("no trust rule covers group {group}"))
+            .ok_or_else(|| Denied::NoRule {
+                group: group.to_string(),
+            })
     }
 
     /// Checks that `author` may create or remove `group` with a control message.
-    pub fn allows_control(&self, group: &str, author: &VerifyingKey) -> Result<(), String> {
+    pub fn allows_control(&self, group: &str, author: &VerifyingKey) -> Result<(), Denied> {
         let rule = self
             .control
             .iter()
             .rev()
             .find(|r| r.groups.matches(group))
-            .ok_or_else(|| format!("no [[control]] rule lets anyone create or remove {group}"))?;
+            .ok_or_else(|| Denied::NoControlRule {
+                group: group.to_string(),
+            })?;
         match &rule.admits {
             Admits::Any => Ok(()),
             Admits::Keys(keys) if keys.contains(author) => Ok(()),
-            Admits::Keys(_) => Err(format!(
-                "author key {} may not create or remove {group}",
-                public_key_text(author)
-            )),
+            Admits::Keys(_) => Err(Denied::ControlKeyNotListed {
+                key: public_key_text(author),
+                group: group.to_string(),
+            }),
         }
     }
 
@@ -162,23 +182,23 @@ impl TrustPolicy {
     }
 
     /// Checks that `author` (None = unsigned: see [`allows_unsigned`](Self::allows_unsigned),
-    /// which knows where it came from) may post to every one of `groups`; the error is a
-    /// sentence saying why not.
-    pub fn allows(&self, groups: &[String], author: Option<&VerifyingKey>) -> Result<(), String> {
+    /// which knows where it came from) may post to every one of `groups`; the error says
+    /// why not.
+    pub fn allows(&self, groups: &[String], author: Option<&VerifyingKey>) -> Result<(), Denied> {
         if groups.is_empty() {
-            return Err("the article names no newsgroup".into());
+            return Err(Denied::NoNewsgroup);
         }
         for group in groups {
             let rule = self.rule_for(group)?;
             match (author, &rule.admits) {
-                (None, _) => return Err("unsigned articles are not accepted here".into()),
+                (None, _) => return Err(Denied::Unsigned),
                 (Some(_), Admits::Any) => {}
                 (Some(key), Admits::Keys(keys)) if keys.contains(key) => {}
                 (Some(key), Admits::Keys(_)) => {
-                    return Err(format!(
-                        "author key {} may not post to {group}",
-                        public_key_text(key)
-                    ))
+                    return Err(Denied::KeyNotListed {
+                        key: public_key_text(key),
+                        group: group.clone(),
+                    })
                 }
             }
         }
@@ -189,6 +209,70 @@ impl TrustPolicy {
     pub fn covers(&self, group: &str) -> bool {
         self.rules.iter().any(|r| r.groups.matches(group))
     }
+}
+
+/// Why the trust policy refuses an article; its text is the sentence the article log,
+/// the wire and the CLI show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The article names no newsgroup.
+    #[error("the article names no newsgroup")]
+    NoNewsgroup,
+    /// No `[[trust]]` rule covers `group`.
+    #[error("no trust rule covers group {group}")]
+    NoRule {
+        /// The group.
+        group: String,
+    },
+    /// An unsigned article where signatures are required.
+    #[error("unsigned articles are not accepted here")]
+    Unsigned,
+    /// `key` is not among the keys `group`'s rule lists.
+    #[error("author key {key} may not post to {group}")]
+    KeyNotListed {
+        /// The author key (text).
+        key: String,
+        /// The group.
+        group: String,
+    },
+    /// `[policy] accept_unsigned` is off.
+    #[error("unsigned articles are not accepted (policy.accept_unsigned = false)")]
+    UnsignedOff,
+    /// An unsigned article that no `[[nntp_peer]]` relayed.
+    #[error(
+        "unsigned articles are accepted only from an [[nntp_peer]] that lists their groups in unsigned_groups"
+    )]
+    UnsignedNeedsNntpPeer,
+    /// An unsigned article for a group its `[[nntp_peer]]`'s `unsigned_groups` omits.
+    #[error(
+        "unsigned articles from {peer} are not accepted in {group} (its [[nntp_peer]] unsigned_groups)"
+    )]
+    UnsignedOutOfScope {
+        /// The `[[nntp_peer]]`.
+        peer: String,
+        /// The group.
+        group: String,
+    },
+    /// An unsigned article for a group restricted to listed keys.
+    #[error("{group} is restricted to listed author keys: unsigned articles are refused")]
+    UnsignedInKeyedGroup {
+        /// The group.
+        group: String,
+    },
+    /// No `[[control]]` rule covers `group`.
+    #[error("no [[control]] rule lets anyone create or remove {group}")]
+    NoControlRule {
+        /// The group.
+        group: String,
+    },
+    /// `key` is not among the keys `group`'s `[[control]]` rule lists.
+    #[error("author key {key} may not create or remove {group}")]
+    ControlKeyNotListed {
+        /// The author key (text).
+        key: String,
+        /// The group.
+        group: String,
+    },
 }
 
 #[cfg(test)]
@@ -219,15 +303,24 @@ mod tests {
         assert!(p.allows(&g("mesh.test"), Some(&anyone)).is_ok());
         assert!(p.allows(&g("mesh.announce"), Some(&boss)).is_ok());
         let err = p.allows(&g("mesh.announce"), Some(&anyone)).unwrap_err();
-        assert!(err.contains("may not post to mesh.announce"), "{err}");
+        assert!(
+            matches!(&err, Denied::KeyNotListed { group, .. } if group == "mesh.announce"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("may not post to mesh.announce"),
+            "{err}"
+        );
         // A crosspost is only as open as its most restricted group.
         assert!(p
             .allows(&["mesh.test".into(), "mesh.announce".into()], Some(&anyone))
             .is_err());
-        assert!(p
-            .allows(&g("alt.test"), Some(&anyone))
-            .unwrap_err()
-            .contains("no trust rule"));
+        assert_eq!(
+            p.allows(&g("alt.test"), Some(&anyone)),
+            Err(Denied::NoRule {
+                group: "alt.test".into()
+            })
+        );
         assert!(p.allows(&g("mesh.test"), None).is_err());
     }
 
@@ -259,7 +352,13 @@ mod tests {
         let err = p
             .allows_unsigned(&g("mesh.announce"), Some("inn"))
             .unwrap_err();
-        assert!(err.contains("restricted to listed author keys"), "{err}");
+        assert_eq!(
+            err,
+            Denied::UnsignedInKeyedGroup {
+                group: "mesh.announce".into()
+            }
+        );
+        assert!(err.to_string().contains("restricted to listed author keys"));
         assert!(p.allows(&g("local.test"), None).is_err());
     }
 

@@ -14,7 +14,7 @@ pub struct PeerMarks {
     pub pull_seq: i64,
     /// Our own arrival sequence up to which we have offered it everything.
     pub push_seq: i64,
-    /// The next pull asks for a full listing (Path filter off): first contact, or our
+    /// The next pull asks for a full listing ("came from it" filter off): first contact, or our
     /// spool was rebuilt.
     pub pull_full: bool,
     /// The peer's spool was rebuilt: our arrivals up to here are offered to it even

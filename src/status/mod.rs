@@ -7,10 +7,9 @@
 //! refusals. Nothing is asked of the neighbours, so `status` is instant and works with
 //! them down.
 
-mod serving;
 mod text;
 
-pub use serving::{running, ServeRecord, ServeState};
+pub use crate::records::{running, ServeRecord, ServeState};
 
 use serde::Serialize;
 
@@ -77,7 +76,8 @@ pub struct PeerStatus {
     pub address: Option<String>,
     /// The groups it gets from us (wildmat).
     pub groups: String,
-    /// Our arrivals `sync` has yet to offer it (its feed and Path filters applied);
+    /// Our arrivals `sync` has yet to offer it (the feed policy applied:
+    /// its groups, not back to the neighbour that delivered it);
     /// null for a passive peer, which fetches with its own marks.
     pub backlog: Option<u64>,
     /// The sync marks.
@@ -92,11 +92,11 @@ pub struct PeerStatus {
     pub inbound: Option<PeerInbound>,
     /// The running `serve`'s live link to it (null: none, as for a passive peer, a peer
     /// with `live = false`, or when `serve` is not running).
-    pub live: Option<crate::relay::LinkState>,
+    pub live: Option<crate::records::LinkState>,
     /// Its own live link into the running `serve`, waiting with `MESH IDLE` (it is behind
     /// NAT: we cannot dial it): up since when, or down since its connection ended (null:
     /// it has not subscribed since `serve` started, or `serve` is not running).
-    pub live_inbound: Option<crate::relay::InboundLink>,
+    pub live_inbound: Option<crate::records::InboundLink>,
 }
 
 /// A peer's sync marks.
@@ -160,8 +160,8 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
     };
     let spool = node.spool.stats()?;
     let mut peers = Vec::new();
-    let mut live = crate::relay::live_links(home);
-    let mut inbound = crate::relay::inbound_links(home);
+    let mut live = crate::records::live_links(home);
+    let mut inbound = crate::records::inbound_links(home);
     for p in &node.config.peers {
         let mut status = peer(&node, &p.name, "mesh", &p.address, &p.groups)?;
         status.live = live.remove(&p.name);

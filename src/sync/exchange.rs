@@ -49,7 +49,7 @@ async fn run(
     report: &mut PeerReport,
 ) -> Result<()> {
     let greeted_as = greeting(conn).await?;
-    crate::cli::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
+    super::greeted::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
     secure(node_key, peer, conn).await?;
     report.tls = peer.tls;
     authenticate(node_key, peer, conn).await?;

@@ -1,5 +1,5 @@
 //! The dialling side of a live link, for `serve`'s relay (`crate::relay`): the same
-//! connection, handshake and push (CHECK/TAKETHIS, Path and feed filters, marks advanced
+//! connection, handshake and push (CHECK/TAKETHIS, the feed policy's filters, marks advanced
 //! only on 239) as `sync`'s exchange, on a connection kept open between pushes. A node
 //! its neighbour cannot dial (no address for it there) also receives over it: `MESH
 //! IDLE` waits for the neighbour's next arrival, then `sync`'s pull fetches it.
@@ -12,11 +12,11 @@ use super::auth::{authenticate, compress, secure};
 use super::conn::{command, dial, expect, greeting, net, response};
 use super::pull::pull_reserving;
 use super::push::{push, Target};
-use super::reserve::Fetching;
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
 use crate::home::Node;
+use crate::inflight::Fetching;
 use crate::net::Conn;
 use crate::protocol::mesh::IDLE_DONE;
 use crate::protocol::{Command, MeshCommand};

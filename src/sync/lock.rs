@@ -3,7 +3,6 @@
 //! lock when the process dies, so a killed sync never leaves a stale lock behind.
 
 use std::fs::File;
-use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -26,9 +25,8 @@ impl SyncLock {
             .map_err(|e| Error::io(path, e))?;
         let deadline = Instant::now() + wait;
         loop {
-            // SAFETY: flock on a file descriptor we own; no memory is involved.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-            if rc == 0 {
+            // An exclusive flock, released when the file closes.
+            if file.try_lock().is_ok() {
                 return Ok(SyncLock { _file: file });
             }
             if Instant::now() >= deadline {

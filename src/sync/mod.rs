@@ -11,12 +11,12 @@
 mod auth;
 mod conn;
 mod exchange;
+mod greeted;
 mod link;
 mod lock;
 mod nntp;
 mod pull;
 mod push;
-mod reserve;
 mod storer;
 
 use std::fmt;
@@ -28,11 +28,11 @@ use crate::home::{Home, Node};
 use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
 use crate::spool::SyncOutcome;
 
+pub use crate::inflight::{Fetching, InFlight, RELAY_OWNERS};
 pub use exchange::exchange;
 pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
-pub use reserve::{Fetching, InFlight, RELAY_OWNERS};
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);

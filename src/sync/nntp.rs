@@ -52,6 +52,12 @@ async fn push_ihave(
             return Ok(());
         };
         for (seq, id) in &offer.ids {
+            // Read before offering: once the server answers 335 it must get the
+            // article, so one expired since it was listed is skipped here (as `push`
+            // skips it), never sent empty.
+            let Some(stored) = node.spool.article(id)? else {
+                continue;
+            };
             let r = command(conn, &Command::Ihave(id.clone())).await?;
             match r.code {
                 335 => {}
@@ -69,8 +75,7 @@ async fn push_ihave(
                     )))
                 }
             }
-            let raw = node.spool.article(id)?.map(|a| a.raw).unwrap_or_default();
-            write_block(conn.out(), &raw);
+            write_block(conn.out(), &stored.raw);
             conn.flush().await.map_err(net)?;
             let r = response(conn).await?;
             match r.code {

@@ -17,13 +17,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::conn::{command, expect, net, response};
-use super::reserve::Fetching;
 use super::storer::{Fetched, Storer};
 use super::{we_refused, PeerReport};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
 use crate::feed_policy::{FULL_LISTING, MAX_SINCE};
 use crate::home::Node;
+use crate::inflight::Fetching;
 use crate::net::{Conn, NetError};
 use crate::protocol::mesh::MAX_EPOCH;
 use crate::protocol::{ArticleRef, Command, MeshCommand};

@@ -26,8 +26,8 @@ use crate::protocol::{write_block, Command, Response};
 use crate::wildmat::Wildmat;
 
 /// Arrivals offered per CHECK round: as many as a `serve` stores in one transaction
-/// (`server/feed.rs` `MAX_BATCH_ARTICLES`), so each of its batches is one offer.
-const PUSH_CHUNK: usize = 2000;
+/// (one number for both, `feed_policy::MAX_OFFER`), so each of its batches is one offer.
+const PUSH_CHUNK: usize = crate::feed_policy::MAX_OFFER;
 
 /// Offers whose CHECKs are on the wire before the first of them is answered. With two,
 /// the 238s of offer k+1 are in before the peer has stored offer k, so our TAKETHIS for

@@ -48,7 +48,7 @@ impl Storer {
         // After this, the second node, once opened, is back in `spare`.
         self.finish(node, report).await?;
         if more && self.spare.is_none() {
-            self.spare = Some(node.home.open()?);
+            self.spare = Some(node.reopen()?);
         }
         let Some(mut spare) = self.spare.take() else {
             let verdicts = ingest(node, &report.peer, &articles);
@@ -102,7 +102,9 @@ fn tally(
             // first): counted, so that a body crossing twice can be seen.
             Verdict::Duplicate => report.duplicates += 1,
             // The article log has it already (ingest writes it).
-            Verdict::Refused(why) => report.refuse(Some(id), RefusedBy::Us, &why, listed),
+            Verdict::Refused(why) => {
+                report.refuse(Some(id), RefusedBy::Us, &why.to_string(), listed)
+            }
         }
     }
     Ok(())

@@ -31,7 +31,9 @@ pub fn ingest_into(node: &Node, raw: &[u8]) -> Verdict {
 #[track_caller]
 pub fn assert_refused(verdict: Verdict, because: &str) -> String {
     match verdict {
-        Verdict::Refused(why) => {
+        Verdict::Refused(refusal) => {
+            // The sentence the refusal reads as (the log's and the wire's).
+            let why = refusal.to_string();
             assert!(
                 why.contains(because),
                 "refused, but for {why:?}, not {because:?}"

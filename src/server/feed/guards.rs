@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::logins::Logins;
-use super::reservations::Reservations;
+use crate::inflight::reservations::Reservations;
 
 /// How long after the spool refused to grow feeds are told "try later" without another
 /// attempt to store; then the next batch tries again, so the node recovers by itself

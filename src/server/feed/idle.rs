@@ -30,6 +30,12 @@ pub(super) async fn idle(s: &mut Session, seq: u64) -> Result<(), NetError> {
         s.reply(480, "authenticate first (MESH HELLO)");
         return Ok(());
     };
+    // Our sequence numbers are SQLite's i64: a larger one is none of ours (and `as`
+    // would wrap it negative: every wait would end at once).
+    let Ok(seq) = i64::try_from(seq) else {
+        s.reply(501, "sequence number out of range");
+        return Ok(());
+    };
     let config = s.shared.live();
     let dialled = config
         .config
@@ -65,7 +71,7 @@ pub(super) async fn idle(s: &mut Session, seq: u64) -> Result<(), NetError> {
             }
         };
         let done = |s: &mut Session| s.reply(294, &last.to_string());
-        if last > seq as i64 || tokio::time::Instant::now() >= until || *stopping.borrow() {
+        if last > seq || tokio::time::Instant::now() >= until || *stopping.borrow() {
             done(s);
             return Ok(());
         }

@@ -12,7 +12,7 @@
 //! its reservations in the order made (so the oldest, first to expire, is in front) and
 //! how many of them are live. Entries whose id was released (its article arrived, or the
 //! session ended) are dropped lazily; the queues are compacted so they stay within twice
-//! the live count. Lock order: `in_flight`, then this.
+//! the live count. Lock order: `in_flight`, then this (see the module above).
 //!
 //! [`Shared::in_flight`]: crate::server::Shared::in_flight
 

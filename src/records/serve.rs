@@ -8,7 +8,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -133,11 +132,11 @@ fn write_locked(path: &std::path::Path, state: &ServeState) -> Result<File, Clai
         .write(true)
         .create(true)
         .truncate(false)
-        .mode(crate::home::PRIVATE_FILE)
+        .mode(crate::files::PRIVATE_FILE)
         .open(path)
         .map_err(Claim::Io)?;
-    // SAFETY: flock on a descriptor we own; released when the file closes.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    // An exclusive flock, released when the file closes.
+    if file.try_lock().is_err() {
         return Err(Claim::Held);
     }
     rewrite(&mut file, state).map_err(Claim::Io)?;
@@ -157,8 +156,8 @@ fn rewrite(file: &mut File, state: &ServeState) -> std::io::Result<()> {
 /// The running `serve` of `home`, if there is one (its record exists and is locked).
 pub fn running(home: &Home) -> Option<ServeState> {
     let file = File::open(home.serve_state_path()).ok()?;
-    // SAFETY: flock on a descriptor we own; released when the file closes.
-    let free = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0;
+    // A shared flock, released when the file closes.
+    let free = file.try_lock_shared().is_ok();
     if free {
         // Nobody holds it: a serve that died without cleaning up.
         return None;

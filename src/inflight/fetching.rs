@@ -1,11 +1,11 @@
 //! Message-IDs this process is bringing in right now, so that a body crosses into the
 //! node once even when several connections could bring it at the same moment: the live
 //! relay's links pulling from two hubs that both just got the same article, and the
-//! server's feed sessions answering CHECK (`server/feed/reservations.rs`).
+//! server's feed sessions answering CHECK ([`super::reservations`]).
 //!
 //! The table is the server's in-flight table (`Shared::in_flight`: Message-ID → owner),
 //! shared with the relay; a pull claims its ids under an owner number of its own (from
-//! [`RELAY_OWNERS`] up, never a server session's). An id another owner holds is not
+//! [`super::RELAY_OWNERS`] up, never a server session's). An id another owner holds is not
 //! fetched now but not given up either: the pull waits until that owner has released
 //! it (stored, refused or gone), looks at its history again and fetches it itself if it
 //! is still missing, so its pull mark never passes an article that is not here. A
@@ -13,14 +13,9 @@
 //! at most `limits.in_flight_timeout_secs`, the same bound the server gives a CHECK.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
-/// Message-ID → the owner bringing its body in (a server session or a relay pull).
-pub type InFlight = Arc<Mutex<HashMap<String, u64>>>;
-
-/// The first owner number of relay pulls: far above any server session id (those count
-/// up from 1), so the two never meet.
-pub const RELAY_OWNERS: u64 = 1 << 62;
+use super::InFlight;
 
 /// One puller's claims on an [`InFlight`] table.
 #[derive(Debug, Clone)]
@@ -42,7 +37,7 @@ impl Fetching {
     /// Claims every id of `ids` nobody else holds; returns the claimed ones (released
     /// when the guard drops: after their bodies are stored, or when the pull fails) and
     /// the ones another owner holds.
-    pub(super) fn claim(&self, ids: Vec<String>) -> (Claimed<'_>, Vec<String>) {
+    pub fn claim(&self, ids: Vec<String>) -> (Claimed<'_>, Vec<String>) {
         let mut table = self.table();
         let (mut mine, mut held) = (Vec::new(), Vec::new());
         for id in ids {
@@ -62,7 +57,7 @@ impl Fetching {
     }
 
     /// Whether another owner still holds any of `ids`.
-    pub(super) fn any_held(&self, ids: &[String]) -> bool {
+    pub fn any_held(&self, ids: &[String]) -> bool {
         let table = self.table();
         ids.iter()
             .any(|id| table.get(id).is_some_and(|owner| *owner != self.owner))
@@ -72,14 +67,14 @@ impl Fetching {
 /// Ids claimed by one [`Fetching`], released on drop (only those it still owns: the
 /// server releases an id whoever holds it when its article arrives by another way).
 #[derive(Debug)]
-pub(super) struct Claimed<'a> {
+pub struct Claimed<'a> {
     fetching: &'a Fetching,
-    pub(super) ids: Vec<String>,
+    pub ids: Vec<String>,
 }
 
 impl Claimed<'_> {
     /// Gives back the claims on the ids `keep` refuses (found stored meanwhile).
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let mut table = self.fetching.table();
         let owner = self.fetching.owner;
         self.ids.retain(|id| {
@@ -106,6 +101,8 @@ impl Drop for Claimed<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inflight::RELAY_OWNERS;
+    use std::sync::Arc;
 
     fn ids(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| format!("<{n}@x>")).collect()

@@ -1,0 +1,39 @@
+//! The admission seam: checks an article must pass beyond its signature and the trust
+//! policy (membership and revocation, age limits, quotas). [`admit`] is called once per
+//! article, in the transaction that stores it, after its signature was verified and the
+//! trust policy admitted its author, and before anything is written for it (a control
+//! message carried out, the article stored). A check plugs in as one line in `admit`
+//! (its logic in its own module) and refuses with its own [`Refusal`] variant.
+
+use ed25519_dalek::VerifyingKey;
+
+use super::{Refusal, Rules};
+use crate::article::Article;
+use crate::spool::Storer;
+
+/// What an admission check sees of one article.
+// Read by the checks that plug in (no check reads them yet).
+#[allow(dead_code)]
+pub(super) struct Admitting<'a> {
+    /// The article as offered (Path not yet prepended, Xref not yet removed).
+    pub article: &'a Article,
+    /// Its Message-ID.
+    pub msgid: &'a str,
+    /// Its verified author key; None for an unsigned article (which the trust policy
+    /// admitted from an `[[nntp_peer]]`).
+    pub author: Option<&'a VerifyingKey>,
+    /// The groups it names (Newsgroups).
+    pub groups: &'a [String],
+}
+
+/// Further admission checks, in order; the first refusal wins. `store` is the open
+/// transaction (read what a check needs; write nothing for a refused article).
+pub(super) fn admit(
+    store: &mut Storer<'_>,
+    rules: &Rules<'_>,
+    admitting: &Admitting<'_>,
+) -> rusqlite::Result<Result<(), Refusal>> {
+    // No checks yet: governance, age limits and quotas plug in here.
+    let _ = (store, rules, admitting);
+    Ok(Ok(()))
+}
