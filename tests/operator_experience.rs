@@ -450,8 +450,11 @@ fn files_are_private_and_all_documented() {
     );
     let section = man_files_section();
     for name in files() {
-        // SQLite's own companions of spool.db.
-        if name.starts_with("spool.db-") {
+        // SQLite's own companions of spool.db, and the temporary files of replacements
+        // in progress (`files::write_atomically`).
+        if name.starts_with("spool.db-")
+            || (name.starts_with(".newsmesh-") && name.ends_with(".tmp"))
+        {
             continue;
         }
         let shown = name.replace('-', "\\-");
