@@ -20,6 +20,7 @@ pub mod ingest;
 pub mod net;
 pub mod newslog;
 pub mod protocol;
+pub mod reader_names;
 pub mod records;
 pub mod relay;
 pub mod rnews;

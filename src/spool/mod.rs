@@ -29,7 +29,7 @@ pub use cancel::Target;
 pub use expire::ExpireReport;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
-pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
+pub use query::{is_internal_group, Arrival, GroupInfo, Overview, StoredArticle};
 pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 
