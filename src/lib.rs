@@ -22,6 +22,7 @@ pub mod invite;
 pub mod net;
 pub mod newslog;
 pub mod protocol;
+pub mod reader_names;
 pub mod records;
 pub mod relay;
 pub mod rnews;

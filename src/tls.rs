@@ -140,10 +140,12 @@ pub fn node_identity(node_key: &SigningKey) -> Result<Identity, TlsError> {
 
 /// A self-signed certificate and key for the reader service (ECDSA P-256, which every
 /// newsreader's TLS library takes), as PEM: (certificate, key).
-pub fn reader_certificate_pem(name: &str) -> Result<(String, String), TlsError> {
+pub fn reader_certificate_pem(names: &[String]) -> Result<(String, String), TlsError> {
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(setup)?;
-    let mut params =
-        rcgen::CertificateParams::new(vec![name.to_string(), "localhost".into()]).map_err(setup)?;
+    // An entry that parses as an address becomes an IP address name (what a reader that
+    // dialled 127.0.0.1 checks), any other a DNS name.
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(setup)?;
+    let name = names.first().map(String::as_str).unwrap_or("newsmesh");
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name
@@ -218,7 +220,8 @@ impl ServerCertVerifier for PinnedServerKey {
         let key = presented(end_entity)?;
         if key != self.expected {
             return Err(wrong_key(format!(
-                "the peer presented node key {}, but the config expects {}",
+                "the peer presented node key {}, but the config expects {} (the neighbour's \
+                 `newsmesh key --node`; the key `newsmesh key` prints is an author key)",
                 crate::sign::public_key_text(&key),
                 crate::sign::public_key_text(&self.expected)
             )));
@@ -445,7 +448,7 @@ mod tests {
     #[test]
     fn a_reader_certificate_loads() {
         let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = reader_certificate_pem("alpha").unwrap();
+        let (cert, key) = reader_certificate_pem(&["alpha".into()]).unwrap();
         std::fs::write(dir.path().join("c.pem"), cert).unwrap();
         std::fs::write(dir.path().join("k.pem"), key).unwrap();
         let identity = load_identity(&dir.path().join("c.pem"), &dir.path().join("k.pem")).unwrap();

@@ -1,12 +1,18 @@
 //! The command line: clap definitions (also the source of `man/newsmesh.1`) and dispatch
 //! to one small function per command.
 
+mod gone;
 mod governance;
 mod local;
 pub mod man;
 mod peer;
+mod peer_checks;
+mod peer_edit;
+mod pipe;
+mod progress;
 mod read;
 mod sneakernet;
+mod supersede;
 mod user;
 
 use std::path::PathBuf;
@@ -14,8 +20,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::Result;
-use crate::home::Home;
 
+use crate::home::Home;
 /// A private, fully decentralized newsgroup mesh.
 ///
 /// Every machine runs one node; nodes exchange signed articles with the neighbours they
@@ -232,7 +238,8 @@ pub struct SyncArgs {
     /// Only this peer.
     #[arg(long, value_name = "NAME")]
     pub peer: Option<String>,
-    /// Quiet: print only the lines of peers that failed (for cron).
+    /// Quiet: print only the lines of peers that failed (for cron), and no progress line
+    /// (shown on a terminal only, like import's and export's).
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// After each peer's line, one line per refused article:
@@ -307,6 +314,9 @@ pub enum PeerCommand {
         #[arg(long, conflicts_with = "nntp")]
         no_live: bool,
     },
+    /// Change a neighbour in place (its place and comments in newsmesh.toml are kept):
+    /// only the options given change.
+    Edit(PeerEditArgs),
     /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
     /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.
     List,
@@ -397,12 +407,44 @@ pub enum MemberCommand {
     },
 }
 
+/// `peer edit`.
+#[derive(Debug, Args)]
+pub struct PeerEditArgs {
+    /// The neighbour's name now.
+    pub name: String,
+    /// Its new name (the Path identity it calls itself).
+    #[arg(long = "name", value_name = "NEW")]
+    pub rename: Option<String>,
+    /// Its node public key (a newsmesh node only).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Where its `serve` (or the news server) listens.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "passive")]
+    pub address: Option<String>,
+    /// Remove its address: it dials us, we never dial it.
+    #[arg(long)]
+    pub passive: bool,
+    /// Groups it gets from us (wildmat).
+    #[arg(long, value_name = "WILDMAT")]
+    pub groups: Option<String>,
+    /// A news server's addresses it may feed us from (comma-separated; replaces the list).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',')]
+    pub hosts: Option<Vec<std::net::IpAddr>>,
+    /// TLS on the link (a newsmesh node only): true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub tls: Option<bool>,
+    /// Live relay to it (a newsmesh node only): true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub live: Option<bool>,
+}
+
 /// `user ...`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user: reads the password from stdin (first line; asked without echo on a
     /// terminal), creates the author key authors/NAME.key (or reuses it) and appends a
-    /// `[[user]]` entry with a salted SHA-256 hash. Prints the user's author public key.
+    /// `[[user]]` entry with its Argon2id hash. Prints the user's author public key.
+    /// Passwords have at least 8 characters.
     Add {
         /// The AUTHINFO user name (letters, digits, '.', '-', '_').
         name: String,
@@ -434,7 +476,8 @@ pub struct PostArgs {
     /// Message-ID(s) this follows up (References).
     #[arg(long, value_name = "MESSAGE-ID")]
     pub references: Option<String>,
-    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere.
+    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere. Refused
+    /// (nothing posted) unless this node has it, signed by the --author key.
     #[arg(long, value_name = "MESSAGE-ID")]
     pub supersedes: Option<String>,
     /// Author identity to sign with.
@@ -482,7 +525,22 @@ impl Cli {
 }
 
 fn sync(home: &Home, args: SyncArgs) -> Result<()> {
-    let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
+    // Before the lock, whose file would otherwise be the first thing found missing.
+    if !home.config_path().exists() {
+        return Err(crate::Error::NoHome(home.dir().to_path_buf()));
+    }
+    let mut progress = progress::Progress::new(args.quiet);
+    let reports = crate::sync::sync_all_telling(home, args.peer.as_deref(), &mut |i, n, peer| {
+        progress.show(|| format!("sync: {peer} ({i} of {n})..."), true);
+    })?;
+    progress.done();
+    // Every link is closed: from here on only stdout is written.
+    pipe::end_quietly_on_closed_stdout();
+    if reports.is_empty() && !args.quiet {
+        eprintln!(
+            "no neighbour to dial: none has an address (`newsmesh peer list`; passive ones              dial us); nothing exchanged"
+        );
+    }
     let failed = reports.iter().filter(|r| !r.ok()).count();
     for report in &reports {
         if !args.quiet || !report.ok() {
@@ -515,6 +573,9 @@ fn status(home: &Home, json: bool) -> Result<()> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if pipe::writes_to_no_socket(&cli.command) {
+        pipe::end_quietly_on_closed_stdout();
+    }
     let home = cli.home();
     match cli.command {
         Command::Init(args) => local::init(&home, args),
@@ -619,7 +680,16 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Demo { dir } => crate::demo::run(dir.as_deref()),
+        Command::Demo { dir } => {
+            if cli.home.is_some() {
+                return Err(crate::Error::Invalid(
+                    "demo builds its own nodes and uses no home: leave out --home \
+                     (--dir DIR keeps the demo's nodes)"
+                        .into(),
+                ));
+            }
+            crate::demo::run(dir.as_deref())
+        }
         Command::Status { json } => status(&home, json),
     }
 }

@@ -311,6 +311,59 @@ pub fn upgrade_password(
     Ok(true)
 }
 
+/// One change `amend_neighbour` makes to an entry: set `key` to a value, or remove it.
+pub type Change = (&'static str, Option<toml_edit::Value>);
+
+/// Changes the neighbour (either kind) called `name` in place, keeping its place and
+/// comments: each key of `changes` is set (or removed for None). A new `name` must not be
+/// another neighbour's. The result is read back before the file is replaced; returns
+/// whether the entry is a `[[peer]]` (else an `[[nntp_peer]]`).
+pub fn amend_neighbour(path: &Path, name: &str, changes: &[Change]) -> Result<bool, ConfigError> {
+    let mut doc = load(path)?;
+    if let Some((_, Some(new))) = changes.iter().find(|(key, _)| *key == "name") {
+        let new = new.as_str().unwrap_or_default();
+        check_neighbour_name(new)?;
+        if new != name && PEER.namespace.iter().any(|a| has_named(&doc, a, new)) {
+            return Err(ConfigError::Peer(format!(
+                "a peer named {new:?} already exists"
+            )));
+        }
+    }
+    for kind in [&PEER, &NNTP_PEER] {
+        let Some(entries) = doc
+            .get_mut(kind.array)
+            .and_then(Item::as_array_of_tables_mut)
+        else {
+            continue;
+        };
+        let found = entries.iter_mut().find(|t| entry_name(t) == Some(name));
+        if let Some(table) = found {
+            for (key, change) in changes {
+                match change {
+                    Some(v) => match table.get_mut(key).and_then(Item::as_value_mut) {
+                        // In place: the comment and layout around the value stay.
+                        Some(old) => {
+                            let decor = old.decor().clone();
+                            *old = v.clone();
+                            *old.decor_mut() = decor;
+                        }
+                        None => table[*key] = Item::Value(v.clone()),
+                    },
+                    None => {
+                        table.remove(key);
+                    }
+                }
+            }
+            let is_peer = kind.array == PEER.array;
+            save(path, &doc)?;
+            return Ok(is_peer);
+        }
+    }
+    Err(ConfigError::Peer(format!(
+        "no peer named {name:?} in the config"
+    )))
+}
+
 /// Sets `key` in the table `table` (a dotted path such as `limits` or `tls`, created
 /// when missing) to `new`, keeping the rest of the file as it is. Like every edit it
 /// is refused when the result would not load.

@@ -437,7 +437,10 @@ fn check_answers(
 /// RFC 3977 IHAVE: one article per round trip.
 pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     if !s.may_feed() {
-        s.reply(480, "authenticate first (MESH HELLO)");
+        // Most likely a news server (INN) that this node was not told about.
+        let hint = crate::server::hints::unlisted_feeder(s.addr.ip());
+        tracing::warn!("{hint}");
+        s.reply(480, &format!("authenticate first (MESH HELLO); {hint}"));
         return Ok(());
     }
     if s.shared.guards.spool.refusing(Instant::now()) {

@@ -33,7 +33,7 @@ pub use governance::GovernanceRow;
 pub use invites::InviteRefusal;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
-pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
+pub use query::{is_internal_group, Arrival, GroupInfo, Overview, StoredArticle};
 pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 
