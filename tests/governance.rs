@@ -197,6 +197,11 @@ fn governance_commands_refuse_clearly() {
     message_id(&a, &["member", "add", "club.*", &admin]);
     message_id(&a, &["member", "remove", "club.*", &admin]);
     message_id(&a, &["moderator", "add", "club.a", &admin]);
+    let list = a.cli(&["member", "list", "club.*"]).ok().stdout_text();
+    assert!(
+        list.contains(&format!("groups=club.a moderator={admin} from=<")),
+        "{list}"
+    );
     let list = a.cli(&["member", "list"]).ok().stdout_text();
     assert!(
         list.contains("groups=club.* policy=members from=<"),

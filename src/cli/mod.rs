@@ -398,8 +398,8 @@ pub enum MemberCommand {
     },
     /// Show the effective membership, one fact a line in key=value form, each saying
     /// where it came from: `groups=G policy=members|open from=<id>`, `groups=G key=K
-    /// from=<id> by=ADMIN` (a grant in force), `groups=G key=K revoked=REASON from=<id>
-    /// by=ADMIN`, `groups=G key=K from=config` (a local `[[trust]]` key list: a node
+    /// from=<id> by=ADMIN` (a grant in force), `groups=G moderator=K from=<id> by=ADMIN`,
+    /// `groups=G key=K revoked=REASON from=<id> by=ADMIN`, `groups=G key=K from=config` (a local `[[trust]]` key list: a node
     /// narrows the mesh's membership with these, never widens it).
     List {
         /// Only facts about these groups.

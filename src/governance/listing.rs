@@ -26,6 +26,14 @@ pub fn lines(
             ));
         }
     }
+    for e in state.moderators(crate::spool::now()) {
+        if shown(&e.scope) {
+            out.push(format!(
+                "groups={} moderator={} from={} by={}",
+                e.scope, e.key, e.id, e.by
+            ));
+        }
+    }
     for r in state.revocations() {
         if shown(&r.scope) {
             let cancel = if r.cancel { " cancel=yes" } else { "" };

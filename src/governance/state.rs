@@ -252,6 +252,36 @@ impl State {
         out
     }
 
+    /// The moderators in force: for each (scope, key), the last counting moderator
+    /// article, when it names the key and the key is not revoked there now.
+    pub fn moderators(&self, now: i64) -> Vec<Entry> {
+        let mut seen: Vec<(&Scope, &str)> = Vec::new();
+        let mut out = Vec::new();
+        for e in self.events.iter().rev() {
+            let Action::Moderator { add, scope, key } = &e.action else {
+                continue;
+            };
+            if seen.contains(&(scope, key.as_str())) {
+                continue;
+            }
+            seen.push((scope, key));
+            let revoked = self
+                .revocations
+                .iter()
+                .any(|r| revokes(r, key, r.scope.overlaps(scope), now, true));
+            if *add && !revoked {
+                out.push(Entry {
+                    scope: scope.clone(),
+                    key: key.clone(),
+                    id: e.id.clone(),
+                    by: e.signer.clone(),
+                });
+            }
+        }
+        out.reverse();
+        out
+    }
+
     /// The policies in force: (scope, members-only), the last for each scope.
     pub fn policies(&self) -> Vec<(Scope, bool, String)> {
         let mut out: Vec<(Scope, bool, String)> = Vec::new();
