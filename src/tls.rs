@@ -39,6 +39,19 @@ use tokio_rustls::rustls;
 /// handshake (both node keys pinned) authenticates the mesh session.
 pub const MESH_ALPN: &[u8] = b"newsmesh/2";
 
+/// The ALPN protocol `newsmesh join` names: a newcomer redeeming an invite. The server
+/// then accepts any node key in the client certificate (the newcomer is no peer yet; the
+/// invite's secret, proven with `MESH JOIN` on this link, is what admits it) and the
+/// session is no neighbour's.
+pub const INVITE_ALPN: &[u8] = b"newsmesh-invite/1";
+
+/// Whether a client hello names [`INVITE_ALPN`].
+pub fn wants_invite(hello: &rustls::server::ClientHello<'_>) -> bool {
+    hello
+        .alpn()
+        .is_some_and(|mut protocols| protocols.any(|p| p == INVITE_ALPN))
+}
+
 /// The earlier mesh ALPN protocol, still accepted and offered second: the session then
 /// authenticates with `MESH HELLO`/`MESH PROVE` bound to the TLS channel.
 pub const MESH_ALPN_HELLO: &[u8] = b"newsmesh/1";
@@ -246,6 +259,8 @@ impl ServerCertVerifier for PinnedServerKey {
 #[derive(Debug)]
 pub struct PinnedClientKeys {
     allowed: Vec<VerifyingKey>,
+    /// Any node key (an invite's newcomer: see [`INVITE_ALPN`]).
+    any: bool,
 }
 
 impl ClientCertVerifier for PinnedClientKeys {
@@ -260,7 +275,7 @@ impl ClientCertVerifier for PinnedClientKeys {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let key = presented(end_entity)?;
-        if !self.allowed.contains(&key) {
+        if !self.any && !self.allowed.contains(&key) {
             return Err(wrong_key(format!(
                 "node key {} is not a configured peer",
                 crate::sign::public_key_text(&key)
@@ -333,7 +348,10 @@ pub fn mesh_server_config(
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(setup)?
-        .with_client_cert_verifier(Arc::new(PinnedClientKeys { allowed }))
+        .with_client_cert_verifier(Arc::new(PinnedClientKeys {
+            allowed,
+            any: false,
+        }))
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(setup)?;
     // Preferred first: a client offering both gets the handshake-authenticated protocol.
@@ -342,6 +360,35 @@ pub fn mesh_server_config(
     // bytes to every link.
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    Ok(Arc::new(config))
+}
+
+/// The configuration for a newcomer redeeming an invite: any node key, [`INVITE_ALPN`]
+/// only (its certificate still signs the handshake, so the key is the newcomer's).
+pub fn invite_server_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(setup)?
+        .with_client_cert_verifier(Arc::new(PinnedClientKeys {
+            allowed: Vec::new(),
+            any: true,
+        }))
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(setup)?;
+    config.alpn_protocols = vec![INVITE_ALPN.to_vec()];
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+/// The configuration for `join`: the inviter's node key pinned (from the code), ours
+/// presented, [`INVITE_ALPN`] named.
+pub fn invite_client_config(
+    identity: &Identity,
+    inviter: VerifyingKey,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let config = mesh_client_config(identity, inviter)?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![INVITE_ALPN.to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -158,6 +158,58 @@ pub fn add_peer(path: &Path, peer: &PeerConfig) -> Result<(), ConfigError> {
     append(path, &PEER, &peer.name, table)
 }
 
+/// `newsmesh join`'s one edit: the inviter as a `[[peer]]`, and the `[[trust]]` and
+/// `[[control]]` rules the invite carries appended after ours (the last matching rule
+/// decides, so theirs hold for their groups), saved at once: all or nothing. Rules
+/// already present word for word are not repeated.
+pub fn add_peer_and_rules(
+    path: &Path,
+    peer: &PeerConfig,
+    trust: &[crate::config::TrustRuleConfig],
+    control: &[crate::config::TrustRuleConfig],
+) -> Result<(), ConfigError> {
+    add_peer(path, peer)?;
+    let mut doc = load(path)?;
+    for (array, rules) in [("trust", trust), ("control", control)] {
+        for rule in rules {
+            let mut table = Table::new();
+            table["groups"] = value(rule.groups.as_str());
+            table["authors"] = match &rule.authors {
+                crate::config::Authors::Word(w) => value(w.as_str()),
+                crate::config::Authors::Keys(keys) => {
+                    value(keys.iter().collect::<toml_edit::Array>())
+                }
+            };
+            let tables = doc
+                .entry(array)
+                .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+                .as_array_of_tables_mut()
+                .ok_or_else(|| {
+                    ConfigError::Peer(format!("`{array}` in the config is not an array of tables"))
+                })?;
+            let same = |t: &Table| {
+                t.get("groups").map(|g| g.to_string().trim().to_string())
+                    == table
+                        .get("groups")
+                        .map(|g| g.to_string().trim().to_string())
+                    && t.get("authors").map(|a| a.to_string().trim().to_string())
+                        == table
+                            .get("authors")
+                            .map(|a| a.to_string().trim().to_string())
+            };
+            if !tables.iter().any(same) {
+                tables.push(table);
+            }
+        }
+    }
+    if let Err(e) = save(path, &doc) {
+        // All or nothing: take the peer back out.
+        let _ = remove_peer(path, &peer.name);
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Appends an `[[nntp_peer]]` (a plain news server); refuses a name any neighbour
 /// (either kind) already has.
 pub fn add_nntp_peer(path: &Path, peer: &NntpPeerConfig) -> Result<(), ConfigError> {

@@ -9,6 +9,7 @@
 
 mod guards;
 mod idle;
+mod join;
 mod logins;
 
 use crate::inflight::reservations::{Bounds, Claim};
@@ -660,6 +661,11 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             }
         }
         MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
+        MeshCommand::Join {
+            secret,
+            name,
+            author,
+        } => join::join(s, &secret, &name, &author).await,
     }
     Ok(())
 }
