@@ -31,6 +31,18 @@ impl Admission {
         }
     }
 
+    /// No date window and no quotas: for tests of other rules whose articles carry
+    /// made-up dates.
+    pub fn unbounded() -> Admission {
+        Admission {
+            age: AgeLimits {
+                max_age_secs: i64::MAX / 2,
+                max_future_secs: i64::MAX / 2,
+            },
+            quotas: Quotas::default(),
+        }
+    }
+
     /// Ingest's date check: why `article` is refused now, if it is (no history row).
     pub fn refuse_date(&self, article: &crate::article::Article) -> Option<AgeRefusal> {
         let date = article.header_unfolded("Date");

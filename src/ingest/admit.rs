@@ -13,7 +13,7 @@ use crate::article::Article;
 use crate::spool::Storer;
 
 /// What an admission check sees of one article.
-// `msgid` is for the checks still to plug in (governance).
+// `msgid` is for the checks still to plug in.
 #[allow(dead_code)]
 pub(super) struct Admitting<'a> {
     /// The article as offered (Path not yet prepended, Xref not yet removed).
@@ -34,6 +34,20 @@ pub(super) fn admit(
     rules: &Rules<'_>,
     admitting: &Admitting<'_>,
 ) -> rusqlite::Result<Result<(), Refusal>> {
+    // Governance: the admins' members-only policies and revocations (src/governance/).
+    if let Some(key) = admitting.author {
+        let author = crate::sign::public_key_text(key);
+        let checked = crate::governance::check(
+            store,
+            rules.trust,
+            admitting.article,
+            admitting.groups,
+            &author,
+        )?;
+        if let Err(refusal) = checked {
+            return Ok(Err(refusal.into()));
+        }
+    }
     // Dated outside the window: refused, no history row (it depends on the clock).
     if let Some(why) = rules.admission.refuse_date(admitting.article) {
         return Ok(Err(Refusal::Age(why)));

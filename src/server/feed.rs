@@ -9,6 +9,7 @@
 
 mod guards;
 mod idle;
+mod join;
 mod logins;
 
 use crate::inflight::reservations::{Bounds, Claim};
@@ -438,7 +439,10 @@ fn check_answers(
 /// RFC 3977 IHAVE: one article per round trip.
 pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     if !s.may_feed() {
-        s.reply(480, "authenticate first (MESH HELLO)");
+        // Most likely a news server (INN) that this node was not told about.
+        let hint = crate::server::hints::unlisted_feeder(s.addr.ip());
+        tracing::warn!("{hint}");
+        s.reply(480, &format!("authenticate first (MESH HELLO); {hint}"));
         return Ok(());
     }
     if s.shared.guards.spool.refusing(Instant::now()) {
@@ -664,6 +668,11 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             }
         }
         MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
+        MeshCommand::Join {
+            secret,
+            name,
+            author,
+        } => join::join(s, &secret, &name, &author).await,
     }
     Ok(())
 }

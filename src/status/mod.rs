@@ -46,6 +46,8 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// The latest refusals from the article log, oldest first.
     pub refusals: Vec<RefusalStatus>,
+    /// The effective membership, as `member list` prints it (governance).
+    pub membership: Vec<String>,
     /// The author keys that stored the most bytes here today (UTC), most first: who
     /// is nearest their quota (`[[admission.quota]]`).
     pub top_authors: Vec<AuthorUsage>,
@@ -208,6 +210,11 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
             reason: l.reason,
         })
         .collect();
+    let membership = crate::governance::listing::lines(
+        &crate::governance::load(&node.spool, &node.trust)?,
+        &node.config.trust,
+        |_| true,
+    );
     Ok(NodeStatus {
         node: node.name().to_string(),
         home: std::fs::canonicalize(home.dir())
@@ -219,6 +226,7 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
         spool,
         peers,
         refusals,
+        membership,
         top_authors: node
             .spool
             .top_authors(crate::admission::quota::day_of(now), TOP_AUTHORS)?
