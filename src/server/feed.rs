@@ -336,6 +336,8 @@ fn answer_part(
                     refused += 1;
                     Response::about(439, id, &why.to_string())
                 }
+                // Over a quota: try later, as for a full spool.
+                Some(Verdict::Deferred(why)) => Response::about(431, id, &why.to_string()),
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
                 }
@@ -517,6 +519,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
             s.refused += 1;
             s.reply(437, &why.to_string());
         }
+        Ok(Some(Verdict::Deferred(why))) => s.reply(436, &why.to_string()),
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());
             s.reply(436, "no room in the spool, try again later");
@@ -622,6 +625,9 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 s.reply(501, "sequence number out of range");
                 return Ok(());
             };
+            // Not listed: what our own date window would refuse (`admission::age`).
+            let age = crate::admission::AgeLimits::from_config(&s.live.config);
+            let now = crate::clock::now();
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
@@ -642,6 +648,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     for a in arrivals
                         .iter()
                         .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
+                        .filter(|a| age.listable(a.posted, now))
                     {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");
