@@ -7,12 +7,13 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{Refusal, Rules};
+use super::{Refusal, Rules, Source};
+use crate::admission::Deliverer;
 use crate::article::Article;
 use crate::spool::Storer;
 
 /// What an admission check sees of one article.
-// Read by the checks that plug in (no check reads them yet).
+// `msgid` is for the checks still to plug in.
 #[allow(dead_code)]
 pub(super) struct Admitting<'a> {
     /// The article as offered (Path not yet prepended, Xref not yet removed).
@@ -33,7 +34,41 @@ pub(super) fn admit(
     rules: &Rules<'_>,
     admitting: &Admitting<'_>,
 ) -> rusqlite::Result<Result<(), Refusal>> {
-    // No checks yet: governance, age limits and quotas plug in here.
-    let _ = (store, rules, admitting);
+    // Governance: the admins' members-only policies and revocations (src/governance/).
+    if let Some(key) = admitting.author {
+        let author = crate::sign::public_key_text(key);
+        let checked = crate::governance::check(
+            store,
+            rules.trust,
+            admitting.article,
+            admitting.groups,
+            &author,
+        )?;
+        if let Err(refusal) = checked {
+            return Ok(Err(refusal.into()));
+        }
+    }
+    // Dated outside the window: refused, no history row (it depends on the clock).
+    if let Some(why) = rules.admission.refuse_date(admitting.article) {
+        return Ok(Err(Refusal::Age(why)));
+    }
+    // Over a quota: temporary (`Verdict::Deferred`), charged to the day otherwise.
+    let author = admitting.author.map(crate::sign::public_key_text);
+    let article = (author.as_deref(), admitting.groups, admitting.article);
+    if let Some(why) = rules
+        .admission
+        .defer(store, deliverer(rules.source), article)?
+    {
+        return Ok(Err(Refusal::OverQuota(why)));
+    }
     Ok(Ok(()))
+}
+
+/// Who delivers the articles of `source`, as the quotas see it.
+fn deliverer(source: Source<'_>) -> Deliverer<'_> {
+    match source {
+        Source::Local | Source::Import => Deliverer::Operator,
+        Source::Peer(name) | Source::NntpPeer(name) => Deliverer::Neighbour(name),
+        Source::Reader(_) => Deliverer::Other,
+    }
 }

@@ -69,9 +69,28 @@ pub enum Refusal {
     /// A control message other than cancel, newgroup, rmgroup.
     #[error("unsupported control message: {0}")]
     UnsupportedControl(String),
+    /// The admins' governance refuses it (members-only group, revoked key, a bad
+    /// governance control article): never written to history, it may come again.
+    #[error(transparent)]
+    Governance(#[from] crate::governance::Refusal),
     /// The pipeline reached no verdict (a bug).
     #[error("internal: no verdict")]
     NoVerdict,
+    /// Dated outside this node's window (`admission::age`: too old, too far ahead, or
+    /// no readable Date); not written to history.
+    #[error("{0}")]
+    Age(crate::admission::AgeRefusal),
+    /// Over a daily quota (`admission::quota`): temporary, the sender tries later.
+    #[error("{0}")]
+    OverQuota(String),
+}
+
+impl Refusal {
+    /// Whether the article may be taken later as it is (a quota): ingest answers
+    /// [`super::Verdict::Deferred`], no history row, the marks stay before it.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Refusal::OverQuota(_))
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 mod guards;
 mod idle;
+mod join;
 mod logins;
 mod reconcile;
 
@@ -336,6 +337,8 @@ fn answer_part(
                     refused += 1;
                     Response::about(439, id, &why.to_string())
                 }
+                // Over a quota: try later, as for a full spool.
+                Some(Verdict::Deferred(why)) => Response::about(431, id, &why.to_string()),
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
                 }
@@ -437,7 +440,10 @@ fn check_answers(
 /// RFC 3977 IHAVE: one article per round trip.
 pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     if !s.may_feed() {
-        s.reply(480, "authenticate first (MESH HELLO)");
+        // Most likely a news server (INN) that this node was not told about.
+        let hint = crate::server::hints::unlisted_feeder(s.addr.ip());
+        tracing::warn!("{hint}");
+        s.reply(480, &format!("authenticate first (MESH HELLO); {hint}"));
         return Ok(());
     }
     if s.shared.guards.spool.refusing(Instant::now()) {
@@ -514,6 +520,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
             s.refused += 1;
             s.reply(437, &why.to_string());
         }
+        Ok(Some(Verdict::Deferred(why))) => s.reply(436, &why.to_string()),
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());
             s.reply(436, "no room in the spool, try again later");
@@ -619,6 +626,9 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 s.reply(501, "sequence number out of range");
                 return Ok(());
             };
+            // Not listed: what our own date window would refuse (`admission::age`).
+            let age = crate::admission::AgeLimits::from_config(&s.live.config);
+            let now = crate::clock::now();
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
@@ -640,6 +650,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     for a in arrivals
                         .iter()
                         .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
+                        .filter(|a| age.listable(a.posted, now))
                     {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");
@@ -659,6 +670,11 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             }
         }
         MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
+        MeshCommand::Join {
+            secret,
+            name,
+            author,
+        } => join::join(s, &secret, &name, &author).await,
         MeshCommand::Reconcile => reconcile::reconcile(s).await?,
     }
     Ok(())

@@ -12,6 +12,7 @@
 
 mod admission;
 mod feed;
+mod hints;
 pub mod inherited;
 pub mod live;
 mod reader;
@@ -175,9 +176,17 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
             ))
         })?,
     };
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Network(format!("cannot listen on {addr}: {e}")))?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                " (another program listens there: choose another port in [node] listen in {})",
+                home.config_path().display()
+            )
+        } else {
+            String::new()
+        };
+        Error::Network(format!("cannot listen on {addr}: {e}{hint}"))
+    })?;
     serve_on(home, node, listener)
 }
 
@@ -367,13 +376,19 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         .build()
         .map_err(|e| Error::io("tokio runtime", e))?;
     runtime.block_on(async {
+        // One serve per node: claimed before binding, so a second one (whatever its
+        // `listen`) is refused naming the first. For `newsmesh status` too; removed when
+        // this block ends (after a clean stop).
+        if !home.config_path().exists() {
+            return Err(Error::NoHome(home.dir().to_path_buf()));
+        }
+        let mut record = crate::records::ServeRecord::claim(home)?;
         let running = match inherited::listener()? {
             Some(listener) => start_on(home, listener).await?,
             None => start(home, None).await?,
         };
         tracing::info!("newsmesh serving on {}", running.addr);
-        // For `newsmesh status`; removed when this block ends (after a clean stop).
-        let _record = crate::status::ServeRecord::create(home, &[running.addr], running.nntps_addr);
+        record.publish(&[running.addr], running.nntps_addr);
         if let Some(nntps) = running.nntps_addr {
             tracing::info!("newsmesh serving NNTPS on {nntps}");
         }

@@ -16,6 +16,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/005_early_cancels.sql"),
     include_str!("../../schema/006_peer_status.sql"),
     include_str!("../../schema/007_delivered_by.sql"),
+    include_str!("../../schema/008_governance.sql"),
+    include_str!("../../schema/009_quota_usage.sql"),
     RECONCILE_INDEX,
 ];
 

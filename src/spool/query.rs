@@ -72,6 +72,8 @@ pub struct Arrival {
     /// The neighbour that delivered it (None: made here, imported, or stored before
     /// schema 7 recorded it).
     pub delivered_by: Option<String>,
+    /// Its Date as Unix seconds (0: unparseable), for the age window.
+    pub posted: i64,
 }
 
 /// The Xref pairs of article `a`, as an overview column.
@@ -172,6 +174,18 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
+    /// History status, reason and first-seen time (Unix seconds) of a Message-ID: what
+    /// `read` says of an article that is not (or no longer) here.
+    pub fn history_seen(&self, msgid: &str) -> Result<Option<(String, String, i64)>, SpoolError> {
+        self.conn
+            .prepare_cached("SELECT status, reason, seen FROM history WHERE msgid = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![msgid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// One group.
     pub fn group(&self, name: &str) -> Result<Option<GroupInfo>, SpoolError> {
         self.conn
@@ -188,6 +202,15 @@ impl Spool {
             .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups ORDER BY name"))
             .and_then(|mut s| s.query_map([], group_row)?.collect())
             .map_err(|e| self.err(e))
+    }
+
+    /// The groups operators and readers see (`groups`, `read`, LIST, NEWGROUPS): all but
+    /// the internal `control.*` pseudo-groups, which only file control messages (cancels,
+    /// newgroups, rmgroups) so that they relay and expire like articles.
+    pub fn carried_groups(&self) -> Result<Vec<GroupInfo>, SpoolError> {
+        let mut groups = self.groups()?;
+        groups.retain(|g| !is_internal_group(&g.name));
+        Ok(groups)
     }
 
     /// Article numbers present in `group` between `from` and `to` inclusive.
@@ -276,7 +299,7 @@ impl Spool {
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT seq, msgid, path, newsgroups, delivered_by FROM articles
+                "SELECT seq, msgid, path, newsgroups, delivered_by, posted FROM articles
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .and_then(|mut s| {
@@ -287,6 +310,7 @@ impl Spool {
                         path: r.get(2)?,
                         newsgroups: r.get(3)?,
                         delivered_by: r.get(4)?,
+                        posted: r.get(5)?,
                     })
                 })?
                 .collect()
@@ -345,6 +369,12 @@ impl Spool {
             .query_row("SELECT COUNT(*) FROM articles", [], |r| r.get(0))
             .map_err(|e| self.err(e))
     }
+}
+
+/// A `control.*` pseudo-group: where control messages are filed, never listed as a group
+/// this node carries.
+pub fn is_internal_group(name: &str) -> bool {
+    name == "control" || name.starts_with("control.")
 }
 
 #[cfg(test)]

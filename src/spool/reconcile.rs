@@ -44,7 +44,7 @@ impl Spool {
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by
+                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted
                    FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1",
             )
             .map_err(|e| self.err(e))?;
@@ -57,6 +57,7 @@ impl Spool {
                     path: r.get(2).map_err(|e| self.err(e))?,
                     newsgroups: r.get(3).map_err(|e| self.err(e))?,
                     delivered_by: r.get(4).map_err(|e| self.err(e))?,
+                    posted: r.get(5).map_err(|e| self.err(e))?,
                 });
             }
         }

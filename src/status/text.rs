@@ -94,6 +94,18 @@ impl fmt::Display for NodeStatus {
             };
             writeln!(f, "  {} {} {by}: {}", r.time, r.id, r.reason)?;
         }
+        if !self.membership.is_empty() {
+            writeln!(f, "membership:")?;
+        }
+        for line in &self.membership {
+            writeln!(f, "  {line}")?;
+        }
+        if !self.top_authors.is_empty() {
+            writeln!(f, "top authors today:")?;
+        }
+        for a in &self.top_authors {
+            writeln!(f, "  {} articles={} bytes={}", a.key, a.articles, a.bytes)?;
+        }
         Ok(())
     }
 }

@@ -29,7 +29,8 @@ pub async fn exchange(
     peer: &PeerConfig,
     report: &mut PeerReport,
 ) -> Result<()> {
-    report.tls = peer.tls;
+    // `tls=yes` only once the link runs over TLS (a sync refused at connect did not).
+    report.tls = false;
     let deadline = Deadline::start(&node.config.limits);
     let limits = node.config.limits.clone();
     let mut conn = deadline
@@ -48,8 +49,10 @@ async fn run(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
-    greeting(conn).await?;
+    let greeted_as = greeting(conn).await?;
+    super::greeted::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
     secure(node_key, peer, conn).await?;
+    report.tls = peer.tls;
     authenticate(node_key, peer, conn).await?;
     if peer.compress {
         compress(conn).await?;

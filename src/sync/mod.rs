@@ -11,6 +11,7 @@
 mod auth;
 mod conn;
 mod exchange;
+mod greeted;
 mod link;
 mod lock;
 mod nntp;
@@ -57,6 +58,14 @@ pub struct PeerReport {
     /// (another link or session brought them first): not in `received`; the live relay
     /// shows them, as a body that crossed twice.
     pub duplicates: u64,
+    /// Articles left for a later sync: offered but the neighbour said "try later" (its
+    /// `serve` has them in flight from our live relay, or a quota), or fetched and
+    /// deferred here (a quota). The marks stay before them. `deferred=` on the line.
+    pub deferred: u64,
+    /// Whether a body crossed and was deferred (a quota: TAKETHIS answered 431, or a
+    /// pulled article deferred here): the live relay pauses before trying again, rather
+    /// than sending the same bodies every poll.
+    pub held_back: bool,
 }
 
 impl Deref for PeerReport {
@@ -154,8 +163,8 @@ fn refused(node: &Node, report: &mut PeerReport, by: RefusedBy, id: &str, reason
 }
 
 impl fmt::Display for PeerReport {
-    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, with
-    /// `status=failed` and a quoted `error="..."` at the end when it failed.
+    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, then
+    /// `deferred=N` when some articles were left for later, with `status=failed` and a quoted `error="..."` at the end when it failed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -169,6 +178,11 @@ impl fmt::Display for PeerReport {
             self.ms
         )?;
         write!(f, " tls={}", if self.tls { "yes" } else { "no" })?;
+        // Appended to the BRIEF's line (whose keys stay as they are), when not 0: "the
+        // rest is on its way" rather than "all delivered".
+        if self.deferred > 0 {
+            write!(f, " deferred={}", self.deferred)?;
+        }
         if let Some(e) = &self.error {
             write!(f, " error=\"{}\"", e.replace(['"', '\n', '\r'], "'"))?;
         }
@@ -180,16 +194,27 @@ impl fmt::Display for PeerReport {
 /// other, holding the node's sync lock: mesh peers both ways, then plain NNTP servers
 /// (feed only). Passive neighbours are never dialled.
 pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
-    sync_all_reconciling(home, only, false)
+    sync_all_telling(home, only, &mut |_, _, _| {})
 }
 
-/// [`sync_all`]; with `reconcile` (`sync --reconcile`), every dialled neighbour's whole
-/// set is compared with ours again (set reconciliation, or a full listing when it
-/// cannot), not only on first contact or after its spool was rebuilt.
+/// [`sync_all`], calling `starting(i, n, peer)` before the i-th of n neighbours (from 1),
+/// for a progress line.
+pub fn sync_all_telling(
+    home: &Home,
+    only: Option<&str>,
+    starting: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Vec<PeerReport>> {
+    sync_all_reconciling(home, only, false, starting)
+}
+
+/// [`sync_all_telling`]; with `reconcile` (`sync --reconcile`), every dialled
+/// neighbour's whole set is compared with ours again (set reconciliation, or a full
+/// listing when it cannot), not only on first contact or after its spool was rebuilt.
 pub fn sync_all_reconciling(
     home: &Home,
     only: Option<&str>,
     reconcile: bool,
+    starting: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<Vec<PeerReport>> {
     let _lock = SyncLock::acquire(&home.sync_lock_path(), LOCK_WAIT)?;
     let mut node = home.open()?;
@@ -230,7 +255,9 @@ pub fn sync_all_reconciling(
         .iter()
         .map(|p| p.name.as_str())
         .chain(servers.iter().map(|s| s.name.as_str()));
+    let total = peers.len() + servers.len();
     for (i, name) in names.enumerate() {
+        starting(i + 1, total, name);
         let started = Instant::now();
         let mut report = PeerReport {
             peer: name.to_string(),

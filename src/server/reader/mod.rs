@@ -124,6 +124,8 @@ fn capabilities(s: &mut Session) {
         "\r\n"
     ));
     text.push_str("IHAVE\r\nSTREAMING\r\nX-NEWSMESH 1\r\n");
+    // MESH JOIN: a newcomer redeems an invite here (`newsmesh join`, src/invite/).
+    text.push_str("X-NEWSMESH-JOIN 1\r\n");
     // Set reconciliation (`MESH RECONCILE`, negentropy V1 messages): `sync` asks for it
     // on first contact and after an epoch change, and lists (`MESH SINCE`) without it.
     text.push_str("X-NEWSMESH-RECONCILE V1\r\n");
