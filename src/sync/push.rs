@@ -268,8 +268,7 @@ fn listed_offer(
         ids: chunk
             .into_iter()
             .filter(|a| {
-                goes_to(a, target.name, &target.feed, own_name, true)
-                    && age.listable(a.posted, now)
+                goes_to(a, target.name, &target.feed, own_name, true) && age.listable(a.posted, now)
             })
             .map(|a| (a.seq, a.msgid))
             .collect(),
