@@ -14,6 +14,18 @@ use crate::wildmat::Wildmat;
 pub struct SpoolItems<'a> {
     spool: &'a Spool,
     feed: Option<&'a Wildmat>,
+    /// Only timestamps in this span (the node's age window), when set.
+    window: Option<(i64, i64)>,
+}
+
+impl SpoolItems<'_> {
+    /// Limits the set to timestamps from `oldest` to `newest` (inclusive): the dates the
+    /// node's age window accepts (`admission::AgeLimits`), so it reconciles over what it
+    /// would list, neither asking for nor offering what a neighbour's window refuses.
+    pub fn within(mut self, oldest: i64, newest: i64) -> Self {
+        self.window = Some((oldest, newest));
+        self
+    }
 }
 
 impl Spool {
@@ -23,6 +35,7 @@ impl Spool {
         SpoolItems {
             spool: self,
             feed: None,
+            window: None,
         }
     }
 
@@ -34,6 +47,7 @@ impl Spool {
         SpoolItems {
             spool: self,
             feed: (feed.text().trim() != "*").then_some(feed),
+            window: None,
         }
     }
 
@@ -124,6 +138,12 @@ impl Storage for SpoolItems<'_> {
             ) else {
                 continue;
             };
+            if self
+                .window
+                .is_some_and(|(oldest, newest)| ts < oldest || ts > newest)
+            {
+                continue;
+            }
             if let Some(feed) = self.feed {
                 let groups = row.get_ref(2).map_err(|e| spool.err(e))?;
                 // (`feed_policy::feed_matches`, which sits above the spool.)

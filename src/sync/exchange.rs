@@ -65,6 +65,9 @@ async fn run(
         name: &peer.name,
         feed: peer.feed(),
     };
-    reconcile::offer(node, &target, conn, report, reconciled).await?;
-    push(node, &target, conn, report).await
+    // (After a reconciliation whose offers were deferred, the next sync offers again.)
+    if reconcile::offer(node, &target, conn, report, reconciled).await? {
+        push(node, &target, conn, report).await?;
+    }
+    Ok(())
 }

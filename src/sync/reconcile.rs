@@ -76,24 +76,26 @@ pub(super) async fn pull_reconciling(
 }
 
 /// Offers the neighbour what it lacks (after MODE STREAM), then moves the push mark to
-/// where the reconciliation began, unless an offer was deferred (431): then the next
-/// push offers everything after the old mark again.
+/// where the reconciliation began; returns whether the usual push should follow. When
+/// the peer deferred an offer (431), the mark stays before it and this exchange pushes
+/// no more: the next one offers from the mark again (each deferral counted once).
 pub(super) async fn offer(
     node: &mut Node,
     target: &Target<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
     reconciled: Option<Reconciled>,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(reconciled) = reconciled else {
-        return Ok(());
+        return Ok(true);
     };
     let arrivals = node.spool.arrivals_of(&reconciled.have)?;
-    if push_from(node, target, conn, report, Some(arrivals)).await? {
-        node.spool
-            .advance_push_mark(target.name, reconciled.our_last)?;
+    if !push_from(node, target, conn, report, Some(arrivals)).await? {
+        return Ok(false);
     }
-    Ok(())
+    node.spool
+        .advance_push_mark(target.name, reconciled.our_last)?;
+    Ok(true)
 }
 
 /// Whether the neighbour lists [`CAPABILITY`].
@@ -142,10 +144,17 @@ async fn reconcile(
         return Ok(None);
     }
     let our_last = node.spool.last_seq()?;
+    // Over what our age window lists, as the neighbour answers over its own.
+    let age = crate::admission::AgeLimits::from_config(&node.config);
+    let now = crate::clock::now();
+    let (oldest, newest) = (
+        now.saturating_sub(age.max_age_secs),
+        now.saturating_add(age.max_future_secs),
+    );
     let mut initiator = Initiator::new();
     let first = node
         .spool
-        .read_with(|spool| initiator.start(&spool.reconcile_items()))?
+        .read_with(|spool| initiator.start(&spool.reconcile_items().within(oldest, newest)))?
         .map_err(broken)?;
     Command::Mesh(MeshCommand::Reconcile).write(conn.out());
     write_block(conn.out(), &to_block(&first));
@@ -172,9 +181,9 @@ async fn reconcile(
         }
         let block = conn.read_block(MAX_BLOCK_BYTES).await.map_err(net)?;
         let message = from_block(&block).map_err(broken)?;
-        let next = node
-            .spool
-            .read_with(|spool| initiator.reconcile(&spool.reconcile_items(), &message))?;
+        let next = node.spool.read_with(|spool| {
+            initiator.reconcile(&spool.reconcile_items().within(oldest, newest), &message)
+        })?;
         match next {
             Ok(Some(next)) => {
                 write_block(conn.out(), &to_block(&next));

@@ -27,6 +27,16 @@ use crate::wildmat::Wildmat;
 pub(crate) const AT_ONCE: usize = 2;
 static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
 
+/// The span of Dates the node's age window (`admission::AgeLimits`) lists now.
+pub(crate) fn window(config: &crate::config::Config) -> (i64, i64) {
+    let age = crate::admission::AgeLimits::from_config(config);
+    let now = crate::clock::now();
+    (
+        now.saturating_sub(age.max_age_secs),
+        now.saturating_add(age.max_future_secs),
+    )
+}
+
 /// Ends the connection of a peer that broke the exchange's rules, after telling it why.
 async fn cut_off(s: &mut Session, why: &str) -> Result<(), NetError> {
     tracing::warn!("{}: reconciliation: {why}; closing", s.addr);
@@ -67,6 +77,8 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
         .peer(&peer)
         .map(|p| p.feed())
         .unwrap_or_else(|| Wildmat::new(""));
+    // And only what our age window would list (as `MESH SINCE` does).
+    let (oldest, newest) = window(&s.live.config);
     let Ok(_slot) = SLOTS.try_acquire() else {
         s.reply(
             436,
@@ -113,8 +125,10 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
         }
         let feed = feed.clone();
         let answered = tokio::task::spawn_blocking(move || {
-            let answer =
-                spool.read_with(|spool| respond(&spool.reconcile_items_for(&feed), &message));
+            let answer = spool.read_with(|spool| {
+                let items = spool.reconcile_items_for(&feed).within(oldest, newest);
+                respond(&items, &message)
+            });
             (spool, answer)
         })
         .await;
