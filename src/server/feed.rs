@@ -11,6 +11,7 @@ mod guards;
 mod idle;
 mod join;
 mod logins;
+mod reconcile;
 
 use crate::inflight::reservations::{Bounds, Claim};
 pub use guards::Guards;
@@ -634,13 +635,14 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     // FULL_LISTING ("none") asks for a full listing from `seq` (first
                     // contact, or the client's spool was rebuilt): no "came from it"
                     // filter, it may have lost what it once sent us. A stale epoch means
-                    // OUR spool was rebuilt: start over; the client notices the new epoch.
+                    // OUR spool was rebuilt: the client notices the new epoch.
                     let full = epoch == FULL_LISTING;
-                    let start = if full || epoch == shared.epoch {
-                        seq
-                    } else {
-                        0
-                    };
+                    if !full && epoch != shared.epoch {
+                        // The client restarts its marks on seeing the new epoch and never
+                        // reads this answer's ids: send none (it reconciles or lists next).
+                        return Ok::<_, Error>((shared.epoch.clone(), 0, true, Vec::new()));
+                    }
+                    let start = seq;
                     let arrivals = spool.arrivals_since(start, limit as usize)?;
                     let through = arrivals.last().map_or(start, |a| a.seq);
                     let more = arrivals.len() == limit as usize;
@@ -673,6 +675,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             name,
             author,
         } => join::join(s, &secret, &name, &author).await,
+        MeshCommand::Reconcile => reconcile::reconcile(s).await?,
     }
     Ok(())
 }
