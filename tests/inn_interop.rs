@@ -202,9 +202,11 @@ fn rnews_batches_are_inn_compatible() {
         .cli(&["export", "--file", batch.to_str().unwrap()])
         .ok();
     assert!(out.stderr_text().contains("exported=2"), "{out:?}");
+    // On stdin: the batch is private (0600, as `export` writes it) and INN's rnews
+    // runs as `news`, so it is handed over open, as `rnews < batch` would.
     let into_inn = Command::new("rnews")
         .args(["-r", "127.0.0.1"])
-        .arg(&batch)
+        .stdin(std::fs::File::open(&batch).expect("open the batch"))
         .output()
         .expect("rnews");
     assert!(into_inn.status.success(), "{into_inn:?}");
@@ -217,7 +219,7 @@ fn rnews_batches_are_inn_compatible() {
     bravo.start();
     let into_node = Command::new("rnews")
         .args(["-r", "127.0.0.1", "-P", &bravo.addr.port().to_string()])
-        .arg(&batch)
+        .stdin(std::fs::File::open(&batch).expect("open the batch"))
         .output()
         .expect("rnews");
     assert!(into_node.status.success(), "{into_node:?}");
