@@ -7,7 +7,7 @@ use crate::article::is_valid_group_name;
 use crate::compose::{compose_cancel, compose_with, Draft};
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest, Refusal, Rules, Verdict};
 use crate::sign::public_key_text;
 
 pub fn init(home: &Home, args: InitArgs) -> Result<()> {
@@ -142,17 +142,12 @@ fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) ->
     let raw = article.to_bytes();
     let rules = Rules::new(&node.config, &node.trust);
     let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
-    match verdict.first() {
-        Some(Verdict::Stored(_)) => {
-            println!("{}", article.message_id().unwrap_or_default());
-            Ok(())
-        }
-        Some(Verdict::Refused(why)) => Err(Error::Refused(why.to_string())),
-        Some(Verdict::Duplicate) => Err(Error::Refused(
-            "an identical article is already stored".into(),
-        )),
-        None => Err(Error::Refused("no verdict".into())),
-    }
+    let verdict = verdict.into_iter().next();
+    verdict
+        .unwrap_or(Verdict::Refused(Refusal::NoVerdict))
+        .into_stored()?;
+    println!("{}", article.message_id().unwrap_or_default());
+    Ok(())
 }
 
 /// Longest subject `post` takes: a header line must stay under 998 octets (RFC 5322).

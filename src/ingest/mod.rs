@@ -17,9 +17,11 @@
 //! further admission checks plug into `admit::admit`.
 
 mod admit;
+mod answer;
 mod control;
 mod refusal;
 
+pub use answer::Offered;
 pub use control::CANCEL_GROUP;
 pub use refusal::Refusal;
 

@@ -25,7 +25,7 @@ use super::Shared;
 use crate::config::LimitsConfig;
 use crate::error::Error;
 use crate::feed_policy::{goes_to, FULL_LISTING, MAX_SINCE};
-use crate::ingest::{ingest_offered, Rules, Source, Verdict};
+use crate::ingest::{ingest_offered, Offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::newslog::{LogEntry, LogVerdict};
 use crate::protocol::{
@@ -325,15 +325,14 @@ fn answer_part(
                 Response::about(439, id, why)
             }
             Item::Take(id, Ok(_)) => match verdicts.as_mut().and_then(Iterator::next) {
-                Some(Verdict::Stored(_)) => {
-                    received += 1;
-                    Response::about(239, id, "stored")
-                }
-                Some(Verdict::Duplicate) => Response::about(439, id, "already have it"),
-                Some(Verdict::Refused(why)) => {
-                    // Logged by ingest (article log and tracing).
-                    refused += 1;
-                    Response::about(439, id, &why.to_string())
+                Some(verdict) => {
+                    // A refusal is logged by ingest (article log and tracing).
+                    match verdict {
+                        Verdict::Stored(_) => received += 1,
+                        Verdict::Refused(_) => refused += 1,
+                        Verdict::Duplicate => {}
+                    }
+                    verdict.answer(Offered::Takethis, id)
                 }
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
@@ -499,19 +498,21 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
         .with_spool(move |_, spool| {
             let from = source(&feeder.0, &feeder.1);
             let rules = Rules::new(&live.config, &live.trust).from(from);
-            Ok(ingest_offered(spool, &rules, &[(&id, &body)])?.pop())
+            let verdict = ingest_offered(spool, &rules, &[(&id, &body)])?.pop();
+            Ok(verdict.map(|v| (v.answer(Offered::Ihave, &id), v)))
         })
         .await;
     match verdict {
-        Ok(Some(Verdict::Stored(_))) => {
-            s.shared.guards.spool.room();
-            s.received += 1;
-            s.reply(235, "article transferred OK");
-        }
-        Ok(Some(Verdict::Duplicate)) => s.reply(435, "already have it"),
-        Ok(Some(Verdict::Refused(why))) => {
-            s.refused += 1;
-            s.reply(437, &why.to_string());
+        Ok(Some((answer, verdict))) => {
+            match verdict {
+                Verdict::Stored(_) => {
+                    s.shared.guards.spool.room();
+                    s.received += 1;
+                }
+                Verdict::Refused(_) => s.refused += 1,
+                Verdict::Duplicate => {}
+            }
+            answer.write(s.conn.out());
         }
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());

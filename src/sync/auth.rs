@@ -9,7 +9,8 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::conn::{command, expect};
+use super::conn::{command, dial, expect, greeting};
+use crate::config::LimitsConfig;
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::net::Conn;
@@ -17,12 +18,45 @@ use crate::protocol::{Command, MeshCommand};
 use crate::sign::handshake::{nonce, Role, Transcript, BINDING_LABEL};
 use crate::sign::{parse_public_key, public_key_text};
 
-/// Switches the link to TLS pinned to `peer`'s node key, unless its config opts out.
-pub(super) async fn secure(
+/// The one opening of a mesh link, after dialling: the greeting, TLS pinned to the
+/// peer's key (unless `tls = false`), the handshake bound to it, then compression when
+/// the peer's entry asks for it. `sync`'s exchange, the live relay's link and `push_raw`
+/// all open this way.
+pub(super) async fn handshake(
     node_key: &SigningKey,
     peer: &PeerConfig,
     conn: &mut Conn,
 ) -> Result<()> {
+    greeting(conn).await?;
+    secure(node_key, peer, conn).await?;
+    authenticate(node_key, peer, conn).await?;
+    if peer.compress {
+        compress(conn).await?;
+    }
+    Ok(())
+}
+
+/// Dials `peer` within `limits`' timeouts, opens the link ([`handshake`]) and enters
+/// MODE STREAM: a link ready for CHECK/TAKETHIS (and, between them, MESH SINCE).
+pub(super) async fn open_streaming(
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    limits: &LimitsConfig,
+) -> Result<Conn> {
+    let mut conn = dial(&peer.name, peer.address.as_deref(), limits).await?;
+    handshake(node_key, peer, &mut conn).await?;
+    mode_stream(&mut conn).await?;
+    Ok(conn)
+}
+
+/// MODE STREAM (RFC 4644), which every mesh node answers 203.
+pub(super) async fn mode_stream(conn: &mut Conn) -> Result<()> {
+    let r = command(conn, &Command::ModeStream).await?;
+    expect(&r, 203, "MODE STREAM")
+}
+
+/// Switches the link to TLS pinned to `peer`'s node key, unless its config opts out.
+async fn secure(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn) -> Result<()> {
     if !peer.tls {
         return Ok(());
     }
@@ -51,7 +85,7 @@ pub(super) async fn secure(
 
 /// Asks for COMPRESS DEFLATE (RFC 8054) and compresses the link when the peer agrees;
 /// a peer that does not know it (an older node) just goes on uncompressed.
-pub(super) async fn compress(conn: &mut Conn) -> Result<()> {
+async fn compress(conn: &mut Conn) -> Result<()> {
     let r = command(conn, &Command::Compress("DEFLATE".into())).await?;
     if r.code == 206 {
         conn.start_compression()
@@ -63,11 +97,7 @@ pub(super) async fn compress(conn: &mut Conn) -> Result<()> {
 
 /// Authenticates both ways with `peer` as the node whose key is `node_key` (already
 /// done when the TLS handshake agreed on [`crate::tls::MESH_ALPN`]).
-pub(super) async fn authenticate(
-    node_key: &SigningKey,
-    peer: &PeerConfig,
-    conn: &mut Conn,
-) -> Result<()> {
+async fn authenticate(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn) -> Result<()> {
     if crate::tls::tls_authenticates(conn.alpn_protocol().as_deref()) {
         return Ok(());
     }

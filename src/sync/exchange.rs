@@ -10,8 +10,8 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::auth::{authenticate, compress, secure};
-use super::conn::{command, dial, expect, greeting, hang_up, Deadline};
+use super::auth::{handshake, mode_stream};
+use super::conn::{dial, hang_up, Deadline};
 use super::pull::pull;
 use super::push::{push, Target};
 use super::PeerReport;
@@ -19,7 +19,6 @@ use crate::config::PeerConfig;
 use crate::error::Result;
 use crate::home::Node;
 use crate::net::Conn;
-use crate::protocol::Command;
 
 /// Runs the whole exchange with `peer`, filling `report`.
 pub async fn exchange(
@@ -47,15 +46,9 @@ async fn run(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
-    greeting(conn).await?;
-    secure(node_key, peer, conn).await?;
-    authenticate(node_key, peer, conn).await?;
-    if peer.compress {
-        compress(conn).await?;
-    }
+    handshake(node_key, peer, conn).await?;
     pull(node, &peer.name, conn, report).await?;
-    let r = command(conn, &Command::ModeStream).await?;
-    expect(&r, 203, "MODE STREAM")?;
+    mode_stream(conn).await?;
     let target = Target {
         name: &peer.name,
         feed: peer.feed(),

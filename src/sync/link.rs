@@ -8,8 +8,8 @@ use ed25519_dalek::SigningKey;
 
 use std::future::Future;
 
-use super::auth::{authenticate, compress, secure};
-use super::conn::{command, dial, expect, greeting, net, response};
+use super::auth::open_streaming;
+use super::conn::{command, expect, net, response};
 use super::pull::pull_reserving;
 use super::push::{push, Target};
 use super::PeerReport;
@@ -46,17 +46,7 @@ impl PushLink {
     /// configured connect and per-answer timeouts.
     pub async fn open(node: &Node, node_key: &SigningKey, peer: &PeerConfig) -> Result<PushLink> {
         let limits = &node.config.limits;
-        let mut conn = dial(&peer.name, peer.address.as_deref(), limits).await?;
-        greeting(&mut conn).await?;
-        // As sync's exchange: TLS pinned to the peer's key (unless `tls = false`), then
-        // the handshake bound to it, then compression.
-        secure(node_key, peer, &mut conn).await?;
-        authenticate(node_key, peer, &mut conn).await?;
-        if peer.compress {
-            compress(&mut conn).await?;
-        }
-        let r = command(&mut conn, &Command::ModeStream).await?;
-        expect(&r, 203, "MODE STREAM")?;
+        let conn = open_streaming(node_key, peer, limits).await?;
         Ok(PushLink {
             conn,
             io_timeout: std::time::Duration::from_secs(limits.io_timeout_secs),

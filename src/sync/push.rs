@@ -9,15 +9,13 @@
 //! node recorded, not on the names in Path.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use tokio::net::TcpStream;
 
-use super::auth::{authenticate, secure};
-use super::conn::{command, expect, net, response};
+use super::auth::open_streaming;
+use super::conn::{command, net, response};
 use super::{peer_refused, PeerReport};
-use crate::config::PeerConfig;
+use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
 use crate::feed_policy::goes_to;
 use crate::home::Node;
@@ -227,22 +225,7 @@ pub async fn push_raw(
     peer: &PeerConfig,
     articles: &[(String, Vec<u8>)],
 ) -> Result<Vec<Response>> {
-    let address = peer
-        .address
-        .as_deref()
-        .ok_or_else(|| Error::Invalid(format!("peer {} has no address", peer.name)))?;
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
-    let mut conn = Conn::new(stream, Duration::from_secs(30));
-    response(&mut conn).await?;
-    secure(node_key, peer, &mut conn).await?;
-    authenticate(node_key, peer, &mut conn).await?;
-    expect(
-        &command(&mut conn, &Command::ModeStream).await?,
-        203,
-        "MODE STREAM",
-    )?;
+    let mut conn = open_streaming(node_key, peer, &LimitsConfig::default()).await?;
     for (id, raw) in articles {
         Command::Takethis(id.clone()).write(conn.out());
         write_block(conn.out(), raw);

@@ -22,7 +22,7 @@ use crate::compose::{compose, Draft};
 use crate::config::{edit, NodeKey, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::{Home, DEFAULT_AUTHOR};
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest, Refusal, Rules, Verdict};
 use crate::server::Running;
 
 use super::run::{run, Run, DEFAULT_TIMEOUT};
@@ -277,10 +277,11 @@ impl Node {
         };
         let article = compose(&draft, node.name(), &key);
         let rules = Rules::new(&node.config, &node.trust);
-        match ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop() {
-            Some(Verdict::Stored(_)) => Ok(article.message_id().unwrap_or_default().to_string()),
-            other => Err(Error::Refused(format!("{other:?}"))),
-        }
+        let verdict = ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop();
+        verdict
+            .unwrap_or(Verdict::Refused(Refusal::NoVerdict))
+            .into_stored()?;
+        Ok(article.message_id().unwrap_or_default().to_string())
     }
 
     /// Stores wire-form articles through `ingest` as a local submission; one verdict each.
