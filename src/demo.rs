@@ -71,7 +71,7 @@ fn rounds_until(mesh: &Mesh, target: usize, id: &str) -> Result<()> {
             return Ok(());
         }
     }
-    Err(Error::Network(format!(
+    Err(Error::Peer(format!(
         "{id} did not arrive after {MAX_ROUNDS} rounds"
     )))
 }

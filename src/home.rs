@@ -81,14 +81,13 @@ impl Home {
                 ))
             }
         };
-        crate::tls::load_identity(&cert, &key).map_err(|e| Error::Invalid(e.to_string()))
+        Ok(crate::tls::load_identity(&cert, &key)?)
     }
 
     /// Makes the home's self-signed reader certificate (`reader.crt`, `reader.key` 0600).
     fn make_reader_certificate(&self, name: &str) -> Result<()> {
         let (cert, key) = self.reader_tls_paths();
-        let (cert_pem, key_pem) =
-            crate::tls::reader_certificate_pem(name).map_err(|e| Error::Invalid(e.to_string()))?;
+        let (cert_pem, key_pem) = crate::tls::reader_certificate_pem(name)?;
         write_atomically(&key, key_pem.as_bytes()).map_err(|e| Error::io(&key, e))?;
         write_atomically(&cert, cert_pem.as_bytes()).map_err(|e| Error::io(&cert, e))
     }

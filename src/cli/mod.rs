@@ -334,7 +334,7 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        return Err(crate::Error::Network(format!(
+        return Err(crate::Error::Peer(format!(
             "{failed} of {} peer(s) failed",
             reports.len()
         )));

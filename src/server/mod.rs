@@ -122,7 +122,7 @@ impl Shared {
             .spool_slots
             .acquire()
             .await
-            .map_err(|e| Error::Invalid(format!("spool closed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("spool closed: {e}")))?;
         let shared = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut spool = shared
@@ -132,7 +132,7 @@ impl Shared {
             f(&shared, &mut spool)
         })
         .await
-        .map_err(|e| Error::Invalid(format!("spool task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("spool task failed: {e}")))?
     }
 }
 
@@ -177,7 +177,10 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
     };
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| Error::Network(format!("cannot listen on {addr}: {e}")))?;
+        .map_err(|source| Error::Listen {
+            address: addr.to_string(),
+            source,
+        })?;
     serve_on(home, node, listener)
 }
 
@@ -185,22 +188,23 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
 /// first, so no other process can take one between choosing and binding it).
 pub async fn start_on(home: &Home, listener: std::net::TcpListener) -> Result<Running> {
     let node = home.open()?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::Network(e.to_string()))?;
-    let listener = TcpListener::from_std(listener).map_err(|e| Error::Network(e.to_string()))?;
+    let inherited = |source| Error::Listen {
+        address: "the listener handed over".into(),
+        source,
+    };
+    listener.set_nonblocking(true).map_err(inherited)?;
+    let listener = TcpListener::from_std(listener).map_err(inherited)?;
     serve_on(home, node, listener)
 }
 
 fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> Result<Running> {
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Network(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|source| Error::Listen {
+        address: "the listener handed over".into(),
+        source,
+    })?;
     let node_key = home.node_key()?;
-    let node_tls =
-        crate::tls::node_identity(&node_key).map_err(|e| Error::Invalid(e.to_string()))?;
-    let reader_tls = crate::tls::reader_config(&home.reader_identity(&node.config)?)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let node_tls = crate::tls::node_identity(&node_key)?;
+    let reader_tls = crate::tls::reader_config(&home.reader_identity(&node.config)?)?;
     let nntps = match &node.config.tls.nntps_listen {
         Some(listen) => {
             let at: SocketAddr = listen.parse().map_err(|_| {
@@ -208,8 +212,14 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
             })?;
             let std = std::net::TcpListener::bind(at)
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|e| Error::Network(format!("cannot listen on {at}: {e}")))?;
-            Some(TcpListener::from_std(std).map_err(|e| Error::Network(e.to_string()))?)
+                .map_err(|source| Error::Listen {
+                    address: at.to_string(),
+                    source,
+                })?;
+            Some(TcpListener::from_std(std).map_err(|source| Error::Listen {
+                address: at.to_string(),
+                source,
+            })?)
         }
         None => None,
     };

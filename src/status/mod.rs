@@ -280,6 +280,6 @@ impl NodeStatus {
     /// The status as one JSON object (the shape the man page documents).
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
-            .map_err(|e| crate::Error::Invalid(format!("status as JSON: {e}")))
+            .map_err(|e| crate::Error::Internal(format!("status as JSON: {e}")))
     }
 }

@@ -63,7 +63,7 @@ async fn secure(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn) -> Re
     let expected = *peer.key.key();
     let r = command(conn, &Command::StartTls).await?;
     if r.code != 382 {
-        return Err(Error::Network(format!(
+        return Err(Error::Peer(format!(
             "STARTTLS: peer answered {} {}: it does not speak TLS. An older newsmesh node: \
              set `tls = false` in its [[peer]] entry (`peer add --no-tls`; anyone on the \
              path can then read the link); a plain news server (INN...) is an \
@@ -75,12 +75,14 @@ async fn secure(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn) -> Re
             address = peer.address.as_deref().unwrap_or("HOST:PORT"),
         )));
     }
-    let tls = |e: crate::tls::TlsError| Error::Invalid(e.to_string());
-    let identity = crate::tls::node_identity(node_key).map_err(tls)?;
-    let config = crate::tls::mesh_client_config(&identity, expected).map_err(tls)?;
+    let identity = crate::tls::node_identity(node_key)?;
+    let config = crate::tls::mesh_client_config(&identity, expected)?;
     conn.connect_tls(config, crate::tls::mesh_server_name())
         .await
-        .map_err(|e| Error::Network(format!("TLS with peer {}: {e}", peer.name)))
+        .map_err(|source| Error::NetworkDuring {
+            doing: format!("TLS with peer {}", peer.name),
+            source,
+        })
 }
 
 /// Asks for COMPRESS DEFLATE (RFC 8054) and compresses the link when the peer agrees;
@@ -90,7 +92,10 @@ async fn compress(conn: &mut Conn) -> Result<()> {
     if r.code == 206 {
         conn.start_compression()
             .await
-            .map_err(|e| Error::Network(format!("COMPRESS: {e}")))?;
+            .map_err(|source| Error::NetworkDuring {
+                doing: "COMPRESS".into(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -110,7 +115,7 @@ async fn authenticate(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn)
     let r = command(conn, &hello).await?;
     if r.code == 500 || r.code == 501 {
         // A plain news server (INN...) does not know the extension: say what to do.
-        return Err(Error::Network(format!(
+        return Err(Error::Peer(format!(
             "MESH HELLO: peer answered {} {}: it does not speak the newsmesh protocol; \
              a plain news server (INN...) is an [[nntp_peer]]: `newsmesh peer remove {name}`, \
              then `newsmesh peer add {name} --nntp --address {address}`",
@@ -125,15 +130,15 @@ async fn authenticate(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn)
     let (Some(key), Some(server_nonce), Some(signature)) =
         (words.next(), words.next(), words.next())
     else {
-        return Err(Error::Network(format!(
+        return Err(Error::Peer(format!(
             "malformed MESH HELLO answer: {}",
             r.text
         )));
     };
-    let server_key = parse_public_key(key)
-        .map_err(|_| Error::Network("peer sent a malformed node key".into()))?;
+    let server_key =
+        parse_public_key(key).map_err(|_| Error::Peer("peer sent a malformed node key".into()))?;
     if server_key != expected {
-        return Err(Error::Network(format!(
+        return Err(Error::Peer(format!(
             "peer presented node key {key}, but the config expects {}",
             public_key_text(&expected)
         )));
@@ -146,7 +151,7 @@ async fn authenticate(node_key: &SigningKey, peer: &PeerConfig, conn: &mut Conn)
         binding: conn.export_keying_material(BINDING_LABEL),
     };
     if !transcript.verify(Role::Server, signature) {
-        return Err(Error::Network("peer failed to prove its node key".into()));
+        return Err(Error::Peer("peer failed to prove its node key".into()));
     }
     let prove = Command::Mesh(MeshCommand::Prove {
         signature: transcript.sign(Role::Client, node_key),

@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use std::future::Future;
 
 use super::auth::open_streaming;
-use super::conn::{command, expect, net, response};
+use super::conn::{command, expect, response};
 use super::pull::pull_reserving;
 use super::push::{push, Target};
 use super::PeerReport;
@@ -86,7 +86,7 @@ impl PushLink {
     pub async fn idle(&mut self, seq: i64, ours: impl Future<Output = ()>) -> Result<Idled> {
         let seq = u64::try_from(seq).unwrap_or(0);
         Command::Mesh(MeshCommand::Idle { seq }).write(self.conn.out());
-        self.conn.flush().await.map_err(net)?;
+        self.conn.flush().await?;
         self.conn.set_timeout(self.io_timeout + IDLE_GRACE);
         // Reading an answer line can be dropped half-way and begun again: bytes read stay
         // in the connection's buffer.
@@ -102,7 +102,7 @@ impl PushLink {
         match r.code {
             294 => Ok(Idled::Pull),
             503 => Ok(Idled::NotNeeded),
-            _ => Err(crate::error::Error::Network(format!(
+            _ => Err(crate::error::Error::Peer(format!(
                 "MESH IDLE: peer answered {} {}",
                 r.code, r.text
             ))),

@@ -4,7 +4,7 @@
 //! streams, else one IHAVE per article (RFC 3977 §6.3.2). Like a mesh exchange, the
 //! whole session has a deadline.
 
-use super::conn::{command, dial, expect, greeting, hang_up, net, response, Deadline};
+use super::conn::{command, dial, expect, greeting, hang_up, response, Deadline};
 use super::push::{next_offer, push, Target};
 use super::{peer_refused, PeerReport};
 use crate::config::NntpPeerConfig;
@@ -69,14 +69,14 @@ async fn push_ihave(
                     return Ok(());
                 }
                 _ => {
-                    return Err(Error::Network(format!(
+                    return Err(Error::Peer(format!(
                         "IHAVE {id}: server answered {} {}",
                         r.code, r.text
                     )))
                 }
             }
             write_block(conn.out(), &stored.raw);
-            conn.flush().await.map_err(net)?;
+            conn.flush().await?;
             let r = response(conn).await?;
             match r.code {
                 235 => report.sent += 1,

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::conn::{command, expect, net, response};
+use super::conn::{command, expect, response};
 use super::storer::{Fetched, Storer};
 use super::{we_refused, PeerReport};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
@@ -76,7 +76,7 @@ pub(super) async fn pull_reserving(
                 // A peer whose epoch changes again within one exchange is not a rebuilt
                 // spool but a broken or hostile one; restarting again would never end.
                 if restarted {
-                    return Err(Error::Network(format!(
+                    return Err(Error::Peer(format!(
                         "peer changed its spool epoch twice in one exchange (now {}); \
                          giving up until the next sync",
                         listing.epoch
@@ -98,7 +98,7 @@ pub(super) async fn pull_reserving(
             }
         }
         if listing.more && listing.through <= asked {
-            return Err(Error::Network(format!(
+            return Err(Error::Peer(format!(
                 "peer answered MESH SINCE {asked} with more to come but no progress \
                  (through {}); giving up until the next sync",
                 listing.through
@@ -150,11 +150,10 @@ async fn since(conn: &mut Conn, epoch: String, seq: u64) -> Result<Listing> {
     .await?;
     expect(&r, 293, "MESH SINCE")?;
     let (epoch, through, more) = parse_since_answer(&r.text)
-        .ok_or_else(|| Error::Network(format!("malformed MESH SINCE answer: {}", r.text)))?;
+        .ok_or_else(|| Error::Peer(format!("malformed MESH SINCE answer: {}", r.text)))?;
     let ids = conn
         .read_block((MAX_MESSAGE_ID + 2) * MAX_SINCE as usize)
-        .await
-        .map_err(net)?;
+        .await?;
     Ok(Listing {
         epoch,
         through,
@@ -279,7 +278,7 @@ async fn fetch_into(
         let next = chunks.get(i + 1);
         if let Some(next) = next {
             request(next, conn);
-            conn.flush().await.map_err(net)?;
+            conn.flush().await?;
         }
         // Bigger transactions write each page of the (random-key) history index
         // fewer times; the peer serves the next chunk meanwhile.
@@ -324,11 +323,11 @@ async fn receive(
                     // Never reached ingest (too large to read): logged here.
                     we_refused(node, report, id, &e.to_string());
                 }
-                Err(e) => return Err(net(e)),
+                Err(e) => return Err(e.into()),
             },
             430 => {}
             _ => {
-                return Err(Error::Network(format!(
+                return Err(Error::Peer(format!(
                     "ARTICLE {id}: peer answered {} {}",
                     r.code, r.text
                 )))

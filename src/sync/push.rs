@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use ed25519_dalek::SigningKey;
 
 use super::auth::open_streaming;
-use super::conn::{command, net, response};
+use super::conn::{command, response};
 use super::{peer_refused, PeerReport};
 use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
@@ -88,7 +88,7 @@ pub(super) async fn push(
                             deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
                         }
                         _ => {
-                            return Err(Error::Network(format!(
+                            return Err(Error::Peer(format!(
                                 "CHECK {id}: peer answered {} {}",
                                 r.code, r.text
                             )))
@@ -104,7 +104,7 @@ pub(super) async fn push(
                         // A peer that asks for everything must not make us hold a round's
                         // worth of large articles: send them as the queue fills.
                         if conn.out().len() >= queue_bytes {
-                            conn.flush().await.map_err(net)?;
+                            conn.flush().await?;
                         }
                     }
                 }
@@ -127,7 +127,7 @@ pub(super) async fn push(
                             peer_refused(node, report, &id, why);
                         }
                         _ => {
-                            return Err(Error::Network(format!(
+                            return Err(Error::Peer(format!(
                                 "TAKETHIS {id}: peer answered {} {}",
                                 r.code, r.text
                             )))

@@ -71,7 +71,7 @@ impl Storer {
         };
         let (spare, ids, verdicts) = running
             .await
-            .map_err(|e| Error::Invalid(format!("storing fetched articles: {e}")))?;
+            .map_err(|e| Error::Internal(format!("storing fetched articles: {e}")))?;
         self.spare = Some(spare);
         tally(node, report, ids, verdicts)
     }

@@ -87,7 +87,10 @@ impl Node {
     /// `dir/name` as a home that is not initialised yet (and does not exist), with a
     /// port on 127.0.0.1 reserved for it (bound; listening only once a server takes it).
     pub fn at(dir: &Path, name: &str) -> Result<Node> {
-        let net = |e: std::io::Error| Error::Network(e.to_string());
+        let net = |source| Error::Listen {
+            address: "127.0.0.1:0".into(),
+            source,
+        };
         let reserved = tokio::net::TcpSocket::new_v4().map_err(net)?;
         reserved.set_reuseaddr(true).map_err(net)?;
         reserved
@@ -547,7 +550,10 @@ impl Node {
     /// port back, the same port bound again (a restart; SO_REUSEADDR lets it past
     /// TIME_WAIT).
     fn take_listener(&mut self) -> Result<TcpListener> {
-        let net = |e: std::io::Error| Error::Network(format!("listen on {}: {e}", self.addr));
+        let net = |source| Error::Listen {
+            address: self.addr.to_string(),
+            source,
+        };
         let Some(reserved) = self.reserved.take() else {
             return TcpListener::bind(self.addr).map_err(net);
         };
