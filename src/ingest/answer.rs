@@ -63,44 +63,28 @@ mod tests {
     /// The codes and sentences peers, newsreaders and scripts have always seen.
     #[test]
     fn each_command_hears_its_own_codes() {
-        let id = "<a@x>";
         let stored = Verdict::Stored(7);
         let dup = Verdict::Duplicate;
         let refused = Verdict::Refused(Refusal::NoMessageId);
-        let line = |r: Response| format!("{} {}", r.code, r.text);
-        assert_eq!(
-            line(stored.answer(Offered::Takethis, id)),
-            "239 <a@x> stored"
-        );
-        assert_eq!(
-            line(dup.answer(Offered::Takethis, id)),
-            "439 <a@x> already have it"
-        );
-        assert_eq!(
-            line(refused.answer(Offered::Takethis, id)),
-            "439 <a@x> no Message-ID"
-        );
-        assert_eq!(
-            line(stored.answer(Offered::Ihave, id)),
-            "235 article transferred OK"
-        );
-        assert_eq!(line(dup.answer(Offered::Ihave, id)), "435 already have it");
-        assert_eq!(
-            line(refused.answer(Offered::Ihave, id)),
-            "437 no Message-ID"
-        );
-        assert_eq!(
-            line(stored.answer(Offered::Post, id)),
-            "240 <a@x> article received"
-        );
-        assert_eq!(
-            line(dup.answer(Offered::Post, id)),
-            "441 posting failed: <a@x> is already here"
-        );
-        assert_eq!(
-            line(refused.answer(Offered::Post, id)),
-            "441 posting failed: no Message-ID"
-        );
+        let cases = [
+            (&stored, Offered::Takethis, "239 <a@x> stored"),
+            (&dup, Offered::Takethis, "439 <a@x> already have it"),
+            (&refused, Offered::Takethis, "439 <a@x> no Message-ID"),
+            (&stored, Offered::Ihave, "235 article transferred OK"),
+            (&dup, Offered::Ihave, "435 already have it"),
+            (&refused, Offered::Ihave, "437 no Message-ID"),
+            (&stored, Offered::Post, "240 <a@x> article received"),
+            (
+                &dup,
+                Offered::Post,
+                "441 posting failed: <a@x> is already here",
+            ),
+            (&refused, Offered::Post, "441 posting failed: no Message-ID"),
+        ];
+        for (verdict, by, line) in cases {
+            let r = verdict.answer(by, "<a@x>");
+            assert_eq!(format!("{} {}", r.code, r.text), line, "{verdict:?} {by:?}");
+        }
     }
 
     #[test]
