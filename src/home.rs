@@ -185,16 +185,17 @@ impl Home {
                 "Testing the mesh: any valid signature may post",
             )?;
         }
-        spool.set_news_log(crate::newslog::NewsLog::new(
+        let log = crate::newslog::NewsLog::new(
             self.news_log_path(),
             config.limits.news_log_bytes,
             config.limits.news_log_files,
-        ));
+        );
         Ok(Node {
             home: self.clone(),
             config,
             spool,
             trust,
+            log,
         })
     }
 
@@ -251,6 +252,10 @@ pub struct Node {
     pub spool: Spool,
     /// The trust policy from the config.
     pub trust: TrustPolicy,
+    /// The article log (`news.log`): `ingest` writes each verdict to it through its
+    /// [`crate::ingest::Rules`]; beside the spool, not inside it, so a reload resizes it
+    /// without touching the spool.
+    pub log: crate::newslog::NewsLog,
 }
 
 impl Node {

@@ -140,7 +140,7 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
 /// Stores an article composed here and prints its Message-ID alone on stdout.
 fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) -> Result<()> {
     let raw = article.to_bytes();
-    let rules = Rules::new(&node.config, &node.trust);
+    let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
     let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
     let verdict = verdict.into_iter().next();
     verdict

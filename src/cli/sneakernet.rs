@@ -98,14 +98,12 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                 // Skipped unread, so its Message-ID is not known.
                 let why = format!("{size} bytes, over [limits] max_article_bytes ({max})");
                 eprintln!("refused an article of {why}");
-                if let Some(log) = node.spool.news_log() {
-                    log.append(&[LogEntry {
-                        verdict: LogVerdict::Refused,
-                        id: None,
-                        peer: "import",
-                        reason: &why,
-                    }]);
-                }
+                node.log.append(&[LogEntry {
+                    verdict: LogVerdict::Refused,
+                    id: None,
+                    peer: "import",
+                    reason: &why,
+                }]);
                 refused += 1;
                 (false, None)
             }
@@ -113,7 +111,8 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
             Err(e) => (true, Some(e)),
         };
         if pending.len() >= IMPORT_BATCH || done {
-            let rules = Rules::new(&node.config, &node.trust).from(Source::Import);
+            let rules =
+                Rules::new(&node.config, &node.trust, Some(&node.log)).for_source(Source::Import);
             let raws: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
             let verdicts = ingest(&mut node.spool, &rules, &raws)?;
             for (verdict, raw) in verdicts.into_iter().zip(&raws) {

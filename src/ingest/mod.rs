@@ -100,22 +100,30 @@ pub struct Rules<'a> {
     pub trust: &'a TrustPolicy,
     /// Where these articles come from.
     pub source: Source<'a>,
+    /// The article log each verdict is written to once committed (the node's; none in
+    /// unit tests).
+    pub log: Option<&'a NewsLog>,
 }
 
 impl<'a> Rules<'a> {
     /// The rules a node's configuration and trust policy give, for articles made here
-    /// (name another source with [`Rules::from`]).
-    pub fn new(config: &'a crate::config::Config, trust: &'a TrustPolicy) -> Rules<'a> {
+    /// (name another source with [`Rules::for_source`]), their verdicts written to `log`.
+    pub fn new(
+        config: &'a crate::config::Config,
+        trust: &'a TrustPolicy,
+        log: Option<&'a NewsLog>,
+    ) -> Rules<'a> {
         Rules {
             node_name: &config.node.name,
             limits: config.limits.article_limits(),
             trust,
             source: Source::Local,
+            log,
         }
     }
 
     /// These rules for articles from `source`.
-    pub fn from(self, source: Source<'a>) -> Rules<'a> {
+    pub fn for_source(self, source: Source<'a>) -> Rules<'a> {
         Rules { source, ..self }
     }
 
@@ -233,7 +241,7 @@ fn ingest_items(
         .map(|v| v.unwrap_or(Verdict::Refused(Refusal::NoVerdict)))
         .collect();
     // Committed: now the log may say so.
-    if let Some(log) = spool.news_log() {
+    if let Some(log) = rules.log {
         log_verdicts(log, &rules.source, &ids, &verdicts);
     }
     Ok(verdicts)

@@ -27,7 +27,7 @@ use crate::error::Error;
 use crate::feed_policy::{goes_to, FULL_LISTING, MAX_SINCE};
 use crate::ingest::{ingest_offered, Offered, Rules, Source, Verdict};
 use crate::net::NetError;
-use crate::newslog::{LogEntry, LogVerdict};
+use crate::newslog::{LogEntry, LogVerdict, NewsLog};
 use crate::protocol::{
     parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
 };
@@ -219,8 +219,8 @@ fn source<'a>(peer: &'a Option<String>, nntp_peer: &'a Option<String>) -> Source
 }
 
 /// Writes an article refused before ingest saw it (too large to read) to the article log.
-fn log_unread(spool: &Spool, from: &Source<'_>, id: &str, why: &str) {
-    if let Some(log) = spool.news_log() {
+fn log_unread(log: Option<&NewsLog>, from: &Source<'_>, id: &str, why: &str) {
+    if let Some(log) = log {
         log.append(&[LogEntry {
             verdict: LogVerdict::Refused,
             id: Some(id),
@@ -281,7 +281,8 @@ fn answer_part(
     let verdicts = if full || takes.is_empty() {
         None
     } else {
-        let rules = Rules::new(&live.config, &live.trust).from(from);
+        let rules =
+            Rules::new(&live.config, &live.trust, shared.news_log.as_ref()).for_source(from);
         match ingest_offered(spool, &rules, &takes) {
             Ok(verdicts) => {
                 shared.guards.spool.room();
@@ -320,7 +321,7 @@ fn answer_part(
             }
             Item::Take(id, Err(why)) => {
                 // Refused unread (too large): ingest never saw it, so it is logged here.
-                log_unread(spool, &from, id, why);
+                log_unread(shared.news_log.as_ref(), &from, id, why);
                 refused += 1;
                 Response::about(439, id, why)
             }
@@ -482,8 +483,9 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
             s.reply(437, &why);
             let _ = s
                 .shared
-                .with_spool(move |_, spool| {
-                    log_unread(spool, &source(&feeder.0, &feeder.1), &id, &why);
+                .with_spool(move |shared, _| {
+                    let from = source(&feeder.0, &feeder.1);
+                    log_unread(shared.news_log.as_ref(), &from, &id, &why);
                     Ok(())
                 })
                 .await;
@@ -495,9 +497,10 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     let live = Arc::clone(&s.live);
     let verdict = s
         .shared
-        .with_spool(move |_, spool| {
+        .with_spool(move |shared, spool| {
             let from = source(&feeder.0, &feeder.1);
-            let rules = Rules::new(&live.config, &live.trust).from(from);
+            let rules =
+                Rules::new(&live.config, &live.trust, shared.news_log.as_ref()).for_source(from);
             let verdict = ingest_offered(spool, &rules, &[(&id, &body)])?.pop();
             Ok(verdict.map(|v| (v.answer(Offered::Ihave, &id), v)))
         })

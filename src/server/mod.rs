@@ -252,7 +252,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         name: current.get().config.node.name.clone(),
         current,
         admission: Arc::clone(&admission),
-        news_log: node.spool.news_log().cloned(),
+        news_log: Some(node.log.clone()),
         spool: Mutex::new(node.spool),
         in_flight,
         next_session: std::sync::atomic::AtomicU64::new(crate::inflight::SESSION_OWNERS),

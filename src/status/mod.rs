@@ -172,16 +172,12 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
         peers.push(peer(&node, &p.name, "nntp", &p.address, &p.groups)?);
     }
     let refusals = node
-        .spool
-        .news_log()
-        .map(|log| {
-            log.recent(
-                &[LogVerdict::Refused, LogVerdict::PeerRefused],
-                RECENT_REFUSALS,
-                LOG_TAIL_BYTES,
-            )
-        })
-        .unwrap_or_default()
+        .log
+        .recent(
+            &[LogVerdict::Refused, LogVerdict::PeerRefused],
+            RECENT_REFUSALS,
+            LOG_TAIL_BYTES,
+        )
         .into_iter()
         .map(|l| RefusalStatus {
             time: l.time,

@@ -136,17 +136,15 @@ fn peer_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
 /// One refusal, by either side: counted in `report` (listed up to
 /// `sync_listed_refusals`) and written to the article log.
 fn refused(node: &Node, report: &mut PeerReport, by: RefusedBy, id: &str, reason: &str) {
-    if let Some(log) = node.spool.news_log() {
-        log.append(&[LogEntry {
-            verdict: match by {
-                RefusedBy::Us => LogVerdict::Refused,
-                RefusedBy::Peer => LogVerdict::PeerRefused,
-            },
-            id: Some(id),
-            peer: &report.peer,
-            reason,
-        }]);
-    }
+    node.log.append(&[LogEntry {
+        verdict: match by {
+            RefusedBy::Us => LogVerdict::Refused,
+            RefusedBy::Peer => LogVerdict::PeerRefused,
+        },
+        id: Some(id),
+        peer: &report.peer,
+        reason,
+    }]);
     let listed = node.config.limits.sync_listed_refusals;
     report.refuse(Some(id), by, reason, listed);
 }

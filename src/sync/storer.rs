@@ -79,7 +79,8 @@ impl Storer {
 
 /// Verifies and stores `articles`, delivered by `peer`, in one transaction.
 fn ingest(node: &mut Node, peer: &str, articles: &Fetched) -> Result<Vec<Verdict>> {
-    let rules = Rules::new(&node.config, &node.trust).from(Source::Peer(peer));
+    let rules =
+        Rules::new(&node.config, &node.trust, Some(&node.log)).for_source(Source::Peer(peer));
     let offered: Vec<(&str, &[u8])> = articles
         .iter()
         .map(|(id, raw)| (id.as_str(), raw.as_slice()))

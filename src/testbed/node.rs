@@ -279,7 +279,7 @@ impl Node {
             body: body.as_bytes(),
         };
         let article = compose(&draft, node.name(), &key);
-        let rules = Rules::new(&node.config, &node.trust);
+        let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
         let verdict = ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop();
         verdict
             .unwrap_or(Verdict::Refused(Refusal::NoVerdict))
@@ -290,7 +290,7 @@ impl Node {
     /// Stores wire-form articles through `ingest` as a local submission; one verdict each.
     pub fn store(&self, articles: &[&[u8]]) -> Result<Vec<Verdict>> {
         let mut node = self.home.open()?;
-        let rules = Rules::new(&node.config, &node.trust);
+        let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
         Ok(ingest(&mut node.spool, &rules, articles)?)
     }
 

@@ -47,7 +47,8 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
             Err(why) => return Ok(Err(why)),
         };
         let id = article.message_id().unwrap_or_default().to_string();
-        let rules = Rules::new(&live.config, &live.trust).from(Source::Reader(user.as_deref()));
+        let rules = Rules::new(&live.config, &live.trust, shared.news_log.as_ref())
+            .for_source(Source::Reader(user.as_deref()));
         let signed = article.to_bytes();
         let verdict = ingest(spool, &rules, &[&signed])?.pop();
         let verdict = verdict.unwrap_or(Verdict::Refused(Refusal::NoVerdict));
