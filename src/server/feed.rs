@@ -7,13 +7,9 @@
 //! and only then are the answers written. An acknowledgement therefore always follows
 //! the commit of what it acknowledges.
 
-mod guards;
 mod idle;
-mod logins;
 
 use crate::inflight::reservations::{Bounds, Claim};
-pub use guards::Guards;
-pub use logins::{Pace, Turn};
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -12,6 +12,7 @@
 
 mod admission;
 mod feed;
+mod guards;
 pub mod inherited;
 pub mod live;
 mod reader;
@@ -64,7 +65,7 @@ pub struct Shared {
     pub spool_slots: Semaphore,
     /// Defences the sessions share: in-flight reservation deadlines and caps, whether the
     /// spool has room, AUTHINFO pacing per source and per account.
-    pub guards: feed::Guards,
+    pub guards: guards::Guards,
     /// The node's TLS certificate (its node key), for mesh links.
     pub node_tls: crate::tls::Identity,
     /// TLS for newsreaders (STARTTLS, NNTPS).
@@ -257,7 +258,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         in_flight,
         next_session: std::sync::atomic::AtomicU64::new(crate::inflight::SESSION_OWNERS),
         spool_slots: Semaphore::new(2),
-        guards: feed::Guards::default(),
+        guards: guards::Guards::default(),
         node_tls,
         reader_tls: Some(reader_tls),
         arrivals,
