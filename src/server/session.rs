@@ -181,7 +181,17 @@ impl Session {
 
     /// Whether this client may feed articles (CHECK, TAKETHIS, IHAVE).
     pub(super) fn may_feed(&self) -> bool {
-        self.peer.is_some() || self.nntp_peer.is_some()
+        self.feeder().is_some()
+    }
+
+    /// Who feeds this session (None: nobody may, 480).
+    pub(super) fn feeder(&self) -> Option<super::feed::Feeder> {
+        use super::feed::Feeder;
+        match (&self.peer, &self.nntp_peer) {
+            (Some(name), _) => Some(Feeder::Peer(name.clone())),
+            (None, Some(name)) => Some(Feeder::NntpPeer(name.clone())),
+            (None, None) => None,
+        }
     }
 
     /// Serves the connection until QUIT, error, idle or authentication timeout, eviction

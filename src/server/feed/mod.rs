@@ -1,6 +1,7 @@
-//! The feed side of a session: the mesh handshake, the IHAVE/SENDME exchange in its
-//! RFC 4644 form (pipelined CHECK = ihave, 238 = sendme, TAKETHIS = the article) and its
-//! RFC 3977 form (IHAVE), and the pull side (`MESH SINCE` then pipelined ARTICLE).
+//! The feed side of a session: the mesh handshake (`mesh.rs`), the IHAVE/SENDME
+//! exchange in its RFC 4644 form (pipelined CHECK = ihave, 238 = sendme, TAKETHIS = the
+//! article; this file) and its RFC 3977 form (IHAVE, `ihave.rs`), and the pull side
+//! (`MESH SINCE`, `since.rs`, then pipelined ARTICLE, here; `MESH IDLE`, `idle.rs`).
 //!
 //! Pipelined feed commands are taken in batches: everything the peer has already sent
 //! is read, the batch's articles are verified together and stored in one transaction,
@@ -8,6 +9,12 @@
 //! the commit of what it acknowledges.
 
 mod idle;
+mod ihave;
+mod mesh;
+mod since;
+
+pub(super) use ihave::ihave;
+pub(super) use mesh::mesh;
 
 use crate::inflight::reservations::{Bounds, Claim};
 
@@ -20,17 +27,11 @@ use super::session::Session;
 use super::Shared;
 use crate::config::LimitsConfig;
 use crate::error::Error;
-use crate::feed_policy::{goes_to, FULL_LISTING, MAX_SINCE};
 use crate::ingest::{ingest_offered, Offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::newslog::{LogEntry, LogVerdict, NewsLog};
-use crate::protocol::{
-    parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
-};
-use crate::sign::handshake::{nonce, Role, Transcript, BINDING_LABEL};
-use crate::sign::{parse_public_key, public_key_text};
+use crate::protocol::{parse_command, ArticleRef, Command, Response, MAX_COMMAND_LINE};
 use crate::spool::Spool;
-use crate::wildmat::Wildmat;
 
 /// Most commands taken into one batch (CHECK and ARTICLE cost an id each).
 const MAX_BATCH: usize = 8000;
@@ -137,7 +138,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
 /// Answers a batch in order, in parts of at most about [`MAX_ANSWER_BYTES`], each sent
 /// before the next is built.
 async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
-    if !s.may_feed() {
+    let Some(feeder) = s.feeder() else {
         for item in &items {
             let text = match item {
                 Item::Fetch(_) => "authenticate first",
@@ -146,17 +147,23 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
             Response::about(480, item.id(), text).write(s.conn.out());
         }
         return send_if_large(s, false).await;
-    }
+    };
     let mut rest = items;
     while !rest.is_empty() {
         let session = s.id;
-        let feeder = (s.peer.clone(), s.nntp_peer.clone());
+        let feeder = feeder.clone();
         let live = Arc::clone(&s.live);
         let part = s
             .shared
             .with_spool(move |shared, spool| {
-                let from = source(&feeder.0, &feeder.1);
-                Ok(answer_part(shared, &live, spool, session, from, rest))
+                Ok(answer_part(
+                    shared,
+                    &live,
+                    spool,
+                    session,
+                    feeder.source(),
+                    rest,
+                ))
             })
             .await
             .map_err(|e| {
@@ -202,15 +209,25 @@ struct Part {
 /// What a batch's ARTICLE found in the spool.
 type Fetched = Result<Option<Vec<u8>>, Error>;
 
-/// Where a feeding session's articles come from (the article log names it; unsigned
-/// articles are taken only from an `[[nntp_peer]]`): the mesh peer it proved, else the
-/// `[[nntp_peer]]` whose host it connects from.
-fn source<'a>(peer: &'a Option<String>, nntp_peer: &'a Option<String>) -> Source<'a> {
-    match (peer, nntp_peer) {
-        (Some(name), _) => Source::Peer(name),
-        (None, Some(name)) => Source::NntpPeer(name),
-        // Not reached: a session that is neither may not feed (480).
-        (None, None) => Source::Peer("unauthenticated"),
+/// Who feeds a session, and so where its articles come from (the article log names it;
+/// unsigned articles are taken only from an `[[nntp_peer]]`): the mesh peer it proved,
+/// else the `[[nntp_peer]]` whose host it connects from. A session with neither may not
+/// feed ([`Session::feeder`] is None: 480).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Feeder {
+    /// A mesh peer, proved by its node key.
+    Peer(String),
+    /// A plain news server, known by the host it connects from.
+    NntpPeer(String),
+}
+
+impl Feeder {
+    /// The source `ingest` and the article log name.
+    fn source(&self) -> Source<'_> {
+        match self {
+            Feeder::Peer(name) => Source::Peer(name),
+            Feeder::NntpPeer(name) => Source::NntpPeer(name),
+        }
     }
 }
 
@@ -427,236 +444,4 @@ fn check_answers(
         }
     }
     answers
-}
-
-/// RFC 3977 IHAVE: one article per round trip.
-pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
-    if !s.may_feed() {
-        s.reply(480, "authenticate first (MESH HELLO)");
-        return Ok(());
-    }
-    if s.shared.guards.spool.refusing(Instant::now()) {
-        s.reply(436, "no room in the spool, try again later");
-        return Ok(());
-    }
-    let probe = id.clone();
-    let seen = s
-        .shared
-        .with_spool(move |_, spool| Ok(spool.seen(&probe)?))
-        .await;
-    let busy = {
-        let mut in_flight = s.shared.in_flight();
-        s.shared
-            .guards
-            .reservations()
-            .held_by_other(&mut in_flight, &id, s.id, Instant::now())
-    };
-    match seen {
-        Ok(true) => {
-            s.reply(435, "already have it");
-            return Ok(());
-        }
-        Ok(false) if busy => {
-            s.reply(436, "another peer is sending it, try again later");
-            return Ok(());
-        }
-        Ok(false) => s.reply(335, "send it; end with <CR-LF>.<CR-LF>"),
-        Err(e) => {
-            tracing::error!("spool failure: {e}");
-            s.reply(436, "transfer not possible, try again later");
-            return Ok(());
-        }
-    }
-    let body = match s
-        .conn
-        .read_block(s.live.config.limits.max_article_bytes)
-        .await
-    {
-        Ok(body) => body,
-        Err(NetError::Protocol(e)) => {
-            s.refused += 1;
-            let (why, feeder) = (e.to_string(), (s.peer.clone(), s.nntp_peer.clone()));
-            s.reply(437, &why);
-            let _ = s
-                .shared
-                .with_spool(move |shared, _| {
-                    let from = source(&feeder.0, &feeder.1);
-                    log_unread(shared.news_log.as_ref(), &from, &id, &why);
-                    Ok(())
-                })
-                .await;
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
-    let feeder = (s.peer.clone(), s.nntp_peer.clone());
-    let live = Arc::clone(&s.live);
-    let verdict = s
-        .shared
-        .with_spool(move |shared, spool| {
-            let from = source(&feeder.0, &feeder.1);
-            let rules =
-                Rules::new(&live.config, &live.trust, shared.news_log.as_ref()).for_source(from);
-            let verdict = ingest_offered(spool, &rules, &[(&id, &body)])?.pop();
-            Ok(verdict.map(|v| (v.answer(Offered::Ihave, &id), v)))
-        })
-        .await;
-    match verdict {
-        Ok(Some((answer, verdict))) => {
-            match verdict {
-                Verdict::Stored(_) => {
-                    s.shared.guards.spool.room();
-                    s.received += 1;
-                }
-                Verdict::Refused(_) => s.refused += 1,
-                Verdict::Duplicate => {}
-            }
-            answer.write(s.conn.out());
-        }
-        Err(e) if e.is_spool_full() => {
-            s.shared.guards.spool.full(Instant::now());
-            s.reply(436, "no room in the spool, try again later");
-        }
-        Ok(None) | Err(_) => s.reply(436, "transfer failed, try again later"),
-    }
-    Ok(())
-}
-
-/// The newsmesh extension commands.
-pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), NetError> {
-    match command {
-        MeshCommand::Hello {
-            key,
-            nonce: client_nonce,
-        } => {
-            let Ok(client_key) = parse_public_key(&key) else {
-                s.reply(501, "malformed node key");
-                return Ok(());
-            };
-            let transcript = Transcript {
-                client_key,
-                server_key: s.shared.node_key.verifying_key(),
-                client_nonce,
-                server_nonce: nonce(),
-                binding: s.conn.export_keying_material(BINDING_LABEL),
-            };
-            let signature = transcript.sign(Role::Server, &s.shared.node_key);
-            let line = format!(
-                "{} {} {}",
-                public_key_text(&transcript.server_key),
-                transcript.server_nonce,
-                signature
-            );
-            s.hello = Some(transcript);
-            s.reply(291, &line);
-        }
-        MeshCommand::Prove { signature } => {
-            let Some(transcript) = s.hello.take() else {
-                s.reply(482, "MESH HELLO first");
-                return Ok(());
-            };
-            let key = public_key_text(&transcript.client_key);
-            let peer = s
-                .live
-                .config
-                .peer_with_key(&transcript.client_key)
-                .map(|p| (p.name.clone(), p.tls));
-            let tls_key = s
-                .conn
-                .peer_certificate()
-                .and_then(|c| crate::tls::node_key_of(&c));
-            let peer = match peer {
-                Some((name, true)) if !s.conn.is_tls() => {
-                    tracing::warn!("{}: peer {name} without TLS; refused", s.addr);
-                    s.reply(483, "TLS required for this peer (STARTTLS first)");
-                    return Ok(());
-                }
-                Some(_) if s.conn.is_tls() && tls_key != Some(transcript.client_key) => {
-                    tracing::warn!(
-                        "{}: MESH HELLO key {key} is not the TLS key; refused",
-                        s.addr
-                    );
-                    s.reply(481, "node key differs from the TLS certificate's");
-                    return Ok(());
-                }
-                other => other.map(|(name, _)| name),
-            };
-            match peer {
-                Some(name) if transcript.verify(Role::Client, &signature) => {
-                    tracing::info!("{}: authenticated as peer {name}", s.addr);
-                    s.reply(292, &format!("{name} authenticated"));
-                    s.peer = Some(name);
-                }
-                Some(name) => {
-                    tracing::warn!("{}: bad proof for peer {name}'s key; refused", s.addr);
-                    s.reply(481, "authentication failed");
-                }
-                None => {
-                    tracing::warn!(
-                        "{}: node key {key} is not a configured peer; refused",
-                        s.addr
-                    );
-                    s.reply(481, "node key is not a configured peer");
-                }
-            }
-        }
-        MeshCommand::Since { epoch, seq, limit } => {
-            let Some(peer) = s.peer.clone() else {
-                s.reply(480, "authenticate first (MESH HELLO)");
-                return Ok(());
-            };
-            let feed = s
-                .live
-                .config
-                .peer(&peer)
-                .map(|p| p.feed())
-                .unwrap_or_else(|| Wildmat::new(""));
-            let limit = limit.clamp(1, MAX_SINCE);
-            // Our sequence numbers are SQLite's i64: a larger one is none of ours (and
-            // `as` would wrap it to a negative start, listing everything).
-            let Ok(seq) = i64::try_from(seq) else {
-                s.reply(501, "sequence number out of range");
-                return Ok(());
-            };
-            let answer = s
-                .shared
-                .with_spool(move |shared, spool| {
-                    // FULL_LISTING ("none") asks for a full listing from `seq` (first
-                    // contact, or the client's spool was rebuilt): no "came from it"
-                    // filter, it may have lost what it once sent us. A stale epoch means
-                    // OUR spool was rebuilt: start over; the client notices the new epoch.
-                    let full = epoch == FULL_LISTING;
-                    let start = if full || epoch == shared.epoch {
-                        seq
-                    } else {
-                        0
-                    };
-                    let arrivals = spool.arrivals_since(start, limit as usize)?;
-                    let through = arrivals.last().map_or(start, |a| a.seq);
-                    let more = arrivals.len() == limit as usize;
-                    let mut block = Vec::new();
-                    for a in arrivals
-                        .iter()
-                        .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
-                    {
-                        block.extend_from_slice(a.msgid.as_bytes());
-                        block.extend_from_slice(b"\r\n");
-                    }
-                    Ok::<_, Error>((shared.epoch.clone(), through, more, block))
-                })
-                .await;
-            match answer {
-                Ok((epoch, through, more, block)) => {
-                    let text = format!("{epoch} {through} {}", u8::from(more));
-                    Response::with_block(293, text, block).write(s.conn.out());
-                }
-                Err(e) => {
-                    tracing::error!("spool failure: {e}");
-                    s.reply(403, "internal fault, try again later");
-                }
-            }
-        }
-        MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
-    }
-    Ok(())
 }
