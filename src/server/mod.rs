@@ -27,9 +27,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::error::{Error, Result};
+use crate::home::Snapshot;
 use crate::home::{Home, DEFAULT_AUTHOR};
 use crate::spool::Spool;
-use live::{Current, Live};
+use live::Current;
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -100,7 +101,7 @@ impl Shared {
     }
 
     /// The configuration in force now (see [`Shared::current`]).
-    pub fn live(&self) -> Arc<Live> {
+    pub fn live(&self) -> Arc<Snapshot> {
         self.current.get()
     }
 
@@ -232,7 +233,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
     // The relay runs whatever the config says now and follows each reload's peers.
     let in_flight = crate::inflight::InFlight::default();
-    let current = Arc::new(Current::new(Live::new(node.config, node.trust)));
+    let current = Arc::new(Current::new(Snapshot::new(node.config, node.trust)));
     let (relay_config, config) = watch::channel(current.get());
     let limits = config.borrow().config.limits.clone();
     let relay = crate::relay::Relay::start(
@@ -272,7 +273,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         home.config_path(),
         Arc::clone(&reload),
         stopped.clone(),
-        move |live: Arc<Live>| {
+        move |live: Arc<Snapshot>| {
             relay_config.send_replace(Arc::clone(&live));
             let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
             async move { shared.apply_limits(&admission, &live.config.limits).await }

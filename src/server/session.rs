@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use tokio_rustls::rustls;
 
 use super::admission::Ticket;
-use super::live::Live;
 use super::{feed, reader, Shared};
+use crate::home::Snapshot;
 use crate::net::{Conn, NetError, MAX_READ_AHEAD};
 use crate::protocol::{parse_command, Command, CommandError, MAX_COMMAND_LINE};
 use crate::sign::handshake::Transcript;
@@ -31,7 +31,7 @@ pub struct Session {
     pub(super) shared: Arc<Shared>,
     /// The configuration this command runs under: taken afresh before each command, so
     /// a reload applies from the next command and never half-way through one.
-    pub(super) live: Arc<Live>,
+    pub(super) live: Arc<Snapshot>,
     pub(super) conn: Conn,
     pub(super) addr: SocketAddr,
     /// The configured neighbour this connection proved to be (MESH HELLO/PROVE).

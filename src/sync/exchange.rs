@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use super::auth::{handshake, mode_stream};
 use super::conn::{dial, hang_up, Deadline};
 use super::pull::pull;
-use super::push::{push, Target};
+use super::push::{push, Recipient};
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
@@ -49,7 +49,7 @@ async fn run(
     handshake(node_key, peer, conn).await?;
     pull(node, &peer.name, conn, report).await?;
     mode_stream(conn).await?;
-    let target = Target {
+    let target = Recipient {
         name: &peer.name,
         feed: peer.feed(),
     };

@@ -11,7 +11,7 @@ use std::future::Future;
 use super::auth::open_streaming;
 use super::conn::{command, expect, response};
 use super::pull::pull_reserving;
-use super::push::{push, Target};
+use super::push::{push, Recipient};
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
@@ -30,8 +30,9 @@ pub enum Idled {
     NotNeeded,
 }
 
-/// An authenticated streaming connection to one neighbour.
-pub struct PushLink {
+/// An authenticated streaming connection to one neighbour, kept open: it pushes, pulls
+/// and idles (`MESH IDLE`), as the live relay asks.
+pub struct MeshLink {
     conn: Conn,
     /// The per-answer timeout outside `MESH IDLE`.
     io_timeout: std::time::Duration,
@@ -41,13 +42,13 @@ pub struct PushLink {
 /// per-answer timeout.
 const IDLE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-impl PushLink {
+impl MeshLink {
     /// Dials `peer`, authenticates both ways and enters MODE STREAM, within the
     /// configured connect and per-answer timeouts.
-    pub async fn open(node: &Node, node_key: &SigningKey, peer: &PeerConfig) -> Result<PushLink> {
+    pub async fn open(node: &Node, node_key: &SigningKey, peer: &PeerConfig) -> Result<MeshLink> {
         let limits = &node.config.limits;
         let conn = open_streaming(node_key, peer, limits).await?;
-        Ok(PushLink {
+        Ok(MeshLink {
             conn,
             io_timeout: std::time::Duration::from_secs(limits.io_timeout_secs),
         })
@@ -61,7 +62,7 @@ impl PushLink {
         peer: &PeerConfig,
         report: &mut PeerReport,
     ) -> Result<()> {
-        let target = Target {
+        let target = Recipient {
             name: &peer.name,
             feed: peer.feed(),
         };

@@ -11,12 +11,12 @@
 mod auth;
 mod conn;
 mod exchange;
+mod intake;
 mod link;
 mod lock;
 mod nntp;
 mod pull;
 mod push;
-mod storer;
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -27,9 +27,8 @@ use crate::home::{Home, Node};
 use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
 use crate::spool::SyncOutcome;
 
-pub use crate::inflight::{Fetching, InFlight, RELAY_OWNERS};
 pub use exchange::exchange;
-pub use link::{Idled, PushLink};
+pub use link::{Idled, MeshLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
 

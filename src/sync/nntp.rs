@@ -5,7 +5,7 @@
 //! whole session has a deadline.
 
 use super::conn::{command, dial, expect, greeting, hang_up, response, Deadline};
-use super::push::{next_offer, push, Target};
+use super::push::{next_offer, push, Recipient};
 use super::{peer_refused, PeerReport};
 use crate::config::NntpPeerConfig;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerRep
     let mut conn = deadline
         .bound(dial(&server.name, server.address.as_deref(), &limits))
         .await?;
-    let target = Target {
+    let target = Recipient {
         name: &server.name,
         feed: server.feed(),
     };
@@ -41,7 +41,7 @@ pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerRep
 /// One IHAVE round trip per article: 335 send it, 435 not wanted, 436 later.
 async fn push_ihave(
     node: &mut Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {

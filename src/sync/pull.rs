@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::conn::{command, expect, response};
-use super::storer::{Fetched, Storer};
+use super::intake::{Bodies, Intake};
 use super::{we_refused, PeerReport};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
@@ -59,7 +59,7 @@ pub(super) async fn pull_reserving(
     let mut marks = node.spool.marks(peer)?;
     let mut restarted = false;
     // One for the whole pull: its second spool connection is opened at most once.
-    let mut storer = Storer::default();
+    let mut intake = Intake::default();
     loop {
         let saved = marks.clone();
         let asked = marks.pull_seq.max(0);
@@ -107,9 +107,9 @@ pub(super) async fn pull_reserving(
         let wanted = wanted(node, &listing.ids)?;
         match fetching {
             Some(fetching) => {
-                fetch_reserved(node, wanted, conn, report, fetching, &mut storer).await?
+                fetch_reserved(node, wanted, conn, report, fetching, &mut intake).await?
             }
-            None => fetch(node, &wanted, conn, report, &mut storer).await?,
+            None => fetch(node, &wanted, conn, report, &mut intake).await?,
         }
         marks.pull_seq = listing.through;
         if !listing.more {
@@ -203,7 +203,7 @@ async fn fetch_reserved(
     conn: &mut Conn,
     report: &mut PeerReport,
     fetching: &Fetching,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
     let patience = Duration::from_secs(node.config.limits.in_flight_timeout_secs);
     let deadline = tokio::time::Instant::now() + patience;
@@ -221,7 +221,7 @@ async fn fetch_reserved(
         if let Some(e) = failed {
             return Err(e.into());
         }
-        fetch(node, &claimed.ids, conn, report, storer).await?;
+        fetch(node, &claimed.ids, conn, report, intake).await?;
         // Stored (or refused) and committed: others may look at them now.
         drop(claimed);
         if held.is_empty() {
@@ -238,7 +238,7 @@ async fn fetch_reserved(
         }
         if tokio::time::Instant::now() >= deadline {
             // The holder stalled: as the server does, let someone else bring them.
-            return fetch(node, &missing, conn, report, storer).await;
+            return fetch(node, &missing, conn, report, intake).await;
         }
         ids = missing;
     }
@@ -246,7 +246,7 @@ async fn fetch_reserved(
 
 /// Fetches `ids` with pipelined ARTICLE and stores them as they come. One chunk's
 /// commands are always in flight while the previous chunk is read, and a full batch is
-/// verified and stored beside the link ([`Storer`]) while the next one is received, so
+/// verified and stored beside the link ([`Intake`]) while the next one is received, so
 /// the peer is serving while we are checking. Returns once every fetched article is
 /// committed (or refused), even when the link failed meanwhile.
 async fn fetch(
@@ -254,10 +254,10 @@ async fn fetch(
     ids: &[String],
     conn: &mut Conn,
     report: &mut PeerReport,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
-    let fetched = fetch_into(node, ids, conn, report, storer).await;
-    let stored = storer.finish(node, report).await;
+    let fetched = fetch_into(node, ids, conn, report, intake).await;
+    let stored = intake.finish(node, report).await;
     fetched.and(stored)
 }
 
@@ -266,7 +266,7 @@ async fn fetch_into(
     ids: &[String],
     conn: &mut Conn,
     report: &mut PeerReport,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
     let mut batch = Batch::new(node.config.limits.sync_batch_bytes);
     let chunks: Vec<&[String]> = ids.chunks(FETCH_CHUNK).collect();
@@ -274,7 +274,7 @@ async fn fetch_into(
         request(first, conn);
     }
     for (i, chunk) in chunks.iter().enumerate() {
-        receive(node, chunk, conn, &mut batch, report, storer).await?;
+        receive(node, chunk, conn, &mut batch, report, intake).await?;
         let next = chunks.get(i + 1);
         if let Some(next) = next {
             request(next, conn);
@@ -283,7 +283,7 @@ async fn fetch_into(
         // Bigger transactions write each page of the (random-key) history index
         // fewer times; the peer serves the next chunk meanwhile.
         if batch.articles.len() >= STORE_BATCH || next.is_none() {
-            storer
+            intake
                 .store(node, batch.take(), next.is_some(), report)
                 .await?;
         }
@@ -307,7 +307,7 @@ async fn receive(
     conn: &mut Conn,
     batch: &mut Batch,
     report: &mut PeerReport,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
     let max = node.config.limits.max_article_bytes;
     for id in ids {
@@ -316,7 +316,7 @@ async fn receive(
             220 => match conn.read_block(max).await {
                 Ok(raw) => {
                     if batch.add(id, raw) {
-                        storer.store(node, batch.take(), true, report).await?;
+                        intake.store(node, batch.take(), true, report).await?;
                     }
                 }
                 Err(NetError::Protocol(e)) => {
@@ -339,7 +339,7 @@ async fn receive(
 
 /// Fetched articles waiting to be verified and stored in one transaction.
 struct Batch {
-    articles: Fetched,
+    articles: Bodies,
     bytes: usize,
     max_bytes: usize,
 }
@@ -361,7 +361,7 @@ impl Batch {
     }
 
     /// The articles, leaving the batch empty.
-    fn take(&mut self) -> Fetched {
+    fn take(&mut self) -> Bodies {
         self.bytes = 0;
         std::mem::take(&mut self.articles)
     }

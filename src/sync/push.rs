@@ -45,7 +45,7 @@ enum Round {
 
 /// Where pushed articles go: a neighbour's name (for marks and "came from it") and its
 /// feed pattern.
-pub(super) struct Target<'a> {
+pub(super) struct Recipient<'a> {
     pub(super) name: &'a str,
     pub(super) feed: Wildmat,
 }
@@ -57,7 +57,7 @@ pub(super) struct Target<'a> {
 /// coming run of answers is about.
 pub(super) async fn push(
     node: &mut Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
@@ -149,7 +149,7 @@ pub(super) async fn push(
 
 /// The offers of one push: what was offered so far and the rounds awaiting answers.
 struct Offers<'t, 'a> {
-    target: &'t Target<'a>,
+    target: &'t Recipient<'a>,
     resync_through: i64,
     /// The last arrival offered so far; None once there is nothing more to offer.
     offered: Option<i64>,
@@ -192,7 +192,7 @@ pub(super) struct Offer {
 /// `resync_through` (its spool was rebuilt: it may have lost them).
 pub(super) fn next_offer(
     node: &Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     after: i64,
     resync_through: i64,
 ) -> Result<Offer> {

@@ -22,11 +22,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::Live;
 use super::session::Session;
 use super::Shared;
 use crate::config::LimitsConfig;
 use crate::error::Error;
+use crate::home::Snapshot;
 use crate::ingest::{ingest_offered, Offered, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::newslog::{LogEntry, LogVerdict, NewsLog};
@@ -207,7 +207,7 @@ struct Part {
 }
 
 /// What a batch's ARTICLE found in the spool.
-type Fetched = Result<Option<Vec<u8>>, Error>;
+type Found = Result<Option<Vec<u8>>, Error>;
 
 /// Who feeds a session, and so where its articles come from (the article log names it;
 /// unsigned articles are taken only from an `[[nntp_peer]]`): the mesh peer it proved,
@@ -248,14 +248,14 @@ fn log_unread(log: Option<&NewsLog>, from: &Source<'_>, id: &str, why: &str) {
 /// commands.
 fn answer_part(
     shared: &Shared,
-    live: &Live,
+    live: &Snapshot,
     spool: &mut Spool,
     session: u64,
     from: Source<'_>,
     mut items: Vec<Item>,
 ) -> Part {
     // Which items this part answers: their answers' bytes, articles included.
-    let mut fetched: Vec<Fetched> = Vec::new();
+    let mut fetched: Vec<Found> = Vec::new();
     let mut cost = 0;
     let mut take = 0;
     for item in &items {
