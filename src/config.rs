@@ -267,6 +267,26 @@ pub struct TlsConfig {
     /// Let AUTHINFO USER/PASS cross an unencrypted connection from a non-loopback
     /// address (otherwise 483: use STARTTLS or NNTPS).
     pub allow_plaintext_auth: bool,
+    /// More names (DNS names or IP addresses) the home's self-signed `reader.crt` holds,
+    /// beside the node name, localhost, loopback and the listen addresses: those readers
+    /// use to reach this host (`crate::reader_names`).
+    #[serde(deserialize_with = "reader_cert_names")]
+    pub names: Vec<String>,
+}
+
+/// Reads `[tls] names`, refusing an entry that is neither a DNS name nor an address.
+fn reader_cert_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    for name in &names {
+        if name.parse::<std::net::IpAddr>().is_err()
+            && rustls::pki_types::ServerName::try_from(name.as_str()).is_err()
+        {
+            return Err(serde::de::Error::custom(format!(
+                "{name:?} is neither a DNS name nor an IP address"
+            )));
+        }
+    }
+    Ok(names)
 }
 
 impl PeerConfig {

@@ -1,7 +1,7 @@
 //! `newsmesh demo`: a mesh of four nodes on 127.0.0.1, in a line so that articles must
 //! be relayed (alpha — bravo — charlie — delta). It posts at one end, syncs round by
 //! round until the article is read at the far end with its signature verified, replies
-//! from there, and shows a tampered article being refused. Every node is a real node
+//! from there, shows a tampered article being refused, and a newcomer joining by invite. Every node is a real node
 //! home (config, keys, SQLite spool) with a real NNTP server on a loopback port.
 
 use std::io::Write;
@@ -99,6 +99,44 @@ fn show(mesh: &Mesh, i: usize, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A newcomer, echo, joins the mesh at `at` with one invite code: no key copied by hand,
+/// no config edited; its first sync brings it what `at` holds, `id` among it.
+fn join_by_invite(mesh: &Mesh, at: usize, id: &str) -> Result<()> {
+    say(&format!(
+        "7. A newcomer, echo, joins by invite: {} runs `newsmesh invite`, echo runs `newsmesh join CODE`.",
+        mesh.nodes[at].name
+    ));
+    let options = crate::invite::make::Options {
+        groups: "*".into(),
+        uses: 1,
+        expires_secs: 3600,
+        address: Some(mesh.nodes[at].addr.to_string()),
+    };
+    let code = crate::invite::make::make(mesh.nodes[at].paths(), &options)?;
+    say(&format!("  code: {}...", code.get(..48).unwrap_or(&code)));
+    let base = mesh.nodes[at]
+        .home()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    // A node of the same harness: its port reserved (it does not serve in the demo).
+    let echo = crate::testbed::Node::at(&base, "echo")?;
+    echo.paths().init("echo", &echo.addr.to_string())?;
+    for report in crate::invite::join::join(echo.paths(), &code)? {
+        say(&format!("  echo joined by invite; first sync: {report}"));
+    }
+    let node = echo.paths().open()?;
+    say(&format!(
+        "  echo has alpha's article {id}: {}",
+        if node.spool.article(id)?.is_some() {
+            "yes"
+        } else {
+            "NO (bug!)"
+        }
+    ));
+    Ok(())
+}
+
 fn story(mesh: &Mesh) -> Result<()> {
     let (alpha, bravo, delta) = (0, 1, 3);
     say("");
@@ -173,6 +211,8 @@ fn story(mesh: &Mesh) -> Result<()> {
         "  its verdict anywhere in the mesh: {}",
         sign::check(&tampered).describe()
     ));
+    say("");
+    join_by_invite(mesh, delta, &id)?;
     say("");
     say("Done: signed articles crossed a line of four nodes both ways through neighbours only,");
     say("each node verified every article before storing it, and a tampered one was refused.");

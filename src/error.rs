@@ -69,12 +69,14 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A listening socket could not be set up.
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}: {source}{hint}")]
     Listen {
         /// The address (or what the socket is).
         address: String,
         /// The cause.
         source: std::io::Error,
+        /// What to do about it, when known (` (another program listens there: ...)`).
+        hint: String,
     },
     /// A neighbour's session went wrong on its side: it answered something we cannot go
     /// on from (an unexpected code, a malformed answer, a failed proof) or took longer

@@ -50,3 +50,46 @@ mod tests {
         assert_eq!(mode, 0o600);
     }
 }
+
+/// A directory that was there before `init`: its mode then, and whether it was empty.
+#[derive(Debug, Clone, Copy)]
+pub struct ExistingDir {
+    /// Its permission bits.
+    pub mode: u32,
+    /// Whether it held nothing.
+    pub empty: bool,
+}
+
+/// The directory at `dir` as it is now; None when there is none.
+pub fn existing_dir(dir: &Path) -> Option<ExistingDir> {
+    let meta = std::fs::metadata(dir).ok().filter(|m| m.is_dir())?;
+    let empty = std::fs::read_dir(dir).ok()?.next().is_none();
+    Some(ExistingDir {
+        mode: meta.permissions().mode() & 0o7777,
+        empty,
+    })
+}
+
+/// Tells the operator (stderr) what `init` did to the mode of a directory that existed:
+/// an empty one is made `private` (said when that changed it); one holding other files
+/// is left as it was, with a warning when others may enter it.
+pub fn say_how_the_mode_was_treated(dir: &Path, before: &ExistingDir, private: u32) {
+    if before.empty {
+        if before.mode != private {
+            eprintln!(
+                "newsmesh: {} was mode {:04o}; made {private:04o} (a node home is private)",
+                dir.display(),
+                before.mode
+            );
+        }
+    } else if before.mode & 0o077 != 0 {
+        eprintln!(
+            "newsmesh: {} already held other files, so its mode {:04o} was left as it is; \
+             the node's secrets are 0600 inside, but others may list the directory \
+             (`chmod {private:o} {}` if it is the node's alone)",
+            dir.display(),
+            before.mode,
+            dir.display()
+        );
+    }
+}

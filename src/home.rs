@@ -70,8 +70,17 @@ impl Home {
             (Some(cert), Some(key)) => (PathBuf::from(cert), PathBuf::from(key)),
             (None, None) => {
                 let (cert, key) = self.reader_tls_paths();
+                let names = crate::reader_names::wanted(config);
                 if !cert.exists() && !key.exists() {
-                    self.make_reader_certificate(&config.node.name)?;
+                    self.make_reader_certificate(&names)?;
+                } else if !crate::reader_names::covers(&cert, &names) {
+                    // Readers check the name they dialled against the certificate.
+                    self.make_reader_certificate(&names)?;
+                    tracing::warn!(
+                        "{} made again to hold {}: readers that trusted the old one must copy it again",
+                        cert.display(),
+                        names.join(", ")
+                    );
                 }
                 (cert, key)
             }
@@ -85,9 +94,9 @@ impl Home {
     }
 
     /// Makes the home's self-signed reader certificate (`reader.crt`, `reader.key` 0600).
-    fn make_reader_certificate(&self, name: &str) -> Result<()> {
+    fn make_reader_certificate(&self, names: &[String]) -> Result<()> {
         let (cert, key) = self.reader_tls_paths();
-        let (cert_pem, key_pem) = crate::tls::reader_certificate_pem(name)?;
+        let (cert_pem, key_pem) = crate::tls::reader_certificate_pem(names)?;
         write_atomically(&key, key_pem.as_bytes()).map_err(|e| Error::io(&key, e))?;
         write_atomically(&cert, cert_pem.as_bytes()).map_err(|e| Error::io(&cert, e))
     }
@@ -136,10 +145,19 @@ impl Home {
             return Err(Error::AlreadyInitialised(self.dir.clone()));
         }
         let authors = self.dir.join("authors");
+        let existing = crate::files::existing_dir(&self.dir);
         std::fs::create_dir_all(&authors).map_err(|e| Error::io(&authors, e))?;
         for dir in [&self.dir, &authors] {
+            if dir == &self.dir && existing.as_ref().is_some_and(|d| !d.empty) {
+                // Not ours alone: its mode is the operator's (`open` warns while it is
+                // not private).
+                continue;
+            }
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE_DIR))
                 .map_err(|e| Error::io(dir, e))?;
+        }
+        if let Some(d) = existing {
+            crate::files::say_how_the_mode_was_treated(&self.dir, &d, PRIVATE_DIR);
         }
         create_private(&self.spool_path())?;
         sign::generate_secret(&self.node_key_path())?;
@@ -147,8 +165,9 @@ impl Home {
         let text = config::edit::node_template(name, listen)?;
         write_atomically(&self.config_path(), text.as_bytes())
             .map_err(|e| Error::io(self.config_path(), e))?;
-        self.make_reader_certificate(name)?;
-        self.open()
+        let node = self.open()?;
+        self.make_reader_certificate(&crate::reader_names::wanted(&node.config))?;
+        Ok(node)
     }
 
     /// Opens an initialised node.

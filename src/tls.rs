@@ -39,6 +39,19 @@ use tokio_rustls::rustls;
 /// handshake (both node keys pinned) authenticates the mesh session.
 pub const MESH_ALPN: &[u8] = b"newsmesh/2";
 
+/// The ALPN protocol `newsmesh join` names: a newcomer redeeming an invite. The server
+/// then accepts any node key in the client certificate (the newcomer is no peer yet; the
+/// invite's secret, proven with `MESH JOIN` on this link, is what admits it) and the
+/// session is no neighbour's.
+pub const INVITE_ALPN: &[u8] = b"newsmesh-invite/1";
+
+/// Whether a client hello names [`INVITE_ALPN`].
+pub fn wants_invite(hello: &rustls::server::ClientHello<'_>) -> bool {
+    hello
+        .alpn()
+        .is_some_and(|mut protocols| protocols.any(|p| p == INVITE_ALPN))
+}
+
 /// The earlier mesh ALPN protocol, still accepted and offered second: the session then
 /// authenticates with `MESH HELLO`/`MESH PROVE` bound to the TLS channel.
 pub const MESH_ALPN_HELLO: &[u8] = b"newsmesh/1";
@@ -127,10 +140,12 @@ pub fn node_identity(node_key: &SigningKey) -> Result<Identity, TlsError> {
 
 /// A self-signed certificate and key for the reader service (ECDSA P-256, which every
 /// newsreader's TLS library takes), as PEM: (certificate, key).
-pub fn reader_certificate_pem(name: &str) -> Result<(String, String), TlsError> {
+pub fn reader_certificate_pem(names: &[String]) -> Result<(String, String), TlsError> {
     let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(setup)?;
-    let mut params =
-        rcgen::CertificateParams::new(vec![name.to_string(), "localhost".into()]).map_err(setup)?;
+    // An entry that parses as an address becomes an IP address name (what a reader that
+    // dialled 127.0.0.1 checks), any other a DNS name.
+    let mut params = rcgen::CertificateParams::new(names.to_vec()).map_err(setup)?;
+    let name = names.first().map(String::as_str).unwrap_or("newsmesh");
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
         .distinguished_name
@@ -205,7 +220,8 @@ impl ServerCertVerifier for PinnedServerKey {
         let key = presented(end_entity)?;
         if key != self.expected {
             return Err(wrong_key(format!(
-                "the peer presented node key {}, but the config expects {}",
+                "the peer presented node key {}, but the config expects {} (the neighbour's \
+                 `newsmesh key --node`; the key `newsmesh key` prints is an author key)",
                 crate::sign::public_key_text(&key),
                 crate::sign::public_key_text(&self.expected)
             )));
@@ -243,6 +259,8 @@ impl ServerCertVerifier for PinnedServerKey {
 #[derive(Debug)]
 pub struct PinnedClientKeys {
     allowed: Vec<VerifyingKey>,
+    /// Any node key (an invite's newcomer: see [`INVITE_ALPN`]).
+    any: bool,
 }
 
 impl ClientCertVerifier for PinnedClientKeys {
@@ -257,7 +275,7 @@ impl ClientCertVerifier for PinnedClientKeys {
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
         let key = presented(end_entity)?;
-        if !self.allowed.contains(&key) {
+        if !self.any && !self.allowed.contains(&key) {
             return Err(wrong_key(format!(
                 "node key {} is not a configured peer",
                 crate::sign::public_key_text(&key)
@@ -330,7 +348,10 @@ pub fn mesh_server_config(
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(setup)?
-        .with_client_cert_verifier(Arc::new(PinnedClientKeys { allowed }))
+        .with_client_cert_verifier(Arc::new(PinnedClientKeys {
+            allowed,
+            any: false,
+        }))
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(setup)?;
     // Preferred first: a client offering both gets the handshake-authenticated protocol.
@@ -339,6 +360,35 @@ pub fn mesh_server_config(
     // bytes to every link.
     config.send_tls13_tickets = 0;
     config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    Ok(Arc::new(config))
+}
+
+/// The configuration for a newcomer redeeming an invite: any node key, [`INVITE_ALPN`]
+/// only (its certificate still signs the handshake, so the key is the newcomer's).
+pub fn invite_server_config(identity: &Identity) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(setup)?
+        .with_client_cert_verifier(Arc::new(PinnedClientKeys {
+            allowed: Vec::new(),
+            any: true,
+        }))
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(setup)?;
+    config.alpn_protocols = vec![INVITE_ALPN.to_vec()];
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+/// The configuration for `join`: the inviter's node key pinned (from the code), ours
+/// presented, [`INVITE_ALPN`] named.
+pub fn invite_client_config(
+    identity: &Identity,
+    inviter: VerifyingKey,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let config = mesh_client_config(identity, inviter)?;
+    let mut config = (*config).clone();
+    config.alpn_protocols = vec![INVITE_ALPN.to_vec()];
     Ok(Arc::new(config))
 }
 
@@ -398,7 +448,7 @@ mod tests {
     #[test]
     fn a_reader_certificate_loads() {
         let dir = tempfile::tempdir().unwrap();
-        let (cert, key) = reader_certificate_pem("alpha").unwrap();
+        let (cert, key) = reader_certificate_pem(&["alpha".into()]).unwrap();
         std::fs::write(dir.path().join("c.pem"), cert).unwrap();
         std::fs::write(dir.path().join("k.pem"), key).unwrap();
         let identity = load_identity(&dir.path().join("c.pem"), &dir.path().join("k.pem")).unwrap();

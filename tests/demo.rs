@@ -30,6 +30,9 @@ fn the_demo_relays_verifies_and_refuses_a_tampered_article() {
         stdout.contains("bravo stored the tampered article: no"),
         "{stdout}"
     );
+    assert!(stdout.contains("echo joined by invite"), "{stdout}");
+    assert!(stdout.contains("echo has alpha's article <"), "{stdout}");
+    assert!(stdout.contains(": yes"), "{stdout}");
     // --dir keeps the nodes: four homes with their spools.
     for name in ["alpha", "bravo", "charlie", "delta"] {
         assert!(dir.path().join(name).join("spool.db").exists(), "{name}");

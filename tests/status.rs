@@ -87,7 +87,10 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
         k.sort();
         k.join(" ")
     };
-    assert_eq!(keys(&after), "home node now peers refusals serve spool");
+    assert_eq!(
+        keys(&after),
+        "home membership node now peers refusals serve spool"
+    );
     assert_eq!(
         keys(&after["serve"]),
         "listen nntps pid running started uptime_secs"

@@ -248,7 +248,7 @@ fn a_tap_between_two_nodes_sees_no_article_text_or_message_id() {
 #[test]
 fn authinfo_in_clear_from_another_machine_gets_483() {
     let mut node = Node::init("alpha");
-    node.cli_stdin(&["user", "add", "ann"], b"secret\n").ok();
+    node.cli_stdin(&["user", "add", "ann"], b"secret pw\n").ok();
     node.start();
     let other_machine = IpAddr::from([127, 0, 0, 2]);
     let stream = connect_from(other_machine, node.addr);
@@ -281,13 +281,13 @@ fn authinfo_in_clear_from_another_machine_gets_483() {
     );
     let answer = cmd("AUTHINFO USER ann", &mut reader);
     assert!(answer.starts_with("483 "), "{answer}");
-    let answer = cmd("AUTHINFO PASS secret", &mut reader);
+    let answer = cmd("AUTHINFO PASS secret pw", &mut reader);
     assert!(answer.starts_with("483 "), "{answer}");
 
     // From this machine's own address the same login works (it never left the host).
     let mut local = RawPeer::connect(&node);
     assert_eq!(RawPeer::code(&local.cmd("AUTHINFO USER ann")), 381);
-    assert_eq!(RawPeer::code(&local.cmd("AUTHINFO PASS secret")), 281);
+    assert_eq!(RawPeer::code(&local.cmd("AUTHINFO PASS secret pw")), 281);
 
     // The operator may allow it.
     node.stop();

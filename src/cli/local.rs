@@ -47,6 +47,15 @@ pub fn key(home: &Home, args: KeyArgs) -> Result<()> {
         crate::home::check_author_name(&args.author)?;
         crate::sign::generate_secret(&home.author_key_path(&args.author))?
     } else {
+        if !home.author_key_path(&args.author).exists() {
+            crate::home::check_author_name(&args.author)?;
+            return Err(Error::NotFound(format!(
+                "no author identity {name:?} on this node ({} is missing); create it with \
+                 `newsmesh key --author {name} --generate`",
+                home.author_key_path(&args.author).display(),
+                name = args.author
+            )));
+        }
         home.author_key(&args.author)?
     };
     println!("{}", public_key_text(&key.verifying_key()));
@@ -67,10 +76,9 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
         if node.spool.group(group)?.is_none() {
             let carried: Vec<String> = node
                 .spool
-                .groups()?
+                .carried_groups()?
                 .into_iter()
                 .map(|g| g.name)
-                .filter(|name| !name.starts_with("control."))
                 .collect();
             return Err(Error::Invalid(format!(
                 "this node does not carry {group}; its groups: {} (create one with `newsmesh groups --add`)",
@@ -117,6 +125,9 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
             let user = std::env::var("USER").unwrap_or_else(|_| "user".into());
             format!("{user}@{}.invalid", node.name())
         });
+    if let Some(target) = &args.supersedes {
+        super::supersede::check_target(&node, target.trim(), &key)?;
+    }
     let supersedes: Vec<(&str, &str)> = args
         .supersedes
         .iter()
@@ -138,7 +149,10 @@ pub fn post(home: &Home, args: PostArgs) -> Result<()> {
 }
 
 /// Stores an article composed here and prints its Message-ID alone on stdout.
-fn store_own(node: &mut crate::home::Node, article: &crate::article::Article) -> Result<()> {
+pub(super) fn store_own(
+    node: &mut crate::home::Node,
+    article: &crate::article::Article,
+) -> Result<()> {
     let raw = article.to_bytes();
     let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
     let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
@@ -215,6 +229,11 @@ pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
                 "{name:?} is not a valid newsgroup name"
             )));
         }
+        if crate::spool::is_internal_group(&name) {
+            return Err(Error::Invalid(format!(
+                "{name}: control.* names are the node's own, where control messages are filed"
+            )));
+        }
         if !node.trust.covers(&name) {
             return Err(Error::Invalid(format!(
                 "no [[trust]] rule in {} covers {name}; add one first",
@@ -226,7 +245,7 @@ pub fn groups(home: &Home, args: GroupsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    for g in node.spool.groups()? {
+    for g in node.spool.carried_groups()? {
         println!("{} {} {} {}", g.name, g.count, g.low, g.high);
     }
     Ok(())
@@ -284,6 +303,15 @@ pub fn group_control(
     }
     let mut node = home.open()?;
     let key = home.author_key(author)?;
+    // Refused here, with the rule that would allow it, rather than by ingest below.
+    if let Err(why) = node.trust.allows_control(group, &key.verifying_key()) {
+        return Err(Error::Refused(format!(
+            "{why}; to let this author key do it, add to {}: [[control]] groups = \"{group}\" \
+             authors = [\"{}\"] (each on its own line)",
+            home.config_path().display(),
+            public_key_text(&key.verifying_key())
+        )));
+    }
     let subject = format!("cmsg {verb} {group}");
     let control = format!("{verb} {group}");
     let body = match verb {

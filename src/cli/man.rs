@@ -16,7 +16,7 @@ pub fn render() -> String {
     let mut out = Vec::new();
     let _ = man.render_title(&mut out);
     let _ = man.render_name_section(&mut out);
-    let _ = man.render_synopsis_section(&mut out);
+    out.extend_from_slice(synopsis(&man).as_bytes());
     let _ = man.render_description_section(&mut out);
     let _ = man.render_options_section(&mut out);
     out.extend_from_slice(b".SH COMMANDS\n");
@@ -26,6 +26,25 @@ pub fn render() -> String {
     out.extend_from_slice(SECTIONS.as_bytes());
     let _ = man.render_version_section(&mut out);
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// clap_mangen's SYNOPSIS, with the value each global option takes (it shows
+/// `[--home]` where the option is `--home <DIR>`).
+fn synopsis(man: &clap_mangen::Man) -> String {
+    let mut raw = Vec::new();
+    let _ = man.render_synopsis_section(&mut raw);
+    let mut text = String::from_utf8_lossy(&raw).into_owned();
+    for arg in Cli::command().get_arguments() {
+        let (Some(long), Some(names)) = (arg.get_long(), arg.get_value_names()) else {
+            continue;
+        };
+        let long = escape(long);
+        let bare = format!("[\\fB\\-\\-{long}\\fR]");
+        let values: Vec<String> = names.iter().map(|n| escape(n)).collect();
+        let with = format!("[\\fB\\-\\-{long}\\fR \\fI{}\\fR]", values.join(" "));
+        text = text.replace(&bare, &with);
+    }
+    text
 }
 
 fn render_subcommand(out: &mut Vec<u8>, sub: &clap::Command, parent: &str) {
@@ -80,11 +99,14 @@ fn render_subcommand(out: &mut Vec<u8>, sub: &clap::Command, parent: &str) {
             .iter()
             .map(|v| v.to_string_lossy().into_owned())
             .collect::<Vec<_>>();
-        let default = if default.is_empty() || default == [""] {
+        let mut default = if default.is_empty() || default == [""] {
             String::new()
         } else {
             format!(" [default: {}]", default.join(","))
         };
+        if let Some(env) = arg.get_env() {
+            default.push_str(&format!(" [env: {}]", env.to_string_lossy()));
+        }
         out.extend_from_slice(
             format!(
                 ".TP\n\\fB{flag}\\fR{}\n{}{}\n",

@@ -1,11 +1,18 @@
 //! The command line: clap definitions (also the source of `man/newsmesh.1`) and dispatch
 //! to one small function per command.
 
+mod gone;
+mod governance;
 mod local;
 pub mod man;
 mod peer;
+mod peer_checks;
+mod peer_edit;
+mod pipe;
+mod progress;
 mod read;
 mod sneakernet;
+mod supersede;
 mod user;
 
 use std::path::PathBuf;
@@ -13,8 +20,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::Result;
-use crate::home::Home;
 
+use crate::home::Home;
 /// A private, fully decentralized newsgroup mesh.
 ///
 /// Every machine runs one node; nodes exchange signed articles with the neighbours they
@@ -126,6 +133,86 @@ pub enum Command {
         #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
         author: String,
     },
+    /// Make groups members-only or open, mesh-wide (an admin's signed control article).
+    ///
+    /// Prints the control article's Message-ID. The node's author key must be an admin of
+    /// every group of WILDMAT: listed by the `[[control]]` rule covering them. In a
+    /// members-only group, every node refuses articles by keys that are not members.
+    Policy {
+        /// The groups: group names, NAME.* or *, comma-separated (e.g. club.*).
+        wildmat: String,
+        /// `members` (only member keys may post) or `open` (the local `[[trust]]` rules
+        /// alone decide).
+        #[arg(value_enum)]
+        policy: PolicyWord,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Grant or withdraw membership, or list the effective membership.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Name or drop a moderator: a key that may cancel any article in the groups.
+    #[command(subcommand)]
+    Moderator(ModeratorCommand),
+    /// Revoke an author key in every hierarchy this node's author key administers.
+    ///
+    /// Prints the control article's Message-ID. A retired key's articles dated before the
+    /// revocation stay valid; a compromised key's new articles are refused everywhere.
+    /// With --cancel every node also withdraws the articles it posted there (and refuses
+    /// late copies). Revocation is permanent.
+    Revoke {
+        /// The author key to revoke (`newsmesh key` on its node).
+        author_key: String,
+        /// Why: `retired` (its owner stopped using it) or `compromised` (someone else
+        /// may hold it).
+        #[arg(long, value_enum, default_value = "compromised")]
+        reason: ReasonWord,
+        /// Also withdraw every article the key posted in those groups, on every node.
+        #[arg(long)]
+        cancel: bool,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Make an invite code for a newcomer (or withdraw one with --revoke CODE).
+    ///
+    /// Prints the code alone on one line: this node's address, its node key (the
+    /// newcomer's first TLS handshake accepts only it), a random secret (stored here only
+    /// hashed), the groups, and the `[[trust]]` and `[[control]]` rules for them (the
+    /// admins and policy the newcomer will enforce). Hand it over privately: whoever holds
+    /// it can join until it is used up, expires or is withdrawn. `serve` must be running
+    /// here when the newcomer runs `newsmesh join`.
+    Invite {
+        /// The groups the two nodes will feed each other (a wildmat).
+        #[arg(long, default_value = "*", value_name = "WILDMAT")]
+        groups: String,
+        /// How many newcomers may redeem it.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        uses: u32,
+        /// How long it is valid: 30m, 12h, 7d...
+        #[arg(long, default_value = "7d", value_name = "DURATION")]
+        expires: String,
+        /// Where newcomers reach this node, when `[node] listen` is a wildcard or behind a
+        /// forwarded port.
+        #[arg(long, value_name = "HOST:PORT")]
+        address: Option<String>,
+        /// Withdraw this invite code instead of making one.
+        #[arg(long, value_name = "CODE", conflicts_with_all = ["groups", "uses", "expires", "address"])]
+        revoke: Option<String>,
+    },
+    /// Join a mesh with an invite code (on a home made by `init`).
+    ///
+    /// Dials the inviter (accepting only the node key the code pins), proves the code's
+    /// secret over TLS, and configures both sides: the inviter's running `serve` adds this
+    /// node as a passive peer limited to the invite's groups; this node adds the inviter
+    /// with its address and takes its `[[trust]]` and `[[control]]` rules for those
+    /// groups. Then runs the first sync and prints its line. A used, expired, forged or
+    /// damaged code exits 1 with one line and changes no configuration.
+    Join {
+        /// The code `newsmesh invite` printed.
+        code: String,
+    },
     /// Build a mesh of four nodes on 127.0.0.1, post, sync, read at the far end, and show
     /// a tampered article refused.
     Demo {
@@ -151,7 +238,8 @@ pub struct SyncArgs {
     /// Only this peer.
     #[arg(long, value_name = "NAME")]
     pub peer: Option<String>,
-    /// Quiet: print only the lines of peers that failed (for cron).
+    /// Quiet: print only the lines of peers that failed (for cron), and no progress line
+    /// (shown on a terminal only, like import's and export's).
     #[arg(long, short = 'q')]
     pub quiet: bool,
     /// After each peer's line, one line per refused article:
@@ -226,6 +314,9 @@ pub enum PeerCommand {
         #[arg(long, conflicts_with = "nntp")]
         no_live: bool,
     },
+    /// Change a neighbour in place (its place and comments in newsmesh.toml are kept):
+    /// only the options given change.
+    Edit(PeerEditArgs),
     /// List neighbours, one per line: name, address (or "passive"), groups, key; a plain
     /// news server shows `nntp hosts=IP,...` (or `hosts=none`) in place of the key.
     List,
@@ -236,12 +327,124 @@ pub enum PeerCommand {
     },
 }
 
+/// A governance policy word.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PolicyWord {
+    /// Only member keys may post.
+    Members,
+    /// The local `[[trust]]` rules alone decide.
+    Open,
+}
+
+/// Why a key is revoked.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReasonWord {
+    /// Its owner stopped using it: its past articles stay valid.
+    Retired,
+    /// Someone else may hold it: all its new articles are refused.
+    Compromised,
+}
+
+/// `moderator ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModeratorCommand {
+    /// Name a moderator of groups, mesh-wide: every node then honours its cancels of any
+    /// article there (an admin's signed control article). Prints its Message-ID.
+    Add {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The moderator's author key.
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Drop a moderator of groups, mesh-wide. Prints the control article's Message-ID.
+    Remove {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The moderator's author key.
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+}
+
+/// `member ...`.
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Make an author key a member of groups, mesh-wide (an admin's signed control
+    /// article). Prints its Message-ID.
+    Add {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The member's author key (`newsmesh key` on its node).
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Withdraw an author key's membership of groups, mesh-wide. Prints the control
+    /// article's Message-ID.
+    Remove {
+        /// The groups: group names, NAME.* or *, comma-separated.
+        wildmat: String,
+        /// The member's author key.
+        author_key: String,
+        /// Author identity to sign with (an admin key).
+        #[arg(long, default_value = crate::home::DEFAULT_AUTHOR, value_name = "NAME")]
+        author: String,
+    },
+    /// Show the effective membership, one fact a line in key=value form, each saying
+    /// where it came from: `groups=G policy=members|open from=<id>`, `groups=G key=K
+    /// from=<id> by=ADMIN` (a grant in force), `groups=G moderator=K from=<id> by=ADMIN`,
+    /// `groups=G key=K revoked=REASON from=<id> by=ADMIN`, `groups=G key=K from=config` (a local `[[trust]]` key list: a node
+    /// narrows the mesh's membership with these, never widens it).
+    List {
+        /// Only facts about these groups.
+        wildmat: Option<String>,
+    },
+}
+
+/// `peer edit`.
+#[derive(Debug, Args)]
+pub struct PeerEditArgs {
+    /// The neighbour's name now.
+    pub name: String,
+    /// Its new name (the Path identity it calls itself).
+    #[arg(long = "name", value_name = "NEW")]
+    pub rename: Option<String>,
+    /// Its node public key (a newsmesh node only).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Where its `serve` (or the news server) listens.
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "passive")]
+    pub address: Option<String>,
+    /// Remove its address: it dials us, we never dial it.
+    #[arg(long)]
+    pub passive: bool,
+    /// Groups it gets from us (wildmat).
+    #[arg(long, value_name = "WILDMAT")]
+    pub groups: Option<String>,
+    /// A news server's addresses it may feed us from (comma-separated; replaces the list).
+    #[arg(long, value_name = "IP,...", value_delimiter = ',')]
+    pub hosts: Option<Vec<std::net::IpAddr>>,
+    /// TLS on the link (a newsmesh node only): true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub tls: Option<bool>,
+    /// Live relay to it (a newsmesh node only): true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub live: Option<bool>,
+}
+
 /// `user ...`.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Add a user: reads the password from stdin (first line; asked without echo on a
     /// terminal), creates the author key authors/NAME.key (or reuses it) and appends a
-    /// `[[user]]` entry with a salted SHA-256 hash. Prints the user's author public key.
+    /// `[[user]]` entry with its Argon2id hash. Prints the user's author public key.
+    /// Passwords have at least 8 characters.
     Add {
         /// The AUTHINFO user name (letters, digits, '.', '-', '_').
         name: String,
@@ -273,7 +476,8 @@ pub struct PostArgs {
     /// Message-ID(s) this follows up (References).
     #[arg(long, value_name = "MESSAGE-ID")]
     pub references: Option<String>,
-    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere.
+    /// Replace an earlier article of yours (Supersedes): it is withdrawn everywhere. Refused
+    /// (nothing posted) unless this node has it, signed by the --author key.
     #[arg(long, value_name = "MESSAGE-ID")]
     pub supersedes: Option<String>,
     /// Author identity to sign with.
@@ -321,7 +525,22 @@ impl Cli {
 }
 
 fn sync(home: &Home, args: SyncArgs) -> Result<()> {
-    let reports = crate::sync::sync_all(home, args.peer.as_deref())?;
+    // Before the lock, whose file would otherwise be the first thing found missing.
+    if !home.config_path().exists() {
+        return Err(crate::Error::NoHome(home.dir().to_path_buf()));
+    }
+    let mut progress = progress::Progress::new(args.quiet);
+    let reports = crate::sync::sync_all_telling(home, args.peer.as_deref(), &mut |i, n, peer| {
+        progress.show(|| format!("sync: {peer} ({i} of {n})..."), true);
+    })?;
+    progress.done();
+    // Every link is closed: from here on only stdout is written.
+    pipe::end_quietly_on_closed_stdout();
+    if reports.is_empty() && !args.quiet {
+        eprintln!(
+            "no neighbour to dial: none has an address (`newsmesh peer list`; passive ones              dial us); nothing exchanged"
+        );
+    }
     let failed = reports.iter().filter(|r| !r.ok()).count();
     for report in &reports {
         if !args.quiet || !report.ok() {
@@ -354,6 +573,9 @@ fn status(home: &Home, json: bool) -> Result<()> {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    if pipe::writes_to_no_socket(&cli.command) {
+        pipe::end_quietly_on_closed_stdout();
+    }
     let home = cli.home();
     match cli.command {
         Command::Init(args) => local::init(&home, args),
@@ -377,7 +599,97 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export { to, groups, file } => sneakernet::export(&home, to, &groups, file),
         Command::Import { file } => sneakernet::import(&home, file),
         Command::Cancel { message_id, author } => local::cancel(&home, &message_id, &author),
-        Command::Demo { dir } => crate::demo::run(dir.as_deref()),
+        Command::Policy {
+            wildmat,
+            policy,
+            author,
+        } => governance::policy(
+            &home,
+            &wildmat,
+            matches!(policy, PolicyWord::Members),
+            &author,
+        ),
+        Command::Member(cmd) => match cmd {
+            MemberCommand::Add {
+                wildmat,
+                author_key,
+                author,
+            } => governance::member(&home, true, &wildmat, &author_key, &author),
+            MemberCommand::Remove {
+                wildmat,
+                author_key,
+                author,
+            } => governance::member(&home, false, &wildmat, &author_key, &author),
+            MemberCommand::List { wildmat } => governance::list(&home, wildmat.as_deref()),
+        },
+        Command::Moderator(cmd) => {
+            let (add, wildmat, key, author) = match cmd {
+                ModeratorCommand::Add {
+                    wildmat,
+                    author_key,
+                    author,
+                } => (true, wildmat, author_key, author),
+                ModeratorCommand::Remove {
+                    wildmat,
+                    author_key,
+                    author,
+                } => (false, wildmat, author_key, author),
+            };
+            governance::moderator(&home, add, &wildmat, &key, &author)
+        }
+        Command::Revoke {
+            author_key,
+            reason,
+            cancel,
+            author,
+        } => {
+            let reason = match reason {
+                ReasonWord::Retired => crate::governance::Reason::Retired,
+                ReasonWord::Compromised => crate::governance::Reason::Compromised,
+            };
+            governance::revoke(&home, &author_key, reason, cancel, &author)
+        }
+        Command::Invite {
+            groups,
+            uses,
+            expires,
+            address,
+            revoke,
+        } => match revoke {
+            Some(code) => crate::invite::make::revoke(&home, &code),
+            None => {
+                let options = crate::invite::make::Options {
+                    groups,
+                    uses,
+                    expires_secs: crate::invite::make::parse_duration(&expires)?,
+                    address,
+                };
+                println!("{}", crate::invite::make::make(&home, &options)?);
+                Ok(())
+            }
+        },
+        Command::Join { code } => {
+            let reports = crate::invite::join::join(&home, &code)?;
+            for report in &reports {
+                println!("{report}");
+            }
+            if reports.iter().any(|r| !r.ok()) {
+                return Err(crate::Error::Peer(
+                    "joined, but the first sync failed: `newsmesh sync` will retry".into(),
+                ));
+            }
+            Ok(())
+        }
+        Command::Demo { dir } => {
+            if cli.home.is_some() {
+                return Err(crate::Error::Invalid(
+                    "demo builds its own nodes and uses no home: leave out --home \
+                     (--dir DIR keeps the demo's nodes)"
+                        .into(),
+                ));
+            }
+            crate::demo::run(dir.as_deref())
+        }
         Command::Status { json } => status(&home, json),
     }
 }

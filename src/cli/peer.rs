@@ -26,19 +26,30 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             if let Some(a) = &address {
                 check_address(a)?;
             }
+            super::peer_checks::check_groups(&groups)?;
             match node_key {
-                Some(key) if !nntp => edit::add_peer(
-                    &path,
-                    &PeerConfig {
-                        name,
-                        key: NodeKey::parse(&key)?,
-                        address,
-                        groups,
-                        tls: !no_tls,
-                        compress: true,
-                        live: !no_live,
-                    },
-                )?,
+                Some(key) if !nntp => {
+                    let key = NodeKey::parse(&key)?;
+                    let config = Config::load(&path)?;
+                    // A bad or taken name is refused first, by the edit itself.
+                    let taken = config.peer(&name).is_some()
+                        || config.nntp_peers.iter().any(|p| p.name == name);
+                    if crate::config::is_valid_node_name(&name) && !taken {
+                        super::peer_checks::check_key(home, &config, &name, &key)?;
+                    }
+                    edit::add_peer(
+                        &path,
+                        &PeerConfig {
+                            name,
+                            key,
+                            address,
+                            groups,
+                            tls: !no_tls,
+                            compress: true,
+                            live: !no_live,
+                        },
+                    )?
+                }
                 _ => {
                     if address.is_none() && hosts.is_empty() {
                         return Err(Error::Invalid(
@@ -59,7 +70,11 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
                     )?
                 }
             }
-            say_when_it_applies();
+            say_when_it_applies(home);
+        }
+        PeerCommand::Edit(args) => {
+            super::peer_edit::edit(home, &path, args)?;
+            say_when_it_applies(home);
         }
         PeerCommand::List => {
             let config = Config::load(&path)?;
@@ -78,7 +93,7 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
             } else {
                 edit::remove_peer(&path, &name)?;
             }
-            say_when_it_applies();
+            say_when_it_applies(home);
         }
     }
     Ok(())
@@ -86,16 +101,23 @@ pub fn run(home: &Home, cmd: PeerCommand) -> Result<()> {
 
 /// Tells the operator when an edit of newsmesh.toml takes effect: on stderr, since
 /// stdout of some commands is read by scripts (`user add` prints the author key).
-pub(super) fn say_when_it_applies() {
-    eprintln!(
-        "newsmesh.toml updated: a running `newsmesh serve` applies it within {} s \
-         (at once on SIGHUP), no restart needed",
-        2 * crate::server::live::POLL_INTERVAL.as_secs()
-    );
+pub(super) fn say_when_it_applies(home: &Home) {
+    match crate::records::running(home) {
+        Some(serve) => eprintln!(
+            "newsmesh.toml updated: the running `newsmesh serve` (pid {}) applies it within \
+             {} s (at once on SIGHUP), no restart needed",
+            serve.pid,
+            2 * crate::server::live::POLL_INTERVAL.as_secs()
+        ),
+        None => eprintln!(
+            "newsmesh.toml updated; no `newsmesh serve` runs for this node: the next one \
+             uses it (and `sync` does now)"
+        ),
+    }
 }
 
 /// `HOST:PORT` with a port number, or a usage error that says so.
-fn check_address(address: &str) -> Result<()> {
+pub(super) fn check_address(address: &str) -> Result<()> {
     match address
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse::<u16>().ok())

@@ -15,13 +15,10 @@ pub fn run(home: &Home, args: ReadArgs) -> Result<()> {
     let node = home.open()?;
     match (args.target, args.number) {
         (None, _) => list_groups(&node),
-        (Some(id), None) if id.starts_with('<') => {
-            let stored = node
-                .spool
-                .article(&id)?
-                .ok_or_else(|| Error::NotFound(format!("no article {id} on this node")))?;
-            show(&node, &stored)
-        }
+        (Some(id), None) if id.starts_with('<') => match node.spool.article(&id)? {
+            Some(stored) => show(&node, &stored),
+            None => Err(Error::NotFound(super::gone::why_not_here(&node, &id)?)),
+        },
         (Some(id), Some(_)) if id.starts_with('<') => Err(Error::Invalid(
             "give either a '<message-id>' or GROUP NUMBER".into(),
         )),
@@ -38,7 +35,7 @@ pub fn run(home: &Home, args: ReadArgs) -> Result<()> {
 
 fn list_groups(node: &Node) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for g in node.spool.groups()? {
+    for g in node.spool.carried_groups()? {
         let _ = writeln!(out, "{:<40} {:>7} articles", g.name, g.count);
     }
     Ok(())
@@ -50,6 +47,10 @@ fn list_articles(node: &Node, group: &str) -> Result<()> {
         .group(group)?
         .ok_or_else(|| Error::NotFound(format!("no group {group} on this node")))?;
     let rows = node.spool.overview(group, info.low, info.high)?;
+    if rows.is_empty() {
+        // On stderr: stdout stays the (empty) listing scripts read.
+        eprintln!("{group} has no articles on this node yet");
+    }
     let mut out = std::io::stdout().lock();
     for (depth, row) in threaded(&rows) {
         let date = chrono::DateTime::from_timestamp(row.posted, 0)

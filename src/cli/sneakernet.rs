@@ -2,6 +2,7 @@
 //! each refused article by its Message-ID and reason (stderr and the article log).
 
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
@@ -31,7 +32,16 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
         0
     };
     let sink: Box<dyn Write> = match &file {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?),
+        // Private like everything the node keeps: a batch may carry restricted groups.
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(crate::files::PRIVATE_FILE)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?,
+        ),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = BufWriter::new(sink);
@@ -39,6 +49,8 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
         .as_ref()
         .map_or("<stdout>".into(), |p| p.display().to_string());
     let (mut count, mut bytes, mut last) = (0u64, 0u64, after);
+    // Not over the batch itself when it goes to a terminal's stdout.
+    let mut progress = super::progress::Progress::new(file.is_none());
     loop {
         let arrivals = node.spool.arrivals_since(last, CHUNK)?;
         let Some(end) = arrivals.last().map(|a| a.seq) else {
@@ -56,6 +68,7 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
                 write_article(&mut out, &stored.raw).map_err(|e| Error::io(&where_, e))?;
                 count += 1;
                 bytes += stored.raw.len() as u64;
+                progress.show(|| format!("export: {count} articles, {bytes} bytes"), false);
             }
         }
         last = end;
@@ -68,6 +81,7 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(path, e))?;
     }
+    progress.done();
     if let Some(name) = &mark_name {
         marks.push_seq = last;
         node.spool.set_marks(name, &marks)?;
@@ -88,6 +102,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
     let mut reader = BatchReader::new(input, max);
     let (mut imported, mut duplicates, mut refused) = (0u64, 0u64, 0u64);
     let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut progress = super::progress::Progress::new(false);
     let failure = loop {
         let (done, failure) = match reader.next_item() {
             Ok(Some(Item::Article(raw))) => {
@@ -97,6 +112,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
             Ok(Some(Item::TooLarge(size))) => {
                 // Skipped unread, so its Message-ID is not known.
                 let why = format!("{size} bytes, over [limits] max_article_bytes ({max})");
+                progress.done();
                 eprintln!("refused an article of {why}");
                 node.log.append(&[LogEntry {
                     verdict: LogVerdict::Refused,
@@ -121,17 +137,23 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                     Verdict::Duplicate => duplicates += 1,
                     Verdict::Refused(why) => {
                         let id = claimed_message_id(raw, &rules.limits);
+                        progress.done();
                         eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
                         refused += 1;
                     }
                 }
             }
             pending.clear();
+            progress.show(
+                || format!("import: imported={imported} duplicates={duplicates} refused={refused}"),
+                false,
+            );
         }
         if done {
             break failure;
         }
     };
+    progress.done();
     println!("imported={imported} duplicates={duplicates} refused={refused}");
     match failure {
         Some(e) => Err(Error::Invalid(e.to_string())),

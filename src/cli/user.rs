@@ -24,11 +24,15 @@ pub fn run(home: &Home, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Remove { name } => {
             edit::remove_user(&path, &name)?;
-            super::peer::say_when_it_applies();
+            super::peer::say_when_it_applies(home);
             Ok(())
         }
     }
 }
+
+/// The shortest password `user add` takes: AUTHINFO is guessed online, slowly (Argon2id
+/// and the per-address limits), but "ab" would still fall at once.
+const MIN_PASSWORD_CHARS: usize = 8;
 
 fn add(home: &Home, name: &str) -> Result<()> {
     if !is_valid_user_name(name) {
@@ -45,6 +49,12 @@ fn add(home: &Home, name: &str) -> Result<()> {
     let password = read_password()?;
     if password.is_empty() {
         return Err(Error::Invalid("empty password; no user added".into()));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::Invalid(format!(
+            "the password has {} characters; at least {MIN_PASSWORD_CHARS}; no user added",
+            password.chars().count()
+        )));
     }
     // The user's author key: reuse one made earlier (`key --generate --author NAME`).
     let key_path = home.author_key_path(name);
@@ -65,7 +75,7 @@ fn add(home: &Home, name: &str) -> Result<()> {
             author_key: format!("authors/{name}.key"),
         },
     )?;
-    super::peer::say_when_it_applies();
+    super::peer::say_when_it_applies(home);
     println!("{}", public_key_text(&key.verifying_key()));
     Ok(())
 }

@@ -158,6 +158,58 @@ pub fn add_peer(path: &Path, peer: &PeerConfig) -> Result<(), ConfigError> {
     append(path, &PEER, &peer.name, table)
 }
 
+/// `newsmesh join`'s one edit: the inviter as a `[[peer]]`, and the `[[trust]]` and
+/// `[[control]]` rules the invite carries appended after ours (the last matching rule
+/// decides, so theirs hold for their groups), saved at once: all or nothing. Rules
+/// already present word for word are not repeated.
+pub fn add_peer_and_rules(
+    path: &Path,
+    peer: &PeerConfig,
+    trust: &[crate::config::TrustRuleConfig],
+    control: &[crate::config::TrustRuleConfig],
+) -> Result<(), ConfigError> {
+    add_peer(path, peer)?;
+    let mut doc = load(path)?;
+    for (array, rules) in [("trust", trust), ("control", control)] {
+        for rule in rules {
+            let mut table = Table::new();
+            table["groups"] = value(rule.groups.as_str());
+            table["authors"] = match &rule.authors {
+                crate::config::Authors::Word(w) => value(w.as_str()),
+                crate::config::Authors::Keys(keys) => {
+                    value(keys.iter().collect::<toml_edit::Array>())
+                }
+            };
+            let tables = doc
+                .entry(array)
+                .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+                .as_array_of_tables_mut()
+                .ok_or_else(|| {
+                    ConfigError::Peer(format!("`{array}` in the config is not an array of tables"))
+                })?;
+            let same = |t: &Table| {
+                t.get("groups").map(|g| g.to_string().trim().to_string())
+                    == table
+                        .get("groups")
+                        .map(|g| g.to_string().trim().to_string())
+                    && t.get("authors").map(|a| a.to_string().trim().to_string())
+                        == table
+                            .get("authors")
+                            .map(|a| a.to_string().trim().to_string())
+            };
+            if !tables.iter().any(same) {
+                tables.push(table);
+            }
+        }
+    }
+    if let Err(e) = save(path, &doc) {
+        // All or nothing: take the peer back out.
+        let _ = remove_peer(path, &peer.name);
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// Appends an `[[nntp_peer]]` (a plain news server); refuses a name any neighbour
 /// (either kind) already has.
 pub fn add_nntp_peer(path: &Path, peer: &NntpPeerConfig) -> Result<(), ConfigError> {
@@ -257,6 +309,59 @@ pub fn upgrade_password(
     }
     save(path, &doc)?;
     Ok(true)
+}
+
+/// One change `amend_neighbour` makes to an entry: set `key` to a value, or remove it.
+pub type Change = (&'static str, Option<toml_edit::Value>);
+
+/// Changes the neighbour (either kind) called `name` in place, keeping its place and
+/// comments: each key of `changes` is set (or removed for None). A new `name` must not be
+/// another neighbour's. The result is read back before the file is replaced; returns
+/// whether the entry is a `[[peer]]` (else an `[[nntp_peer]]`).
+pub fn amend_neighbour(path: &Path, name: &str, changes: &[Change]) -> Result<bool, ConfigError> {
+    let mut doc = load(path)?;
+    if let Some((_, Some(new))) = changes.iter().find(|(key, _)| *key == "name") {
+        let new = new.as_str().unwrap_or_default();
+        check_neighbour_name(new)?;
+        if new != name && PEER.namespace.iter().any(|a| has_named(&doc, a, new)) {
+            return Err(ConfigError::Peer(format!(
+                "a peer named {new:?} already exists"
+            )));
+        }
+    }
+    for kind in [&PEER, &NNTP_PEER] {
+        let Some(entries) = doc
+            .get_mut(kind.array)
+            .and_then(Item::as_array_of_tables_mut)
+        else {
+            continue;
+        };
+        let found = entries.iter_mut().find(|t| entry_name(t) == Some(name));
+        if let Some(table) = found {
+            for (key, change) in changes {
+                match change {
+                    Some(v) => match table.get_mut(key).and_then(Item::as_value_mut) {
+                        // In place: the comment and layout around the value stay.
+                        Some(old) => {
+                            let decor = old.decor().clone();
+                            *old = v.clone();
+                            *old.decor_mut() = decor;
+                        }
+                        None => table[*key] = Item::Value(v.clone()),
+                    },
+                    None => {
+                        table.remove(key);
+                    }
+                }
+            }
+            let is_peer = kind.array == PEER.array;
+            save(path, &doc)?;
+            return Ok(is_peer);
+        }
+    }
+    Err(ConfigError::Peer(format!(
+        "no peer named {name:?} in the config"
+    )))
 }
 
 /// Sets `key` in the table `table` (a dotted path such as `limits` or `tls`, created

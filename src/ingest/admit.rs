@@ -12,7 +12,7 @@ use crate::article::Article;
 use crate::spool::Storer;
 
 /// What an admission check sees of one article.
-// Read by the checks that plug in (no check reads them yet).
+// `msgid` is for the checks still to plug in.
 #[allow(dead_code)]
 pub(super) struct Admitting<'a> {
     /// The article as offered (Path not yet prepended, Xref not yet removed).
@@ -33,7 +33,20 @@ pub(super) fn admit(
     rules: &Rules<'_>,
     admitting: &Admitting<'_>,
 ) -> rusqlite::Result<Result<(), Refusal>> {
-    // No checks yet: governance, age limits and quotas plug in here.
-    let _ = (store, rules, admitting);
+    // Governance: the admins' members-only policies and revocations (src/governance/).
+    if let Some(key) = admitting.author {
+        let author = crate::sign::public_key_text(key);
+        let checked = crate::governance::check(
+            store,
+            rules.trust,
+            admitting.article,
+            admitting.groups,
+            &author,
+        )?;
+        if let Err(refusal) = checked {
+            return Ok(Err(refusal.into()));
+        }
+    }
+    // Age limits and quotas plug in here.
     Ok(Ok(()))
 }

@@ -1,5 +1,6 @@
 //! Control messages and Supersedes (RFC 5537 §5): cancel, newgroup, rmgroup, and an
-//! article replacing another. Read from the headers ([`withdrawal`]) before the trust
+//! article replacing another; governance's verbs are recognised here and carried out by
+//! `governance::record`. Read from the headers ([`withdrawal`]) before the trust
 //! check, and carried out ([`carry_out`]) in the article's transaction once it passed.
 
 use ed25519_dalek::VerifyingKey;
@@ -21,11 +22,16 @@ pub(super) enum Withdraw {
     NewGroup(String),
     /// `Control: rmgroup <group>`.
     RmGroup(String),
+    /// `Control: member|policy|moderator|revoke ...`: governance (src/governance/).
+    Governance,
 }
 
 /// Reads Control and Supersedes (RFC 5537 §5); checkgroups and the rest are refused.
 pub(super) fn withdrawal(article: &Article) -> Result<Option<Withdraw>, Refusal> {
     if let Some(control) = article.header_unfolded("Control") {
+        if crate::governance::action_of(article)?.is_some() {
+            return Ok(Some(Withdraw::Governance));
+        }
         let mut words = control.split_whitespace();
         let verb = words.next().map(str::to_ascii_lowercase);
         let arg = words.next();
@@ -100,7 +106,10 @@ pub(super) fn carry_out(
                 return Ok(Err(Refusal::UnsignedCancel));
             };
             if let Err(why) = withdraw(store, &target, by)? {
-                return Ok(Err(why));
+                // Not its author: a moderator the admins named may still (governance).
+                if !crate::governance::moderator_cancel(store, rules.trust, &target, by)? {
+                    return Ok(Err(why));
+                }
             }
             // Like INN, cancels are filed in control.cancel, not in the groups they name.
             vec![CANCEL_GROUP.to_string()]
@@ -111,6 +120,13 @@ pub(super) fn carry_out(
                 let _ = withdraw(store, &target, by)?;
             }
             filed_in
+        }
+        Some(Withdraw::Governance) => {
+            let Some(by) = signer else {
+                return Ok(Err(Refusal::UnsignedGroupControl));
+            };
+            // Filed in its groups this node carries (`filed_in`: all it names).
+            crate::governance::record(store, rules.trust, article, &filed_in, by)?
         }
         Some(Withdraw::NewGroup(group)) | Some(Withdraw::RmGroup(group)) => {
             let Some(key) = author else {

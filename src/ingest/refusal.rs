@@ -69,6 +69,10 @@ pub enum Refusal {
     /// A control message other than cancel, newgroup, rmgroup.
     #[error("unsupported control message: {0}")]
     UnsupportedControl(String),
+    /// The admins' governance refuses it (members-only group, revoked key, a bad
+    /// governance control article): never written to history, it may come again.
+    #[error(transparent)]
+    Governance(#[from] crate::governance::Refusal),
     /// The pipeline reached no verdict (a bug).
     #[error("internal: no verdict")]
     NoVerdict,

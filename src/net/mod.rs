@@ -213,6 +213,23 @@ impl Conn {
         }
     }
 
+    /// Waits until the other side closes the connection (`Closed`), fails, or sends
+    /// something (`Ok`): for a link that is quiet between commands, so a neighbour that
+    /// went away is noticed at once instead of at the next command. Cancel-safe: what
+    /// it reads stays buffered.
+    pub async fn readable(&mut self) -> Result<(), NetError> {
+        if self.has_buffered() {
+            return Ok(());
+        }
+        self.compact();
+        self.rbuf.reserve(self.read_chunk);
+        match self.stream.read_buf(&mut self.rbuf).await {
+            Ok(0) => Err(NetError::Closed),
+            Ok(_) => Ok(()),
+            Err(e) => Err(NetError::from_io(e)),
+        }
+    }
+
     /// A line already in the buffer, if any (never reads the socket).
     pub fn buffered_line(&mut self, max: usize) -> Result<Option<Vec<u8>>, NetError> {
         let buf = &self.rbuf[self.rpos..];

@@ -44,13 +44,24 @@ pub enum MeshCommand {
         /// The server's arrival sequence the client has seen (its pull mark).
         seq: u64,
     },
+    /// `MESH JOIN <secret> <name> <author-key>`: a newcomer redeems an invite
+    /// (`newsmesh join`) over a TLS link that named the invite ALPN; its node key is its
+    /// TLS certificate's.
+    Join {
+        /// The invite code's secret, base64.
+        secret: String,
+        /// The newcomer's Path identity.
+        name: String,
+        /// The newcomer's author key, base64 (an admin inviter grants it membership).
+        author: String,
+    },
 }
 
 /// The line a client sends to end a `MESH IDLE` early (it has something to push).
 pub const IDLE_DONE: &[u8] = b"DONE";
 
 const USAGE: &str =
-    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit | MESH IDLE seq";
+    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit | MESH IDLE seq | MESH JOIN secret name author-key";
 
 fn is_base64(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
@@ -79,6 +90,14 @@ pub(crate) fn parse(args: &[&str]) -> Result<MeshCommand, CommandError> {
                 epoch: full(take_while_m_n(1, MAX_EPOCH, is_epoch), epoch, "epoch")?.to_owned(),
                 seq: full(u64, seq, "sequence number")?,
                 limit: full(u32, limit, "limit")?,
+            })
+        }
+        ("JOIN", [secret, name, author]) => {
+            let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+            Ok(MeshCommand::Join {
+                secret: token(secret, "secret")?,
+                name: full(take_while_m_n(1, MAX_EPOCH, is_name), name, "node name")?.to_owned(),
+                author: token(author, "author key")?,
             })
         }
         ("IDLE", [seq]) => Ok(MeshCommand::Idle {
@@ -111,6 +130,16 @@ impl MeshCommand {
                 put_arg(out, "IDLE");
                 put_arg(out, &seq.to_string());
             }
+            MeshCommand::Join {
+                secret,
+                name,
+                author,
+            } => {
+                put_arg(out, "JOIN");
+                put_arg(out, secret);
+                put_arg(out, name);
+                put_arg(out, author);
+            }
         }
     }
 }
@@ -137,6 +166,19 @@ mod tests {
         let (epoch, seq, limit) = ("e_1-x".to_owned(), u64::MAX, u32::MAX);
         let since = Command::Mesh(MeshCommand::Since { epoch, seq, limit });
         assert_eq!(mesh(&format!("MESH Since e_1-x {seq} {limit}")), Ok(since));
+        let join = Command::Mesh(MeshCommand::Join {
+            secret: "c2VjcmV0=".into(),
+            name: "new-node.1".into(),
+            author: "AbC+/9=".into(),
+        });
+        assert_eq!(
+            mesh("MESH JOIN c2VjcmV0= new-node.1 AbC+/9="),
+            Ok(join.clone())
+        );
+        let mut wire = Vec::new();
+        join.write(&mut wire);
+        assert_eq!(wire, b"MESH JOIN c2VjcmV0= new-node.1 AbC+/9=\r\n");
+        assert!(mesh("MESH JOIN c2VjcmV0= bad!name AbC+/9=").is_err());
         let idle = Command::Mesh(MeshCommand::Idle { seq: 42 });
         assert_eq!(mesh("mesh idle 42"), Ok(idle.clone()));
         let mut wire = Vec::new();

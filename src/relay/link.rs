@@ -211,10 +211,13 @@ impl LiveLink {
                 link.keepalive().await?;
                 spoke = Instant::now();
             }
-            // A closed sender (the server is going away) must not spin the loop.
+            // A closed sender (the server is going away) must not spin the loop. A
+            // neighbour that hangs up (killed, restarted) ends the link now, so `status`
+            // says it is down within a moment rather than at the next keepalive.
             tokio::select! {
                 changed = self.arrivals.changed(), if woken => woken = changed.is_ok(),
                 _ = tokio::time::sleep(POLL) => {}
+                gone = link.hung_up() => return Err(gone),
             }
         }
     }

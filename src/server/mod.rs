@@ -13,6 +13,7 @@
 mod admission;
 mod feed;
 mod guards;
+mod hints;
 pub mod inherited;
 pub mod live;
 mod reader;
@@ -177,12 +178,21 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
             ))
         })?,
     };
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Listen {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(
+                " (another program listens there: choose another port in [node] listen in {})",
+                home.config_path().display()
+            )
+        } else {
+            String::new()
+        };
+        Error::Listen {
             address: addr.to_string(),
-            source,
-        })?;
+            source: e,
+            hint,
+        }
+    })?;
     serve_on(home, node, listener)
 }
 
@@ -193,6 +203,7 @@ pub async fn start_on(home: &Home, listener: std::net::TcpListener) -> Result<Ru
     let inherited = |source| Error::Listen {
         address: "the listener handed over".into(),
         source,
+        hint: String::new(),
     };
     listener.set_nonblocking(true).map_err(inherited)?;
     let listener = TcpListener::from_std(listener).map_err(inherited)?;
@@ -203,6 +214,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
     let addr = listener.local_addr().map_err(|source| Error::Listen {
         address: "the listener handed over".into(),
         source,
+        hint: String::new(),
     })?;
     let node_key = home.node_key()?;
     let node_tls = crate::tls::node_identity(&node_key)?;
@@ -217,10 +229,12 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
                 .map_err(|source| Error::Listen {
                     address: at.to_string(),
                     source,
+                    hint: String::new(),
                 })?;
             Some(TcpListener::from_std(std).map_err(|source| Error::Listen {
                 address: at.to_string(),
                 source,
+                hint: String::new(),
             })?)
         }
         None => None,
@@ -379,13 +393,19 @@ pub fn serve_forever(home: &Home) -> Result<()> {
         .build()
         .map_err(|e| Error::io("tokio runtime", e))?;
     runtime.block_on(async {
+        // One serve per node: claimed before binding, so a second one (whatever its
+        // `listen`) is refused naming the first. For `newsmesh status` too; removed when
+        // this block ends (after a clean stop).
+        if !home.config_path().exists() {
+            return Err(Error::NoHome(home.dir().to_path_buf()));
+        }
+        let mut record = crate::records::ServeRecord::claim(home)?;
         let running = match inherited::listener()? {
             Some(listener) => start_on(home, listener).await?,
             None => start(home, None).await?,
         };
         tracing::info!("newsmesh serving on {}", running.addr);
-        // For `newsmesh status`; removed when this block ends (after a clean stop).
-        let _record = crate::status::ServeRecord::create(home, &[running.addr], running.nntps_addr);
+        record.publish(&[running.addr], running.nntps_addr);
         if let Some(nntps) = running.nntps_addr {
             tracing::info!("newsmesh serving NNTPS on {nntps}");
         }

@@ -92,6 +92,9 @@ pub(super) fn choose_tls(
     shared: &Shared,
     hello: &rustls::server::ClientHello<'_>,
 ) -> Result<Arc<rustls::ServerConfig>, String> {
+    if crate::tls::wants_invite(hello) {
+        return crate::tls::invite_server_config(&shared.node_tls).map_err(|e| e.to_string());
+    }
     if crate::tls::wants_mesh(hello) {
         // The neighbours configured now (a reload that adds or removes one applies to
         // the next handshake).

@@ -14,7 +14,7 @@ use super::keys::{parse_public_key, public_key_text};
 use crate::wildmat::Wildmat;
 
 /// One `[[trust]]` rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustRuleConfig {
     /// Wildmat of groups.
@@ -24,7 +24,7 @@ pub struct TrustRuleConfig {
 }
 
 /// Who a trust rule admits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
 pub enum Authors {
     /// The word "any" (checked at load).
@@ -173,6 +173,18 @@ impl TrustPolicy {
                 group: group.to_string(),
             }),
         }
+    }
+
+    /// The `[[control]]` rules in order: each one's groups and the keys it lists (None
+    /// for `"any"`). Governance reads its admins from them (`governance::admins`).
+    pub fn control_rules(&self) -> impl Iterator<Item = (&Wildmat, Option<&[VerifyingKey]>)> {
+        self.control.iter().map(|r| {
+            let keys = match &r.admits {
+                Admits::Any => None,
+                Admits::Keys(keys) => Some(keys.as_slice()),
+            };
+            (&r.groups, keys)
+        })
     }
 
     /// Whether unsigned articles may be accepted at all (`[policy] accept_unsigned`);

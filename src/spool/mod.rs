@@ -9,6 +9,8 @@
 
 mod cancel;
 mod expire;
+mod governance;
+mod invites;
 mod marks;
 mod migrate;
 mod peer_syncs;
@@ -23,9 +25,11 @@ use rusqlite::Connection;
 
 pub use cancel::Target;
 pub use expire::ExpireReport;
+pub use governance::GovernanceRow;
+pub use invites::InviteRefusal;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
-pub use query::{Arrival, GroupInfo, Overview, StoredArticle};
+pub use query::{is_internal_group, Arrival, GroupInfo, Overview, StoredArticle};
 pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 

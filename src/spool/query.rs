@@ -172,6 +172,18 @@ impl Spool {
             .map_err(|e| self.err(e))
     }
 
+    /// History status, reason and first-seen time (Unix seconds) of a Message-ID: what
+    /// `read` says of an article that is not (or no longer) here.
+    pub fn history_seen(&self, msgid: &str) -> Result<Option<(String, String, i64)>, SpoolError> {
+        self.conn
+            .prepare_cached("SELECT status, reason, seen FROM history WHERE msgid = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![msgid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
     /// One group.
     pub fn group(&self, name: &str) -> Result<Option<GroupInfo>, SpoolError> {
         self.conn
@@ -188,6 +200,15 @@ impl Spool {
             .prepare_cached(&format!("SELECT {GROUP_COLUMNS} FROM groups ORDER BY name"))
             .and_then(|mut s| s.query_map([], group_row)?.collect())
             .map_err(|e| self.err(e))
+    }
+
+    /// The groups operators and readers see (`groups`, `read`, LIST, NEWGROUPS): all but
+    /// the internal `control.*` pseudo-groups, which only file control messages (cancels,
+    /// newgroups, rmgroups) so that they relay and expire like articles.
+    pub fn carried_groups(&self) -> Result<Vec<GroupInfo>, SpoolError> {
+        let mut groups = self.groups()?;
+        groups.retain(|g| !is_internal_group(&g.name));
+        Ok(groups)
     }
 
     /// Article numbers present in `group` between `from` and `to` inclusive.
@@ -345,6 +366,12 @@ impl Spool {
             .query_row("SELECT COUNT(*) FROM articles", [], |r| r.get(0))
             .map_err(|e| self.err(e))
     }
+}
+
+/// A `control.*` pseudo-group: where control messages are filed, never listed as a group
+/// this node carries.
+pub fn is_internal_group(name: &str) -> bool {
+    name == "control" || name.starts_with("control.")
 }
 
 #[cfg(test)]

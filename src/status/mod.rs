@@ -46,6 +46,8 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// The latest refusals from the article log, oldest first.
     pub refusals: Vec<RefusalStatus>,
+    /// The effective membership, as `member list` prints it (governance).
+    pub membership: Vec<String>,
 }
 
 /// Whether `serve` runs, and since when.
@@ -187,6 +189,11 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
             reason: l.reason,
         })
         .collect();
+    let membership = crate::governance::listing::lines(
+        &crate::governance::load(&node.spool, &node.trust)?,
+        &node.config.trust,
+        |_| true,
+    );
     Ok(NodeStatus {
         node: node.name().to_string(),
         home: std::fs::canonicalize(home.dir())
@@ -198,6 +205,7 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
         spool,
         peers,
         refusals,
+        membership,
     })
 }
 

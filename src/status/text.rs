@@ -94,6 +94,12 @@ impl fmt::Display for NodeStatus {
             };
             writeln!(f, "  {} {} {by}: {}", r.time, r.id, r.reason)?;
         }
+        if !self.membership.is_empty() {
+            writeln!(f, "membership:")?;
+        }
+        for line in &self.membership {
+            writeln!(f, "  {line}")?;
+        }
         Ok(())
     }
 }

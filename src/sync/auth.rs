@@ -18,16 +18,26 @@ use crate::protocol::{Command, MeshCommand};
 use crate::sign::handshake::{nonce, Role, Transcript, BINDING_LABEL};
 use crate::sign::{parse_public_key, public_key_text};
 
-/// The one opening of a mesh link, after dialling: the greeting, TLS pinned to the
-/// peer's key (unless `tls = false`), the handshake bound to it, then compression when
-/// the peer's entry asks for it. `sync`'s exchange, the live relay's link and `push_raw`
-/// all open this way.
+/// The one opening of a mesh link, after dialling: the greeting, then [`secure_link`].
+/// The live relay's link and `push_raw` open this way; `sync`'s exchange takes the two
+/// steps itself, to warn about the name the peer greets with.
 pub(super) async fn handshake(
     node_key: &SigningKey,
     peer: &PeerConfig,
     conn: &mut Conn,
 ) -> Result<()> {
     greeting(conn).await?;
+    secure_link(node_key, peer, conn).await
+}
+
+/// After the greeting: TLS pinned to the peer's key (unless `tls = false`), the mesh
+/// handshake bound to it (when TLS did not authenticate both nodes), then compression
+/// when the peer's entry asks for it.
+pub(super) async fn secure_link(
+    node_key: &SigningKey,
+    peer: &PeerConfig,
+    conn: &mut Conn,
+) -> Result<()> {
     secure(node_key, peer, conn).await?;
     authenticate(node_key, peer, conn).await?;
     if peer.compress {

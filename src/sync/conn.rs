@@ -37,11 +37,15 @@ pub(super) fn expect(r: &Response, code: u16, what: &str) -> Result<()> {
     }
 }
 
-/// Reads the greeting; fails unless the server is willing to talk (200 or 201).
-pub(super) async fn greeting(conn: &mut Conn) -> Result<()> {
+/// Reads the greeting; fails unless the server is willing to talk (200 or 201). The
+/// name a newsmesh node greets with (`200 newsmesh NAME ready`), if it is one.
+pub(super) async fn greeting(conn: &mut Conn) -> Result<Option<String>> {
     let r = response(conn).await?;
     if r.code == 200 || r.code == 201 {
-        Ok(())
+        let mut words = r.text.split_whitespace();
+        Ok((words.next() == Some("newsmesh"))
+            .then(|| words.next().map(str::to_string))
+            .flatten())
     } else {
         Err(Error::Peer(format!(
             "peer refused the connection: {} {}",

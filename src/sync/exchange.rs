@@ -10,8 +10,8 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::auth::{handshake, mode_stream};
-use super::conn::{dial, hang_up, Deadline};
+use super::auth::{mode_stream, secure_link};
+use super::conn::{dial, greeting, hang_up, Deadline};
 use super::pull::pull;
 use super::push::{push, Recipient};
 use super::PeerReport;
@@ -27,7 +27,8 @@ pub async fn exchange(
     peer: &PeerConfig,
     report: &mut PeerReport,
 ) -> Result<()> {
-    report.tls = peer.tls;
+    // `tls=yes` only once the link runs over TLS (a sync refused at connect did not).
+    report.tls = false;
     let deadline = Deadline::start(&node.config.limits);
     let limits = node.config.limits.clone();
     let mut conn = deadline
@@ -46,7 +47,12 @@ async fn run(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
-    handshake(node_key, peer, conn).await?;
+    let greeted_as = greeting(conn).await?;
+    super::greeted::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
+    let secured = secure_link(node_key, peer, conn).await;
+    // Whether TLS was reached, even when a later step of the opening failed.
+    report.tls = conn.is_tls();
+    secured?;
     pull(node, &peer.name, conn, report).await?;
     mode_stream(conn).await?;
     let target = Recipient {

@@ -117,6 +117,15 @@ impl MeshLink {
         expect(&r, 111, "DATE")
     }
 
+    /// Resolves when the neighbour hangs up (or speaks unasked) while the link is quiet:
+    /// an error to end the link with.
+    pub async fn hung_up(&mut self) -> crate::error::Error {
+        match self.conn.readable().await {
+            Err(e) => e.into(),
+            Ok(()) => crate::error::Error::Peer("the peer spoke unasked".into()),
+        }
+    }
+
     /// Says QUIT (without waiting long for a peer that does not answer) and closes.
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(

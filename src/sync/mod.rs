@@ -11,6 +11,7 @@
 mod auth;
 mod conn;
 mod exchange;
+mod greeted;
 mod intake;
 mod link;
 mod lock;
@@ -175,6 +176,16 @@ impl fmt::Display for PeerReport {
 /// other, holding the node's sync lock: mesh peers both ways, then plain NNTP servers
 /// (feed only). Passive neighbours are never dialled.
 pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
+    sync_all_telling(home, only, &mut |_, _, _| {})
+}
+
+/// [`sync_all`], calling `starting(i, n, peer)` before the i-th of n neighbours (from 1),
+/// for a progress line.
+pub fn sync_all_telling(
+    home: &Home,
+    only: Option<&str>,
+    starting: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Vec<PeerReport>> {
     let _lock = SyncLock::acquire(&home.sync_lock_path(), LOCK_WAIT)?;
     let mut node = home.open()?;
     let config = node.config.clone();
@@ -214,7 +225,9 @@ pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
         .iter()
         .map(|p| p.name.as_str())
         .chain(servers.iter().map(|s| s.name.as_str()));
+    let total = peers.len() + servers.len();
     for (i, name) in names.enumerate() {
+        starting(i + 1, total, name);
         let started = Instant::now();
         let mut report = PeerReport {
             peer: name.to_string(),

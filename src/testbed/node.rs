@@ -90,6 +90,7 @@ impl Node {
         let net = |source| Error::Listen {
             address: "127.0.0.1:0".into(),
             source,
+            hint: String::new(),
         };
         let reserved = tokio::net::TcpSocket::new_v4().map_err(net)?;
         reserved.set_reuseaddr(true).map_err(net)?;
@@ -553,6 +554,7 @@ impl Node {
         let net = |source| Error::Listen {
             address: self.addr.to_string(),
             source,
+            hint: String::new(),
         };
         let Some(reserved) = self.reserved.take() else {
             return TcpListener::bind(self.addr).map_err(net);

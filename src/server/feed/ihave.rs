@@ -13,7 +13,10 @@ use crate::server::session::Session;
 /// RFC 3977 IHAVE: one article per round trip.
 pub(in crate::server) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
     let Some(feeder) = s.feeder() else {
-        s.reply(480, "authenticate first (MESH HELLO)");
+        // Most likely a news server (INN) that this node was not told about.
+        let hint = crate::server::hints::unlisted_feeder(s.addr.ip());
+        tracing::warn!("{hint}");
+        s.reply(480, &format!("authenticate first (MESH HELLO); {hint}"));
         return Ok(());
     };
     if s.shared.guards.spool.refusing(Instant::now()) {

@@ -10,6 +10,7 @@
 
 mod idle;
 mod ihave;
+mod join;
 mod mesh;
 mod since;
 

@@ -35,7 +35,7 @@ fn status(s: &Session, group: &str) -> char {
 
 /// The groups matching `wildmat` (all when None), or None after a `403`.
 async fn groups(s: &mut Session, wildmat: Option<&str>) -> Option<Vec<GroupInfo>> {
-    let all = query(s, |_, spool| Ok(spool.groups()?)).await?;
+    let all = query(s, |_, spool| Ok(spool.carried_groups()?)).await?;
     let pattern = wildmat.map(Wildmat::new);
     Some(
         all.into_iter()
