@@ -25,7 +25,7 @@ pub use answer::Offered;
 pub use control::CANCEL_GROUP;
 pub use refusal::Refusal;
 
-use control::Withdraw;
+use control::Control;
 
 use crate::article::{Article, Limits};
 use crate::newslog::{LogEntry, LogVerdict, NewsLog};
@@ -358,13 +358,13 @@ fn settle(
         (Some(_), Some(other)) => return Ok(Verdict::Refused(Refusal::Signature(Box::new(other)))),
         (Some(_), None) => return Ok(Verdict::Refused(Refusal::NotVerified)),
     };
-    let withdraws = control::withdrawal(&c.article);
+    let asks = control::control_of(&c.article);
     // Groups are made deliberately (init, `groups --add`, a trusted newgroup), never by
     // posting: an ordinary article is filed in the groups this node carries, and refused
     // when it names none. Not written to history: if the group is created later, the
     // article can still be fetched.
     let mut filed_in = c.groups.clone();
-    if matches!(withdraws, Ok(None) | Ok(Some(Withdraw::Supersede(_)))) {
+    if matches!(asks, Ok(None) | Ok(Some(Control::Supersede(_)))) {
         let mut carried = Vec::with_capacity(c.groups.len());
         for group in &c.groups {
             if store.carries(group)? {
@@ -391,8 +391,8 @@ fn settle(
         }
         return Ok(Verdict::Refused(why));
     }
-    let withdraws = match withdraws {
-        Ok(withdraws) => withdraws,
+    let asks = match asks {
+        Ok(asks) => asks,
         Err(why) => return Ok(Verdict::Refused(why)),
     };
     let admitting = admit::Admitting {
@@ -409,7 +409,7 @@ fn settle(
         store,
         rules,
         &c.article,
-        withdraws,
+        asks,
         author.as_ref(),
         signer.as_deref(),
         filed_in,
