@@ -541,9 +541,9 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
             "no neighbour to dial: none has an address (`newsmesh peer list`; passive ones              dial us); nothing exchanged"
         );
     }
-    let failed = reports.iter().filter(|r| !r.ok()).count();
+    let failed = reports.iter().filter(|r| !r.outcome.ok()).count();
     for report in &reports {
-        if !args.quiet || !report.ok() {
+        if !args.quiet || !report.outcome.ok() {
             println!("{report}");
             if args.verbose {
                 for line in report.refusal_lines() {
@@ -673,7 +673,7 @@ pub fn run(cli: Cli) -> Result<()> {
             for report in &reports {
                 println!("{report}");
             }
-            if reports.iter().any(|r| !r.ok()) {
+            if reports.iter().any(|r| !r.outcome.ok()) {
                 return Err(crate::Error::Peer(
                     "joined, but the first sync failed: `newsmesh sync` will retry".into(),
                 ));

@@ -204,7 +204,7 @@ impl LiveLink {
                 }
                 continue;
             }
-            if report.sent + report.refused > 0 {
+            if report.outcome.sent + report.outcome.refused > 0 {
                 spoke = Instant::now();
             }
             if spoke.elapsed() >= keepalive {

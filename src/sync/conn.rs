@@ -125,7 +125,7 @@ pub(super) async fn hang_up(
         conn.out().clear();
     }
     conn.shutdown().await;
-    report.bytes = conn.bytes_in() + conn.bytes_out();
+    report.outcome.bytes = conn.bytes_in() + conn.bytes_out();
     result
 }
 

@@ -98,7 +98,7 @@ fn tally(
     let listed = node.config.limits.sync_listed_refusals;
     for (verdict, id) in verdicts?.into_iter().zip(&ids) {
         match verdict {
-            Verdict::Stored(_) => report.received += 1,
+            Verdict::Stored(_) => report.outcome.received += 1,
             // Crossed the link but was here already (another link or session was
             // first): counted, so that a body crossing twice can be seen.
             Verdict::Duplicate => report.duplicates += 1,

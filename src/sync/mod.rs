@@ -20,7 +20,6 @@ mod pull;
 mod push;
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -37,8 +36,7 @@ pub use push::push_raw;
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What one peer's sync did: the outcome the spool records and `status` shows (counts,
-/// error, when, how long), with the peer's name and the refusals `sync -v` lists. It
-/// dereferences to that outcome, so the exchange counts into it as `report.sent += 1`.
+/// error, when, how long), with the peer's name and the refusals `sync -v` lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerReport {
     /// Peer name.
@@ -55,20 +53,6 @@ pub struct PeerReport {
     /// (another link or session brought them first): not in `received`; the live relay
     /// shows them, as a body that crossed twice.
     pub duplicates: u64,
-}
-
-impl Deref for PeerReport {
-    type Target = SyncOutcome;
-
-    fn deref(&self) -> &SyncOutcome {
-        &self.outcome
-    }
-}
-
-impl DerefMut for PeerReport {
-    fn deref_mut(&mut self) -> &mut SyncOutcome {
-        &mut self.outcome
-    }
 }
 
 /// Which side turned an article down.
@@ -95,7 +79,7 @@ impl PeerReport {
     /// Counts one refused article, and keeps it for `sync -v` while fewer than `listed`
     /// are kept.
     pub fn refuse(&mut self, id: Option<&str>, by: RefusedBy, reason: &str, listed: usize) {
-        self.refused += 1;
+        self.outcome.refused += 1;
         if self.refusals.len() < listed {
             self.refusals.push(Refusal {
                 id: id.map(str::to_string),
@@ -157,15 +141,15 @@ impl fmt::Display for PeerReport {
             f,
             "peer={} status={} sent={} received={} refused={} bytes={} ms={}",
             self.peer,
-            self.status(),
-            self.sent,
-            self.received,
-            self.refused,
-            self.bytes,
-            self.ms
+            self.outcome.status(),
+            self.outcome.sent,
+            self.outcome.received,
+            self.outcome.refused,
+            self.outcome.bytes,
+            self.outcome.ms
         )?;
         write!(f, " tls={}", if self.tls { "yes" } else { "no" })?;
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.outcome.error {
             write!(f, " error=\"{}\"", e.replace(['"', '\n', '\r'], "'"))?;
         }
         Ok(())
@@ -238,10 +222,10 @@ pub fn sync_all_telling(
             None => runtime.block_on(nntp::feed(&mut node, servers[i - peers.len()], &mut report)),
         };
         if let Err(e) = outcome {
-            report.error = Some(e.to_string());
+            report.outcome.error = Some(e.to_string());
         }
-        report.ms = started.elapsed().as_millis() as u64;
-        report.at = crate::spool::now();
+        report.outcome.ms = started.elapsed().as_millis() as u64;
+        report.outcome.at = crate::spool::now();
         record(&mut node, &report);
         reports.push(report);
     }
@@ -274,7 +258,7 @@ mod tests {
         );
         report.refuse(None, RefusedBy::Peer, "439 no", 2);
         report.refuse(Some("<c@x>"), RefusedBy::Us, "third", 2);
-        assert_eq!(report.refused, 3);
+        assert_eq!(report.outcome.refused, 3);
         let lines: Vec<String> = report.refusal_lines().collect();
         assert_eq!(
             lines,

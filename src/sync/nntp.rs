@@ -79,7 +79,7 @@ async fn push_ihave(
             conn.flush().await?;
             let r = response(conn).await?;
             match r.code {
-                235 => report.sent += 1,
+                235 => report.outcome.sent += 1,
                 437 => peer_refused(node, report, id, &r.text),
                 _ => expect(&r, 235, &format!("IHAVE {id} transfer"))?,
             }

@@ -115,7 +115,7 @@ pub(super) async fn push(
                 for id in ids {
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
-                        (239, Some(got)) if got == id => report.sent += 1,
+                        (239, Some(got)) if got == id => report.outcome.sent += 1,
                         (439, Some(got)) if got == id => {
                             // `439 <id> reason`: the reason is what follows the id.
                             let why = r
