@@ -131,6 +131,13 @@ fn node(dir: &Path, name: &str) -> (std::path::PathBuf, u16) {
             &format!("127.0.0.1:{port}"),
         ],
     );
+    // One author key moves 100,000 articles here: above the default quota of an open
+    // group, so the bench lifts it (a rule with no limits is unlimited).
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(home.join("newsmesh.toml"))
+        .unwrap();
+    std::io::Write::write_all(&mut config, b"\n[[admission.quota]]\ngroups = \"*\"\n").unwrap();
     (home, port)
 }
 

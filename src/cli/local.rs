@@ -260,6 +260,9 @@ pub fn expire(home: &Home) -> Result<()> {
         |group| rules.days_for(group).map(|d| now - d as i64 * day),
         now - rules.history_days as i64 * day,
     )?;
+    // Quota usage of past days is no longer needed (quotas count today only).
+    node.spool
+        .prune_usage(crate::admission::quota::day_of(now) - 1)?;
     for (group, removed) in &report.groups {
         println!("group={group} expired={removed}");
     }

@@ -316,6 +316,8 @@ mod through_ingest {
             trust,
             source: Source::Peer("gamma"),
             log: None,
+            // Governance articles here carry made-up dates (seconds since 1970).
+            admission: crate::admission::Admission::unbounded(),
         }
     }
 

@@ -27,16 +27,21 @@ impl Verdict {
             (Offered::Takethis, Verdict::Refused(why)) => {
                 Response::about(439, id, &why.to_string())
             }
+            // Over a quota: try later, as for a full spool.
+            (Offered::Takethis, Verdict::Deferred(why)) => {
+                Response::about(431, id, &why.to_string())
+            }
             (Offered::Ihave, Verdict::Stored(_)) => Response::new(235, "article transferred OK"),
             (Offered::Ihave, Verdict::Duplicate) => Response::new(435, "already have it"),
             (Offered::Ihave, Verdict::Refused(why)) => Response::new(437, why.to_string()),
+            (Offered::Ihave, Verdict::Deferred(why)) => Response::new(436, why.to_string()),
             (Offered::Post, Verdict::Stored(_)) => {
                 Response::new(240, format!("{id} article received"))
             }
             (Offered::Post, Verdict::Duplicate) => {
                 Response::new(441, format!("posting failed: {id} is already here"))
             }
-            (Offered::Post, Verdict::Refused(why)) => {
+            (Offered::Post, Verdict::Refused(why) | Verdict::Deferred(why)) => {
                 Response::new(441, format!("posting failed: {why}"))
             }
         }
@@ -50,7 +55,7 @@ impl Verdict {
             Verdict::Duplicate => Err(Error::Refused(
                 "an identical article is already stored".into(),
             )),
-            Verdict::Refused(why) => Err(Error::Refused(why.to_string())),
+            Verdict::Refused(why) | Verdict::Deferred(why) => Err(Error::Refused(why.to_string())),
         }
     }
 }

@@ -56,6 +56,7 @@ fn beta(trust: &TrustPolicy) -> Rules<'_> {
         trust,
         source: Source::Local,
         log: None,
+        admission: Default::default(),
     }
 }
 

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../schema/006_peer_status.sql"),
     include_str!("../../schema/007_delivered_by.sql"),
     include_str!("../../schema/008_governance.sql"),
+    include_str!("../../schema/009_quota_usage.sql"),
 ];
 
 /// Brings the spool up to date; returns whether it was empty (made just now).

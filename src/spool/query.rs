@@ -72,6 +72,8 @@ pub struct Arrival {
     /// The neighbour that delivered it (None: made here, imported, or stored before
     /// schema 7 recorded it).
     pub delivered_by: Option<String>,
+    /// Its Date as Unix seconds (0: unparseable), for the age window.
+    pub posted: i64,
 }
 
 /// The Xref pairs of article `a`, as an overview column.
@@ -297,7 +299,7 @@ impl Spool {
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT seq, msgid, path, newsgroups, delivered_by FROM articles
+                "SELECT seq, msgid, path, newsgroups, delivered_by, posted FROM articles
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .and_then(|mut s| {
@@ -308,6 +310,7 @@ impl Spool {
                         path: r.get(2)?,
                         newsgroups: r.get(3)?,
                         delivered_by: r.get(4)?,
+                        posted: r.get(5)?,
                     })
                 })?
                 .collect()

@@ -53,6 +53,14 @@ pub struct PeerReport {
     /// (another link or session brought them first): not in `received`; the live relay
     /// shows them, as a body that crossed twice.
     pub duplicates: u64,
+    /// Articles left for a later sync: offered but the neighbour said "try later" (its
+    /// `serve` has them in flight from our live relay, or a quota), or fetched and
+    /// deferred here (a quota). The marks stay before them. `deferred=` on the line.
+    pub deferred: u64,
+    /// Whether a body crossed and was deferred (a quota: TAKETHIS answered 431, or a
+    /// pulled article deferred here): the live relay pauses before trying again, rather
+    /// than sending the same bodies every poll.
+    pub held_back: bool,
 }
 
 /// Which side turned an article down.
@@ -134,8 +142,8 @@ fn refused(node: &Node, report: &mut PeerReport, by: RefusedBy, id: &str, reason
 }
 
 impl fmt::Display for PeerReport {
-    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, with
-    /// `status=failed` and a quoted `error="..."` at the end when it failed.
+    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, then
+    /// `deferred=N` when some articles were left for later, with `status=failed` and a quoted `error="..."` at the end when it failed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -149,6 +157,11 @@ impl fmt::Display for PeerReport {
             self.outcome.ms
         )?;
         write!(f, " tls={}", if self.tls { "yes" } else { "no" })?;
+        // Appended to the BRIEF's line (whose keys stay as they are), when not 0: "the
+        // rest is on its way" rather than "all delivered".
+        if self.deferred > 0 {
+            write!(f, " deferred={}", self.deferred)?;
+        }
         if let Some(e) = &self.outcome.error {
             write!(f, " error=\"{}\"", e.replace(['"', '\n', '\r'], "'"))?;
         }

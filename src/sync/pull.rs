@@ -105,11 +105,17 @@ pub(super) async fn pull_reserving(
             )));
         }
         let wanted = wanted(node, &listing.ids)?;
+        let deferred_before = report.deferred;
         match fetching {
             Some(fetching) => {
                 fetch_reserved(node, wanted, conn, report, fetching, &mut intake).await?
             }
             None => fetch(node, &wanted, conn, report, &mut intake).await?,
+        }
+        if report.deferred > deferred_before {
+            // Some were deferred here (a quota): keep the mark before this listing and
+            // stop; the next sync lists it again and fetches only what is still missing.
+            return Ok(());
         }
         marks.pull_seq = listing.through;
         if !listing.more {

@@ -15,6 +15,7 @@ use ed25519_dalek::SigningKey;
 use super::auth::open_streaming;
 use super::conn::{command, response};
 use super::{peer_refused, PeerReport};
+use crate::admission::{quota::OVER_QUOTA, AgeLimits};
 use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
 use crate::feed_policy::goes_to;
@@ -38,9 +39,9 @@ enum Round {
     /// CHECKs of one offer: (arrival sequence, Message-ID); the offer examined our
     /// arrivals up to `last`.
     Checks { ids: Vec<(i64, String)>, last: i64 },
-    /// TAKETHIS for the ids of that offer the peer asked for; once all are answered, the
-    /// push mark may pass `last`.
-    Takes { ids: Vec<String>, last: i64 },
+    /// TAKETHIS for the (arrival sequence, Message-ID) of that offer the peer asked for;
+    /// once all are answered, the push mark may pass `last` (not a deferred one).
+    Takes { ids: Vec<(i64, String)>, last: i64 },
 }
 
 /// Where pushed articles go: a neighbour's name (for marks and "came from it") and its
@@ -82,10 +83,11 @@ pub(super) async fn push(
                 for (seq, id) in ids {
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
-                        (238, Some(got)) if got == id => send.push(id),
+                        (238, Some(got)) if got == id => send.push((seq, id)),
                         (438, Some(got)) if got == id => {}
                         (431, Some(got)) if got == id => {
                             deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
+                            report.deferred += 1;
                         }
                         _ => {
                             return Err(Error::Peer(format!(
@@ -96,11 +98,11 @@ pub(super) async fn push(
                     }
                 }
                 let mut sent = Vec::with_capacity(send.len());
-                for id in send {
+                for (seq, id) in send {
                     if let Some(stored) = node.spool.article(&id)? {
                         Command::Takethis(id.clone()).write(conn.out());
                         write_block(conn.out(), &stored.raw);
-                        sent.push(id);
+                        sent.push((seq, id));
                         // A peer that asks for everything must not make us hold a round's
                         // worth of large articles: send them as the queue fills.
                         if conn.out().len() >= queue_bytes {
@@ -112,10 +114,18 @@ pub(super) async fn push(
                 offers.next(node, conn)?;
             }
             Round::Takes { ids, last } => {
-                for id in ids {
+                for (seq, id) in ids {
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
                         (239, Some(got)) if got == id => report.outcome.sent += 1,
+                        // Over a quota there: offered again next time. (Any other
+                        // 431, such as a full spool, fails the push as before: an
+                        // operator must act.)
+                        (431, Some(got)) if got == id && r.text.contains(OVER_QUOTA) => {
+                            deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
+                            report.deferred += 1;
+                            report.held_back = true;
+                        }
                         (439, Some(got)) if got == id => {
                             // `439 <id> reason`: the reason is what follows the id.
                             let why = r
@@ -198,6 +208,8 @@ pub(super) fn next_offer(
 ) -> Result<Offer> {
     let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
     let own_name = node.config.node.name.as_str();
+    // Not offered: what our own date window would refuse (`admission::age`).
+    let (age, now) = (AgeLimits::from_config(&node.config), crate::clock::now());
     Ok(Offer {
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
@@ -209,7 +221,7 @@ pub(super) fn next_offer(
                     &target.feed,
                     own_name,
                     a.seq <= resync_through,
-                )
+                ) && age.listable(a.posted, now)
             })
             .map(|a| (a.seq, a.msgid))
             .collect(),

@@ -90,7 +90,7 @@ pub(in crate::server) async fn ihave(s: &mut Session, id: String) -> Result<(), 
                     s.received += 1;
                 }
                 Verdict::Refused(_) => s.refused += 1,
-                Verdict::Duplicate => {}
+                Verdict::Duplicate | Verdict::Deferred(_) => {}
             }
             answer.write(s.conn.out());
         }

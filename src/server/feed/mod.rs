@@ -345,10 +345,11 @@ fn answer_part(
                     match verdict {
                         Verdict::Stored(_) => received += 1,
                         Verdict::Refused(_) => refused += 1,
-                        Verdict::Duplicate => {}
+                        Verdict::Duplicate | Verdict::Deferred(_) => {}
                     }
                     verdict.answer(Offered::Takethis, id)
                 }
+                // Over a quota: try later, as for a full spool.
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
                 }

@@ -35,13 +35,16 @@ pub(super) async fn since(
         s.reply(501, "sequence number out of range");
         return Ok(());
     };
+    // Not listed: what our own date window would refuse (`admission::age`).
+    let age = crate::admission::AgeLimits::from_config(&s.live.config);
+    let now = crate::clock::now();
     let answer = s
         .shared
         .with_spool(move |shared, spool| {
             let (start, full) = start_of(&epoch, &shared.epoch, seq);
             let arrivals = spool.arrivals_since(start, limit)?;
             let listed = listing(&arrivals, start, limit, |a| {
-                goes_to(a, &peer, &feed, &shared.name, full)
+                goes_to(a, &peer, &feed, &shared.name, full) && age.listable(a.posted, now)
             });
             Ok::<_, Error>(listed.answer(&shared.epoch))
         })
@@ -115,6 +118,7 @@ mod tests {
             path: "a!not-for-mail".into(),
             newsgroups: "mesh.test".into(),
             delivered_by: None,
+            posted: 0,
         }
     }
 
