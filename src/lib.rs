@@ -25,6 +25,7 @@ pub mod net;
 pub mod newslog;
 pub mod protocol;
 pub mod reader_names;
+pub mod reconcile;
 pub mod records;
 pub mod relay;
 pub mod rnews;

@@ -16,6 +16,7 @@ mod migrate;
 mod peer_syncs;
 mod query;
 mod quota_usage;
+mod reconcile;
 mod stats;
 mod store;
 
@@ -32,6 +33,7 @@ pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
 pub use query::{is_internal_group, Arrival, GroupInfo, Overview, StoredArticle};
 pub use quota_usage::{Usage, UsageKind};
+pub use reconcile::SpoolItems;
 pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 

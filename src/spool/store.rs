@@ -225,6 +225,7 @@ fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutc
         a.delivered_by
     ])?;
     let seq = tx.last_insert_rowid();
+    super::reconcile::index(tx, &a.msgid, a.posted, t, seq)?;
     tx.prepare_cached("UPDATE history SET seq = ?2 WHERE msgid = ?1")?
         .execute(params![a.msgid, seq])?;
     for group in &a.newsgroups {

@@ -18,6 +18,7 @@ mod lock;
 mod nntp;
 mod pull;
 mod push;
+mod reconcile;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -31,6 +32,7 @@ pub use exchange::exchange;
 pub use link::{Idled, MeshLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
+pub use reconcile::{CAPABILITY as RECONCILE_CAPABILITY, OFF_ENV as NO_RECONCILE_ENV};
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -183,6 +185,18 @@ pub fn sync_all_telling(
     only: Option<&str>,
     starting: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<Vec<PeerReport>> {
+    sync_all_reconciling(home, only, false, starting)
+}
+
+/// [`sync_all_telling`]; with `reconcile` (`sync --reconcile`), every dialled
+/// neighbour's whole set is compared with ours again (set reconciliation, or a full
+/// listing when it cannot), not only on first contact or after its spool was rebuilt.
+pub fn sync_all_reconciling(
+    home: &Home,
+    only: Option<&str>,
+    reconcile: bool,
+    starting: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Vec<PeerReport>> {
     let _lock = SyncLock::acquire(&home.sync_lock_path(), LOCK_WAIT)?;
     let mut node = home.open()?;
     let config = node.config.clone();
@@ -230,6 +244,11 @@ pub fn sync_all_telling(
             peer: name.to_string(),
             ..PeerReport::default()
         };
+        if reconcile && peers.get(i).is_some() {
+            let mut marks = node.spool.marks(name)?;
+            marks.pull_full = true;
+            node.spool.set_pull_marks(name, &marks)?;
+        }
         let outcome = match peers.get(i) {
             Some(peer) => runtime.block_on(exchange(&mut node, &node_key, peer, &mut report)),
             None => runtime.block_on(nntp::feed(&mut node, servers[i - peers.len()], &mut report)),

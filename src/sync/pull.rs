@@ -94,6 +94,11 @@ pub(super) async fn pull_reserving(
                 marks.push_seq = 0;
                 marks.resync_through = node.spool.last_seq()?;
                 node.spool.set_marks(peer, &marks)?;
+                if fetching.is_none() {
+                    // `sync` reconciles the two sets now (`reconcile.rs`), or comes back
+                    // for the full listing when the peer cannot.
+                    return Ok(());
+                }
                 continue;
             }
         }
@@ -255,7 +260,7 @@ async fn fetch_reserved(
 /// verified and stored beside the link ([`Intake`]) while the next one is received, so
 /// the peer is serving while we are checking. Returns once every fetched article is
 /// committed (or refused), even when the link failed meanwhile.
-async fn fetch(
+pub(super) async fn fetch(
     node: &mut Node,
     ids: &[String],
     conn: &mut Conn,

@@ -62,6 +62,20 @@ pub(super) async fn push(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
+    push_from(node, target, conn, report, None).await.map(drop)
+}
+
+/// [`push`], or with `listed`, offers those arrivals (in arrival order) instead of the
+/// ones after the push mark: set reconciliation found what the peer lacks (see
+/// `reconcile.rs`), so the mark passes each listed offer once it is answered. Returns
+/// whether the peer answered every offer (none deferred).
+pub(super) async fn push_from(
+    node: &mut Node,
+    target: &Recipient<'_>,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+    listed: Option<Vec<crate::spool::Arrival>>,
+) -> Result<bool> {
     let queue_bytes = node.config.limits.sync_batch_bytes;
     let mut marks = node.spool.marks(target.name)?;
     let mut offers = Offers {
@@ -69,6 +83,7 @@ pub(super) async fn push(
         resync_through: marks.resync_through,
         offered: Some(marks.push_seq),
         rounds: VecDeque::new(),
+        listed: listed.map(Vec::into_iter),
     };
     for _ in 0..OFFERS_AHEAD {
         offers.next(node, conn)?;
@@ -146,6 +161,8 @@ pub(super) async fn push(
                 }
                 // Every earlier round is answered too (answers come in order).
                 let mark = deferred.map_or(last, |d| last.min(d - 1));
+                // (A listed offer's `last` may be passed too: what the mark passes and
+                // the list lacks, the peer has, reconciliation says.)
                 if mark > marks.push_seq {
                     marks.push_seq = mark;
                     // Never backwards: `serve`'s live relay may have acknowledged more.
@@ -154,7 +171,7 @@ pub(super) async fn push(
             }
         }
     }
-    Ok(())
+    Ok(deferred.is_none())
 }
 
 /// The offers of one push: what was offered so far and the rounds awaiting answers.
@@ -165,6 +182,8 @@ struct Offers<'t, 'a> {
     offered: Option<i64>,
     /// What each coming run of answers is about, in order.
     rounds: VecDeque<Round>,
+    /// Arrivals to offer instead of those after the mark (then the mark stays).
+    listed: Option<std::vec::IntoIter<crate::spool::Arrival>>,
 }
 
 impl Offers<'_, '_> {
@@ -174,7 +193,11 @@ impl Offers<'_, '_> {
         let Some(after) = self.offered else {
             return Ok(());
         };
-        let offer = next_offer(node, self.target, after, self.resync_through)?;
+        let offer = match &mut self.listed {
+            // The peer lacks them (reconciliation says): offered whoever delivered them.
+            Some(listed) => listed_offer(node, self.target, listed),
+            None => next_offer(node, self.target, after, self.resync_through)?,
+        };
         self.offered = offer.last_seq;
         let Some(last) = offer.last_seq else {
             return Ok(());
@@ -226,6 +249,28 @@ pub(super) fn next_offer(
             .map(|a| (a.seq, a.msgid))
             .collect(),
     })
+}
+
+/// The next chunk of `listed` that `peer`'s feed takes; `last_seq` (the chunk's last
+/// arrival) is None once it is used up.
+fn listed_offer(
+    node: &Node,
+    target: &Recipient<'_>,
+    listed: &mut std::vec::IntoIter<crate::spool::Arrival>,
+) -> Offer {
+    let own_name = node.config.node.name.as_str();
+    let (age, now) = (AgeLimits::from_config(&node.config), crate::clock::now());
+    let chunk: Vec<_> = listed.take(PUSH_CHUNK).collect();
+    Offer {
+        last_seq: chunk.last().map(|a| a.seq),
+        ids: chunk
+            .into_iter()
+            .filter(|a| {
+                goes_to(a, target.name, &target.feed, own_name, true) && age.listable(a.posted, now)
+            })
+            .map(|a| (a.seq, a.msgid))
+            .collect(),
+    }
 }
 
 /// Connects to `peer` as this node, authenticates, and pushes `articles` (wire form)

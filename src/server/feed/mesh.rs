@@ -5,7 +5,7 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{idle, join, since};
+use super::{idle, join, reconcile, since};
 use crate::net::NetError;
 use crate::protocol::MeshCommand;
 use crate::server::session::Session;
@@ -22,6 +22,7 @@ pub(in crate::server) async fn mesh(s: &mut Session, command: MeshCommand) -> Re
         MeshCommand::Prove { signature } => prove(s, &signature),
         MeshCommand::Since { epoch, seq, limit } => since::since(s, epoch, seq, limit).await?,
         MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
+        MeshCommand::Reconcile => reconcile::reconcile(s).await?,
         MeshCommand::Join {
             secret,
             name,

@@ -12,6 +12,7 @@ mod idle;
 mod ihave;
 mod join;
 mod mesh;
+mod reconcile;
 mod since;
 
 pub(super) use ihave::ihave;

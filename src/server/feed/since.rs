@@ -41,7 +41,11 @@ pub(super) async fn since(
     let answer = s
         .shared
         .with_spool(move |shared, spool| {
-            let (start, full) = start_of(&epoch, &shared.epoch, seq);
+            let Some((start, full)) = start_of(&epoch, &shared.epoch, seq) else {
+                // The client restarts its marks on seeing the new epoch and never reads
+                // this answer's ids: send none (it reconciles or lists next).
+                return Ok(Listing::stale().answer(&shared.epoch));
+            };
             let arrivals = spool.arrivals_since(start, limit)?;
             let listed = listing(&arrivals, start, limit, |a| {
                 goes_to(a, &peer, &feed, &shared.name, full) && age.listable(a.posted, now)
@@ -62,11 +66,10 @@ pub(super) async fn since(
 /// Where a listing starts, and whether it is a full one. [`FULL_LISTING`] ("none") asks
 /// for a full listing from `seq` (first contact, or the client's spool was rebuilt): no
 /// "came from it" filter, it may have lost what it once sent us. A stale epoch means
-/// OUR spool was rebuilt: start over; the client notices the new epoch.
-pub(super) fn start_of(asked: &str, ours: &str, seq: i64) -> (i64, bool) {
+/// OUR spool was rebuilt: None, no listing (the client notices the new epoch).
+pub(super) fn start_of(asked: &str, ours: &str, seq: i64) -> Option<(i64, bool)> {
     let full = asked == FULL_LISTING;
-    let start = if full || asked == ours { seq } else { 0 };
-    (start, full)
+    (full || asked == ours).then_some((seq, full))
 }
 
 /// One listing: the ids to send, through which arrival it looked, whether more follow.
@@ -81,6 +84,15 @@ pub(super) struct Listing {
 }
 
 impl Listing {
+    /// The answer to a stale epoch: no ids, through 0, more to come.
+    pub(super) fn stale() -> Listing {
+        Listing {
+            block: Vec::new(),
+            through: 0,
+            more: true,
+        }
+    }
+
     /// `293 epoch through more` with the block.
     pub(super) fn answer(self, epoch: &str) -> Response {
         let text = format!("{epoch} {} {}", self.through, u8::from(self.more));
@@ -123,10 +135,13 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_epoch_starts_over_and_none_asks_for_everything() {
-        assert_eq!(start_of("e1", "e1", 40), (40, false));
-        assert_eq!(start_of("e0", "e1", 40), (0, false));
-        assert_eq!(start_of(FULL_LISTING, "e1", 40), (40, true));
+    fn a_stale_epoch_lists_nothing_and_none_asks_for_everything() {
+        assert_eq!(start_of("e1", "e1", 40), Some((40, false)));
+        assert_eq!(start_of("e0", "e1", 40), None);
+        assert_eq!(start_of(FULL_LISTING, "e1", 40), Some((40, true)));
+        let r = Listing::stale().answer("e1");
+        assert_eq!((r.code, r.text.as_str()), (293, "e1 0 1"));
+        assert_eq!(r.block, Some(Vec::new()));
     }
 
     #[test]
