@@ -233,6 +233,22 @@ impl Feeder {
     }
 }
 
+/// The mesh peer a session proved, with its feed pattern (what it may be told of);
+/// None, once 480 is answered, when the session proved none.
+fn proved_peer(s: &mut Session) -> Option<(String, crate::wildmat::Wildmat)> {
+    let Some(peer) = s.peer.clone() else {
+        s.reply(480, "authenticate first (MESH HELLO)");
+        return None;
+    };
+    let feed = s
+        .live
+        .config
+        .peer(&peer)
+        .map(|p| p.feed())
+        .unwrap_or_else(|| crate::wildmat::Wildmat::new(""));
+    Some((peer, feed))
+}
+
 /// Writes an article refused before ingest saw it (too large to read) to the article log.
 fn log_unread(log: Option<&NewsLog>, from: &Source<'_>, id: &str, why: &str) {
     if let Some(log) = log {

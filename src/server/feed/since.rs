@@ -9,7 +9,6 @@ use crate::net::NetError;
 use crate::protocol::Response;
 use crate::server::session::Session;
 use crate::spool::Arrival;
-use crate::wildmat::Wildmat;
 
 /// Answers `MESH SINCE` (293 and the block of ids).
 pub(super) async fn since(
@@ -18,16 +17,9 @@ pub(super) async fn since(
     seq: u64,
     limit: u32,
 ) -> Result<(), NetError> {
-    let Some(peer) = s.peer.clone() else {
-        s.reply(480, "authenticate first (MESH HELLO)");
+    let Some((peer, feed)) = super::proved_peer(s) else {
         return Ok(());
     };
-    let feed = s
-        .live
-        .config
-        .peer(&peer)
-        .map(|p| p.feed())
-        .unwrap_or_else(|| Wildmat::new(""));
     let limit = limit.clamp(1, MAX_SINCE) as usize;
     // Our sequence numbers are SQLite's i64: a larger one is none of ours (and `as`
     // would wrap it to a negative start, listing everything).
