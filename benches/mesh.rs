@@ -59,11 +59,11 @@ fn main() {
         rounds += 1;
         let round_start = Instant::now();
         for (i, report) in mesh.round().expect("round") {
-            assert!(report.ok(), "{} {report}", names[i]);
-            bodies_into[i] += report.received;
-            bodies_into[index[report.peer.as_str()]] += report.sent;
-            bytes += report.bytes;
-            refused += report.refused;
+            assert!(report.outcome.ok(), "{} {report}", names[i]);
+            bodies_into[i] += report.outcome.received;
+            bodies_into[index[report.peer.as_str()]] += report.outcome.sent;
+            bytes += report.outcome.bytes;
+            refused += report.outcome.refused;
         }
         let have: usize = (0..nodes)
             .map(|n| {
@@ -93,8 +93,11 @@ fn main() {
         .count();
     let quiet_start = Instant::now();
     let quiet = mesh.round().expect("round");
-    let quiet_moved: u64 = quiet.iter().map(|(_, r)| r.sent + r.received).sum();
-    let quiet_bytes: u64 = quiet.iter().map(|(_, r)| r.bytes).sum();
+    let quiet_moved: u64 = quiet
+        .iter()
+        .map(|(_, r)| r.outcome.sent + r.outcome.received)
+        .sum();
+    let quiet_bytes: u64 = quiet.iter().map(|(_, r)| r.outcome.bytes).sum();
     println!(
         "mesh of {nodes} nodes (random, degree 3), {articles} articles: every node has every article after {rounds} rounds ({elapsed:.1} s)"
     );

@@ -307,13 +307,7 @@ fn fresh_home(s: &Settings) -> (tempfile::TempDir, newsmesh::home::Node) {
 
 fn ingest_once(s: &Settings, articles: &[Vec<u8>]) -> Duration {
     let (_dir, mut node) = fresh_home(s);
-    let rules = Rules {
-        node_name: &node.config.node.name,
-        limits: node.config.limits.article_limits(),
-        trust: &node.trust,
-        source: newsmesh::ingest::Source::Local,
-        admission: newsmesh::admission::Admission::from_config(&node.config),
-    };
+    let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
     let start = Instant::now();
     let mut stored = 0;
     for chunk in articles.chunks(s.batch) {

@@ -235,14 +235,7 @@ fn articles(n: usize, seed: usize) -> Vec<Vec<u8>> {
 
 fn load(home: &Path, raws: &[Vec<u8>]) {
     let mut node = Home::new(home).open().unwrap();
-    let name = node.name().to_string();
-    let rules = Rules {
-        node_name: &name,
-        limits: node.config.limits.article_limits(),
-        trust: &node.trust,
-        source: newsmesh::ingest::Source::Local,
-        admission: newsmesh::admission::Admission::from_config(&node.config),
-    };
+    let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
     for chunk in raws.chunks(5000) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
         ingest(&mut node.spool, &rules, &refs).unwrap();

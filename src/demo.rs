@@ -63,7 +63,9 @@ fn rounds_until(mesh: &Mesh, target: usize, id: &str) -> Result<()> {
     for round in 1..=MAX_ROUNDS {
         say(&format!("  sync round {round}:"));
         for (i, report) in mesh.round()? {
-            if report.sent + report.received + report.refused > 0 || !report.ok() {
+            if report.outcome.sent + report.outcome.received + report.outcome.refused > 0
+                || !report.outcome.ok()
+            {
                 say(&format!("    {:<8} {report}", mesh.nodes[i].name));
             }
         }
@@ -71,7 +73,7 @@ fn rounds_until(mesh: &Mesh, target: usize, id: &str) -> Result<()> {
             return Ok(());
         }
     }
-    Err(Error::Network(format!(
+    Err(Error::Peer(format!(
         "{id} did not arrive after {MAX_ROUNDS} rounds"
     )))
 }
@@ -166,7 +168,11 @@ fn story(mesh: &Mesh) -> Result<()> {
     show(mesh, alpha, &reply)?;
     say("");
     say("5. A further round moves nothing: every node has every article, duplicates are suppressed.");
-    let moved: u64 = mesh.round()?.iter().map(|(_, r)| r.sent + r.received).sum();
+    let moved: u64 = mesh
+        .round()?
+        .iter()
+        .map(|(_, r)| r.outcome.sent + r.outcome.received)
+        .sum();
     say(&format!("  articles moved in that round: {moved}"));
     say("");
     say("6. alpha turns rogue: it changes one byte of a signed article and pushes it to bravo.");

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use crate::article::ArticleError;
 use crate::config::ConfigError;
+use crate::net::NetError;
 use crate::sign::KeyError;
 use crate::spool::SpoolError;
+use crate::tls::TlsError;
 
 /// Any failure of a newsmesh operation.
 #[derive(Debug, thiserror::Error)]
@@ -46,9 +48,48 @@ pub enum Error {
     /// Bad input from the user.
     #[error("{0}")]
     Invalid(String),
-    /// Network or protocol failure talking to a neighbour.
+    /// The connection to a neighbour or client failed (socket, timeout, closed, framing,
+    /// TLS handshake): the transport's typed error.
+    #[error(transparent)]
+    Network(#[from] NetError),
+    /// The same, with what was being done (`TLS with peer b`, `COMPRESS`).
+    #[error("{doing}: {source}")]
+    NetworkDuring {
+        /// What the link was doing.
+        doing: String,
+        /// The transport's error.
+        source: NetError,
+    },
+    /// Connecting to a neighbour's address failed (refused, unreachable, timed out).
+    #[error("connecting to {address}: {source}")]
+    Dial {
+        /// The address dialled.
+        address: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A listening socket could not be set up.
+    #[error("cannot listen on {address}: {source}{hint}")]
+    Listen {
+        /// The address (or what the socket is).
+        address: String,
+        /// The cause.
+        source: std::io::Error,
+        /// What to do about it, when known (` (another program listens there: ...)`).
+        hint: String,
+    },
+    /// A neighbour's session went wrong on its side: it answered something we cannot go
+    /// on from (an unexpected code, a malformed answer, a failed proof) or took longer
+    /// than the session's deadline.
     #[error("{0}")]
-    Network(String),
+    Peer(String),
+    /// TLS material could not be made or loaded (this node's certificate, a TLS config).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// A failure inside this process (a task that panicked, a channel closed): a bug,
+    /// not the user's input nor a neighbour's.
+    #[error("{0}")]
+    Internal(String),
     /// Another `sync` holds the lock.
     #[error("another sync is running on this node (lock {0})")]
     Busy(PathBuf),

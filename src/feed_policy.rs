@@ -1,6 +1,6 @@
 //! The neighbour feed policy: which of our arrivals a neighbour is offered, whether we
 //! push them (`sync/push.rs`, also to plain news servers), list them for its pull
-//! (`MESH SINCE` in `server/feed.rs`) or write them for it to a sneakernet batch
+//! (`MESH SINCE` in `server/feed/since.rs`) or write them for it to a sneakernet batch
 //! (`cli/sneakernet.rs`). It sits below all of those so that the three agree: a rule
 //! about what a neighbour gets is written once.
 //!

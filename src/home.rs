@@ -90,14 +90,13 @@ impl Home {
                 ))
             }
         };
-        crate::tls::load_identity(&cert, &key).map_err(|e| Error::Invalid(e.to_string()))
+        Ok(crate::tls::load_identity(&cert, &key)?)
     }
 
     /// Makes the home's self-signed reader certificate (`reader.crt`, `reader.key` 0600).
     fn make_reader_certificate(&self, names: &[String]) -> Result<()> {
         let (cert, key) = self.reader_tls_paths();
-        let (cert_pem, key_pem) =
-            crate::tls::reader_certificate_pem(names).map_err(|e| Error::Invalid(e.to_string()))?;
+        let (cert_pem, key_pem) = crate::tls::reader_certificate_pem(names)?;
         write_atomically(&key, key_pem.as_bytes()).map_err(|e| Error::io(&key, e))?;
         write_atomically(&cert, cert_pem.as_bytes()).map_err(|e| Error::io(&cert, e))
     }
@@ -205,16 +204,17 @@ impl Home {
                 "Testing the mesh: any valid signature may post",
             )?;
         }
-        spool.set_news_log(crate::newslog::NewsLog::new(
+        let log = crate::newslog::NewsLog::new(
             self.news_log_path(),
             config.limits.news_log_bytes,
             config.limits.news_log_files,
-        ));
+        );
         Ok(Node {
             home: self.clone(),
             config,
             spool,
             trust,
+            log,
         })
     }
 
@@ -271,6 +271,10 @@ pub struct Node {
     pub spool: Spool,
     /// The trust policy from the config.
     pub trust: TrustPolicy,
+    /// The article log (`news.log`): `ingest` writes each verdict to it through its
+    /// [`crate::ingest::Rules`]; beside the spool, not inside it, so a reload resizes it
+    /// without touching the spool.
+    pub log: crate::newslog::NewsLog,
 }
 
 impl Node {

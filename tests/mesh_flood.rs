@@ -34,10 +34,10 @@ fn every_article_reaches_every_node_and_each_body_arrives_once() {
         rounds += 1;
         assert!(rounds <= NODES, "no convergence after {NODES} rounds");
         for (i, report) in mesh.round().unwrap() {
-            assert!(report.ok(), "{} {report}", names[i]);
-            assert_eq!(report.refused, 0, "{} {report}", names[i]);
-            bodies_into[i] += report.received;
-            bodies_into[index[report.peer.as_str()]] += report.sent;
+            assert!(report.outcome.ok(), "{} {report}", names[i]);
+            assert_eq!(report.outcome.refused, 0, "{} {report}", names[i]);
+            bodies_into[i] += report.outcome.received;
+            bodies_into[index[report.peer.as_str()]] += report.outcome.sent;
         }
         let complete = (0..NODES).all(|n| ids.iter().all(|id| mesh.has(n, id).unwrap()));
         if complete {
@@ -57,7 +57,7 @@ fn every_article_reaches_every_node_and_each_body_arrives_once() {
         .round()
         .unwrap()
         .iter()
-        .map(|(_, r)| r.sent + r.received + r.refused)
+        .map(|(_, r)| r.outcome.sent + r.outcome.received + r.outcome.refused)
         .sum();
     assert_eq!(quiet, 0, "a round after convergence moves nothing");
     mesh.stop();

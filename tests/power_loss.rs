@@ -83,7 +83,8 @@ fn acknowledged_articles_survive_power_cuts_during_ingest_and_expire() {
                     let batch = articles(&key, made, n);
                     made += n;
                     let raws: Vec<&[u8]> = batch.iter().map(|(_, r)| r.as_slice()).collect();
-                    let rules = Rules::new(&node.config, &node.trust).from(Source::Peer("feeder"));
+                    let rules = Rules::new(&node.config, &node.trust, Some(&node.log))
+                        .for_source(Source::Peer("feeder"));
                     match ingest(&mut node.spool, &rules, &raws) {
                         Ok(verdicts) => {
                             for ((id, _), v) in batch.iter().zip(verdicts) {
@@ -214,7 +215,7 @@ fn post_many(home: &Home, first: u64, n: u64) {
     let key = home.author_key(newsmesh::home::DEFAULT_AUTHOR).unwrap();
     let batch = articles(&key, first, n);
     let raws: Vec<&[u8]> = batch.iter().map(|(_, r)| r.as_slice()).collect();
-    let rules = Rules::new(&node.config, &node.trust);
+    let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
     for v in ingest(&mut node.spool, &rules, &raws).unwrap() {
         assert!(matches!(v, Verdict::Stored(_)), "{v:?}");
     }
@@ -289,7 +290,7 @@ fn acknowledged_articles_survive_power_cuts_during_push_and_pull() {
         // Cut before the sync ended (not in the server's records on the way down).
         let during_sync = powercut::is_cut();
         let crossed = match &reports {
-            Ok(r) => r.iter().any(|r| r.sent + r.received > 0),
+            Ok(r) => r.iter().any(|r| r.outcome.sent + r.outcome.received > 0),
             Err(_) => false,
         };
         runtime.block_on(running.stop());

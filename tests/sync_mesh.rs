@@ -348,13 +348,7 @@ fn fill_spool(node: &Node, n: usize) -> Vec<String> {
             })
             .collect();
         let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-        let rules = Rules {
-            node_name: &name,
-            limits: open.config.limits.article_limits(),
-            trust: &open.trust,
-            source: newsmesh::ingest::Source::Local,
-            admission: newsmesh::admission::Admission::from_config(&open.config),
-        };
+        let rules = Rules::new(&open.config, &open.trust, Some(&open.log));
         let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
         for (raw, verdict) in raws.iter().zip(verdicts) {
             assert!(matches!(verdict, Verdict::Stored(_)), "{verdict:?}");

@@ -320,7 +320,8 @@ fn a_thousand_fresh_keys_are_bounded_by_the_neighbours_quota() {
             })
             .collect();
         let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-        let rules = Rules::new(&open.config, &open.trust).from(Source::Import);
+        let rules =
+            Rules::new(&open.config, &open.trust, Some(&open.log)).for_source(Source::Import);
         let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
         assert!(verdicts.iter().all(|v| matches!(v, Verdict::Stored(_))));
     }

@@ -7,7 +7,7 @@ use crate::article::is_valid_group_name;
 use crate::compose::{compose_cancel, compose_with, Draft};
 use crate::error::{Error, Result};
 use crate::home::Home;
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest, Refusal, Rules, Verdict};
 use crate::sign::public_key_text;
 
 pub fn init(home: &Home, args: InitArgs) -> Result<()> {
@@ -154,21 +154,14 @@ pub(super) fn store_own(
     article: &crate::article::Article,
 ) -> Result<()> {
     let raw = article.to_bytes();
-    let rules = Rules::new(&node.config, &node.trust);
+    let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
     let verdict = ingest(&mut node.spool, &rules, &[&raw])?;
-    match verdict.first() {
-        Some(Verdict::Stored(_)) => {
-            println!("{}", article.message_id().unwrap_or_default());
-            Ok(())
-        }
-        Some(Verdict::Refused(why)) | Some(Verdict::Deferred(why)) => {
-            Err(Error::Refused(why.to_string()))
-        }
-        Some(Verdict::Duplicate) => Err(Error::Refused(
-            "an identical article is already stored".into(),
-        )),
-        None => Err(Error::Refused("no verdict".into())),
-    }
+    let verdict = verdict.into_iter().next();
+    verdict
+        .unwrap_or(Verdict::Refused(Refusal::NoVerdict))
+        .into_stored()?;
+    println!("{}", article.message_id().unwrap_or_default());
+    Ok(())
 }
 
 /// Longest subject `post` takes: a header line must stay under 998 octets (RFC 5322).

@@ -550,9 +550,9 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
             "no neighbour to dial: none has an address (`newsmesh peer list`; passive ones              dial us); nothing exchanged"
         );
     }
-    let failed = reports.iter().filter(|r| !r.ok()).count();
+    let failed = reports.iter().filter(|r| !r.outcome.ok()).count();
     for report in &reports {
-        if !args.quiet || !report.ok() {
+        if !args.quiet || !report.outcome.ok() {
             println!("{report}");
             if args.verbose {
                 for line in report.refusal_lines() {
@@ -562,7 +562,7 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
         }
     }
     if failed > 0 {
-        return Err(crate::Error::Network(format!(
+        return Err(crate::Error::Peer(format!(
             "{failed} of {} peer(s) failed",
             reports.len()
         )));
@@ -682,8 +682,8 @@ pub fn run(cli: Cli) -> Result<()> {
             for report in &reports {
                 println!("{report}");
             }
-            if reports.iter().any(|r| !r.ok()) {
-                return Err(crate::Error::Network(
+            if reports.iter().any(|r| !r.outcome.ok()) {
+                return Err(crate::Error::Peer(
                     "joined, but the first sync failed: `newsmesh sync` will retry".into(),
                 ));
             }

@@ -114,14 +114,12 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                 let why = format!("{size} bytes, over [limits] max_article_bytes ({max})");
                 progress.done();
                 eprintln!("refused an article of {why}");
-                if let Some(log) = node.spool.news_log() {
-                    log.append(&[LogEntry {
-                        verdict: LogVerdict::Refused,
-                        id: None,
-                        peer: "import",
-                        reason: &why,
-                    }]);
-                }
+                node.log.append(&[LogEntry {
+                    verdict: LogVerdict::Refused,
+                    id: None,
+                    peer: "import",
+                    reason: &why,
+                }]);
                 refused += 1;
                 (false, None)
             }
@@ -129,7 +127,8 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
             Err(e) => (true, Some(e)),
         };
         if pending.len() >= IMPORT_BATCH || done {
-            let rules = Rules::new(&node.config, &node.trust).from(Source::Import);
+            let rules =
+                Rules::new(&node.config, &node.trust, Some(&node.log)).for_source(Source::Import);
             let raws: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
             let verdicts = ingest(&mut node.spool, &rules, &raws)?;
             for (verdict, raw) in verdicts.into_iter().zip(&raws) {

@@ -1,6 +1,6 @@
 //! Control messages and Supersedes (RFC 5537 §5): cancel, newgroup, rmgroup, and an
 //! article replacing another; governance's verbs are recognised here and carried out by
-//! `governance::record`. Read from the headers ([`withdrawal`]) before the trust
+//! `governance::record`. Read from the headers ([`control_of`]) before the trust
 //! check, and carried out ([`carry_out`]) in the article's transaction once it passed.
 
 use ed25519_dalek::VerifyingKey;
@@ -12,8 +12,9 @@ use crate::spool::{Storer, Target};
 /// The pseudo-group cancel control messages are filed in.
 pub const CANCEL_GROUP: &str = "control.cancel";
 
-/// What a control message or Supersedes asks for.
-pub(super) enum Withdraw {
+/// What a control message or Supersedes asks for: to cancel or replace an article, to
+/// create or remove a group, or a governance fact (not only withdrawals).
+pub(super) enum Control {
     /// `Control: cancel <id>`.
     Cancel(String),
     /// `Supersedes: <id>`.
@@ -27,10 +28,10 @@ pub(super) enum Withdraw {
 }
 
 /// Reads Control and Supersedes (RFC 5537 §5); checkgroups and the rest are refused.
-pub(super) fn withdrawal(article: &Article) -> Result<Option<Withdraw>, Refusal> {
+pub(super) fn control_of(article: &Article) -> Result<Option<Control>, Refusal> {
     if let Some(control) = article.header_unfolded("Control") {
         if crate::governance::action_of(article)?.is_some() {
-            return Ok(Some(Withdraw::Governance));
+            return Ok(Some(Control::Governance));
         }
         let mut words = control.split_whitespace();
         let verb = words.next().map(str::to_ascii_lowercase);
@@ -40,10 +41,10 @@ pub(super) fn withdrawal(article: &Article) -> Result<Option<Withdraw>, Refusal>
             .map(str::to_string);
         return match (verb.as_deref(), arg, group) {
             (Some("cancel"), Some(id), _) if crate::article::is_valid_message_id(id) => {
-                Ok(Some(Withdraw::Cancel(id.to_string())))
+                Ok(Some(Control::Cancel(id.to_string())))
             }
-            (Some("newgroup"), _, Some(group)) => Ok(Some(Withdraw::NewGroup(group))),
-            (Some("rmgroup"), _, Some(group)) => Ok(Some(Withdraw::RmGroup(group))),
+            (Some("newgroup"), _, Some(group)) => Ok(Some(Control::NewGroup(group))),
+            (Some("rmgroup"), _, Some(group)) => Ok(Some(Control::RmGroup(group))),
             _ => Err(Refusal::UnsupportedControl(control.to_string())),
         };
     }
@@ -51,7 +52,7 @@ pub(super) fn withdrawal(article: &Article) -> Result<Option<Withdraw>, Refusal>
         .header_unfolded("Supersedes")
         .map(|id| id.trim().to_string())
         .filter(|id| crate::article::is_valid_message_id(id))
-        .map(Withdraw::Supersede))
+        .map(Control::Supersede))
 }
 
 /// The description a newgroup carries: the body line `<group> <description>` (the
@@ -87,21 +88,21 @@ fn withdraw(
     Ok(Ok(()))
 }
 
-/// Carries out what `withdraws` asks for, in the open transaction: returns the groups
-/// the article is filed in then (`filed_in` unless it is a control message), or why it
-/// is refused. `author` is its verified key (None: unsigned), `signer` that key's text.
+/// Carries out what the control message or Supersedes `asks` for, in the open
+/// transaction: returns the groups the article is filed in then (`filed_in` unless it
+/// is a control message), or why it is refused. `author` is its verified key (None: unsigned), `signer` that key's text.
 pub(super) fn carry_out(
     store: &mut Storer<'_>,
     rules: &Rules<'_>,
     article: &Article,
-    withdraws: Option<Withdraw>,
+    asks: Option<Control>,
     author: Option<&VerifyingKey>,
     signer: Option<&str>,
     filed_in: Vec<String>,
 ) -> rusqlite::Result<Result<Vec<String>, Refusal>> {
-    Ok(Ok(match withdraws {
+    Ok(Ok(match asks {
         None => filed_in,
-        Some(Withdraw::Cancel(target)) => {
+        Some(Control::Cancel(target)) => {
             let Some(by) = signer else {
                 return Ok(Err(Refusal::UnsignedCancel));
             };
@@ -114,21 +115,21 @@ pub(super) fn carry_out(
             // Like INN, cancels are filed in control.cancel, not in the groups they name.
             vec![CANCEL_GROUP.to_string()]
         }
-        Some(Withdraw::Supersede(target)) => {
+        Some(Control::Supersede(target)) => {
             if let Some(by) = signer {
                 // A Supersedes by another author is ignored; the new article stays.
                 let _ = withdraw(store, &target, by)?;
             }
             filed_in
         }
-        Some(Withdraw::Governance) => {
+        Some(Control::Governance) => {
             let Some(by) = signer else {
                 return Ok(Err(Refusal::UnsignedGroupControl));
             };
             // Filed in its groups this node carries (`filed_in`: all it names).
             crate::governance::record(store, rules.trust, article, &filed_in, by)?
         }
-        Some(Withdraw::NewGroup(group)) | Some(Withdraw::RmGroup(group)) => {
+        Some(Control::NewGroup(group)) | Some(Control::RmGroup(group)) => {
             let Some(key) = author else {
                 return Ok(Err(Refusal::UnsignedGroupControl));
             };

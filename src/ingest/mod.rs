@@ -17,13 +17,15 @@
 //! further admission checks plug into `admit::admit`.
 
 mod admit;
+mod answer;
 mod control;
 mod refusal;
 
+pub use answer::Offered;
 pub use control::CANCEL_GROUP;
 pub use refusal::Refusal;
 
-use control::Withdraw;
+use control::Control;
 
 use crate::article::{Article, Limits};
 use crate::newslog::{LogEntry, LogVerdict, NewsLog};
@@ -101,25 +103,33 @@ pub struct Rules<'a> {
     pub trust: &'a TrustPolicy,
     /// Where these articles come from.
     pub source: Source<'a>,
+    /// The article log each verdict is written to once committed (the node's; none in
+    /// unit tests).
+    pub log: Option<&'a NewsLog>,
     /// The dates and quotas this node accepts (`[admission]`, checked in `admit`).
     pub admission: crate::admission::Admission,
 }
 
 impl<'a> Rules<'a> {
     /// The rules a node's configuration and trust policy give, for articles made here
-    /// (name another source with [`Rules::from`]).
-    pub fn new(config: &'a crate::config::Config, trust: &'a TrustPolicy) -> Rules<'a> {
+    /// (name another source with [`Rules::for_source`]), their verdicts written to `log`.
+    pub fn new(
+        config: &'a crate::config::Config,
+        trust: &'a TrustPolicy,
+        log: Option<&'a NewsLog>,
+    ) -> Rules<'a> {
         Rules {
             node_name: &config.node.name,
             limits: config.limits.article_limits(),
             trust,
             source: Source::Local,
+            log,
             admission: crate::admission::Admission::from_config(config),
         }
     }
 
     /// These rules for articles from `source`.
-    pub fn from(self, source: Source<'a>) -> Rules<'a> {
+    pub fn for_source(self, source: Source<'a>) -> Rules<'a> {
         Rules { source, ..self }
     }
 
@@ -237,7 +247,7 @@ fn ingest_items(
         .map(|v| v.unwrap_or(Verdict::Refused(Refusal::NoVerdict)))
         .collect();
     // Committed: now the log may say so.
-    if let Some(log) = spool.news_log() {
+    if let Some(log) = rules.log {
         log_verdicts(log, &rules.source, &ids, &verdicts);
     }
     Ok(verdicts)
@@ -356,13 +366,13 @@ fn settle(
         (Some(_), Some(other)) => return Ok(Verdict::Refused(Refusal::Signature(Box::new(other)))),
         (Some(_), None) => return Ok(Verdict::Refused(Refusal::NotVerified)),
     };
-    let withdraws = control::withdrawal(&c.article);
+    let asks = control::control_of(&c.article);
     // Groups are made deliberately (init, `groups --add`, a trusted newgroup), never by
     // posting: an ordinary article is filed in the groups this node carries, and refused
     // when it names none. Not written to history: if the group is created later, the
     // article can still be fetched.
     let mut filed_in = c.groups.clone();
-    if matches!(withdraws, Ok(None) | Ok(Some(Withdraw::Supersede(_)))) {
+    if matches!(asks, Ok(None) | Ok(Some(Control::Supersede(_)))) {
         let mut carried = Vec::with_capacity(c.groups.len());
         for group in &c.groups {
             if store.carries(group)? {
@@ -389,8 +399,8 @@ fn settle(
         }
         return Ok(Verdict::Refused(why));
     }
-    let withdraws = match withdraws {
-        Ok(withdraws) => withdraws,
+    let asks = match asks {
+        Ok(asks) => asks,
         Err(why) => return Ok(Verdict::Refused(why)),
     };
     let admitting = admit::Admitting {
@@ -409,7 +419,7 @@ fn settle(
         store,
         rules,
         &c.article,
-        withdraws,
+        asks,
         author.as_ref(),
         signer.as_deref(),
         filed_in,

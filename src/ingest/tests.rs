@@ -55,6 +55,7 @@ fn beta(trust: &TrustPolicy) -> Rules<'_> {
         limits: Limits::default(),
         trust,
         source: Source::Local,
+        log: None,
         admission: Default::default(),
     }
 }
@@ -71,9 +72,11 @@ fn id_of(raw: &[u8]) -> String {
 fn verdicts_are_logged_with_their_id_and_source_after_commit() {
     let (dir, mut spool) = spool_carrying();
     let log = crate::newslog::NewsLog::new(dir.path().join("news.log"), 1 << 20, 1);
-    spool.set_news_log(log.clone());
     let trust = policy();
-    let rules = beta(&trust).from(Source::Peer("gamma"));
+    let rules = Rules {
+        log: Some(&log),
+        ..beta(&trust).for_source(Source::Peer("gamma"))
+    };
     let good = article("fine", "mesh.test", 1);
     let untrusted = article("news", "mesh.announce", 1);
     let garbage = b"not an article".to_vec();
@@ -93,7 +96,10 @@ fn verdicts_are_logged_with_their_id_and_source_after_commit() {
     assert_eq!(lines[2].id, "?");
     assert!(lines.iter().all(|l| l.peer == "gamma"));
     // A reader's post names the reader.
-    let reader = beta(&trust).from(Source::Reader(Some("ann")));
+    let reader = Rules {
+        source: Source::Reader(Some("ann")),
+        ..rules
+    };
     ingest(&mut spool, &reader, &[&article("mine", "mesh.test", 2)]).unwrap();
     let text = std::fs::read_to_string(log.path()).unwrap();
     assert!(
@@ -180,7 +186,7 @@ fn a_squatter_cannot_block_the_real_article() {
 fn each_arrival_records_the_neighbour_that_delivered_it() {
     let (_dir, mut spool) = spool_carrying();
     let trust = policy();
-    let from_gamma = beta(&trust).from(Source::Peer("gamma"));
+    let from_gamma = beta(&trust).for_source(Source::Peer("gamma"));
     let relayed = article("relayed", "mesh.test", 1);
     let posted = article("posted", "mesh.test", 2);
     ingest(&mut spool, &from_gamma, &[&relayed]).unwrap();
@@ -363,7 +369,7 @@ fn unsigned_articles_only_from_the_named_peer_into_open_groups() {
     )
     .unwrap()
     .with_unsigned_from("inn", "mesh.*");
-    let from_inn = beta(&trust).from(Source::NntpPeer("inn"));
+    let from_inn = beta(&trust).for_source(Source::NntpPeer("inn"));
     let ok = unsigned("<u1@x>", "mesh.test", "inn");
     assert!(matches!(
         ingest(&mut spool, &from_inn, &[&ok]).unwrap()[0],

@@ -75,7 +75,7 @@ fn create_groups(node: &mut Node, groups: &[String]) -> Result<()> {
 }
 
 fn net(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::Network(format!("{what}: {e}"))
+    Error::Peer(format!("{what}: {e}"))
 }
 
 async fn answer(conn: &mut Conn) -> Result<Response> {
@@ -116,9 +116,8 @@ async fn redeem(
     if r.code != 382 {
         return Err(net("STARTTLS", format!("{} {}", r.code, r.text)));
     }
-    let tls = |e: crate::tls::TlsError| Error::Invalid(e.to_string());
-    let identity = crate::tls::node_identity(&home.node_key()?).map_err(tls)?;
-    let config = crate::tls::invite_client_config(&identity, inviter).map_err(tls)?;
+    let identity = crate::tls::node_identity(&home.node_key()?)?;
+    let config = crate::tls::invite_client_config(&identity, inviter)?;
     conn.connect_tls(config, crate::tls::mesh_server_name())
         .await
         .map_err(|e| {

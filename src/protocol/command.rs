@@ -11,8 +11,9 @@ use nom::multi::separated_list0;
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
+use super::args::{full, put_arg, syntax};
 use super::mesh::{self, MeshCommand};
-use super::{put_text, MAX_COMMAND_LINE};
+use super::MAX_COMMAND_LINE;
 
 /// Max message-id length in octets, brackets included (one definition: the article's).
 pub use crate::article::MAX_MESSAGE_ID;
@@ -278,21 +279,6 @@ fn time(i: &str) -> Res<'_, &str> {
     take_while_m_n(6, 6, |c: char| c.is_ascii_digit()).parse(i)
 }
 
-/// Applies `p` to the whole of `arg`, mapping failure to a Syntax error.
-pub(crate) fn full<'a, T, P>(p: P, arg: &'a str, what: &str) -> Result<T, CommandError>
-where
-    P: Parser<&'a str, Output = T, Error = nom::error::Error<&'a str>>,
-{
-    all_consuming(p)
-        .parse(arg)
-        .map(|(_, v)| v)
-        .map_err(|_| syntax(format!("invalid {what}: {arg}")))
-}
-
-pub(crate) fn syntax(msg: impl Into<String>) -> CommandError {
-    CommandError::Syntax(msg.into())
-}
-
 fn msgid_arg(arg: &str) -> Result<String, CommandError> {
     full(message_id, arg, "message-id").map(str::to_owned)
 }
@@ -512,12 +498,6 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         "MESH" => mesh::parse(&args).map(Command::Mesh),
         _ => Err(CommandError::Unknown(verb)),
     }
-}
-
-/// Appends a space and `word` (sanitised) to `out`.
-pub(crate) fn put_arg(out: &mut Vec<u8>, word: &str) {
-    out.push(b' ');
-    put_text(out, word);
 }
 
 fn put_opt(out: &mut Vec<u8>, word: Option<&str>) {

@@ -7,7 +7,8 @@
 use nom::bytes::complete::take_while_m_n;
 use nom::character::complete::{u32, u64};
 
-use super::command::{full, put_arg, syntax, CommandError};
+use super::args::{full, put_arg, syntax};
+use super::command::CommandError;
 
 /// Max length of a base64 key, nonce or signature token.
 pub const MAX_MESH_TOKEN: usize = 128;

@@ -7,6 +7,7 @@
 //! [`parse_command`] / [`parse_response`], and serialises with the `write`
 //! methods and [`write_block`].
 
+mod args;
 pub mod block;
 pub mod command;
 pub mod line;

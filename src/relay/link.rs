@@ -1,4 +1,4 @@
-//! One live link per neighbour: dial and authenticate (`sync::PushLink`), push what is
+//! One live link per neighbour: dial and authenticate (`sync::MeshLink`), push what is
 //! after its mark, then wait for the next arrival (or a short poll, for articles stored
 //! by other processes: `post`, `sync`, `import`), with a keepalive so idle timeouts do
 //! not close a quiet link. A failed link is dialled again with exponential backoff.
@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::home::Snapshot;
 use crate::home::{Home, Node};
 use crate::inflight::{Fetching, InFlight, RELAY_OWNERS};
-use crate::sync::{Idled, PeerReport, PushLink};
+use crate::sync::{Idled, MeshLink, PeerReport};
 
 /// First wait before dialling a lost neighbour again; it doubles up to the limit.
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -37,7 +37,7 @@ pub(super) struct Links {
     pub(super) retry_max: Duration,
     pub(super) arrivals: watch::Receiver<u64>,
     pub(super) stopped: watch::Receiver<bool>,
-    /// The server's in-flight table: a pull claims its ids there (`sync::Fetching`).
+    /// The server's in-flight table: a pull claims its ids there (`inflight::Fetching`).
     pub(super) in_flight: InFlight,
 }
 
@@ -86,7 +86,7 @@ impl Links {
                     }
                 }
                 for peer in plan.open {
-                    let link = Link {
+                    let link = LiveLink {
                         home: self.home.clone(),
                         node_key: self.node_key.clone(),
                         retry_max: self.retry_max,
@@ -115,7 +115,7 @@ impl Links {
     }
 }
 
-struct Link {
+struct LiveLink {
     home: Home,
     node_key: SigningKey,
     retry_max: Duration,
@@ -129,7 +129,7 @@ struct Link {
     peer: PeerConfig,
 }
 
-impl Link {
+impl LiveLink {
     async fn run(mut self) {
         let mut retry = FIRST_RETRY;
         let mut stopped = self.stopped.clone();
@@ -170,7 +170,7 @@ impl Link {
         let mut node: Node = self
             .home
             .open_with(snapshot.config.clone(), snapshot.trust.clone())?;
-        let mut link = PushLink::open(&node, &self.node_key, &self.peer).await?;
+        let mut link = MeshLink::open(&node, &self.node_key, &self.peer).await?;
         *retry = FIRST_RETRY;
         tracing::info!("live link to {} is up", self.peer.name);
         self.board.set(&self.peer.name, true, false, None);
@@ -213,7 +213,7 @@ impl Link {
                 }
                 continue;
             }
-            if report.sent + report.refused > 0 {
+            if report.outcome.sent + report.outcome.refused > 0 {
                 spoke = Instant::now();
             }
             if spoke.elapsed() >= keepalive {

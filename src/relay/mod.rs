@@ -18,7 +18,7 @@
 //! close (peer removed, no longer live, or its entry changed: redialled) and to open.
 //!
 //! Bodies cross into the node once: a link's pull claims its ids in the server's
-//! in-flight table (`sync::Fetching`), so two links (a node behind NAT idling on two
+//! in-flight table (`inflight::Fetching`), so two links (a node behind NAT idling on two
 //! hubs that both just got the article) or a link and a feed session never fetch the
 //! same one together. The hub's side of such a link is in `subscribers.rs`.
 

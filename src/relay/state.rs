@@ -58,13 +58,13 @@ impl Board {
 
     /// Adds what one push or pull over `peer`'s link moved (written at the next flush).
     pub(super) fn count(&self, peer: &str, report: &PeerReport) {
-        if report.sent + report.received + report.duplicates == 0 {
+        if report.outcome.sent + report.outcome.received + report.duplicates == 0 {
             return;
         }
         let mut links = self.links.borrow_mut();
         if let Some(state) = links.get_mut(peer) {
-            state.sent += report.sent;
-            state.received += report.received;
+            state.sent += report.outcome.sent;
+            state.received += report.outcome.received;
             state.duplicates += report.duplicates;
             self.dirty.set(true);
         }

@@ -2,8 +2,8 @@
 //! without a restart.
 //!
 //! Everything derived from the file (the parsed [`Config`] and the [`TrustPolicy`] built
-//! from it) lives in one immutable [`Live`] value behind [`Current`]. A reload builds a
-//! whole new `Live` and swaps it in at once; a session takes one snapshot per command,
+//! from it) lives in one immutable [`Snapshot`] value behind [`Current`]. A reload builds a
+//! whole new `Snapshot` and swaps it in at once; a session takes one snapshot per command,
 //! so a command never sees half of two configurations, and a connection admitted under
 //! the old limits simply picks up the new ones at its next command.
 //!
@@ -33,30 +33,30 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// writing it is not read half-way (and its error logged for nothing).
 const SETTLE: Duration = Duration::from_millis(200);
 
-/// The snapshot type (it lives beside `Node`, so that the live relay can run on it
-/// without reaching into the server).
-pub use crate::home::Snapshot as Live;
+// The snapshot type lives beside `Node` (`home::Snapshot`), so that the live relay can
+// run on it without reaching into the server.
+use crate::home::Snapshot;
 
-/// The swappable current [`Live`].
+/// The swappable current [`Snapshot`].
 #[derive(Debug)]
 pub struct Current {
-    live: RwLock<Arc<Live>>,
+    live: RwLock<Arc<Snapshot>>,
 }
 
 impl Current {
     /// Starts with `live`.
-    pub fn new(live: Live) -> Current {
+    pub fn new(live: Snapshot) -> Current {
         Current {
             live: RwLock::new(Arc::new(live)),
         }
     }
 
     /// The configuration in force now: keep the snapshot for the whole of one command.
-    pub fn get(&self) -> Arc<Live> {
+    pub fn get(&self) -> Arc<Snapshot> {
         Arc::clone(&self.live.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    fn set(&self, live: Live) {
+    fn set(&self, live: Snapshot) {
         *self.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(live);
     }
 }
@@ -74,7 +74,7 @@ pub enum Reloaded {
 /// configuration (keeping the running `[node]` name and listen address, which need a
 /// restart). Logs why a file was not taken, and what waits for a restart.
 pub fn reload(current: &Current, path: &Path) -> Reloaded {
-    let mut live = match Live::load(path) {
+    let mut live = match Snapshot::load(path) {
         Ok(live) => live,
         Err(e) => {
             tracing::error!("config not reloaded, still running on the previous one: {e}");
@@ -186,7 +186,7 @@ pub async fn follow<F, Done>(
     mut stopped: watch::Receiver<bool>,
     applied: F,
 ) where
-    F: Fn(Arc<Live>) -> Done + Send + 'static,
+    F: Fn(Arc<Snapshot>) -> Done + Send + 'static,
     Done: std::future::Future<Output = ()> + Send,
 {
     let mut seen = stamp(&path);
@@ -243,7 +243,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("newsmesh.toml");
         write_config(&path, "alpha", "127.0.0.1:1119", "");
-        let current = Current::new(Live::load(&path).unwrap());
+        let current = Current::new(Snapshot::load(&path).unwrap());
         write_config(&path, "beta", "127.0.0.1:2119", "");
         set_max_connections(&path, 7);
         assert!(matches!(reload(&current, &path), Reloaded::Applied(_)));
@@ -258,7 +258,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("newsmesh.toml");
         write_config(&path, "alpha", "127.0.0.1:1119", "");
-        let current = Current::new(Live::load(&path).unwrap());
+        let current = Current::new(Snapshot::load(&path).unwrap());
         let text = std::fs::read_to_string(&path).unwrap().replace(
             "allow_plaintext_auth = false",
             "cert = \"other.crt\"\nkey = \"other.key\"\n\
@@ -307,7 +307,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("newsmesh.toml");
         write_config(&path, "alpha", "127.0.0.1:1119", "");
-        let current = Current::new(Live::load(&path).unwrap());
+        let current = Current::new(Snapshot::load(&path).unwrap());
         let before = current.get();
         write_config(&path, "alpha", "127.0.0.1:1119", "[limits\n");
         let Reloaded::Kept(e) = reload(&current, &path) else {

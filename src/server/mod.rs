@@ -12,6 +12,7 @@
 
 mod admission;
 mod feed;
+mod guards;
 mod hints;
 pub mod inherited;
 pub mod live;
@@ -27,9 +28,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::error::{Error, Result};
+use crate::home::Snapshot;
 use crate::home::{Home, DEFAULT_AUTHOR};
 use crate::spool::Spool;
-use live::{Current, Live};
+use live::Current;
 
 /// What every session of one server shares.
 pub struct Shared {
@@ -65,7 +67,7 @@ pub struct Shared {
     pub spool_slots: Semaphore,
     /// Defences the sessions share: in-flight reservation deadlines and caps, whether the
     /// spool has room, AUTHINFO pacing per source and per account.
-    pub guards: feed::Guards,
+    pub guards: guards::Guards,
     /// The node's TLS certificate (its node key), for mesh links.
     pub node_tls: crate::tls::Identity,
     /// TLS for newsreaders (STARTTLS, NNTPS).
@@ -100,7 +102,7 @@ impl Shared {
     }
 
     /// The configuration in force now (see [`Shared::current`]).
-    pub fn live(&self) -> Arc<Live> {
+    pub fn live(&self) -> Arc<Snapshot> {
         self.current.get()
     }
 
@@ -123,7 +125,7 @@ impl Shared {
             .spool_slots
             .acquire()
             .await
-            .map_err(|e| Error::Invalid(format!("spool closed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("spool closed: {e}")))?;
         let shared = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut spool = shared
@@ -133,7 +135,7 @@ impl Shared {
             f(&shared, &mut spool)
         })
         .await
-        .map_err(|e| Error::Invalid(format!("spool task failed: {e}")))?
+        .map_err(|e| Error::Internal(format!("spool task failed: {e}")))?
     }
 }
 
@@ -185,7 +187,11 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
         } else {
             String::new()
         };
-        Error::Network(format!("cannot listen on {addr}: {e}{hint}"))
+        Error::Listen {
+            address: addr.to_string(),
+            source: e,
+            hint,
+        }
     })?;
     serve_on(home, node, listener)
 }
@@ -194,22 +200,25 @@ pub async fn start(home: &Home, listen: Option<SocketAddr>) -> Result<Running> {
 /// first, so no other process can take one between choosing and binding it).
 pub async fn start_on(home: &Home, listener: std::net::TcpListener) -> Result<Running> {
     let node = home.open()?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::Network(e.to_string()))?;
-    let listener = TcpListener::from_std(listener).map_err(|e| Error::Network(e.to_string()))?;
+    let inherited = |source| Error::Listen {
+        address: "the listener handed over".into(),
+        source,
+        hint: String::new(),
+    };
+    listener.set_nonblocking(true).map_err(inherited)?;
+    let listener = TcpListener::from_std(listener).map_err(inherited)?;
     serve_on(home, node, listener)
 }
 
 fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> Result<Running> {
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Network(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|source| Error::Listen {
+        address: "the listener handed over".into(),
+        source,
+        hint: String::new(),
+    })?;
     let node_key = home.node_key()?;
-    let node_tls =
-        crate::tls::node_identity(&node_key).map_err(|e| Error::Invalid(e.to_string()))?;
-    let reader_tls = crate::tls::reader_config(&home.reader_identity(&node.config)?)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let node_tls = crate::tls::node_identity(&node_key)?;
+    let reader_tls = crate::tls::reader_config(&home.reader_identity(&node.config)?)?;
     let nntps = match &node.config.tls.nntps_listen {
         Some(listen) => {
             let at: SocketAddr = listen.parse().map_err(|_| {
@@ -217,8 +226,16 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
             })?;
             let std = std::net::TcpListener::bind(at)
                 .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|e| Error::Network(format!("cannot listen on {at}: {e}")))?;
-            Some(TcpListener::from_std(std).map_err(|e| Error::Network(e.to_string()))?)
+                .map_err(|source| Error::Listen {
+                    address: at.to_string(),
+                    source,
+                    hint: String::new(),
+                })?;
+            Some(TcpListener::from_std(std).map_err(|source| Error::Listen {
+                address: at.to_string(),
+                source,
+                hint: String::new(),
+            })?)
         }
         None => None,
     };
@@ -230,7 +247,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
     // The relay runs whatever the config says now and follows each reload's peers.
     let in_flight = crate::inflight::InFlight::default();
-    let current = Arc::new(Current::new(Live::new(node.config, node.trust)));
+    let current = Arc::new(Current::new(Snapshot::new(node.config, node.trust)));
     let (relay_config, config) = watch::channel(current.get());
     let limits = config.borrow().config.limits.clone();
     let relay = crate::relay::Relay::start(
@@ -251,12 +268,12 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         name: current.get().config.node.name.clone(),
         current,
         admission: Arc::clone(&admission),
-        news_log: node.spool.news_log().cloned(),
+        news_log: Some(node.log.clone()),
         spool: Mutex::new(node.spool),
         in_flight,
         next_session: std::sync::atomic::AtomicU64::new(crate::inflight::SESSION_OWNERS),
         spool_slots: Semaphore::new(2),
-        guards: feed::Guards::default(),
+        guards: guards::Guards::default(),
         node_tls,
         reader_tls: Some(reader_tls),
         arrivals,
@@ -270,7 +287,7 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
         home.config_path(),
         Arc::clone(&reload),
         stopped.clone(),
-        move |live: Arc<Live>| {
+        move |live: Arc<Snapshot>| {
             relay_config.send_replace(Arc::clone(&live));
             let (shared, admission) = (Arc::clone(&reloaded), Arc::clone(&admission));
             async move { shared.apply_limits(&admission, &live.config.limits).await }

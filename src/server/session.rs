@@ -20,8 +20,8 @@ use tokio::time::Instant;
 use tokio_rustls::rustls;
 
 use super::admission::Ticket;
-use super::live::Live;
 use super::{feed, reader, Shared};
+use crate::home::Snapshot;
 use crate::net::{Conn, NetError, MAX_READ_AHEAD};
 use crate::protocol::{parse_command, Command, CommandError, MAX_COMMAND_LINE};
 use crate::sign::handshake::Transcript;
@@ -31,7 +31,7 @@ pub struct Session {
     pub(super) shared: Arc<Shared>,
     /// The configuration this command runs under: taken afresh before each command, so
     /// a reload applies from the next command and never half-way through one.
-    pub(super) live: Arc<Live>,
+    pub(super) live: Arc<Snapshot>,
     pub(super) conn: Conn,
     pub(super) addr: SocketAddr,
     /// The configured neighbour this connection proved to be (MESH HELLO/PROVE).
@@ -184,7 +184,17 @@ impl Session {
 
     /// Whether this client may feed articles (CHECK, TAKETHIS, IHAVE).
     pub(super) fn may_feed(&self) -> bool {
-        self.peer.is_some() || self.nntp_peer.is_some()
+        self.feeder().is_some()
+    }
+
+    /// Who feeds this session (None: nobody may, 480).
+    pub(super) fn feeder(&self) -> Option<super::feed::Feeder> {
+        use super::feed::Feeder;
+        match (&self.peer, &self.nntp_peer) {
+            (Some(name), _) => Some(Feeder::Peer(name.clone())),
+            (None, Some(name)) => Some(Feeder::NntpPeer(name.clone())),
+            (None, None) => None,
+        }
     }
 
     /// Serves the connection until QUIT, error, idle or authentication timeout, eviction

@@ -6,10 +6,6 @@
 //! Durability: `synchronous=FULL`, so a committed transaction survives a crash of the
 //! process and of the machine; an article is acknowledged to a peer only after the
 //! transaction that stores it has committed. Batches amortise the fsync.
-//!
-//! A spool opened through the node home carries the home's article log
-//! ([`crate::newslog`]), so that `ingest`, whoever calls it, writes one line per verdict
-//! once the transaction holding them has committed.
 
 mod cancel;
 mod expire;
@@ -102,7 +98,6 @@ pub struct Spool {
     conn: Connection,
     path: PathBuf,
     created: bool,
-    news_log: Option<crate::newslog::NewsLog>,
     /// Called after every committed write transaction (`serve` wakes its live relay).
     on_commit: Option<Box<dyn Fn() + Send>>,
 }
@@ -160,7 +155,6 @@ impl Spool {
             conn,
             path: path.to_path_buf(),
             created,
-            news_log: None,
             on_commit: None,
         })
     }
@@ -176,20 +170,10 @@ impl Spool {
         &self.path
     }
 
-    /// Writes `ingest`'s verdicts on this spool to `log` from now on.
-    pub fn set_news_log(&mut self, log: crate::newslog::NewsLog) {
-        self.news_log = Some(log);
-    }
-
     /// Calls `hook` after every write transaction this spool commits from now on: what
     /// was stored is durable by then, so the hook may let others read and offer it.
     pub fn on_commit(&mut self, hook: impl Fn() + Send + 'static) {
         self.on_commit = Some(Box::new(hook));
-    }
-
-    /// The article log, when the spool has one (a spool opened through the home).
-    pub fn news_log(&self) -> Option<&crate::newslog::NewsLog> {
-        self.news_log.as_ref()
     }
 
     fn err(&self, source: rusqlite::Error) -> SpoolError {

@@ -191,16 +191,12 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
         peers.push(peer(&node, &p.name, "nntp", &p.address, &p.groups)?);
     }
     let refusals = node
-        .spool
-        .news_log()
-        .map(|log| {
-            log.recent(
-                &[LogVerdict::Refused, LogVerdict::PeerRefused],
-                RECENT_REFUSALS,
-                LOG_TAIL_BYTES,
-            )
-        })
-        .unwrap_or_default()
+        .log
+        .recent(
+            &[LogVerdict::Refused, LogVerdict::PeerRefused],
+            RECENT_REFUSALS,
+            LOG_TAIL_BYTES,
+        )
         .into_iter()
         .map(|l| RefusalStatus {
             time: l.time,
@@ -315,6 +311,6 @@ impl NodeStatus {
     /// The status as one JSON object (the shape the man page documents).
     pub fn to_json(&self) -> Result<String> {
         serde_json::to_string_pretty(self)
-            .map_err(|e| crate::Error::Invalid(format!("status as JSON: {e}")))
+            .map_err(|e| crate::Error::Internal(format!("status as JSON: {e}")))
     }
 }

@@ -13,10 +13,6 @@ use crate::error::{Error, Result};
 use crate::net::{Conn, NetError};
 use crate::protocol::{parse_response, Command, Response, MAX_RESPONSE_LINE};
 
-pub(super) fn net(e: NetError) -> Error {
-    Error::Network(e.to_string())
-}
-
 /// Sends `command` and reads its one-line answer.
 pub(super) async fn command(conn: &mut Conn, command: &Command) -> Result<Response> {
     command.write(conn.out());
@@ -25,8 +21,8 @@ pub(super) async fn command(conn: &mut Conn, command: &Command) -> Result<Respon
 
 /// Reads one response line.
 pub(super) async fn response(conn: &mut Conn) -> Result<Response> {
-    let line = conn.read_line(MAX_RESPONSE_LINE).await.map_err(net)?;
-    parse_response(&line).map_err(|e| Error::Network(e.to_string()))
+    let line = conn.read_line(MAX_RESPONSE_LINE).await?;
+    parse_response(&line).map_err(|e| Error::Network(NetError::Protocol(e)))
 }
 
 /// Fails unless `r` has status `code`.
@@ -34,7 +30,7 @@ pub(super) fn expect(r: &Response, code: u16, what: &str) -> Result<()> {
     if r.code == code {
         Ok(())
     } else {
-        Err(Error::Network(format!(
+        Err(Error::Peer(format!(
             "{what}: peer answered {} {}",
             r.code, r.text
         )))
@@ -51,7 +47,7 @@ pub(super) async fn greeting(conn: &mut Conn) -> Result<Option<String>> {
             .then(|| words.next().map(str::to_string))
             .flatten())
     } else {
-        Err(Error::Network(format!(
+        Err(Error::Peer(format!(
             "peer refused the connection: {} {}",
             r.code, r.text
         )))
@@ -83,7 +79,7 @@ impl Deadline {
     pub(super) async fn bound<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout_at(self.at, work).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(Error::Network(format!(
+            Err(_) => Err(Error::Peer(format!(
                 "gave up: the exchange took longer than its deadline of {}s \
                  (limits.sync_deadline_secs); what was stored so far is kept",
                 self.limit.as_secs()
@@ -99,11 +95,16 @@ pub(super) async fn dial(name: &str, address: Option<&str>, limits: &LimitsConfi
     let stream = tokio::time::timeout(connect, TcpStream::connect(address))
         .await
         .map_err(|_| {
-            Error::Network(format!(
-                "connecting to {address}: timed out after {connect:?}"
-            ))
-        })?
-        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("timed out after {connect:?}"),
+            )
+        })
+        .and_then(|connected| connected)
+        .map_err(|source| Error::Dial {
+            address: address.to_string(),
+            source,
+        })?;
     Ok(Conn::new(
         stream,
         Duration::from_secs(limits.io_timeout_secs),
@@ -124,13 +125,35 @@ pub(super) async fn hang_up(
         conn.out().clear();
     }
     conn.shutdown().await;
-    report.bytes = conn.bytes_in() + conn.bytes_out();
+    report.outcome.bytes = conn.bytes_in() + conn.bytes_out();
     result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection that fails keeps the transport's typed error (not a string, and
+    /// not the variant for bad user input).
+    #[tokio::test]
+    async fn a_failed_connection_keeps_its_typed_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let limits = LimitsConfig::default();
+        let mut conn = dial("b", Some(&address), &limits).await.unwrap();
+        drop(listener.accept().unwrap());
+        let closed = response(&mut conn).await.unwrap_err();
+        assert!(
+            matches!(closed, Error::Network(NetError::Closed)),
+            "{closed:?}"
+        );
+        drop(listener);
+        let refused = dial("b", Some(&address), &limits).await.unwrap_err();
+        assert!(matches!(refused, Error::Dial { .. }), "{refused:?}");
+        assert!(refused
+            .to_string()
+            .starts_with(&format!("connecting to {address}: ")));
+    }
 
     #[tokio::test]
     async fn work_that_outlives_the_deadline_fails_saying_so() {

@@ -11,16 +11,15 @@
 
 use ed25519_dalek::SigningKey;
 
-use super::auth::{authenticate, compress, secure};
-use super::conn::{command, dial, expect, greeting, hang_up, Deadline};
-use super::push::{push, Target};
+use super::auth::{mode_stream, secure_link};
+use super::conn::{dial, greeting, hang_up, Deadline};
+use super::push::{push, Recipient};
 use super::reconcile;
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
 use crate::home::Node;
 use crate::net::Conn;
-use crate::protocol::Command;
 
 /// Runs the whole exchange with `peer`, filling `report`.
 pub async fn exchange(
@@ -51,17 +50,14 @@ async fn run(
 ) -> Result<()> {
     let greeted_as = greeting(conn).await?;
     super::greeted::warn_if_named_otherwise(&peer.name, greeted_as.as_deref());
-    secure(node_key, peer, conn).await?;
-    report.tls = peer.tls;
-    authenticate(node_key, peer, conn).await?;
-    if peer.compress {
-        compress(conn).await?;
-    }
+    let secured = secure_link(node_key, peer, conn).await;
+    // Whether TLS was reached, even when a later step of the opening failed.
+    report.tls = conn.is_tls();
+    secured?;
     // First contact, a rebuilt peer or `--reconcile`: set reconciliation, then the pull.
     let reconciled = reconcile::pull_reconciling(node, &peer.name, conn, report).await?;
-    let r = command(conn, &Command::ModeStream).await?;
-    expect(&r, 203, "MODE STREAM")?;
-    let target = Target {
+    mode_stream(conn).await?;
+    let target = Recipient {
         name: &peer.name,
         feed: peer.feed(),
     };

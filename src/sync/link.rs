@@ -8,10 +8,10 @@ use ed25519_dalek::SigningKey;
 
 use std::future::Future;
 
-use super::auth::{authenticate, compress, secure};
-use super::conn::{command, dial, expect, greeting, net, response};
+use super::auth::open_streaming;
+use super::conn::{command, expect, response};
 use super::pull::pull_reserving;
-use super::push::{push, Target};
+use super::push::{push, Recipient};
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
@@ -30,8 +30,9 @@ pub enum Idled {
     NotNeeded,
 }
 
-/// An authenticated streaming connection to one neighbour.
-pub struct PushLink {
+/// An authenticated streaming connection to one neighbour, kept open: it pushes, pulls
+/// and idles (`MESH IDLE`), as the live relay asks.
+pub struct MeshLink {
     conn: Conn,
     /// The per-answer timeout outside `MESH IDLE`.
     io_timeout: std::time::Duration,
@@ -41,23 +42,13 @@ pub struct PushLink {
 /// per-answer timeout.
 const IDLE_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
-impl PushLink {
+impl MeshLink {
     /// Dials `peer`, authenticates both ways and enters MODE STREAM, within the
     /// configured connect and per-answer timeouts.
-    pub async fn open(node: &Node, node_key: &SigningKey, peer: &PeerConfig) -> Result<PushLink> {
+    pub async fn open(node: &Node, node_key: &SigningKey, peer: &PeerConfig) -> Result<MeshLink> {
         let limits = &node.config.limits;
-        let mut conn = dial(&peer.name, peer.address.as_deref(), limits).await?;
-        greeting(&mut conn).await?;
-        // As sync's exchange: TLS pinned to the peer's key (unless `tls = false`), then
-        // the handshake bound to it, then compression.
-        secure(node_key, peer, &mut conn).await?;
-        authenticate(node_key, peer, &mut conn).await?;
-        if peer.compress {
-            compress(&mut conn).await?;
-        }
-        let r = command(&mut conn, &Command::ModeStream).await?;
-        expect(&r, 203, "MODE STREAM")?;
-        Ok(PushLink {
+        let conn = open_streaming(node_key, peer, limits).await?;
+        Ok(MeshLink {
             conn,
             io_timeout: std::time::Duration::from_secs(limits.io_timeout_secs),
         })
@@ -71,7 +62,7 @@ impl PushLink {
         peer: &PeerConfig,
         report: &mut PeerReport,
     ) -> Result<()> {
-        let target = Target {
+        let target = Recipient {
             name: &peer.name,
             feed: peer.feed(),
         };
@@ -96,7 +87,7 @@ impl PushLink {
     pub async fn idle(&mut self, seq: i64, ours: impl Future<Output = ()>) -> Result<Idled> {
         let seq = u64::try_from(seq).unwrap_or(0);
         Command::Mesh(MeshCommand::Idle { seq }).write(self.conn.out());
-        self.conn.flush().await.map_err(net)?;
+        self.conn.flush().await?;
         self.conn.set_timeout(self.io_timeout + IDLE_GRACE);
         // Reading an answer line can be dropped half-way and begun again: bytes read stay
         // in the connection's buffer.
@@ -112,7 +103,7 @@ impl PushLink {
         match r.code {
             294 => Ok(Idled::Pull),
             503 => Ok(Idled::NotNeeded),
-            _ => Err(crate::error::Error::Network(format!(
+            _ => Err(crate::error::Error::Peer(format!(
                 "MESH IDLE: peer answered {} {}",
                 r.code, r.text
             ))),
@@ -130,8 +121,8 @@ impl PushLink {
     /// an error to end the link with.
     pub async fn hung_up(&mut self) -> crate::error::Error {
         match self.conn.readable().await {
-            Err(e) => net(e),
-            Ok(()) => crate::error::Error::Network("the peer spoke unasked".into()),
+            Err(e) => e.into(),
+            Ok(()) => crate::error::Error::Peer("the peer spoke unasked".into()),
         }
     }
 

@@ -12,16 +12,15 @@ mod auth;
 mod conn;
 mod exchange;
 mod greeted;
+mod intake;
 mod link;
 mod lock;
 mod nntp;
 mod pull;
 mod push;
 mod reconcile;
-mod storer;
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -29,9 +28,8 @@ use crate::home::{Home, Node};
 use crate::newslog::{clean_field, LogEntry, LogVerdict, MAX_ID, MAX_REASON};
 use crate::spool::SyncOutcome;
 
-pub use crate::inflight::{Fetching, InFlight, RELAY_OWNERS};
 pub use exchange::exchange;
-pub use link::{Idled, PushLink};
+pub use link::{Idled, MeshLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
 pub use reconcile::{CAPABILITY as RECONCILE_CAPABILITY, OFF_ENV as NO_RECONCILE_ENV};
@@ -40,8 +38,7 @@ pub use reconcile::{CAPABILITY as RECONCILE_CAPABILITY, OFF_ENV as NO_RECONCILE_
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What one peer's sync did: the outcome the spool records and `status` shows (counts,
-/// error, when, how long), with the peer's name and the refusals `sync -v` lists. It
-/// dereferences to that outcome, so the exchange counts into it as `report.sent += 1`.
+/// error, when, how long), with the peer's name and the refusals `sync -v` lists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerReport {
     /// Peer name.
@@ -68,20 +65,6 @@ pub struct PeerReport {
     pub held_back: bool,
 }
 
-impl Deref for PeerReport {
-    type Target = SyncOutcome;
-
-    fn deref(&self) -> &SyncOutcome {
-        &self.outcome
-    }
-}
-
-impl DerefMut for PeerReport {
-    fn deref_mut(&mut self) -> &mut SyncOutcome {
-        &mut self.outcome
-    }
-}
-
 /// Which side turned an article down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusedBy {
@@ -106,7 +89,7 @@ impl PeerReport {
     /// Counts one refused article, and keeps it for `sync -v` while fewer than `listed`
     /// are kept.
     pub fn refuse(&mut self, id: Option<&str>, by: RefusedBy, reason: &str, listed: usize) {
-        self.refused += 1;
+        self.outcome.refused += 1;
         if self.refusals.len() < listed {
             self.refusals.push(Refusal {
                 id: id.map(str::to_string),
@@ -147,17 +130,15 @@ fn peer_refused(node: &Node, report: &mut PeerReport, id: &str, reason: &str) {
 /// One refusal, by either side: counted in `report` (listed up to
 /// `sync_listed_refusals`) and written to the article log.
 fn refused(node: &Node, report: &mut PeerReport, by: RefusedBy, id: &str, reason: &str) {
-    if let Some(log) = node.spool.news_log() {
-        log.append(&[LogEntry {
-            verdict: match by {
-                RefusedBy::Us => LogVerdict::Refused,
-                RefusedBy::Peer => LogVerdict::PeerRefused,
-            },
-            id: Some(id),
-            peer: &report.peer,
-            reason,
-        }]);
-    }
+    node.log.append(&[LogEntry {
+        verdict: match by {
+            RefusedBy::Us => LogVerdict::Refused,
+            RefusedBy::Peer => LogVerdict::PeerRefused,
+        },
+        id: Some(id),
+        peer: &report.peer,
+        reason,
+    }]);
     let listed = node.config.limits.sync_listed_refusals;
     report.refuse(Some(id), by, reason, listed);
 }
@@ -170,12 +151,12 @@ impl fmt::Display for PeerReport {
             f,
             "peer={} status={} sent={} received={} refused={} bytes={} ms={}",
             self.peer,
-            self.status(),
-            self.sent,
-            self.received,
-            self.refused,
-            self.bytes,
-            self.ms
+            self.outcome.status(),
+            self.outcome.sent,
+            self.outcome.received,
+            self.outcome.refused,
+            self.outcome.bytes,
+            self.outcome.ms
         )?;
         write!(f, " tls={}", if self.tls { "yes" } else { "no" })?;
         // Appended to the BRIEF's line (whose keys stay as they are), when not 0: "the
@@ -183,7 +164,7 @@ impl fmt::Display for PeerReport {
         if self.deferred > 0 {
             write!(f, " deferred={}", self.deferred)?;
         }
-        if let Some(e) = &self.error {
+        if let Some(e) = &self.outcome.error {
             write!(f, " error=\"{}\"", e.replace(['"', '\n', '\r'], "'"))?;
         }
         Ok(())
@@ -273,10 +254,10 @@ pub fn sync_all_reconciling(
             None => runtime.block_on(nntp::feed(&mut node, servers[i - peers.len()], &mut report)),
         };
         if let Err(e) = outcome {
-            report.error = Some(e.to_string());
+            report.outcome.error = Some(e.to_string());
         }
-        report.ms = started.elapsed().as_millis() as u64;
-        report.at = crate::spool::now();
+        report.outcome.ms = started.elapsed().as_millis() as u64;
+        report.outcome.at = crate::spool::now();
         record(&mut node, &report);
         reports.push(report);
     }
@@ -309,7 +290,7 @@ mod tests {
         );
         report.refuse(None, RefusedBy::Peer, "439 no", 2);
         report.refuse(Some("<c@x>"), RefusedBy::Us, "third", 2);
-        assert_eq!(report.refused, 3);
+        assert_eq!(report.outcome.refused, 3);
         let lines: Vec<String> = report.refusal_lines().collect();
         assert_eq!(
             lines,

@@ -4,8 +4,8 @@
 //! streams, else one IHAVE per article (RFC 3977 §6.3.2). Like a mesh exchange, the
 //! whole session has a deadline.
 
-use super::conn::{command, dial, expect, greeting, hang_up, net, response, Deadline};
-use super::push::{next_offer, push, Target};
+use super::conn::{command, dial, expect, greeting, hang_up, response, Deadline};
+use super::push::{next_offer, push, Recipient};
 use super::{peer_refused, PeerReport};
 use crate::config::NntpPeerConfig;
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerRep
     let mut conn = deadline
         .bound(dial(&server.name, server.address.as_deref(), &limits))
         .await?;
-    let target = Target {
+    let target = Recipient {
         name: &server.name,
         feed: server.feed(),
     };
@@ -41,7 +41,7 @@ pub async fn feed(node: &mut Node, server: &NntpPeerConfig, report: &mut PeerRep
 /// One IHAVE round trip per article: 335 send it, 435 not wanted, 436 later.
 async fn push_ihave(
     node: &mut Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
@@ -69,17 +69,17 @@ async fn push_ihave(
                     return Ok(());
                 }
                 _ => {
-                    return Err(Error::Network(format!(
+                    return Err(Error::Peer(format!(
                         "IHAVE {id}: server answered {} {}",
                         r.code, r.text
                     )))
                 }
             }
             write_block(conn.out(), &stored.raw);
-            conn.flush().await.map_err(net)?;
+            conn.flush().await?;
             let r = response(conn).await?;
             match r.code {
-                235 => report.sent += 1,
+                235 => report.outcome.sent += 1,
                 437 => peer_refused(node, report, id, &r.text),
                 _ => expect(&r, 235, &format!("IHAVE {id} transfer"))?,
             }

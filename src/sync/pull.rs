@@ -16,8 +16,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::conn::{command, expect, net, response};
-use super::storer::{Fetched, Storer};
+use super::conn::{command, expect, response};
+use super::intake::{Bodies, Intake};
 use super::{we_refused, PeerReport};
 use crate::article::{is_valid_message_id, MAX_MESSAGE_ID};
 use crate::error::{Error, Result};
@@ -59,7 +59,7 @@ pub(super) async fn pull_reserving(
     let mut marks = node.spool.marks(peer)?;
     let mut restarted = false;
     // One for the whole pull: its second spool connection is opened at most once.
-    let mut storer = Storer::default();
+    let mut intake = Intake::default();
     loop {
         let saved = marks.clone();
         let asked = marks.pull_seq.max(0);
@@ -76,7 +76,7 @@ pub(super) async fn pull_reserving(
                 // A peer whose epoch changes again within one exchange is not a rebuilt
                 // spool but a broken or hostile one; restarting again would never end.
                 if restarted {
-                    return Err(Error::Network(format!(
+                    return Err(Error::Peer(format!(
                         "peer changed its spool epoch twice in one exchange (now {}); \
                          giving up until the next sync",
                         listing.epoch
@@ -103,7 +103,7 @@ pub(super) async fn pull_reserving(
             }
         }
         if listing.more && listing.through <= asked {
-            return Err(Error::Network(format!(
+            return Err(Error::Peer(format!(
                 "peer answered MESH SINCE {asked} with more to come but no progress \
                  (through {}); giving up until the next sync",
                 listing.through
@@ -113,9 +113,9 @@ pub(super) async fn pull_reserving(
         let deferred_before = report.deferred;
         match fetching {
             Some(fetching) => {
-                fetch_reserved(node, wanted, conn, report, fetching, &mut storer).await?
+                fetch_reserved(node, wanted, conn, report, fetching, &mut intake).await?
             }
-            None => fetch(node, &wanted, conn, report, &mut storer).await?,
+            None => fetch(node, &wanted, conn, report, &mut intake).await?,
         }
         if report.deferred > deferred_before {
             // Some were deferred here (a quota): keep the mark before this listing and
@@ -161,11 +161,10 @@ async fn since(conn: &mut Conn, epoch: String, seq: u64) -> Result<Listing> {
     .await?;
     expect(&r, 293, "MESH SINCE")?;
     let (epoch, through, more) = parse_since_answer(&r.text)
-        .ok_or_else(|| Error::Network(format!("malformed MESH SINCE answer: {}", r.text)))?;
+        .ok_or_else(|| Error::Peer(format!("malformed MESH SINCE answer: {}", r.text)))?;
     let ids = conn
         .read_block((MAX_MESSAGE_ID + 2) * MAX_SINCE as usize)
-        .await
-        .map_err(net)?;
+        .await?;
     Ok(Listing {
         epoch,
         through,
@@ -215,7 +214,7 @@ async fn fetch_reserved(
     conn: &mut Conn,
     report: &mut PeerReport,
     fetching: &Fetching,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
     let patience = Duration::from_secs(node.config.limits.in_flight_timeout_secs);
     let deadline = tokio::time::Instant::now() + patience;
@@ -233,7 +232,7 @@ async fn fetch_reserved(
         if let Some(e) = failed {
             return Err(e.into());
         }
-        fetch(node, &claimed.ids, conn, report, storer).await?;
+        fetch(node, &claimed.ids, conn, report, intake).await?;
         // Stored (or refused) and committed: others may look at them now.
         drop(claimed);
         if held.is_empty() {
@@ -250,7 +249,7 @@ async fn fetch_reserved(
         }
         if tokio::time::Instant::now() >= deadline {
             // The holder stalled: as the server does, let someone else bring them.
-            return fetch(node, &missing, conn, report, storer).await;
+            return fetch(node, &missing, conn, report, intake).await;
         }
         ids = missing;
     }
@@ -258,7 +257,7 @@ async fn fetch_reserved(
 
 /// Fetches `ids` with pipelined ARTICLE and stores them as they come. One chunk's
 /// commands are always in flight while the previous chunk is read, and a full batch is
-/// verified and stored beside the link ([`Storer`]) while the next one is received, so
+/// verified and stored beside the link ([`Intake`]) while the next one is received, so
 /// the peer is serving while we are checking. Returns once every fetched article is
 /// committed (or refused), even when the link failed meanwhile.
 pub(super) async fn fetch(
@@ -266,10 +265,10 @@ pub(super) async fn fetch(
     ids: &[String],
     conn: &mut Conn,
     report: &mut PeerReport,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
-    let fetched = fetch_into(node, ids, conn, report, storer).await;
-    let stored = storer.finish(node, report).await;
+    let fetched = fetch_into(node, ids, conn, report, intake).await;
+    let stored = intake.finish(node, report).await;
     fetched.and(stored)
 }
 
@@ -278,7 +277,7 @@ async fn fetch_into(
     ids: &[String],
     conn: &mut Conn,
     report: &mut PeerReport,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
     let mut batch = Batch::new(node.config.limits.sync_batch_bytes);
     let chunks: Vec<&[String]> = ids.chunks(FETCH_CHUNK).collect();
@@ -286,16 +285,16 @@ async fn fetch_into(
         request(first, conn);
     }
     for (i, chunk) in chunks.iter().enumerate() {
-        receive(node, chunk, conn, &mut batch, report, storer).await?;
+        receive(node, chunk, conn, &mut batch, report, intake).await?;
         let next = chunks.get(i + 1);
         if let Some(next) = next {
             request(next, conn);
-            conn.flush().await.map_err(net)?;
+            conn.flush().await?;
         }
         // Bigger transactions write each page of the (random-key) history index
         // fewer times; the peer serves the next chunk meanwhile.
         if batch.articles.len() >= STORE_BATCH || next.is_none() {
-            storer
+            intake
                 .store(node, batch.take(), next.is_some(), report)
                 .await?;
         }
@@ -319,7 +318,7 @@ async fn receive(
     conn: &mut Conn,
     batch: &mut Batch,
     report: &mut PeerReport,
-    storer: &mut Storer,
+    intake: &mut Intake,
 ) -> Result<()> {
     let max = node.config.limits.max_article_bytes;
     for id in ids {
@@ -328,18 +327,18 @@ async fn receive(
             220 => match conn.read_block(max).await {
                 Ok(raw) => {
                     if batch.add(id, raw) {
-                        storer.store(node, batch.take(), true, report).await?;
+                        intake.store(node, batch.take(), true, report).await?;
                     }
                 }
                 Err(NetError::Protocol(e)) => {
                     // Never reached ingest (too large to read): logged here.
                     we_refused(node, report, id, &e.to_string());
                 }
-                Err(e) => return Err(net(e)),
+                Err(e) => return Err(e.into()),
             },
             430 => {}
             _ => {
-                return Err(Error::Network(format!(
+                return Err(Error::Peer(format!(
                     "ARTICLE {id}: peer answered {} {}",
                     r.code, r.text
                 )))
@@ -351,7 +350,7 @@ async fn receive(
 
 /// Fetched articles waiting to be verified and stored in one transaction.
 struct Batch {
-    articles: Fetched,
+    articles: Bodies,
     bytes: usize,
     max_bytes: usize,
 }
@@ -373,7 +372,7 @@ impl Batch {
     }
 
     /// The articles, leaving the batch empty.
-    fn take(&mut self) -> Fetched {
+    fn take(&mut self) -> Bodies {
         self.bytes = 0;
         std::mem::take(&mut self.articles)
     }

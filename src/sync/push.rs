@@ -9,16 +9,14 @@
 //! node recorded, not on the names in Path.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use tokio::net::TcpStream;
 
-use super::auth::{authenticate, secure};
-use super::conn::{command, expect, net, response};
+use super::auth::open_streaming;
+use super::conn::{command, response};
 use super::{peer_refused, PeerReport};
 use crate::admission::{quota::OVER_QUOTA, AgeLimits};
-use crate::config::PeerConfig;
+use crate::config::{LimitsConfig, PeerConfig};
 use crate::error::{Error, Result};
 use crate::feed_policy::goes_to;
 use crate::home::Node;
@@ -48,7 +46,7 @@ enum Round {
 
 /// Where pushed articles go: a neighbour's name (for marks and "came from it") and its
 /// feed pattern.
-pub(super) struct Target<'a> {
+pub(super) struct Recipient<'a> {
     pub(super) name: &'a str,
     pub(super) feed: Wildmat,
 }
@@ -60,7 +58,7 @@ pub(super) struct Target<'a> {
 /// coming run of answers is about.
 pub(super) async fn push(
     node: &mut Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
@@ -73,7 +71,7 @@ pub(super) async fn push(
 /// whether the peer answered every offer (none deferred).
 pub(super) async fn push_from(
     node: &mut Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
     listed: Option<Vec<crate::spool::Arrival>>,
@@ -107,7 +105,7 @@ pub(super) async fn push_from(
                             report.deferred += 1;
                         }
                         _ => {
-                            return Err(Error::Network(format!(
+                            return Err(Error::Peer(format!(
                                 "CHECK {id}: peer answered {} {}",
                                 r.code, r.text
                             )))
@@ -123,7 +121,7 @@ pub(super) async fn push_from(
                         // A peer that asks for everything must not make us hold a round's
                         // worth of large articles: send them as the queue fills.
                         if conn.out().len() >= queue_bytes {
-                            conn.flush().await.map_err(net)?;
+                            conn.flush().await?;
                         }
                     }
                 }
@@ -134,7 +132,7 @@ pub(super) async fn push_from(
                 for (seq, id) in ids {
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
-                        (239, Some(got)) if got == id => report.sent += 1,
+                        (239, Some(got)) if got == id => report.outcome.sent += 1,
                         // Over a quota there: offered again next time. (Any other
                         // 431, such as a full spool, fails the push as before: an
                         // operator must act.)
@@ -154,7 +152,7 @@ pub(super) async fn push_from(
                             peer_refused(node, report, &id, why);
                         }
                         _ => {
-                            return Err(Error::Network(format!(
+                            return Err(Error::Peer(format!(
                                 "TAKETHIS {id}: peer answered {} {}",
                                 r.code, r.text
                             )))
@@ -178,7 +176,7 @@ pub(super) async fn push_from(
 
 /// The offers of one push: what was offered so far and the rounds awaiting answers.
 struct Offers<'t, 'a> {
-    target: &'t Target<'a>,
+    target: &'t Recipient<'a>,
     resync_through: i64,
     /// The last arrival offered so far; None once there is nothing more to offer.
     offered: Option<i64>,
@@ -227,7 +225,7 @@ pub(super) struct Offer {
 /// `resync_through` (its spool was rebuilt: it may have lost them).
 pub(super) fn next_offer(
     node: &Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     after: i64,
     resync_through: i64,
 ) -> Result<Offer> {
@@ -257,7 +255,7 @@ pub(super) fn next_offer(
 /// arrival) is None once it is used up.
 fn listed_offer(
     node: &Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     listed: &mut std::vec::IntoIter<crate::spool::Arrival>,
 ) -> Offer {
     let own_name = node.config.node.name.as_str();
@@ -284,22 +282,7 @@ pub async fn push_raw(
     peer: &PeerConfig,
     articles: &[(String, Vec<u8>)],
 ) -> Result<Vec<Response>> {
-    let address = peer
-        .address
-        .as_deref()
-        .ok_or_else(|| Error::Invalid(format!("peer {} has no address", peer.name)))?;
-    let stream = TcpStream::connect(address)
-        .await
-        .map_err(|e| Error::Network(format!("connecting to {address}: {e}")))?;
-    let mut conn = Conn::new(stream, Duration::from_secs(30));
-    response(&mut conn).await?;
-    secure(node_key, peer, &mut conn).await?;
-    authenticate(node_key, peer, &mut conn).await?;
-    expect(
-        &command(&mut conn, &Command::ModeStream).await?,
-        203,
-        "MODE STREAM",
-    )?;
+    let mut conn = open_streaming(node_key, peer, &LimitsConfig::default()).await?;
     for (id, raw) in articles {
         Command::Takethis(id.clone()).write(conn.out());
         write_block(conn.out(), raw);

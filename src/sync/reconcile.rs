@@ -12,10 +12,10 @@
 //! busy, or too different ([`crate::reconcile::MAX_DIFFERENCES`]) is listed as before;
 //! one that breaks the protocol fails the exchange.
 
-use super::conn::{command, expect, net, response};
+use super::conn::{command, expect, response};
+use super::intake::Intake;
 use super::pull::{fetch, pull};
-use super::push::{push_from, Target};
-use super::storer::Storer;
+use super::push::{push_from, Recipient};
 use super::PeerReport;
 use crate::error::{Error, Result};
 use crate::home::Node;
@@ -66,7 +66,7 @@ pub(super) async fn pull_reconciling(
         if due(node, peer)? {
             // It stopped at yet another epoch: not a rebuilt spool but a broken or
             // hostile peer; restarting again would never end.
-            return Err(Error::Network(
+            return Err(Error::Peer(
                 "peer changed its spool epoch twice in one exchange; giving up until the next sync"
                     .into(),
             ));
@@ -81,7 +81,7 @@ pub(super) async fn pull_reconciling(
 /// no more: the next one offers from the mark again (each deferral counted once).
 pub(super) async fn offer(
     node: &mut Node,
-    target: &Target<'_>,
+    target: &Recipient<'_>,
     conn: &mut Conn,
     report: &mut PeerReport,
     reconciled: Option<Reconciled>,
@@ -108,7 +108,7 @@ async fn offered(conn: &mut Conn) -> Result<bool> {
         // A neighbour without CAPABILITIES (RFC 977 software) has no reconciliation.
         return Ok(false);
     }
-    let list = conn.read_block(64 * 1024).await.map_err(net)?;
+    let list = conn.read_block(64 * 1024).await?;
     Ok(String::from_utf8_lossy(&list)
         .lines()
         .any(|line| line.trim().eq_ignore_ascii_case(CAPABILITY)))
@@ -129,7 +129,7 @@ fn parse_answer(text: &str) -> Option<(String, i64)> {
 }
 
 fn broken(why: impl std::fmt::Display) -> Error {
-    Error::Network(format!("MESH RECONCILE: {why}"))
+    Error::Peer(format!("MESH RECONCILE: {why}"))
 }
 
 /// Runs one reconciliation and fetches what it finds missing here; None when the
@@ -158,7 +158,7 @@ async fn reconcile(
         .map_err(broken)?;
     Command::Mesh(MeshCommand::Reconcile).write(conn.out());
     write_block(conn.out(), &to_block(&first));
-    conn.flush().await.map_err(net)?;
+    conn.flush().await?;
     let mut theirs: Option<(String, i64)> = None;
     let gave_up = loop {
         let r = response(conn).await?;
@@ -179,7 +179,7 @@ async fn reconcile(
                 "the peer's epoch or sequence changed between rounds",
             ));
         }
-        let block = conn.read_block(MAX_BLOCK_BYTES).await.map_err(net)?;
+        let block = conn.read_block(MAX_BLOCK_BYTES).await?;
         let message = from_block(&block).map_err(broken)?;
         let next = node.spool.read_with(|spool| {
             initiator.reconcile(&spool.reconcile_items().within(oldest, newest), &message)
@@ -187,7 +187,7 @@ async fn reconcile(
         match next {
             Ok(Some(next)) => {
                 write_block(conn.out(), &to_block(&next));
-                conn.flush().await.map_err(net)?;
+                conn.flush().await?;
             }
             Ok(None) => break false,
             Err(e @ (ReconcileError::TooManyRounds | ReconcileError::TooManyDifferences)) => {
@@ -219,8 +219,8 @@ async fn reconcile(
         need.len(),
         differences.have.len()
     );
-    let mut storer = Storer::default();
-    fetch(node, &need, conn, report, &mut storer).await?;
+    let mut intake = Intake::default();
+    fetch(node, &need, conn, report, &mut intake).await?;
     let mut marks = node.spool.marks(peer)?;
     marks.pull_epoch = epoch;
     marks.pull_seq = their_last;
@@ -234,7 +234,7 @@ async fn reconcile(
 
 /// Sends what is queued and reads one answer.
 async fn command_flushed(conn: &mut Conn) -> Result<crate::protocol::Response> {
-    conn.flush().await.map_err(net)?;
+    conn.flush().await?;
     response(conn).await
 }
 

@@ -22,7 +22,7 @@ use crate::compose::{compose, Draft};
 use crate::config::{edit, NodeKey, PeerConfig};
 use crate::error::{Error, Result};
 use crate::home::{Home, DEFAULT_AUTHOR};
-use crate::ingest::{ingest, Rules, Verdict};
+use crate::ingest::{ingest, Refusal, Rules, Verdict};
 use crate::server::Running;
 
 use super::run::{run, Run, DEFAULT_TIMEOUT};
@@ -87,7 +87,11 @@ impl Node {
     /// `dir/name` as a home that is not initialised yet (and does not exist), with a
     /// port on 127.0.0.1 reserved for it (bound; listening only once a server takes it).
     pub fn at(dir: &Path, name: &str) -> Result<Node> {
-        let net = |e: std::io::Error| Error::Network(e.to_string());
+        let net = |source| Error::Listen {
+            address: "127.0.0.1:0".into(),
+            source,
+            hint: String::new(),
+        };
         let reserved = tokio::net::TcpSocket::new_v4().map_err(net)?;
         reserved.set_reuseaddr(true).map_err(net)?;
         reserved
@@ -276,17 +280,18 @@ impl Node {
             body: body.as_bytes(),
         };
         let article = compose(&draft, node.name(), &key);
-        let rules = Rules::new(&node.config, &node.trust);
-        match ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop() {
-            Some(Verdict::Stored(_)) => Ok(article.message_id().unwrap_or_default().to_string()),
-            other => Err(Error::Refused(format!("{other:?}"))),
-        }
+        let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
+        let verdict = ingest(&mut node.spool, &rules, &[&article.to_bytes()])?.pop();
+        verdict
+            .unwrap_or(Verdict::Refused(Refusal::NoVerdict))
+            .into_stored()?;
+        Ok(article.message_id().unwrap_or_default().to_string())
     }
 
     /// Stores wire-form articles through `ingest` as a local submission; one verdict each.
     pub fn store(&self, articles: &[&[u8]]) -> Result<Vec<Verdict>> {
         let mut node = self.home.open()?;
-        let rules = Rules::new(&node.config, &node.trust);
+        let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
         Ok(ingest(&mut node.spool, &rules, articles)?)
     }
 
@@ -546,7 +551,11 @@ impl Node {
     /// port back, the same port bound again (a restart; SO_REUSEADDR lets it past
     /// TIME_WAIT).
     fn take_listener(&mut self) -> Result<TcpListener> {
-        let net = |e: std::io::Error| Error::Network(format!("listen on {}: {e}", self.addr));
+        let net = |source| Error::Listen {
+            address: self.addr.to_string(),
+            source,
+            hint: String::new(),
+        };
         let Some(reserved) = self.reserved.take() else {
             return TcpListener::bind(self.addr).map_err(net);
         };

@@ -142,7 +142,7 @@ fn grant(shared: &Shared, spool: &mut Spool, groups: &str, author: &str) -> Resu
         &shared.author_key,
         after,
     );
-    let rules = Rules::new(&live.config, &live.trust);
+    let rules = Rules::new(&live.config, &live.trust, shared.news_log.as_ref());
     let verdicts = ingest(spool, &rules, &[&article.to_bytes()]).map_err(Error::from)?;
     Ok(matches!(
         verdicts.first(),

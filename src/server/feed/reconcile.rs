@@ -21,7 +21,6 @@ use crate::protocol::Response;
 use crate::reconcile::wire::{from_block, to_block, MAX_BLOCK_BYTES};
 use crate::reconcile::{respond, ReconcileError, MAX_ROUNDS};
 use crate::spool::Spool;
-use crate::wildmat::Wildmat;
 
 /// Reconciliations served at once; another neighbour gets `436` and lists instead.
 pub(crate) const AT_ONCE: usize = 2;
@@ -66,17 +65,10 @@ pub(super) async fn reconcile(s: &mut Session) -> Result<(), NetError> {
     let Some(mut block) = next_block(s).await? else {
         return Ok(());
     };
-    let Some(peer) = s.peer.clone() else {
-        s.reply(480, "authenticate first (MESH HELLO)");
+    // Only what its feed pattern takes: it must not learn of (and fetch) the rest.
+    let Some((_, feed)) = super::proved_peer(s) else {
         return Ok(());
     };
-    // Only what its feed pattern takes: it must not learn of (and fetch) the rest.
-    let feed = s
-        .live
-        .config
-        .peer(&peer)
-        .map(|p| p.feed())
-        .unwrap_or_else(|| Wildmat::new(""));
     // And only what our age window would list (as `MESH SINCE` does).
     let (oldest, newest) = window(&s.live.config);
     let Ok(_slot) = SLOTS.try_acquire() else {

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use crate::config::{check_nobody, edit, hash_password, PasswordMatch, UserConfig};
 use crate::net::NetError;
-use crate::server::feed::{Pace, Turn};
+use crate::server::guards::{Pace, Turn};
 use crate::server::session::{Flow, Session};
 
 /// Failed AUTHINFO PASS attempts before the connection is closed.

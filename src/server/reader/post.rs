@@ -11,7 +11,7 @@ use ed25519_dalek::SigningKey;
 
 use super::one_line;
 use crate::compose::{sign_posted, Poster};
-use crate::ingest::{ingest, Rules, Source, Verdict};
+use crate::ingest::{ingest, Offered, Refusal, Rules, Source, Verdict};
 use crate::net::NetError;
 use crate::server::session::Session;
 
@@ -47,27 +47,28 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
             Err(why) => return Ok(Err(why)),
         };
         let id = article.message_id().unwrap_or_default().to_string();
-        let rules = Rules::new(&live.config, &live.trust).from(Source::Reader(user.as_deref()));
+        let rules = Rules::new(&live.config, &live.trust, shared.news_log.as_ref())
+            .for_source(Source::Reader(user.as_deref()));
         let signed = article.to_bytes();
-        Ok(match ingest(spool, &rules, &[&signed])?.pop() {
-            Some(Verdict::Stored(_)) => Ok(id),
-            Some(Verdict::Duplicate) => Err(format!("{id} is already here")),
-            Some(Verdict::Refused(why)) | Some(Verdict::Deferred(why)) => Err(why.to_string()),
-            None => Err("no verdict".into()),
-        })
+        let verdict = ingest(spool, &rules, &[&signed])?.pop();
+        let verdict = verdict.unwrap_or(Verdict::Refused(Refusal::NoVerdict));
+        Ok(Ok(verdict.answer(Offered::Post, &id)))
     })
     .await
     else {
         return Ok(());
     };
     match outcome {
-        Ok(id) => {
-            tracing::info!(
-                "{}: posted {id} as {}",
-                s.addr,
-                s.user.as_deref().unwrap_or("the node's default author")
-            );
-            s.reply(240, &format!("{id} article received"));
+        Ok(answer) => {
+            if answer.code == 240 {
+                tracing::info!(
+                    "{}: posted {} as {}",
+                    s.addr,
+                    answer.first_arg().unwrap_or_default(),
+                    s.user.as_deref().unwrap_or("the node's default author")
+                );
+            }
+            s.reply(answer.code, &one_line(&answer.text));
         }
         Err(why) => s.reply(441, &format!("posting failed: {}", one_line(&why))),
     }

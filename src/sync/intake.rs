@@ -1,13 +1,13 @@
 //! Storing what a pull fetched: each batch is verified and stored in one transaction,
 //! and, once a pull needs more than one batch, on a blocking thread with a spool
 //! connection of its own, while the link goes on receiving the next batch. The peer
-//! then keeps serving while we verify, instead of waiting for our commit. One storer
+//! then keeps serving while we verify, instead of waiting for our commit. One intake
 //! serves a whole pull, so that connection is opened once.
 //!
 //! One batch is stored at a time: the link hands over batch k+1 only once batch k is
 //! committed, so at most two batches (2 × `limits.sync_batch_bytes`, plus one article)
 //! are held. Verdicts are tallied on the link's side as each batch completes; a pull
-//! waits for the last one before its mark moves ([`Storer::finish`]).
+//! waits for the last one before its mark moves ([`Intake::finish`]).
 
 use super::{PeerReport, RefusedBy};
 use crate::error::{Error, Result};
@@ -15,14 +15,14 @@ use crate::home::Node;
 use crate::ingest::{ingest_offered, Rules, Source, Verdict};
 
 /// Fetched articles, ready to be stored: (Message-ID, article).
-pub(super) type Fetched = Vec<(String, Vec<u8>)>;
+pub(super) type Bodies = Vec<(String, Vec<u8>)>;
 
 /// What a blocking store gives back: its node, the batch's ids, their verdicts.
 type Stored = (Node, Vec<String>, Result<Vec<Verdict>>);
 
 /// Stores a pull's batches, on the link's thread or beside it.
 #[derive(Default)]
-pub(super) struct Storer {
+pub(super) struct Intake {
     /// The second node (own spool connection) while it is not storing; None until a
     /// pull needs a second batch (a pull of one batch, the live relay's usual, stores on
     /// the link's thread: a second spool connection costs an open).
@@ -31,14 +31,14 @@ pub(super) struct Storer {
     running: Option<tokio::task::JoinHandle<Stored>>,
 }
 
-impl Storer {
+impl Intake {
     /// Stores `articles` (from `report.peer`): on the link's thread when it is the
     /// pull's only batch, else hands them to the thread beside it once the previous
     /// batch is committed. `more` says whether more batches follow.
     pub(super) async fn store(
         &mut self,
         node: &mut Node,
-        articles: Fetched,
+        articles: Bodies,
         more: bool,
         report: &mut PeerReport,
     ) -> Result<()> {
@@ -71,15 +71,16 @@ impl Storer {
         };
         let (spare, ids, verdicts) = running
             .await
-            .map_err(|e| Error::Invalid(format!("storing fetched articles: {e}")))?;
+            .map_err(|e| Error::Internal(format!("storing fetched articles: {e}")))?;
         self.spare = Some(spare);
         tally(node, report, ids, verdicts)
     }
 }
 
 /// Verifies and stores `articles`, delivered by `peer`, in one transaction.
-fn ingest(node: &mut Node, peer: &str, articles: &Fetched) -> Result<Vec<Verdict>> {
-    let rules = Rules::new(&node.config, &node.trust).from(Source::Peer(peer));
+fn ingest(node: &mut Node, peer: &str, articles: &Bodies) -> Result<Vec<Verdict>> {
+    let rules =
+        Rules::new(&node.config, &node.trust, Some(&node.log)).for_source(Source::Peer(peer));
     let offered: Vec<(&str, &[u8])> = articles
         .iter()
         .map(|(id, raw)| (id.as_str(), raw.as_slice()))
@@ -97,7 +98,7 @@ fn tally(
     let listed = node.config.limits.sync_listed_refusals;
     for (verdict, id) in verdicts?.into_iter().zip(&ids) {
         match verdict {
-            Verdict::Stored(_) => report.received += 1,
+            Verdict::Stored(_) => report.outcome.received += 1,
             // Crossed the link but was here already (another link or session was
             // first): counted, so that a body crossing twice can be seen.
             Verdict::Duplicate => report.duplicates += 1,

@@ -1,42 +1,39 @@
-//! The feed side of a session: the mesh handshake, the IHAVE/SENDME exchange in its
-//! RFC 4644 form (pipelined CHECK = ihave, 238 = sendme, TAKETHIS = the article) and its
-//! RFC 3977 form (IHAVE), and the pull side (`MESH SINCE` then pipelined ARTICLE).
+//! The feed side of a session: the mesh handshake (`mesh.rs`), the IHAVE/SENDME
+//! exchange in its RFC 4644 form (pipelined CHECK = ihave, 238 = sendme, TAKETHIS = the
+//! article; this file) and its RFC 3977 form (IHAVE, `ihave.rs`), and the pull side
+//! (`MESH SINCE`, `since.rs`, then pipelined ARTICLE, here; `MESH IDLE`, `idle.rs`).
 //!
 //! Pipelined feed commands are taken in batches: everything the peer has already sent
 //! is read, the batch's articles are verified together and stored in one transaction,
 //! and only then are the answers written. An acknowledgement therefore always follows
 //! the commit of what it acknowledges.
 
-mod guards;
 mod idle;
+mod ihave;
 mod join;
-mod logins;
+mod mesh;
 mod reconcile;
+mod since;
+
+pub(super) use ihave::ihave;
+pub(super) use mesh::mesh;
 
 use crate::inflight::reservations::{Bounds, Claim};
-pub use guards::Guards;
-pub use logins::{Pace, Turn};
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::live::Live;
 use super::session::Session;
 use super::Shared;
 use crate::config::LimitsConfig;
 use crate::error::Error;
-use crate::feed_policy::{goes_to, FULL_LISTING, MAX_SINCE};
-use crate::ingest::{ingest_offered, Rules, Source, Verdict};
+use crate::home::Snapshot;
+use crate::ingest::{ingest_offered, Offered, Rules, Source, Verdict};
 use crate::net::NetError;
-use crate::newslog::{LogEntry, LogVerdict};
-use crate::protocol::{
-    parse_command, ArticleRef, Command, MeshCommand, Response, MAX_COMMAND_LINE,
-};
-use crate::sign::handshake::{nonce, Role, Transcript, BINDING_LABEL};
-use crate::sign::{parse_public_key, public_key_text};
+use crate::newslog::{LogEntry, LogVerdict, NewsLog};
+use crate::protocol::{parse_command, ArticleRef, Command, Response, MAX_COMMAND_LINE};
 use crate::spool::Spool;
-use crate::wildmat::Wildmat;
 
 /// Most commands taken into one batch (CHECK and ARTICLE cost an id each).
 const MAX_BATCH: usize = 8000;
@@ -143,7 +140,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
 /// Answers a batch in order, in parts of at most about [`MAX_ANSWER_BYTES`], each sent
 /// before the next is built.
 async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
-    if !s.may_feed() {
+    let Some(feeder) = s.feeder() else {
         for item in &items {
             let text = match item {
                 Item::Fetch(_) => "authenticate first",
@@ -152,17 +149,23 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
             Response::about(480, item.id(), text).write(s.conn.out());
         }
         return send_if_large(s, false).await;
-    }
+    };
     let mut rest = items;
     while !rest.is_empty() {
         let session = s.id;
-        let feeder = (s.peer.clone(), s.nntp_peer.clone());
+        let feeder = feeder.clone();
         let live = Arc::clone(&s.live);
         let part = s
             .shared
             .with_spool(move |shared, spool| {
-                let from = source(&feeder.0, &feeder.1);
-                Ok(answer_part(shared, &live, spool, session, from, rest))
+                Ok(answer_part(
+                    shared,
+                    &live,
+                    spool,
+                    session,
+                    feeder.source(),
+                    rest,
+                ))
             })
             .await
             .map_err(|e| {
@@ -206,23 +209,49 @@ struct Part {
 }
 
 /// What a batch's ARTICLE found in the spool.
-type Fetched = Result<Option<Vec<u8>>, Error>;
+type Found = Result<Option<Vec<u8>>, Error>;
 
-/// Where a feeding session's articles come from (the article log names it; unsigned
-/// articles are taken only from an `[[nntp_peer]]`): the mesh peer it proved, else the
-/// `[[nntp_peer]]` whose host it connects from.
-fn source<'a>(peer: &'a Option<String>, nntp_peer: &'a Option<String>) -> Source<'a> {
-    match (peer, nntp_peer) {
-        (Some(name), _) => Source::Peer(name),
-        (None, Some(name)) => Source::NntpPeer(name),
-        // Not reached: a session that is neither may not feed (480).
-        (None, None) => Source::Peer("unauthenticated"),
+/// Who feeds a session, and so where its articles come from (the article log names it;
+/// unsigned articles are taken only from an `[[nntp_peer]]`): the mesh peer it proved,
+/// else the `[[nntp_peer]]` whose host it connects from. A session with neither may not
+/// feed ([`Session::feeder`] is None: 480).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Feeder {
+    /// A mesh peer, proved by its node key.
+    Peer(String),
+    /// A plain news server, known by the host it connects from.
+    NntpPeer(String),
+}
+
+impl Feeder {
+    /// The source `ingest` and the article log name.
+    fn source(&self) -> Source<'_> {
+        match self {
+            Feeder::Peer(name) => Source::Peer(name),
+            Feeder::NntpPeer(name) => Source::NntpPeer(name),
+        }
     }
 }
 
+/// The mesh peer a session proved, with its feed pattern (what it may be told of);
+/// None, once 480 is answered, when the session proved none.
+fn proved_peer(s: &mut Session) -> Option<(String, crate::wildmat::Wildmat)> {
+    let Some(peer) = s.peer.clone() else {
+        s.reply(480, "authenticate first (MESH HELLO)");
+        return None;
+    };
+    let feed = s
+        .live
+        .config
+        .peer(&peer)
+        .map(|p| p.feed())
+        .unwrap_or_else(|| crate::wildmat::Wildmat::new(""));
+    Some((peer, feed))
+}
+
 /// Writes an article refused before ingest saw it (too large to read) to the article log.
-fn log_unread(spool: &Spool, from: &Source<'_>, id: &str, why: &str) {
-    if let Some(log) = spool.news_log() {
+fn log_unread(log: Option<&NewsLog>, from: &Source<'_>, id: &str, why: &str) {
+    if let Some(log) = log {
         log.append(&[LogEntry {
             verdict: LogVerdict::Refused,
             id: Some(id),
@@ -237,14 +266,14 @@ fn log_unread(spool: &Spool, from: &Source<'_>, id: &str, why: &str) {
 /// commands.
 fn answer_part(
     shared: &Shared,
-    live: &Live,
+    live: &Snapshot,
     spool: &mut Spool,
     session: u64,
     from: Source<'_>,
     mut items: Vec<Item>,
 ) -> Part {
     // Which items this part answers: their answers' bytes, articles included.
-    let mut fetched: Vec<Fetched> = Vec::new();
+    let mut fetched: Vec<Found> = Vec::new();
     let mut cost = 0;
     let mut take = 0;
     for item in &items {
@@ -283,7 +312,8 @@ fn answer_part(
     let verdicts = if full || takes.is_empty() {
         None
     } else {
-        let rules = Rules::new(&live.config, &live.trust).from(from);
+        let rules =
+            Rules::new(&live.config, &live.trust, shared.news_log.as_ref()).for_source(from);
         match ingest_offered(spool, &rules, &takes) {
             Ok(verdicts) => {
                 shared.guards.spool.room();
@@ -322,23 +352,21 @@ fn answer_part(
             }
             Item::Take(id, Err(why)) => {
                 // Refused unread (too large): ingest never saw it, so it is logged here.
-                log_unread(spool, &from, id, why);
+                log_unread(shared.news_log.as_ref(), &from, id, why);
                 refused += 1;
                 Response::about(439, id, why)
             }
             Item::Take(id, Ok(_)) => match verdicts.as_mut().and_then(Iterator::next) {
-                Some(Verdict::Stored(_)) => {
-                    received += 1;
-                    Response::about(239, id, "stored")
-                }
-                Some(Verdict::Duplicate) => Response::about(439, id, "already have it"),
-                Some(Verdict::Refused(why)) => {
-                    // Logged by ingest (article log and tracing).
-                    refused += 1;
-                    Response::about(439, id, &why.to_string())
+                Some(verdict) => {
+                    // A refusal is logged by ingest (article log and tracing).
+                    match verdict {
+                        Verdict::Stored(_) => received += 1,
+                        Verdict::Refused(_) => refused += 1,
+                        Verdict::Duplicate | Verdict::Deferred(_) => {}
+                    }
+                    verdict.answer(Offered::Takethis, id)
                 }
                 // Over a quota: try later, as for a full spool.
-                Some(Verdict::Deferred(why)) => Response::about(431, id, &why.to_string()),
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
                 }
@@ -435,247 +463,4 @@ fn check_answers(
         }
     }
     answers
-}
-
-/// RFC 3977 IHAVE: one article per round trip.
-pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
-    if !s.may_feed() {
-        // Most likely a news server (INN) that this node was not told about.
-        let hint = crate::server::hints::unlisted_feeder(s.addr.ip());
-        tracing::warn!("{hint}");
-        s.reply(480, &format!("authenticate first (MESH HELLO); {hint}"));
-        return Ok(());
-    }
-    if s.shared.guards.spool.refusing(Instant::now()) {
-        s.reply(436, "no room in the spool, try again later");
-        return Ok(());
-    }
-    let probe = id.clone();
-    let seen = s
-        .shared
-        .with_spool(move |_, spool| Ok(spool.seen(&probe)?))
-        .await;
-    let busy = {
-        let mut in_flight = s.shared.in_flight();
-        s.shared
-            .guards
-            .reservations()
-            .held_by_other(&mut in_flight, &id, s.id, Instant::now())
-    };
-    match seen {
-        Ok(true) => {
-            s.reply(435, "already have it");
-            return Ok(());
-        }
-        Ok(false) if busy => {
-            s.reply(436, "another peer is sending it, try again later");
-            return Ok(());
-        }
-        Ok(false) => s.reply(335, "send it; end with <CR-LF>.<CR-LF>"),
-        Err(e) => {
-            tracing::error!("spool failure: {e}");
-            s.reply(436, "transfer not possible, try again later");
-            return Ok(());
-        }
-    }
-    let body = match s
-        .conn
-        .read_block(s.live.config.limits.max_article_bytes)
-        .await
-    {
-        Ok(body) => body,
-        Err(NetError::Protocol(e)) => {
-            s.refused += 1;
-            let (why, feeder) = (e.to_string(), (s.peer.clone(), s.nntp_peer.clone()));
-            s.reply(437, &why);
-            let _ = s
-                .shared
-                .with_spool(move |_, spool| {
-                    log_unread(spool, &source(&feeder.0, &feeder.1), &id, &why);
-                    Ok(())
-                })
-                .await;
-            return Ok(());
-        }
-        Err(e) => return Err(e),
-    };
-    let feeder = (s.peer.clone(), s.nntp_peer.clone());
-    let live = Arc::clone(&s.live);
-    let verdict = s
-        .shared
-        .with_spool(move |_, spool| {
-            let from = source(&feeder.0, &feeder.1);
-            let rules = Rules::new(&live.config, &live.trust).from(from);
-            Ok(ingest_offered(spool, &rules, &[(&id, &body)])?.pop())
-        })
-        .await;
-    match verdict {
-        Ok(Some(Verdict::Stored(_))) => {
-            s.shared.guards.spool.room();
-            s.received += 1;
-            s.reply(235, "article transferred OK");
-        }
-        Ok(Some(Verdict::Duplicate)) => s.reply(435, "already have it"),
-        Ok(Some(Verdict::Refused(why))) => {
-            s.refused += 1;
-            s.reply(437, &why.to_string());
-        }
-        Ok(Some(Verdict::Deferred(why))) => s.reply(436, &why.to_string()),
-        Err(e) if e.is_spool_full() => {
-            s.shared.guards.spool.full(Instant::now());
-            s.reply(436, "no room in the spool, try again later");
-        }
-        Ok(None) | Err(_) => s.reply(436, "transfer failed, try again later"),
-    }
-    Ok(())
-}
-
-/// The newsmesh extension commands.
-pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), NetError> {
-    match command {
-        MeshCommand::Hello {
-            key,
-            nonce: client_nonce,
-        } => {
-            let Ok(client_key) = parse_public_key(&key) else {
-                s.reply(501, "malformed node key");
-                return Ok(());
-            };
-            let transcript = Transcript {
-                client_key,
-                server_key: s.shared.node_key.verifying_key(),
-                client_nonce,
-                server_nonce: nonce(),
-                binding: s.conn.export_keying_material(BINDING_LABEL),
-            };
-            let signature = transcript.sign(Role::Server, &s.shared.node_key);
-            let line = format!(
-                "{} {} {}",
-                public_key_text(&transcript.server_key),
-                transcript.server_nonce,
-                signature
-            );
-            s.hello = Some(transcript);
-            s.reply(291, &line);
-        }
-        MeshCommand::Prove { signature } => {
-            let Some(transcript) = s.hello.take() else {
-                s.reply(482, "MESH HELLO first");
-                return Ok(());
-            };
-            let key = public_key_text(&transcript.client_key);
-            let peer = s
-                .live
-                .config
-                .peer_with_key(&transcript.client_key)
-                .map(|p| (p.name.clone(), p.tls));
-            let tls_key = s
-                .conn
-                .peer_certificate()
-                .and_then(|c| crate::tls::node_key_of(&c));
-            let peer = match peer {
-                Some((name, true)) if !s.conn.is_tls() => {
-                    tracing::warn!("{}: peer {name} without TLS; refused", s.addr);
-                    s.reply(483, "TLS required for this peer (STARTTLS first)");
-                    return Ok(());
-                }
-                Some(_) if s.conn.is_tls() && tls_key != Some(transcript.client_key) => {
-                    tracing::warn!(
-                        "{}: MESH HELLO key {key} is not the TLS key; refused",
-                        s.addr
-                    );
-                    s.reply(481, "node key differs from the TLS certificate's");
-                    return Ok(());
-                }
-                other => other.map(|(name, _)| name),
-            };
-            match peer {
-                Some(name) if transcript.verify(Role::Client, &signature) => {
-                    tracing::info!("{}: authenticated as peer {name}", s.addr);
-                    s.reply(292, &format!("{name} authenticated"));
-                    s.peer = Some(name);
-                }
-                Some(name) => {
-                    tracing::warn!("{}: bad proof for peer {name}'s key; refused", s.addr);
-                    s.reply(481, "authentication failed");
-                }
-                None => {
-                    tracing::warn!(
-                        "{}: node key {key} is not a configured peer; refused",
-                        s.addr
-                    );
-                    s.reply(481, "node key is not a configured peer");
-                }
-            }
-        }
-        MeshCommand::Since { epoch, seq, limit } => {
-            let Some(peer) = s.peer.clone() else {
-                s.reply(480, "authenticate first (MESH HELLO)");
-                return Ok(());
-            };
-            let feed = s
-                .live
-                .config
-                .peer(&peer)
-                .map(|p| p.feed())
-                .unwrap_or_else(|| Wildmat::new(""));
-            let limit = limit.clamp(1, MAX_SINCE);
-            // Our sequence numbers are SQLite's i64: a larger one is none of ours (and
-            // `as` would wrap it to a negative start, listing everything).
-            let Ok(seq) = i64::try_from(seq) else {
-                s.reply(501, "sequence number out of range");
-                return Ok(());
-            };
-            // Not listed: what our own date window would refuse (`admission::age`).
-            let age = crate::admission::AgeLimits::from_config(&s.live.config);
-            let now = crate::clock::now();
-            let answer = s
-                .shared
-                .with_spool(move |shared, spool| {
-                    // FULL_LISTING ("none") asks for a full listing from `seq` (first
-                    // contact, or the client's spool was rebuilt): no "came from it"
-                    // filter, it may have lost what it once sent us. A stale epoch means
-                    // OUR spool was rebuilt: the client notices the new epoch.
-                    let full = epoch == FULL_LISTING;
-                    if !full && epoch != shared.epoch {
-                        // The client restarts its marks on seeing the new epoch and never
-                        // reads this answer's ids: send none (it reconciles or lists next).
-                        return Ok::<_, Error>((shared.epoch.clone(), 0, true, Vec::new()));
-                    }
-                    let start = seq;
-                    let arrivals = spool.arrivals_since(start, limit as usize)?;
-                    let through = arrivals.last().map_or(start, |a| a.seq);
-                    let more = arrivals.len() == limit as usize;
-                    let mut block = Vec::new();
-                    for a in arrivals
-                        .iter()
-                        .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
-                        .filter(|a| age.listable(a.posted, now))
-                    {
-                        block.extend_from_slice(a.msgid.as_bytes());
-                        block.extend_from_slice(b"\r\n");
-                    }
-                    Ok::<_, Error>((shared.epoch.clone(), through, more, block))
-                })
-                .await;
-            match answer {
-                Ok((epoch, through, more, block)) => {
-                    let text = format!("{epoch} {through} {}", u8::from(more));
-                    Response::with_block(293, text, block).write(s.conn.out());
-                }
-                Err(e) => {
-                    tracing::error!("spool failure: {e}");
-                    s.reply(403, "internal fault, try again later");
-                }
-            }
-        }
-        MeshCommand::Idle { seq } => idle::idle(s, seq).await?,
-        MeshCommand::Join {
-            secret,
-            name,
-            author,
-        } => join::join(s, &secret, &name, &author).await,
-        MeshCommand::Reconcile => reconcile::reconcile(s).await?,
-    }
-    Ok(())
 }

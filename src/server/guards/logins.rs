@@ -7,9 +7,8 @@
 //! Failures are forgotten after a quiet spell. The tables are bounded: past
 //! [`MAX_TRACKED`] sources, new ones share one entry.
 //!
-//! The pacing lives beside the feed's guards because the server's sessions share it
-//! through the one [`Guards`](super::Guards) value; the AUTHINFO commands that use it are
-//! in `reader/auth.rs`.
+//! The server's sessions share it through the one [`Guards`](super::Guards) value; the
+//! AUTHINFO commands that use it are in `reader/auth.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv6Addr};

@@ -1,12 +1,18 @@
 //! What the server's sessions share to keep the node up against peers and clients that
 //! misbehave: the deadlines and caps of in-flight reservations, whether the spool has
-//! room, and the pacing of AUTHINFO. One value, [`Guards`], in `Shared::guards`.
+//! room, and the pacing of AUTHINFO. One value, [`Guards`], in `Shared::guards`, used by
+//! the feed (`feed.rs`) and the reader (`reader/auth.rs`) alike: server-wide, so it
+//! belongs to neither.
+
+mod logins;
+
+pub use logins::{Pace, Turn};
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::logins::Logins;
 use crate::inflight::reservations::Reservations;
+use logins::Logins;
 
 /// How long after the spool refused to grow feeds are told "try later" without another
 /// attempt to store; then the next batch tries again, so the node recovers by itself
