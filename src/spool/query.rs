@@ -72,6 +72,9 @@ pub struct Arrival {
     /// The neighbour that delivered it (None: made here, imported, or stored before
     /// schema 7 recorded it).
     pub delivered_by: Option<String>,
+    /// Its Control header when it is a governance article this node recorded (its scope
+    /// says which neighbours need it, whatever groups it is filed in here).
+    pub governance: Option<String>,
 }
 
 /// The Xref pairs of article `a`, as an overview column.
@@ -297,8 +300,9 @@ impl Spool {
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT seq, msgid, path, newsgroups, delivered_by FROM articles
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, g.control
+                 FROM articles a LEFT JOIN governance g ON g.msgid = a.msgid
+                 WHERE a.seq > ?1 ORDER BY a.seq LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![after, limit as i64], |r| {
@@ -308,6 +312,7 @@ impl Spool {
                         path: r.get(2)?,
                         newsgroups: r.get(3)?,
                         delivered_by: r.get(4)?,
+                        governance: r.get(5)?,
                     })
                 })?
                 .collect()
