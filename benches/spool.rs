@@ -249,10 +249,12 @@ fn build_article(i: usize, key: &SigningKey, author: usize, body: Vec<u8>) -> Ar
         name: n.into(),
         value: v,
     };
-    let date = chrono::DateTime::from_timestamp(1_795_788_000 + i as i64, 0)
-        .expect("date")
-        .format("%a, %d %b %Y %H:%M:%S +0000")
-        .to_string();
+    // Dated within the last day: ingest refuses what is older than its window.
+    let date =
+        chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() - 86_400 + i as i64, 0)
+            .expect("date")
+            .format("%a, %d %b %Y %H:%M:%S +0000")
+            .to_string();
     let mut a = Article {
         headers: vec![
             h("Path", "gen!not-for-mail".into()),
@@ -310,6 +312,7 @@ fn ingest_once(s: &Settings, articles: &[Vec<u8>]) -> Duration {
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
         source: newsmesh::ingest::Source::Local,
+        admission: newsmesh::admission::Admission::from_config(&node.config),
     };
     let start = Instant::now();
     let mut stored = 0;

@@ -6,6 +6,11 @@
 //!    every signature and stores every article; articles/s = N / the `ms` of the sync line.
 //! 2. no-op: both nodes hold the same M articles; a sync with nothing new, timed and
 //!    measured in bytes (the `ms=` and `bytes=` of the sync line).
+//! 3. first contact (issue 18): both nodes hold the same S articles and U more each of
+//!    their own, and meet for the first time: bytes, rounds and time of a sync that
+//!    reconciles (`MESH RECONCILE`), beside the same sync listing instead (`MESH SINCE
+//!    none` and CHECK of every arrival: the knob `NEWSMESH_BENCH_NO_RECONCILE`); and
+//!    the time to fingerprint a range of 1,000,000 items from the spool's index.
 //!
 //! Real processes: the release `newsmesh` binary for `serve` and `sync`, real SQLite files.
 //!
@@ -18,6 +23,8 @@
 //!     NEWSMESH_BENCH_LINKS=tls,plain NEWSMESH_BENCH_SYNC=20000 NEWSMESH_BENCH_NOOP=1000 cargo bench --bench sync
 //!     NEWSMESH_BENCH_BIN=/path/to/other/newsmesh cargo bench --bench sync   # another build
 //!     NEWSMESH_BENCH_DIRECTIONS=push cargo bench --bench sync                 # no pull
+//!     NEWSMESH_BENCH_SYNC= NEWSMESH_BENCH_NOOP= NEWSMESH_BENCH_FIRST=10000,100000 \
+//!         NEWSMESH_BENCH_UNIQUE=1000 NEWSMESH_BENCH_LINKS=tls+deflate cargo bench --bench sync
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -131,6 +138,13 @@ fn node(dir: &Path, name: &str) -> (std::path::PathBuf, u16) {
             &format!("127.0.0.1:{port}"),
         ],
     );
+    // One author key moves 100,000 articles here: above the default quota of an open
+    // group, so the bench lifts it (a rule with no limits is unlimited).
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(home.join("newsmesh.toml"))
+        .unwrap();
+    std::io::Write::write_all(&mut config, b"\n[[admission.quota]]\ngroups = \"*\"\n").unwrap();
     (home, port)
 }
 
@@ -227,6 +241,7 @@ fn load(home: &Path, raws: &[Vec<u8>]) {
         limits: node.config.limits.article_limits(),
         trust: &node.trust,
         source: newsmesh::ingest::Source::Local,
+        admission: newsmesh::admission::Admission::from_config(&node.config),
     };
     for chunk in raws.chunks(5000) {
         let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
@@ -405,9 +420,146 @@ fn noop(m: usize, runs: usize, kind: &str) {
     let _ = public_key_text;
 }
 
+/// `sync` of a (first contact with b), listing instead of reconciling when `listing`;
+/// returns the sync line and the rounds of its reconciliation (0 when it listed).
+fn first_sync(a: &Path, listing: bool) -> (String, u64) {
+    let mut command = Command::new(bin());
+    command
+        .arg("--home")
+        .arg(a)
+        .args(["sync", "--peer", "b"])
+        .env("RUST_LOG", "newsmesh=info");
+    if listing {
+        command.env(newsmesh::sync::NO_RECONCILE_ENV, "1");
+    }
+    let out = command.output().expect("run sync");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "sync: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rounds = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| {
+            let rest = l.split("reconciled with b in ").nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .unwrap_or(0);
+    (stdout, rounds)
+}
+
+/// First contact of two nodes sharing `shared` articles with `unique` more each.
+fn first_contact(shared: usize, unique: usize, kind: &str) {
+    let mut made_shared = Vec::new();
+    let started = Instant::now();
+    let mut made = 0;
+    while made < shared {
+        made_shared.push(articles((shared - made).min(50_000), 1_000_000 + made));
+        made += made_shared.last().map_or(0, Vec::len);
+    }
+    let only_a = articles(unique, 7_000_000);
+    let only_b = articles(unique, 8_000_000);
+    for listing in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, _pa, pb) = pair(dir.path());
+        set_link(&a, kind);
+        set_link(&b, kind);
+        for chunk in &made_shared {
+            load(&a, chunk);
+            load(&b, chunk);
+        }
+        load(&a, &only_a);
+        load(&b, &only_b);
+        let _server = serve(&b, pb);
+        let (line, rounds) = first_sync(&a, listing);
+        assert_eq!(field(&line, "sent") as usize, unique, "{line}");
+        assert_eq!(field(&line, "received") as usize, unique, "{line}");
+        println!(
+            "first contact over {kind}, {shared} shared + {unique} unique each, {}: {} bytes, {} rounds, {} ms ({})",
+            if listing { "listing (before)" } else { "reconciling" },
+            field(&line, "bytes"),
+            rounds,
+            field(&line, "ms"),
+            line.trim()
+        );
+    }
+    println!(
+        "  (built the spools in {:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Fingerprint of a range of `n` items read from the spool's reconciliation index (the
+/// rows written straight into the index: the articles themselves are not read).
+fn fingerprint(n: usize) {
+    use newsmesh::reconcile::{Bound, Initiator, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.db");
+    let spool = newsmesh::spool::Spool::open(&path).unwrap();
+    {
+        let mut db = rusqlite::Connection::open(&path).unwrap();
+        let tx = db.transaction().unwrap();
+        {
+            let mut insert = tx
+                .prepare("INSERT INTO reconcile_items (ts, id, seq) VALUES (?1, ?2, ?3)")
+                .unwrap();
+            for i in 0..n as u64 {
+                let mut id = [0u8; 32];
+                id[..8].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+                id[8..16].copy_from_slice(&i.to_le_bytes());
+                insert
+                    .execute(rusqlite::params![
+                        1_800_000_000 + (i / 3) as i64,
+                        &id[..],
+                        i as i64
+                    ])
+                    .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let acc = spool
+            .read_with(|s| {
+                s.reconcile_items()
+                    .fingerprint(&Bound::MIN, &Bound::INFINITY)
+            })
+            .unwrap()
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(acc.count() as usize, n);
+    }
+    let started = Instant::now();
+    let first = spool
+        .read_with(|s| Initiator::new().start(&s.reconcile_items()))
+        .unwrap()
+        .unwrap();
+    let split_ms = started.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "fingerprint of a {n}-item range from the index: {:.0} ms (median of 3); the first message (count, then 16 fingerprints): {split_ms:.0} ms, {} bytes",
+        median(times),
+        first.len()
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
+    }
+    let unique = env_list("NEWSMESH_BENCH_UNIQUE", "1000")
+        .first()
+        .copied()
+        .unwrap_or(1000);
+    for shared in env_list("NEWSMESH_BENCH_FIRST", "") {
+        for kind in link_kinds() {
+            first_contact(shared, unique, &kind);
+        }
+    }
+    for n in env_list("NEWSMESH_BENCH_FINGERPRINT", "") {
+        fingerprint(n);
     }
     let runs = env_list("NEWSMESH_BENCH_RUNS", "3")[0];
     for n in env_list("NEWSMESH_BENCH_SYNC", "20000,100000") {

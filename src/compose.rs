@@ -47,9 +47,10 @@ pub struct Draft<'a> {
     pub body: &'a [u8],
 }
 
-/// The current date in RFC 5322 form.
+/// The current date (the node's clock, [`crate::clock`]) in RFC 5322 form.
 pub fn date_now() -> String {
-    chrono::Utc::now()
+    chrono::DateTime::from_timestamp(crate::clock::now(), 0)
+        .unwrap_or_else(chrono::Utc::now)
         .format("%a, %d %b %Y %H:%M:%S +0000")
         .to_string()
 }

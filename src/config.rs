@@ -10,11 +10,13 @@ use serde::{Deserialize, Deserializer};
 use crate::sign::TrustPolicy;
 use crate::wildmat::Wildmat;
 
+mod admission;
 pub mod edit;
 mod key;
 mod load;
 mod password;
 
+pub use admission::{default_max_age_days, AdmissionConfig, QuotaRule};
 pub use key::NodeKey;
 pub use password::{check_nobody, hash_password, PasswordMatch};
 
@@ -89,6 +91,9 @@ pub struct Config {
     /// `[tls]`: the reader certificate, NNTPS, AUTHINFO in clear.
     #[serde(default)]
     pub tls: TlsConfig,
+    /// `[admission]`: age limits (and quotas) of what ingest accepts.
+    #[serde(default)]
+    pub admission: AdmissionConfig,
 }
 
 /// `[node]`.

@@ -110,6 +110,7 @@ mod tests {
             path: path.into(),
             newsgroups: "mesh.test".into(),
             delivered_by: delivered_by.map(str::to_string),
+            posted: 0,
             governance: None,
         }
     }

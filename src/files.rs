@@ -27,13 +27,38 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .permissions(std::fs::Permissions::from_mode(PRIVATE_FILE))
         .tempfile_in(dir)?;
     file.write_all(bytes)?;
+    // The data reaches the disk before the rename names it, and the rename itself (a
+    // change of the directory) before we return: after a power cut the path holds the
+    // old file or the new one, whole, never an empty one, and a change we reported
+    // done stays done.
     file.as_file().sync_all()?;
-    file.persist(path).map(|_| ()).map_err(|e| e.error)
+    file.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// fsync(2) on a directory, so the entries renamed or created in it survive a power cut.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    tests::DIR_SYNCS.with(|n| n.set(n.get() + 1));
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    thread_local! {
+        /// Directory syncs on this thread (tests look at it).
+        pub(crate) static DIR_SYNCS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn an_atomic_write_syncs_its_directory_after_the_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = DIR_SYNCS.with(|n| n.get());
+        write_atomically(&dir.path().join("newsmesh.toml"), b"x").unwrap();
+        assert_eq!(DIR_SYNCS.with(|n| n.get()), before + 1);
+    }
 
     #[test]
     fn an_atomic_write_does_not_follow_a_planted_symlink() {

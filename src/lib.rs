@@ -5,8 +5,10 @@
 //! streaming), and newsreaders read and post through the node's NNTP service. See
 //! ARCHITECTURE.md for the map of modules and the way of an article through them.
 
+pub mod admission;
 pub mod article;
 pub mod cli;
+pub mod clock;
 pub mod compose;
 pub mod config;
 pub mod deflate;
@@ -23,6 +25,7 @@ pub mod net;
 pub mod newslog;
 pub mod protocol;
 pub mod reader_names;
+pub mod reconcile;
 pub mod records;
 pub mod relay;
 pub mod rnews;

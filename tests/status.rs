@@ -89,7 +89,7 @@ fn status_json_lists_every_peer_with_its_backlog_and_last_result() {
     };
     assert_eq!(
         keys(&after),
-        "home membership node now peers refusals serve spool"
+        "home membership node now peers refusals serve spool top_authors"
     );
     assert_eq!(
         keys(&after["serve"]),

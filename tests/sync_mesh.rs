@@ -353,6 +353,7 @@ fn fill_spool(node: &Node, n: usize) -> Vec<String> {
             limits: open.config.limits.article_limits(),
             trust: &open.trust,
             source: newsmesh::ingest::Source::Local,
+            admission: newsmesh::admission::Admission::from_config(&open.config),
         };
         let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
         for (raw, verdict) in raws.iter().zip(verdicts) {

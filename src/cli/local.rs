@@ -161,7 +161,9 @@ pub(super) fn store_own(
             println!("{}", article.message_id().unwrap_or_default());
             Ok(())
         }
-        Some(Verdict::Refused(why)) => Err(Error::Refused(why.to_string())),
+        Some(Verdict::Refused(why)) | Some(Verdict::Deferred(why)) => {
+            Err(Error::Refused(why.to_string()))
+        }
         Some(Verdict::Duplicate) => Err(Error::Refused(
             "an identical article is already stored".into(),
         )),
@@ -265,6 +267,9 @@ pub fn expire(home: &Home) -> Result<()> {
         |group| rules.days_for(group).map(|d| now - d as i64 * day),
         now - rules.history_days as i64 * day,
     )?;
+    // Quota usage of past days is no longer needed (quotas count today only).
+    node.spool
+        .prune_usage(crate::admission::quota::day_of(now) - 1)?;
     for (group, removed) in &report.groups {
         println!("group={group} expired={removed}");
     }

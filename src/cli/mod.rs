@@ -246,6 +246,10 @@ pub struct SyncArgs {
     /// `refused id=<id> peer=NAME by=us|peer reason="..."`.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Compare the whole sets of articles with each neighbour (set reconciliation;
+    /// a full listing with one that cannot), as on first contact.
+    #[arg(long)]
+    pub reconcile: bool,
 }
 
 /// `init`.
@@ -530,9 +534,14 @@ fn sync(home: &Home, args: SyncArgs) -> Result<()> {
         return Err(crate::Error::NoHome(home.dir().to_path_buf()));
     }
     let mut progress = progress::Progress::new(args.quiet);
-    let reports = crate::sync::sync_all_telling(home, args.peer.as_deref(), &mut |i, n, peer| {
-        progress.show(|| format!("sync: {peer} ({i} of {n})..."), true);
-    })?;
+    let reports = crate::sync::sync_all_reconciling(
+        home,
+        args.peer.as_deref(),
+        args.reconcile,
+        &mut |i, n, peer| {
+            progress.show(|| format!("sync: {peer} ({i} of {n})..."), true);
+        },
+    )?;
     progress.done();
     // Every link is closed: from here on only stdout is written.
     pipe::end_quietly_on_closed_stdout();

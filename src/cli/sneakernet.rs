@@ -136,7 +136,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                 match verdict {
                     Verdict::Stored(_) => imported += 1,
                     Verdict::Duplicate => duplicates += 1,
-                    Verdict::Refused(why) => {
+                    Verdict::Refused(why) | Verdict::Deferred(why) => {
                         let id = claimed_message_id(raw, &rules.limits);
                         progress.done();
                         eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));

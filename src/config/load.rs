@@ -88,6 +88,8 @@ impl Config {
                 return Err((Place::entry("user", i, key), message));
             }
         }
+        super::admission::check_config(self)
+            .map_err(|message| (Place::entry("expire", 0, "history_days"), message))?;
         Ok(())
     }
 }

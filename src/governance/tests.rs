@@ -315,6 +315,8 @@ mod through_ingest {
             limits: Limits::default(),
             trust,
             source: Source::Peer("gamma"),
+            // Governance articles here carry made-up dates (seconds since 1970).
+            admission: crate::admission::Admission::unbounded(),
         }
     }
 

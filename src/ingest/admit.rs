@@ -7,7 +7,8 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::{Refusal, Rules};
+use super::{Refusal, Rules, Source};
+use crate::admission::Deliverer;
 use crate::article::Article;
 use crate::spool::Storer;
 
@@ -47,6 +48,27 @@ pub(super) fn admit(
             return Ok(Err(refusal.into()));
         }
     }
-    // Age limits and quotas plug in here.
+    // Dated outside the window: refused, no history row (it depends on the clock).
+    if let Some(why) = rules.admission.refuse_date(admitting.article) {
+        return Ok(Err(Refusal::Age(why)));
+    }
+    // Over a quota: temporary (`Verdict::Deferred`), charged to the day otherwise.
+    let author = admitting.author.map(crate::sign::public_key_text);
+    let article = (author.as_deref(), admitting.groups, admitting.article);
+    if let Some(why) = rules
+        .admission
+        .defer(store, deliverer(rules.source), article)?
+    {
+        return Ok(Err(Refusal::OverQuota(why)));
+    }
     Ok(Ok(()))
+}
+
+/// Who delivers the articles of `source`, as the quotas see it.
+fn deliverer(source: Source<'_>) -> Deliverer<'_> {
+    match source {
+        Source::Local | Source::Import => Deliverer::Operator,
+        Source::Peer(name) | Source::NntpPeer(name) => Deliverer::Neighbour(name),
+        Source::Reader(_) => Deliverer::Other,
+    }
 }

@@ -43,6 +43,9 @@ pub enum Verdict {
     Duplicate,
     /// Refused; its `Display` is a short sentence.
     Refused(Refusal),
+    /// Not stored for now (over a quota, [`Refusal::is_temporary`]): no history row, the
+    /// sender is told to try later (431/436) and its mark stays before it.
+    Deferred(Refusal),
 }
 
 /// Where the articles of one ingest come from: named in the article log, and the
@@ -98,6 +101,8 @@ pub struct Rules<'a> {
     pub trust: &'a TrustPolicy,
     /// Where these articles come from.
     pub source: Source<'a>,
+    /// The dates and quotas this node accepts (`[admission]`, checked in `admit`).
+    pub admission: crate::admission::Admission,
 }
 
 impl<'a> Rules<'a> {
@@ -109,6 +114,7 @@ impl<'a> Rules<'a> {
             limits: config.limits.article_limits(),
             trust,
             source: Source::Local,
+            admission: crate::admission::Admission::from_config(config),
         }
     }
 
@@ -310,7 +316,7 @@ fn log_verdicts(log: &NewsLog, source: &Source<'_>, ids: &[Option<String>], verd
     let reasons: Vec<String> = verdicts
         .iter()
         .map(|v| match v {
-            Verdict::Refused(why) => why.to_string(),
+            Verdict::Refused(why) | Verdict::Deferred(why) => why.to_string(),
             _ => String::new(),
         })
         .collect();
@@ -321,7 +327,9 @@ fn log_verdicts(log: &NewsLog, source: &Source<'_>, ids: &[Option<String>], verd
         .filter_map(|((id, verdict), reason)| {
             let (verdict, reason) = match verdict {
                 Verdict::Stored(_) => (LogVerdict::Accepted, ""),
-                Verdict::Refused(_) => (LogVerdict::Refused, reason.as_str()),
+                Verdict::Refused(_) | Verdict::Deferred(_) => {
+                    (LogVerdict::Refused, reason.as_str())
+                }
                 Verdict::Duplicate => return None,
             };
             Some(LogEntry {
@@ -391,8 +399,10 @@ fn settle(
         author: author.as_ref(),
         groups: &c.groups,
     };
-    if let Err(why) = admit::admit(store, rules, &admitting)? {
-        return Ok(Verdict::Refused(why));
+    match admit::admit(store, rules, &admitting)? {
+        Ok(()) => {}
+        Err(why) if why.is_temporary() => return Ok(Verdict::Deferred(why)),
+        Err(why) => return Ok(Verdict::Refused(why)),
     }
     let signer = author.map(|k| public_key_text(&k));
     let filed_in = match control::carry_out(

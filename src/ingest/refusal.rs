@@ -76,6 +76,21 @@ pub enum Refusal {
     /// The pipeline reached no verdict (a bug).
     #[error("internal: no verdict")]
     NoVerdict,
+    /// Dated outside this node's window (`admission::age`: too old, too far ahead, or
+    /// no readable Date); not written to history.
+    #[error("{0}")]
+    Age(crate::admission::AgeRefusal),
+    /// Over a daily quota (`admission::quota`): temporary, the sender tries later.
+    #[error("{0}")]
+    OverQuota(String),
+}
+
+impl Refusal {
+    /// Whether the article may be taken later as it is (a quota): ingest answers
+    /// [`super::Verdict::Deferred`], no history row, the marks stay before it.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Refusal::OverQuota(_))
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,7 @@ fn beta(trust: &TrustPolicy) -> Rules<'_> {
         limits: Limits::default(),
         trust,
         source: Source::Local,
+        admission: Default::default(),
     }
 }
 

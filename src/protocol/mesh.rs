@@ -1,7 +1,8 @@
 //! The newsmesh `MESH` extension commands: node authentication
 //! (`HELLO`/`PROVE`), replication-log catch-up (`SINCE`) and waiting for new arrivals
 //! (`IDLE`, ended early by the line [`IDLE_DONE`]), which lets a node behind NAT receive
-//! live over the connection it dialled.
+//! live over the connection it dialled, and set reconciliation (`RECONCILE`, its
+//! rounds as blocks: `crate::reconcile::wire`).
 
 use nom::bytes::complete::take_while_m_n;
 use nom::character::complete::{u32, u64};
@@ -54,13 +55,17 @@ pub enum MeshCommand {
         /// The newcomer's author key, base64 (an admin inviter grants it membership).
         author: String,
     },
+    /// `MESH RECONCILE`, then the client's first message as a block; each answer
+    /// (`295 <epoch> <last seq>` and a block) is followed by the client's next block, an
+    /// empty one when it is done (`server/feed/reconcile.rs`).
+    Reconcile,
 }
 
 /// The line a client sends to end a `MESH IDLE` early (it has something to push).
 pub const IDLE_DONE: &[u8] = b"DONE";
 
 const USAGE: &str =
-    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit | MESH IDLE seq | MESH JOIN secret name author-key";
+    "usage: MESH HELLO key nonce | MESH PROVE signature | MESH SINCE epoch seq limit | MESH IDLE seq | MESH JOIN secret name author-key | MESH RECONCILE";
 
 fn is_base64(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')
@@ -102,6 +107,7 @@ pub(crate) fn parse(args: &[&str]) -> Result<MeshCommand, CommandError> {
         ("IDLE", [seq]) => Ok(MeshCommand::Idle {
             seq: full(u64, seq, "sequence number")?,
         }),
+        ("RECONCILE", []) => Ok(MeshCommand::Reconcile),
         _ => Err(syntax(USAGE)),
     }
 }
@@ -139,6 +145,7 @@ impl MeshCommand {
                 put_arg(out, name);
                 put_arg(out, author);
             }
+            MeshCommand::Reconcile => put_arg(out, "RECONCILE"),
         }
     }
 }
@@ -183,6 +190,11 @@ mod tests {
         let mut wire = Vec::new();
         idle.write(&mut wire);
         assert_eq!(wire, b"MESH IDLE 42\r\n");
+        let reconcile = Command::Mesh(MeshCommand::Reconcile);
+        assert_eq!(mesh("mesh reconcile"), Ok(reconcile.clone()));
+        wire.clear();
+        reconcile.write(&mut wire);
+        assert_eq!(wire, b"MESH RECONCILE\r\n");
     }
 
     #[test]
@@ -195,7 +207,7 @@ mod tests {
         let bad = "MESH|MESH FOO x|MESH HELLO key|MESH HELLO key nonce extra|MESH HELLO k*y nonce|\
             MESH PROVE|MESH SINCE e 1|MESH SINCE e.x 1 2|MESH SINCE e -1 2|MESH SINCE e 1 +2|\
             MESH SINCE e 18446744073709551616 2|MESH SINCE e 1 4294967296|MESH IDLE|\
-            MESH IDLE -1|MESH IDLE 1 2|MESH IDLE x";
+            MESH IDLE -1|MESH IDLE 1 2|MESH IDLE x|MESH RECONCILE x";
         for bad in bad.split('|').chain(long.split('|')) {
             assert!(matches!(mesh(bad), Err(CommandError::Syntax(_))), "{bad}");
         }

@@ -26,6 +26,9 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// How often a link looks for articles other processes stored (the server's own
 /// commits wake it at once).
 const POLL: Duration = Duration::from_millis(250);
+/// The pause after a body was deferred ("try later": a quota), so the same bodies do
+/// not cross again every poll; cron `sync` and the next day do the rest.
+const HELD_BACK_PAUSE: Duration = Duration::from_secs(30);
 
 /// What every link of one relay shares.
 pub(super) struct Links {
@@ -183,6 +186,9 @@ impl Link {
             let pushed = link.push(&mut node, &self.peer, &mut report).await;
             self.board.count(&self.peer.name, &report);
             pushed?;
+            if report.held_back {
+                tokio::time::sleep(HELD_BACK_PAUSE).await;
+            }
             if subscribed {
                 let seq = node.spool.marks(&self.peer.name)?.pull_seq;
                 let ours = ours_to_push(&node, &self.peer.name, &mut self.arrivals);
@@ -198,7 +204,10 @@ impl Link {
                             .pull(&mut node, &self.peer, &mut pulled, &self.fetching)
                             .await;
                         self.board.count(&self.peer.name, &pulled);
-                        outcome?
+                        outcome?;
+                        if pulled.held_back {
+                            tokio::time::sleep(HELD_BACK_PAUSE).await;
+                        }
                     }
                     Idled::NotNeeded => subscribed = false,
                 }

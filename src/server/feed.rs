@@ -11,6 +11,7 @@ mod guards;
 mod idle;
 mod join;
 mod logins;
+mod reconcile;
 
 use crate::inflight::reservations::{Bounds, Claim};
 pub use guards::Guards;
@@ -336,6 +337,8 @@ fn answer_part(
                     refused += 1;
                     Response::about(439, id, &why.to_string())
                 }
+                // Over a quota: try later, as for a full spool.
+                Some(Verdict::Deferred(why)) => Response::about(431, id, &why.to_string()),
                 None if full || shared.guards.spool.refusing(now) => {
                     Response::about(431, id, "no room in the spool, try again later")
                 }
@@ -517,6 +520,7 @@ pub(super) async fn ihave(s: &mut Session, id: String) -> Result<(), NetError> {
             s.refused += 1;
             s.reply(437, &why.to_string());
         }
+        Ok(Some(Verdict::Deferred(why))) => s.reply(436, &why.to_string()),
         Err(e) if e.is_spool_full() => {
             s.shared.guards.spool.full(Instant::now());
             s.reply(436, "no room in the spool, try again later");
@@ -622,19 +626,23 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                 s.reply(501, "sequence number out of range");
                 return Ok(());
             };
+            // Not listed: what our own date window would refuse (`admission::age`).
+            let age = crate::admission::AgeLimits::from_config(&s.live.config);
+            let now = crate::clock::now();
             let answer = s
                 .shared
                 .with_spool(move |shared, spool| {
                     // FULL_LISTING ("none") asks for a full listing from `seq` (first
                     // contact, or the client's spool was rebuilt): no "came from it"
                     // filter, it may have lost what it once sent us. A stale epoch means
-                    // OUR spool was rebuilt: start over; the client notices the new epoch.
+                    // OUR spool was rebuilt: the client notices the new epoch.
                     let full = epoch == FULL_LISTING;
-                    let start = if full || epoch == shared.epoch {
-                        seq
-                    } else {
-                        0
-                    };
+                    if !full && epoch != shared.epoch {
+                        // The client restarts its marks on seeing the new epoch and never
+                        // reads this answer's ids: send none (it reconciles or lists next).
+                        return Ok::<_, Error>((shared.epoch.clone(), 0, true, Vec::new()));
+                    }
+                    let start = seq;
                     let arrivals = spool.arrivals_since(start, limit as usize)?;
                     let through = arrivals.last().map_or(start, |a| a.seq);
                     let more = arrivals.len() == limit as usize;
@@ -642,6 +650,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
                     for a in arrivals
                         .iter()
                         .filter(|a| goes_to(a, &peer, &feed, &shared.name, full))
+                        .filter(|a| age.listable(a.posted, now))
                     {
                         block.extend_from_slice(a.msgid.as_bytes());
                         block.extend_from_slice(b"\r\n");
@@ -666,6 +675,7 @@ pub(super) async fn mesh(s: &mut Session, command: MeshCommand) -> Result<(), Ne
             name,
             author,
         } => join::join(s, &secret, &name, &author).await,
+        MeshCommand::Reconcile => reconcile::reconcile(s).await?,
     }
     Ok(())
 }

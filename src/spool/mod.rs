@@ -19,6 +19,8 @@ mod marks;
 mod migrate;
 mod peer_syncs;
 mod query;
+mod quota_usage;
+mod reconcile;
 mod stats;
 mod store;
 
@@ -34,6 +36,8 @@ pub use invites::InviteRefusal;
 pub use marks::PeerMarks;
 pub use peer_syncs::{PeerInbound, PeerSyncs, SyncOutcome, SyncTotals};
 pub use query::{is_internal_group, Arrival, GroupInfo, Overview, StoredArticle};
+pub use quota_usage::{Usage, UsageKind};
+pub use reconcile::SpoolItems;
 pub use stats::SpoolStats;
 pub use store::{NewArticle, StoreOutcome, Storer};
 
@@ -109,9 +113,12 @@ impl std::fmt::Debug for Spool {
     }
 }
 
-/// Unix time now, in seconds.
+/// Bytes a WAL file keeps after a checkpoint (`PRAGMA journal_size_limit`).
+pub const WAL_SIZE_LIMIT: i64 = 4 << 20;
+
+/// Unix time now, in seconds (the node's clock: [`crate::clock`]).
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now()
 }
 
 impl Spool {
@@ -130,6 +137,13 @@ impl Spool {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(wrap)?;
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(wrap)?;
+        // A WAL grows to the largest transaction since its last checkpoint (a bulk sync's
+        // batches: tens of MiB) and SQLite keeps the file that big; on a small disk that
+        // is space a long-running `serve` never gives back. Truncated to this after each
+        // checkpoint. A post writes 7 pages (114,856 bytes of WAL frames, 16 KiB pages);
+        // see BENCHMARKS.md "WAL per post".
+        conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(wrap)?;

@@ -72,6 +72,8 @@ pub struct Arrival {
     /// The neighbour that delivered it (None: made here, imported, or stored before
     /// schema 7 recorded it).
     pub delivered_by: Option<String>,
+    /// Its Date as Unix seconds (0: unparseable), for the age window.
+    pub posted: i64,
     /// Its Control header when it is a governance article this node recorded (its scope
     /// says which neighbours need it, whatever groups it is filed in here).
     pub governance: Option<String>,
@@ -300,7 +302,8 @@ impl Spool {
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, g.control
+                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted,
+                        g.control
                  FROM articles a LEFT JOIN governance g ON g.msgid = a.msgid
                  WHERE a.seq > ?1 ORDER BY a.seq LIMIT ?2",
             )
@@ -312,7 +315,8 @@ impl Spool {
                         path: r.get(2)?,
                         newsgroups: r.get(3)?,
                         delivered_by: r.get(4)?,
-                        governance: r.get(5)?,
+                        posted: r.get(5)?,
+                        governance: r.get(6)?,
                     })
                 })?
                 .collect()

@@ -47,6 +47,8 @@ pub enum StoreOutcome {
 /// An open write transaction on the spool (see [`Spool::store_with`]).
 pub struct Storer<'a> {
     tx: Transaction<'a>,
+    /// Quota usage read and charged in this transaction, written once before the commit.
+    pub(super) usage: super::quota_usage::Ledger,
 }
 
 impl<'a> Storer<'a> {
@@ -112,8 +114,10 @@ impl Spool {
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(wrap)?,
+            usage: Default::default(),
         };
         let result = f(&mut storer).map_err(wrap)?;
+        storer.usage.flush(&storer.tx).map_err(wrap)?;
         storer.tx.commit().map_err(wrap)?;
         if let Some(hook) = &self.on_commit {
             hook();
@@ -221,6 +225,7 @@ fn store_one(tx: &Transaction<'_>, a: &NewArticle) -> rusqlite::Result<StoreOutc
         a.delivered_by
     ])?;
     let seq = tx.last_insert_rowid();
+    super::reconcile::index(tx, &a.msgid, a.posted, t, seq)?;
     tx.prepare_cached("UPDATE history SET seq = ?2 WHERE msgid = ?1")?
         .execute(params![a.msgid, seq])?;
     for group in &a.newsgroups {

@@ -48,7 +48,24 @@ pub struct NodeStatus {
     pub refusals: Vec<RefusalStatus>,
     /// The effective membership, as `member list` prints it (governance).
     pub membership: Vec<String>,
+    /// The author keys that stored the most bytes here today (UTC), most first: who
+    /// is nearest their quota (`[[admission.quota]]`).
+    pub top_authors: Vec<AuthorUsage>,
 }
+
+/// One author key's usage today.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthorUsage {
+    /// The author public key (base64).
+    pub key: String,
+    /// Articles stored today.
+    pub articles: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// How many authors `status` lists.
+const TOP_AUTHORS: usize = 5;
 
 /// Whether `serve` runs, and since when.
 #[derive(Debug, Clone, Serialize)]
@@ -210,6 +227,16 @@ pub fn gather(home: &Home) -> Result<NodeStatus> {
         peers,
         refusals,
         membership,
+        top_authors: node
+            .spool
+            .top_authors(crate::admission::quota::day_of(now), TOP_AUTHORS)?
+            .into_iter()
+            .map(|(key, u)| AuthorUsage {
+                key,
+                articles: u.articles,
+                bytes: u.bytes,
+            })
+            .collect(),
     })
 }
 

@@ -100,6 +100,12 @@ impl fmt::Display for NodeStatus {
         for line in &self.membership {
             writeln!(f, "  {line}")?;
         }
+        if !self.top_authors.is_empty() {
+            writeln!(f, "top authors today:")?;
+        }
+        for a in &self.top_authors {
+            writeln!(f, "  {} articles={} bytes={}", a.key, a.articles, a.bytes)?;
+        }
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //! session's deadline (`limits.sync_deadline_secs`):
 //!
 //! 1. authenticate both ways (`auth.rs`);
-//! 2. pull what arrived there since our mark (`pull.rs`);
+//! 2. pull what arrived there since our mark (`pull.rs`), reconciling the two sets
+//!    first on first contact or after its spool was rebuilt (`reconcile.rs`);
 //! 3. push our arrivals since its mark (`push.rs`).
 //!
 //! Pull runs first so that a rebuilt peer (new epoch) is noticed before we push, and
@@ -12,8 +13,8 @@ use ed25519_dalek::SigningKey;
 
 use super::auth::{authenticate, compress, secure};
 use super::conn::{command, dial, expect, greeting, hang_up, Deadline};
-use super::pull::pull;
 use super::push::{push, Target};
+use super::reconcile;
 use super::PeerReport;
 use crate::config::PeerConfig;
 use crate::error::Result;
@@ -56,12 +57,17 @@ async fn run(
     if peer.compress {
         compress(conn).await?;
     }
-    pull(node, &peer.name, conn, report).await?;
+    // First contact, a rebuilt peer or `--reconcile`: set reconciliation, then the pull.
+    let reconciled = reconcile::pull_reconciling(node, &peer.name, conn, report).await?;
     let r = command(conn, &Command::ModeStream).await?;
     expect(&r, 203, "MODE STREAM")?;
     let target = Target {
         name: &peer.name,
         feed: peer.feed(),
     };
-    push(node, &target, conn, report).await
+    // (After a reconciliation whose offers were deferred, the next sync offers again.)
+    if reconcile::offer(node, &target, conn, report, reconciled).await? {
+        push(node, &target, conn, report).await?;
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ mod lock;
 mod nntp;
 mod pull;
 mod push;
+mod reconcile;
 mod storer;
 
 use std::fmt;
@@ -33,6 +34,7 @@ pub use exchange::exchange;
 pub use link::{Idled, PushLink};
 pub use lock::SyncLock;
 pub use push::push_raw;
+pub use reconcile::{CAPABILITY as RECONCILE_CAPABILITY, OFF_ENV as NO_RECONCILE_ENV};
 
 /// How long a second `sync` waits for the lock before giving up (exit code 3).
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -56,6 +58,14 @@ pub struct PeerReport {
     /// (another link or session brought them first): not in `received`; the live relay
     /// shows them, as a body that crossed twice.
     pub duplicates: u64,
+    /// Articles left for a later sync: offered but the neighbour said "try later" (its
+    /// `serve` has them in flight from our live relay, or a quota), or fetched and
+    /// deferred here (a quota). The marks stay before them. `deferred=` on the line.
+    pub deferred: u64,
+    /// Whether a body crossed and was deferred (a quota: TAKETHIS answered 431, or a
+    /// pulled article deferred here): the live relay pauses before trying again, rather
+    /// than sending the same bodies every poll.
+    pub held_back: bool,
 }
 
 impl Deref for PeerReport {
@@ -153,8 +163,8 @@ fn refused(node: &Node, report: &mut PeerReport, by: RefusedBy, id: &str, reason
 }
 
 impl fmt::Display for PeerReport {
-    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, with
-    /// `status=failed` and a quoted `error="..."` at the end when it failed.
+    /// `peer=beta status=ok sent=12 received=3 refused=0 bytes=48213 ms=41 tls=yes`, then
+    /// `deferred=N` when some articles were left for later, with `status=failed` and a quoted `error="..."` at the end when it failed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -168,6 +178,11 @@ impl fmt::Display for PeerReport {
             self.ms
         )?;
         write!(f, " tls={}", if self.tls { "yes" } else { "no" })?;
+        // Appended to the BRIEF's line (whose keys stay as they are), when not 0: "the
+        // rest is on its way" rather than "all delivered".
+        if self.deferred > 0 {
+            write!(f, " deferred={}", self.deferred)?;
+        }
         if let Some(e) = &self.error {
             write!(f, " error=\"{}\"", e.replace(['"', '\n', '\r'], "'"))?;
         }
@@ -187,6 +202,18 @@ pub fn sync_all(home: &Home, only: Option<&str>) -> Result<Vec<PeerReport>> {
 pub fn sync_all_telling(
     home: &Home,
     only: Option<&str>,
+    starting: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Vec<PeerReport>> {
+    sync_all_reconciling(home, only, false, starting)
+}
+
+/// [`sync_all_telling`]; with `reconcile` (`sync --reconcile`), every dialled
+/// neighbour's whole set is compared with ours again (set reconciliation, or a full
+/// listing when it cannot), not only on first contact or after its spool was rebuilt.
+pub fn sync_all_reconciling(
+    home: &Home,
+    only: Option<&str>,
+    reconcile: bool,
     starting: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<Vec<PeerReport>> {
     let _lock = SyncLock::acquire(&home.sync_lock_path(), LOCK_WAIT)?;
@@ -236,6 +263,11 @@ pub fn sync_all_telling(
             peer: name.to_string(),
             ..PeerReport::default()
         };
+        if reconcile && peers.get(i).is_some() {
+            let mut marks = node.spool.marks(name)?;
+            marks.pull_full = true;
+            node.spool.set_pull_marks(name, &marks)?;
+        }
         let outcome = match peers.get(i) {
             Some(peer) => runtime.block_on(exchange(&mut node, &node_key, peer, &mut report)),
             None => runtime.block_on(nntp::feed(&mut node, servers[i - peers.len()], &mut report)),

@@ -94,6 +94,11 @@ pub(super) async fn pull_reserving(
                 marks.push_seq = 0;
                 marks.resync_through = node.spool.last_seq()?;
                 node.spool.set_marks(peer, &marks)?;
+                if fetching.is_none() {
+                    // `sync` reconciles the two sets now (`reconcile.rs`), or comes back
+                    // for the full listing when the peer cannot.
+                    return Ok(());
+                }
                 continue;
             }
         }
@@ -105,11 +110,17 @@ pub(super) async fn pull_reserving(
             )));
         }
         let wanted = wanted(node, &listing.ids)?;
+        let deferred_before = report.deferred;
         match fetching {
             Some(fetching) => {
                 fetch_reserved(node, wanted, conn, report, fetching, &mut storer).await?
             }
             None => fetch(node, &wanted, conn, report, &mut storer).await?,
+        }
+        if report.deferred > deferred_before {
+            // Some were deferred here (a quota): keep the mark before this listing and
+            // stop; the next sync lists it again and fetches only what is still missing.
+            return Ok(());
         }
         marks.pull_seq = listing.through;
         if !listing.more {
@@ -250,7 +261,7 @@ async fn fetch_reserved(
 /// verified and stored beside the link ([`Storer`]) while the next one is received, so
 /// the peer is serving while we are checking. Returns once every fetched article is
 /// committed (or refused), even when the link failed meanwhile.
-async fn fetch(
+pub(super) async fn fetch(
     node: &mut Node,
     ids: &[String],
     conn: &mut Conn,

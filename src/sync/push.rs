@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use super::auth::{authenticate, secure};
 use super::conn::{command, expect, net, response};
 use super::{peer_refused, PeerReport};
+use crate::admission::{quota::OVER_QUOTA, AgeLimits};
 use crate::config::PeerConfig;
 use crate::error::{Error, Result};
 use crate::feed_policy::goes_to;
@@ -40,9 +41,9 @@ enum Round {
     /// CHECKs of one offer: (arrival sequence, Message-ID); the offer examined our
     /// arrivals up to `last`.
     Checks { ids: Vec<(i64, String)>, last: i64 },
-    /// TAKETHIS for the ids of that offer the peer asked for; once all are answered, the
-    /// push mark may pass `last`.
-    Takes { ids: Vec<String>, last: i64 },
+    /// TAKETHIS for the (arrival sequence, Message-ID) of that offer the peer asked for;
+    /// once all are answered, the push mark may pass `last` (not a deferred one).
+    Takes { ids: Vec<(i64, String)>, last: i64 },
 }
 
 /// Where pushed articles go: a neighbour's name (for marks and "came from it") and its
@@ -63,6 +64,20 @@ pub(super) async fn push(
     conn: &mut Conn,
     report: &mut PeerReport,
 ) -> Result<()> {
+    push_from(node, target, conn, report, None).await.map(drop)
+}
+
+/// [`push`], or with `listed`, offers those arrivals (in arrival order) instead of the
+/// ones after the push mark: set reconciliation found what the peer lacks (see
+/// `reconcile.rs`), so the mark passes each listed offer once it is answered. Returns
+/// whether the peer answered every offer (none deferred).
+pub(super) async fn push_from(
+    node: &mut Node,
+    target: &Target<'_>,
+    conn: &mut Conn,
+    report: &mut PeerReport,
+    listed: Option<Vec<crate::spool::Arrival>>,
+) -> Result<bool> {
     let queue_bytes = node.config.limits.sync_batch_bytes;
     let mut marks = node.spool.marks(target.name)?;
     let mut offers = Offers {
@@ -70,6 +85,7 @@ pub(super) async fn push(
         resync_through: marks.resync_through,
         offered: Some(marks.push_seq),
         rounds: VecDeque::new(),
+        listed: listed.map(Vec::into_iter),
     };
     for _ in 0..OFFERS_AHEAD {
         offers.next(node, conn)?;
@@ -84,10 +100,11 @@ pub(super) async fn push(
                 for (seq, id) in ids {
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
-                        (238, Some(got)) if got == id => send.push(id),
+                        (238, Some(got)) if got == id => send.push((seq, id)),
                         (438, Some(got)) if got == id => {}
                         (431, Some(got)) if got == id => {
                             deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
+                            report.deferred += 1;
                         }
                         _ => {
                             return Err(Error::Network(format!(
@@ -98,11 +115,11 @@ pub(super) async fn push(
                     }
                 }
                 let mut sent = Vec::with_capacity(send.len());
-                for id in send {
+                for (seq, id) in send {
                     if let Some(stored) = node.spool.article(&id)? {
                         Command::Takethis(id.clone()).write(conn.out());
                         write_block(conn.out(), &stored.raw);
-                        sent.push(id);
+                        sent.push((seq, id));
                         // A peer that asks for everything must not make us hold a round's
                         // worth of large articles: send them as the queue fills.
                         if conn.out().len() >= queue_bytes {
@@ -114,10 +131,18 @@ pub(super) async fn push(
                 offers.next(node, conn)?;
             }
             Round::Takes { ids, last } => {
-                for id in ids {
+                for (seq, id) in ids {
                     let r = response(conn).await?;
                     match (r.code, r.first_arg()) {
                         (239, Some(got)) if got == id => report.sent += 1,
+                        // Over a quota there: offered again next time. (Any other
+                        // 431, such as a full spool, fails the push as before: an
+                        // operator must act.)
+                        (431, Some(got)) if got == id && r.text.contains(OVER_QUOTA) => {
+                            deferred = Some(deferred.map_or(seq, |d| d.min(seq)));
+                            report.deferred += 1;
+                            report.held_back = true;
+                        }
                         (439, Some(got)) if got == id => {
                             // `439 <id> reason`: the reason is what follows the id.
                             let why = r
@@ -138,6 +163,8 @@ pub(super) async fn push(
                 }
                 // Every earlier round is answered too (answers come in order).
                 let mark = deferred.map_or(last, |d| last.min(d - 1));
+                // (A listed offer's `last` may be passed too: what the mark passes and
+                // the list lacks, the peer has, reconciliation says.)
                 if mark > marks.push_seq {
                     marks.push_seq = mark;
                     // Never backwards: `serve`'s live relay may have acknowledged more.
@@ -146,7 +173,7 @@ pub(super) async fn push(
             }
         }
     }
-    Ok(())
+    Ok(deferred.is_none())
 }
 
 /// The offers of one push: what was offered so far and the rounds awaiting answers.
@@ -157,6 +184,8 @@ struct Offers<'t, 'a> {
     offered: Option<i64>,
     /// What each coming run of answers is about, in order.
     rounds: VecDeque<Round>,
+    /// Arrivals to offer instead of those after the mark (then the mark stays).
+    listed: Option<std::vec::IntoIter<crate::spool::Arrival>>,
 }
 
 impl Offers<'_, '_> {
@@ -166,7 +195,11 @@ impl Offers<'_, '_> {
         let Some(after) = self.offered else {
             return Ok(());
         };
-        let offer = next_offer(node, self.target, after, self.resync_through)?;
+        let offer = match &mut self.listed {
+            // The peer lacks them (reconciliation says): offered whoever delivered them.
+            Some(listed) => listed_offer(node, self.target, listed),
+            None => next_offer(node, self.target, after, self.resync_through)?,
+        };
         self.offered = offer.last_seq;
         let Some(last) = offer.last_seq else {
             return Ok(());
@@ -200,6 +233,8 @@ pub(super) fn next_offer(
 ) -> Result<Offer> {
     let arrivals = node.spool.arrivals_since(after, PUSH_CHUNK)?;
     let own_name = node.config.node.name.as_str();
+    // Not offered: what our own date window would refuse (`admission::age`).
+    let (age, now) = (AgeLimits::from_config(&node.config), crate::clock::now());
     Ok(Offer {
         last_seq: arrivals.last().map(|a| a.seq),
         ids: arrivals
@@ -211,11 +246,33 @@ pub(super) fn next_offer(
                     &target.feed,
                     own_name,
                     a.seq <= resync_through,
-                )
+                ) && age.listable(a.posted, now)
             })
             .map(|a| (a.seq, a.msgid))
             .collect(),
     })
+}
+
+/// The next chunk of `listed` that `peer`'s feed takes; `last_seq` (the chunk's last
+/// arrival) is None once it is used up.
+fn listed_offer(
+    node: &Node,
+    target: &Target<'_>,
+    listed: &mut std::vec::IntoIter<crate::spool::Arrival>,
+) -> Offer {
+    let own_name = node.config.node.name.as_str();
+    let (age, now) = (AgeLimits::from_config(&node.config), crate::clock::now());
+    let chunk: Vec<_> = listed.take(PUSH_CHUNK).collect();
+    Offer {
+        last_seq: chunk.last().map(|a| a.seq),
+        ids: chunk
+            .into_iter()
+            .filter(|a| {
+                goes_to(a, target.name, &target.feed, own_name, true) && age.listable(a.posted, now)
+            })
+            .map(|a| (a.seq, a.msgid))
+            .collect(),
+    }
 }
 
 /// Connects to `peer` as this node, authenticates, and pushes `articles` (wire form)

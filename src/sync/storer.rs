@@ -105,6 +105,11 @@ fn tally(
             Verdict::Refused(why) => {
                 report.refuse(Some(id), RefusedBy::Us, &why.to_string(), listed)
             }
+            // Over a quota: the pull keeps its mark before it (`pull.rs`).
+            Verdict::Deferred(_) => {
+                report.deferred += 1;
+                report.held_back = true;
+            }
         }
     }
     Ok(())

@@ -126,6 +126,9 @@ fn capabilities(s: &mut Session) {
     text.push_str("IHAVE\r\nSTREAMING\r\nX-NEWSMESH 1\r\n");
     // MESH JOIN: a newcomer redeems an invite here (`newsmesh join`, src/invite/).
     text.push_str("X-NEWSMESH-JOIN 1\r\n");
+    // Set reconciliation (`MESH RECONCILE`, negentropy V1 messages): `sync` asks for it
+    // on first contact and after an epoch change, and lists (`MESH SINCE`) without it.
+    text.push_str("X-NEWSMESH-RECONCILE V1\r\n");
     // READER and LIST whether or not this client may read yet, as INN does: a newsreader
     // that finds no READER before AUTHINFO gives up instead of logging in (RFC 4643 §2.2
     // lets the list change after authentication; the commands answer 480 until then).

@@ -52,7 +52,7 @@ pub(super) async fn post(s: &mut Session) -> Result<(), NetError> {
         Ok(match ingest(spool, &rules, &[&signed])?.pop() {
             Some(Verdict::Stored(_)) => Ok(id),
             Some(Verdict::Duplicate) => Err(format!("{id} is already here")),
-            Some(Verdict::Refused(why)) => Err(why.to_string()),
+            Some(Verdict::Refused(why)) | Some(Verdict::Deferred(why)) => Err(why.to_string()),
             None => Err("no verdict".into()),
         })
     })
