@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 
 seconds=${1:-60}
 case "$seconds" in '' | *[!0-9]*) echo "usage: fuzz/run.sh [SECONDS]" >&2; exit 2 ;; esac
-all_targets="article command mesh response line block rnews config reconcile"
+all_targets="article command mesh response line block rnews config invite reconcile"
 read -r -a targets <<<"${FUZZ_TARGETS:-$all_targets}"
 jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 out=out

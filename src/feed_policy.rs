@@ -12,6 +12,12 @@
 //! record): a relay that writes a neighbour's name into Path cannot keep the article
 //! from that neighbour. Extra offers cost little: the neighbour answers "have it" (438)
 //! by its history, and no body crosses twice.
+//!
+//! A governance article (membership, policy, moderators, revocation) is filed here in
+//! the groups of its scope this node carries, else in `control.governance`; either way
+//! it goes to every neighbour whose feed pattern meets its *scope*, so a node fed only
+//! `club.*` receives `club.*`'s governance through a relay that carries no club group,
+//! and every node that enforces a hierarchy hears its admins.
 
 use crate::spool::Arrival;
 use crate::wildmat::Wildmat;
@@ -47,7 +53,24 @@ pub fn goes_to(
     own_name: &str,
     resend: bool,
 ) -> bool {
-    feed_matches(feed, &arrival.newsgroups) && (resend || !came_from(arrival, neighbour, own_name))
+    (feed_matches(feed, &arrival.newsgroups) || governance_meets(feed, arrival))
+        && (resend || !came_from(arrival, neighbour, own_name))
+}
+
+/// Whether `arrival` is a governance article whose scope meets the feed pattern (a
+/// pattern that cannot be compared exactly counts as meeting it: an extra offer is
+/// cheap, a node missing its admins' word is not).
+pub fn governance_meets(feed: &Wildmat, arrival: &Arrival) -> bool {
+    let Some(control) = &arrival.governance else {
+        return false;
+    };
+    let Ok(Some(action)) = crate::governance::Action::parse(control) else {
+        return false;
+    };
+    action.scope().patterns().iter().any(|pattern| {
+        crate::governance::scope::Scope::wildmat_relation(feed, pattern)
+            != crate::governance::scope::Relation::Disjoint
+    })
 }
 
 /// Whether `neighbour` handed us this arrival (so it has it, and is not offered it
@@ -88,7 +111,36 @@ mod tests {
             newsgroups: "mesh.test".into(),
             delivered_by: delivered_by.map(str::to_string),
             posted: 0,
+            governance: None,
         }
+    }
+
+    #[test]
+    fn governance_goes_where_its_scope_meets_the_feed_whatever_it_is_filed_in() {
+        let key = crate::sign::public_key_text(
+            &ed25519_dalek::SigningKey::from_bytes(&[9; 32]).verifying_key(),
+        );
+        let mut a = arrival("beta!alpha!not-for-mail", Some("alpha"));
+        a.newsgroups = "control.governance".into();
+        a.governance = Some(format!("member add club.* {key}"));
+        let club = Wildmat::new("club.*");
+        assert!(goes_to(&a, "carol", &club, "beta", false));
+        assert!(goes_to(&a, "carol", &Wildmat::new("club.a"), "beta", false));
+        assert!(goes_to(&a, "carol", &Wildmat::new("*"), "beta", false));
+        assert!(!goes_to(
+            &a,
+            "carol",
+            &Wildmat::new("mesh.*"),
+            "beta",
+            false
+        ));
+        assert!(!goes_to(&a, "alpha", &club, "beta", false), "not back");
+        // A revocation over the whole node meets every feed.
+        a.governance = Some(format!("revoke {key} compromised *"));
+        assert!(goes_to(&a, "carol", &Wildmat::new("mesh.*"), "beta", false));
+        // Not governance: only its groups count.
+        a.governance = None;
+        assert!(!goes_to(&a, "carol", &club, "beta", false));
     }
 
     #[test]

@@ -212,3 +212,47 @@ fn governance_commands_refuse_clearly() {
         "removed: {list}"
     );
 }
+
+/// A relay that carries no group of a hierarchy still passes its governance on: b files
+/// the admin's policy article in `control.governance`, and c, fed by b only `club.*`,
+/// receives it and enforces it (its non-member's post is refused).
+#[test]
+fn governance_reaches_a_neighbour_fed_only_its_hierarchy_through_a_relay_without_its_groups() {
+    let nodes: Vec<Node> = ["a", "b", "c"].iter().map(|n| Node::init(n)).collect();
+    let [a, b, c] = &nodes[..] else {
+        unreachable!()
+    };
+    let admin = author_key(a);
+    for node in &nodes {
+        govern(node, &[&admin]);
+    }
+    // a and c carry club.a; b, in the middle, carries none of club.*.
+    for node in [a, c] {
+        node.cli(&["groups", "--add", "club.a"]).ok();
+    }
+    link(a, b, Link::BothDial);
+    link(b, c, Link::BothDial);
+    b.cli(&["peer", "edit", "c", "--groups", "club.*"]).ok();
+    let mut serving = nodes;
+    for node in serving.iter_mut() {
+        node.start();
+    }
+    let [a, b, c] = &serving[..] else {
+        unreachable!()
+    };
+    let policy = message_id(a, &["policy", "club.*", "members"]);
+    SyncRun::of(b, &[]).assert_ok();
+    assert!(b.has(&policy), "b relays it");
+    SyncRun::of(c, &[]).assert_ok();
+    SyncRun::of(b, &[]).assert_ok();
+    assert!(
+        c.has(&policy),
+        "c, fed club.* by b, has club.*'s governance"
+    );
+    let list = c.cli(&["member", "list"]).ok().stdout_text();
+    assert!(list.contains("policy=members"), "{list}");
+    assert!(
+        post(c, "not a member", "default").is_none(),
+        "c enforces the policy"
+    );
+}

@@ -6,7 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::feed_policy::{came_from, feed_matches};
+use crate::feed_policy::{came_from, feed_matches, governance_meets};
 use crate::home::Home;
 use crate::ingest::{claimed_message_id, ingest, Rules, Source, Verdict};
 use crate::newslog::{LogEntry, LogVerdict};
@@ -61,7 +61,7 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
             let skip = to
                 .as_deref()
                 .is_some_and(|name| came_from(&a, name, own_name));
-            if skip || !feed_matches(&feed, &a.newsgroups) {
+            if skip || !(feed_matches(&feed, &a.newsgroups) || governance_meets(&feed, &a)) {
                 continue;
             }
             if let Some(stored) = node.spool.article(&a.msgid)? {

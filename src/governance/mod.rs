@@ -118,8 +118,13 @@ pub fn action_of(article: &Article) -> Result<Option<Action>, Refusal> {
 /// writing nothing: a governance article must come from an admin of its whole scope,
 /// carry a readable Date, and not be by a key revoked there; any other article is
 /// checked against the revocations and members-only policies in force.
+///
+/// Its one write: an admitted article whose cancel came before it from a moderator of
+/// one of its groups has that cancel turned into its own author's early cancel, so the
+/// store step withdraws it on arrival, exactly as [`moderator_cancel`] does for one
+/// already stored (history says cancelled by the author's key: no copy comes back).
 pub fn check(
-    store: &Storer<'_>,
+    store: &mut Storer<'_>,
     trust: &TrustPolicy,
     article: &Article,
     groups: &[String],
@@ -134,7 +139,13 @@ pub fn check(
             return Ok(Ok(()));
         };
         let date = date_of(article).unwrap_or(i64::MAX);
-        return Ok(state.admits(groups, author, date, false));
+        let admitted = state.admits(groups, author, date, false);
+        if admitted.is_ok() {
+            if let Some(msgid) = article.message_id() {
+                honour_early_moderator_cancel(store, &state, msgid, groups, author)?;
+            }
+        }
+        return Ok(admitted);
     };
     if !admins::governs(trust, author, action.scope()) {
         return Ok(Err(Refusal::NotAdmin {
@@ -248,6 +259,26 @@ fn withdraw_revoked(store: &mut Storer<'_>, key: &str, scope: &Scope) -> rusqlit
         if newsgroups.split(',').any(|g| scope.matches(g.trim())) {
             store.withdraw(&msgid, key)?;
         }
+    }
+    Ok(())
+}
+
+/// An early cancel of `msgid` (by `groups`, signed by `author`) from a key that, by the
+/// convergence rule, moderates one of its groups (as of when the cancel came) counts as
+/// the author's own: recorded so under the author's key, which the store step honours.
+fn honour_early_moderator_cancel(
+    store: &mut Storer<'_>,
+    state: &State,
+    msgid: &str,
+    groups: &[String],
+    author: &str,
+) -> rusqlite::Result<()> {
+    let cancellers = store.early_cancellers(msgid)?;
+    let moderator = cancellers
+        .iter()
+        .any(|(by, seen)| by != author && groups.iter().any(|g| state.moderates(g, by, *seen)));
+    if moderator {
+        store.mark_cancelled_early(msgid, author)?;
     }
     Ok(())
 }

@@ -627,6 +627,62 @@ mod through_ingest {
         assert!(spool.article(&id(&elsewhere)).unwrap().is_some());
     }
 
+    /// A moderator's cancel that overtakes its target is honoured when the target comes:
+    /// withdrawn on arrival, not taken again; a stranger's early cancel, or one outside
+    /// the moderator's groups, is not.
+    #[test]
+    fn a_moderators_early_cancel_is_honoured_when_its_target_arrives() {
+        let (_dir, mut spool) = spool();
+        let trust = trust();
+        const MODERATOR: u8 = 4;
+        const STRANGER: u8 = 5;
+        let name = Action::Moderator {
+            add: true,
+            scope: club(),
+            key: key(MODERATOR),
+        };
+        assert!(matches!(
+            one(&mut spool, &trust, &control(&name, 70, ADMIN)),
+            Verdict::Stored(_)
+        ));
+        let cancel = |target: &[u8], by, date| {
+            signed(
+                "club.a",
+                "cmsg cancel",
+                date,
+                by,
+                &[("Control", &format!("cancel {}", id(target)))],
+            )
+        };
+        let post = signed("club.a", "spam", 50, MEMBER, &[]);
+        let kept = signed("club.a", "fine", 51, MEMBER, &[]);
+        let elsewhere = signed("other.a", "not theirs", 52, MEMBER, &[]);
+        // The cancels come first (their targets are unknown here yet).
+        for raw in [
+            cancel(&post, MODERATOR, 80),
+            cancel(&kept, STRANGER, 81),
+            cancel(&elsewhere, MODERATOR, 82),
+        ] {
+            assert!(matches!(one(&mut spool, &trust, &raw), Verdict::Stored(_)));
+        }
+        // Then the targets.
+        assert!(
+            !matches!(one(&mut spool, &trust, &post), Verdict::Stored(_)),
+            "the moderator's early cancel withdraws it on arrival"
+        );
+        assert!(spool.article(&id(&post)).unwrap().is_none());
+        assert!(
+            !matches!(one(&mut spool, &trust, &post), Verdict::Stored(_)),
+            "not taken again"
+        );
+        for raw in [&kept, &elsewhere] {
+            assert!(
+                matches!(one(&mut spool, &trust, raw), Verdict::Stored(_)),
+                "a stranger's, or outside the moderator's groups: kept"
+            );
+        }
+    }
+
     /// A tiny deterministic shuffle (the test needs no randomness crate).
     fn shuffled<T: Clone>(items: &[T], mut seed: u64) -> Vec<T> {
         let mut out = items.to_vec();

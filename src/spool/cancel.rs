@@ -106,6 +106,15 @@ impl Storer<'_> {
             .map(|_| ())
     }
 
+    /// The keys whose cancels of `msgid` came before it, with when each came (Unix
+    /// seconds): governance honours a moderator's among them when the target arrives.
+    pub fn early_cancellers(&self, msgid: &str) -> rusqlite::Result<Vec<(String, i64)>> {
+        self.transaction()
+            .prepare_cached("SELECT signer, seen FROM early_cancels WHERE msgid = ?1")?
+            .query_map(params![msgid], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    }
+
     /// Marks `msgid` cancelled by `by` in history.
     pub fn mark_cancelled(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
         self.transaction()

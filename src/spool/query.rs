@@ -74,6 +74,9 @@ pub struct Arrival {
     pub delivered_by: Option<String>,
     /// Its Date as Unix seconds (0: unparseable), for the age window.
     pub posted: i64,
+    /// Its Control header when it is a governance article this node recorded (its scope
+    /// says which neighbours need it, whatever groups it is filed in here).
+    pub governance: Option<String>,
 }
 
 /// The Xref pairs of article `a`, as an overview column.
@@ -299,8 +302,10 @@ impl Spool {
     pub fn arrivals_since(&self, after: i64, limit: usize) -> Result<Vec<Arrival>, SpoolError> {
         self.conn
             .prepare_cached(
-                "SELECT seq, msgid, path, newsgroups, delivered_by, posted FROM articles
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted,
+                        g.control
+                 FROM articles a LEFT JOIN governance g ON g.msgid = a.msgid
+                 WHERE a.seq > ?1 ORDER BY a.seq LIMIT ?2",
             )
             .and_then(|mut s| {
                 s.query_map(params![after, limit as i64], |r| {
@@ -311,6 +316,7 @@ impl Spool {
                         newsgroups: r.get(3)?,
                         delivered_by: r.get(4)?,
                         posted: r.get(5)?,
+                        governance: r.get(6)?,
                     })
                 })?
                 .collect()

@@ -58,8 +58,10 @@ impl Spool {
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted
-                   FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1",
+                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted, g.control
+                   FROM history h JOIN articles a ON a.seq = h.seq
+                   LEFT JOIN governance g ON g.msgid = a.msgid
+                  WHERE h.msgid = ?1",
             )
             .map_err(|e| self.err(e))?;
         for msgid in msgids {
@@ -72,6 +74,7 @@ impl Spool {
                     newsgroups: r.get(3).map_err(|e| self.err(e))?,
                     delivered_by: r.get(4).map_err(|e| self.err(e))?,
                     posted: r.get(5).map_err(|e| self.err(e))?,
+                    governance: r.get(6).map_err(|e| self.err(e))?,
                 });
             }
         }

@@ -123,6 +123,7 @@ mod tests {
             newsgroups: "mesh.test".into(),
             delivered_by: None,
             posted: 0,
+            governance: None,
         }
     }
 
