@@ -225,40 +225,33 @@ impl State {
     /// The member grants in force: for each (scope, key), the last counting member
     /// article, when it adds and the key is not revoked there now.
     pub fn members(&self, now: i64) -> Vec<Entry> {
-        let mut seen: Vec<(&Scope, &str)> = Vec::new();
-        let mut out = Vec::new();
-        for e in self.events.iter().rev() {
-            let Action::Member { add, scope, key } = &e.action else {
-                continue;
-            };
-            if seen.contains(&(scope, key.as_str())) {
-                continue;
-            }
-            seen.push((scope, key));
-            let revoked = self
-                .revocations
-                .iter()
-                .any(|r| revokes(r, key, r.scope.overlaps(scope), now, true));
-            if *add && !revoked {
-                out.push(Entry {
-                    scope: scope.clone(),
-                    key: key.clone(),
-                    id: e.id.clone(),
-                    by: e.signer.clone(),
-                });
-            }
-        }
-        out.reverse();
-        out
+        self.grants(now, |action| match action {
+            Action::Member { add, scope, key } => Some((*add, scope, key)),
+            _ => None,
+        })
     }
 
     /// The moderators in force: for each (scope, key), the last counting moderator
     /// article, when it names the key and the key is not revoked there now.
     pub fn moderators(&self, now: i64) -> Vec<Entry> {
+        self.grants(now, |action| match action {
+            Action::Moderator { add, scope, key } => Some((*add, scope, key)),
+            _ => None,
+        })
+    }
+
+    /// The grants of one kind in force (`kind` picks (adds, scope, key) from the
+    /// articles of that kind): for each (scope, key), the last counting article decides,
+    /// and a key revoked there now holds nothing.
+    fn grants<'s>(
+        &'s self,
+        now: i64,
+        kind: impl Fn(&'s Action) -> Option<(bool, &'s Scope, &'s String)>,
+    ) -> Vec<Entry> {
         let mut seen: Vec<(&Scope, &str)> = Vec::new();
         let mut out = Vec::new();
         for e in self.events.iter().rev() {
-            let Action::Moderator { add, scope, key } = &e.action else {
+            let Some((add, scope, key)) = kind(&e.action) else {
                 continue;
             };
             if seen.contains(&(scope, key.as_str())) {
@@ -269,7 +262,7 @@ impl State {
                 .revocations
                 .iter()
                 .any(|r| revokes(r, key, r.scope.overlaps(scope), now, true));
-            if *add && !revoked {
+            if add && !revoked {
                 out.push(Entry {
                     scope: scope.clone(),
                     key: key.clone(),
