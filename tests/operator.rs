@@ -161,7 +161,9 @@ fn a_three_node_mesh_built_with_the_cli_alone() {
     beta.start();
     let run = alpha.sync();
     run.assert_ok();
-    assert_eq!(run.peer("beta").moved(), (1, 0, 0));
+    // Sent by this sync, unless alpha's live link (on by default) redialled first.
+    let (sent, received, refused) = run.peer("beta").moved();
+    assert!(sent <= 1 && (received, refused) == (0, 0), "{run:#?}");
     assert!(beta.has(&late));
 
     // Usage errors exit 2.
