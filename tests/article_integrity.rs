@@ -86,10 +86,7 @@ fn a_valid_signature_from_an_untrusted_key_to_a_restricted_group_is_refused() {
     let alpha = Node::init("alpha");
     let beta = Node::init("beta");
     // beta: only beta's own author key may post to mesh.announce.
-    beta.append_config(&format!(
-        "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{}\"]\n",
-        beta.author_key()
-    ));
+    beta.add_trust("mesh.announce", &[&beta.author_key()]);
     for node in [&alpha, &beta] {
         node.cli(&["groups", "--add", "mesh.announce"]).success();
     }

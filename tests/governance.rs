@@ -9,11 +9,8 @@ use common::*;
 /// Every node takes `club.*` from any author by its own rules, and lists `admin` as the
 /// hierarchy's admin.
 fn govern(node: &Node, admins: &[&str]) {
-    let keys: Vec<String> = admins.iter().map(|k| format!("\"{k}\"")).collect();
-    node.append_config(&format!(
-        "[[trust]]\ngroups = \"club.*\"\nauthors = \"any\"\n\n[[control]]\ngroups = \"club.*\"\nauthors = [{}]\n",
-        keys.join(", ")
-    ));
+    node.add_trust("club.*", &["any"]);
+    node.add_control("club.*", admins);
 }
 
 fn author_key(node: &Node) -> String {

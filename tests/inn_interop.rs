@@ -88,11 +88,8 @@ fn innxmit(ids: &[String], port: u16, extra: &[&str]) -> String {
 fn relay_through_inn(extra: &[&str], streaming: bool) {
     let alpha = Node::init("alpha");
     let mut bravo = Node::init("bravo");
-    alpha.append_config(&format!("\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n"),
-    );
-    bravo.append_config(&format!(
-        "\n[[nntp_peer]]\nname = \"{INN_PATH}\"\nhosts = [\"127.0.0.1\"]\n"
-    ));
+    alpha.add_nntp_peer(INN_PATH, Some("127.0.0.1:119"), &[], "mesh.*");
+    bravo.add_nntp_peer(INN_PATH, None, &["127.0.0.1"], "*");
     let ids = vec![
         alpha.post(GROUP, "via INN 1", "plain body\n"),
         alpha.post(
@@ -164,9 +161,7 @@ fn a_host_not_listed_may_not_feed() {
     }
     let alpha = Node::init("alpha");
     let mut bravo = Node::init("bravo");
-    alpha.append_config(&format!(
-        "\n[[nntp_peer]]\nname = \"{INN_PATH}\"\naddress = \"127.0.0.1:119\"\n"
-    ));
+    alpha.add_nntp_peer(INN_PATH, Some("127.0.0.1:119"), &[], "*");
     let id = alpha.post(GROUP, "not for bravo", "bravo lists no nntp_peer\n");
     alpha.sync().assert_ok();
     bravo.start();
@@ -185,7 +180,7 @@ fn rnews_batches_are_inn_compatible() {
     }
     let alpha = Node::init("alpha");
     let mut bravo = Node::init("bravo");
-    bravo.append_config("\n[[nntp_peer]]\nname = \"rnews\"\nhosts = [\"127.0.0.1\"]\n");
+    bravo.add_nntp_peer("rnews", None, &["127.0.0.1"], "*");
     let ids = vec![
         alpha.post(GROUP, "rnews 1", "by sneakernet\n"),
         alpha.post(GROUP, "rnews 2", ".dotted\n..twice\n"),

@@ -118,9 +118,8 @@ fn bad_codes_are_refused_with_one_line_and_change_nothing() {
 fn an_admin_inviter_grants_the_newcomer_membership() {
     let mut admin = Node::init("admin");
     let key = admin.cli(&["key"]).ok().stdout_text().trim().to_string();
-    admin.append_config(&format!(
-        "[[trust]]\ngroups = \"club.*\"\nauthors = \"any\"\n\n[[control]]\ngroups = \"club.*\"\nauthors = [\"{key}\"]\n"
-    ));
+    admin.add_trust("club.*", &["any"]);
+    admin.add_control("club.*", &[&key]);
     admin.cli(&["newgroup", "club.a"]).ok();
     admin.cli(&["policy", "club.*", "members"]).ok();
     admin.start();

@@ -55,9 +55,7 @@ fn an_article_expired_after_the_offer_is_never_sent_empty() {
             line.clear();
         }
     });
-    node.append_config(&format!(
-        "[[nntp_peer]]\nname = \"inn.example\"\naddress = \"{addr}\"\n"
-    ));
+    node.add_nntp_peer("inn.example", Some(&addr.to_string()), &[], "*");
     node.sync();
     let received = received.lock().unwrap();
     assert_eq!(received.len(), 1, "one IHAVE transfer: {received:?}");

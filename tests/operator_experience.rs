@@ -341,9 +341,7 @@ fn peer_edit_changes_a_neighbour_in_place() {
 fn control_pseudo_groups_are_never_listed() {
     let mut node = Node::init("solo");
     let key = node.run(&["key"]).ok().stdout.trim().to_string();
-    node.append_config(&format!(
-        "\n[[control]]\ngroups = \"mesh.*\"\nauthors = [\"{key}\"]\n"
-    ));
+    node.add_control("mesh.*", &[&key]);
     node.run(&["newgroup", "mesh.new"]).ok();
     let id = node.post("mesh.test", "doomed", "to be cancelled\n");
     node.run(&["cancel", &id]).ok();

@@ -98,18 +98,9 @@ fn groups_are_made_deliberately_not_by_posting() {
 fn an_unsigned_article_is_refused_in_a_key_restricted_group() {
     let mut bravo = Node::init("bravo");
     let boss = SigningKey::from_bytes(&[9; 32]).verifying_key();
-    let text = std::fs::read_to_string(bravo.home().join("newsmesh.toml")).unwrap();
-    std::fs::write(
-        bravo.home().join("newsmesh.toml"),
-        text.replace("accept_unsigned = false", "accept_unsigned = true"),
-    )
-    .unwrap();
-    bravo.append_config(&format!(
-            "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{}\"]\n\
-             \n[[nntp_peer]]\nname = \"inn.example\"\nhosts = [\"127.0.0.1\"]\nunsigned_groups = \"mesh.*\"\n",
-            newsmesh::sign::public_key_text(&boss)
-        ),
-    );
+    bravo.set("policy", "accept_unsigned", "true");
+    bravo.add_trust("mesh.announce", &[&newsmesh::sign::public_key_text(&boss)]);
+    bravo.add_nntp_peer_unsigned("inn.example", None, &["127.0.0.1"], "*", "mesh.*");
     bravo.cli(&["groups", "--add", "mesh.announce"]).ok();
     bravo.start();
     let mut inn = RawPeer::connect(&bravo);

@@ -115,9 +115,7 @@ fn posting_to_a_restricted_group_with_an_untrusted_key_is_refused() {
         .success()
         .stdout_line();
     assert_ne!(boss, beta.author_key());
-    beta.append_config(&format!(
-        "\n[[trust]]\ngroups = \"mesh.announce\"\nauthors = [\"{boss}\"]\n"
-    ));
+    beta.add_trust("mesh.announce", &[&boss]);
     beta.cli(&["groups", "--add", "mesh.announce"]).success();
 
     let refused = beta.cli_stdin(

@@ -134,9 +134,7 @@ fn a_relay_that_writes_neighbours_into_path_does_not_keep_the_article_from_them(
 fn a_news_servers_feed_is_recorded_as_delivered_by_it() {
     let mut b = Node::init("b");
     b.set_config("accept_unsigned", "true");
-    b.append_config(
-        "[[nntp_peer]]\nname = \"inn.example\"\nhosts = [\"127.0.0.2\"]\nunsigned_groups = \"mesh.*\"\n",
-    );
+    b.add_nntp_peer_unsigned("inn.example", None, &["127.0.0.2"], "*", "mesh.*");
     b.start();
     let mut inn = RawPeer::connect_from(b.addr, "127.0.0.2".parse().unwrap());
     let id = "<unsigned-1@inn.example>";

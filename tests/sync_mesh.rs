@@ -479,9 +479,7 @@ fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
     fill_spool(&a, ARTICLES);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    a.append_config(&format!(
-        "\n[[nntp_peer]]\nname = \"fake\"\naddress = \"127.0.0.1:{port}\"\ngroups = \"*\"\n"
-    ));
+    a.add_nntp_peer("fake", Some(&format!("127.0.0.1:{port}")), &[], "*");
     let sync = a
         .command(&["sync", "--peer", "fake"])
         .stdout(std::process::Stdio::piped())

@@ -10,8 +10,8 @@ use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table};
 
 use super::load::one_line;
 use super::{
-    is_valid_node_name, is_valid_user_name, Config, ConfigError, NntpPeerConfig, PeerConfig,
-    UserConfig, EXAMPLE,
+    is_valid_node_name, is_valid_user_name, Authors, Config, ConfigError, NntpPeerConfig,
+    PeerConfig, TrustRuleConfig, UserConfig, EXAMPLE,
 };
 
 /// One kind of named entry: the array of tables it is in, the arrays whose names it must
@@ -159,26 +159,39 @@ pub fn add_peer(path: &Path, peer: &PeerConfig) -> Result<(), ConfigError> {
 }
 
 /// `newsmesh join`'s one edit: the inviter as a `[[peer]]`, and the `[[trust]]` and
-/// `[[control]]` rules the invite carries appended after ours (the last matching rule
-/// decides, so theirs hold for their groups), saved at once: all or nothing. Rules
-/// already present word for word are not repeated.
+/// `[[control]]` rules the invite carries appended after ours ([`add_rules`]), saved at
+/// once: all or nothing.
 pub fn add_peer_and_rules(
     path: &Path,
     peer: &PeerConfig,
-    trust: &[crate::config::TrustRuleConfig],
-    control: &[crate::config::TrustRuleConfig],
+    trust: &[TrustRuleConfig],
+    control: &[TrustRuleConfig],
 ) -> Result<(), ConfigError> {
     add_peer(path, peer)?;
+    if let Err(e) = add_rules(path, trust, control) {
+        // All or nothing: take the peer back out.
+        let _ = remove_peer(path, &peer.name);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Appends `[[trust]]` and `[[control]]` rules after the ones the config has (the last
+/// matching rule decides, so these hold for their groups). Rules already present word
+/// for word are not repeated.
+pub fn add_rules(
+    path: &Path,
+    trust: &[TrustRuleConfig],
+    control: &[TrustRuleConfig],
+) -> Result<(), ConfigError> {
     let mut doc = load(path)?;
     for (array, rules) in [("trust", trust), ("control", control)] {
         for rule in rules {
             let mut table = Table::new();
             table["groups"] = value(rule.groups.as_str());
             table["authors"] = match &rule.authors {
-                crate::config::Authors::Word(w) => value(w.as_str()),
-                crate::config::Authors::Keys(keys) => {
-                    value(keys.iter().collect::<toml_edit::Array>())
-                }
+                Authors::Word(w) => value(w.as_str()),
+                Authors::Keys(keys) => value(keys.iter().collect::<toml_edit::Array>()),
             };
             let tables = doc
                 .entry(array)
@@ -187,27 +200,17 @@ pub fn add_peer_and_rules(
                 .ok_or_else(|| {
                     ConfigError::Peer(format!("`{array}` in the config is not an array of tables"))
                 })?;
+            let text = |t: &Table, key: &str| t.get(key).map(|v| v.to_string().trim().to_string());
             let same = |t: &Table| {
-                t.get("groups").map(|g| g.to_string().trim().to_string())
-                    == table
-                        .get("groups")
-                        .map(|g| g.to_string().trim().to_string())
-                    && t.get("authors").map(|a| a.to_string().trim().to_string())
-                        == table
-                            .get("authors")
-                            .map(|a| a.to_string().trim().to_string())
+                text(t, "groups") == text(&table, "groups")
+                    && text(t, "authors") == text(&table, "authors")
             };
             if !tables.iter().any(same) {
                 tables.push(table);
             }
         }
     }
-    if let Err(e) = save(path, &doc) {
-        // All or nothing: take the peer back out.
-        let _ = remove_peer(path, &peer.name);
-        return Err(e);
-    }
-    Ok(())
+    save(path, &doc)
 }
 
 /// Appends an `[[nntp_peer]]` (a plain news server); refuses a name any neighbour
@@ -227,6 +230,9 @@ pub fn add_nntp_peer(path: &Path, peer: &NntpPeerConfig) -> Result<(), ConfigErr
         table["hosts"] = value(hosts);
     }
     table["groups"] = value(peer.groups.as_str());
+    if !peer.unsigned_groups.is_empty() {
+        table["unsigned_groups"] = value(peer.unsigned_groups.as_str());
+    }
     append(path, &NNTP_PEER, &peer.name, table)
 }
 
@@ -446,7 +452,7 @@ mod tests {
             address: Some("127.0.0.1:119".into()),
             hosts: vec![],
             groups: "*".into(),
-            unsigned_groups: String::new(),
+            unsigned_groups: "mesh.*".into(),
         };
         add_nntp_peer(&path, &nntp).unwrap();
         let user = UserConfig {
@@ -460,6 +466,7 @@ mod tests {
         assert!(config.peer("beta").unwrap().live);
         assert!(!config.peer("gamma").unwrap().live);
         assert_eq!(config.nntp_peers[0].name, "inn");
+        assert_eq!(config.nntp_peers[0].unsigned_groups, "mesh.*");
         assert!(config.user("ann").is_some());
         // One namespace for both kinds of neighbour; users have their own.
         let err = add_peer(&path, &peer("inn")).unwrap_err().to_string();

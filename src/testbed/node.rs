@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::compose::{compose, Draft};
-use crate::config::{edit, NodeKey, PeerConfig};
+use crate::config::{edit, Authors, NntpPeerConfig, NodeKey, PeerConfig, TrustRuleConfig};
 use crate::error::{Error, Result};
 use crate::home::{Home, DEFAULT_AUTHOR};
 use crate::ingest::{ingest, Refusal, Rules, Verdict};
@@ -221,6 +221,69 @@ impl Node {
     pub fn set_peer_option(&self, peer: &str, key: &str, value: bool) {
         edit::set_peer(&self.config_path(), peer, key, value)
             .unwrap_or_else(|e| panic!("set {key} of peer {peer} on {}: {e}", self.name));
+    }
+
+    /// Adds a plain news server (`[[nntp_peer]]`) named `name` (its Path identity) that
+    /// `sync` feeds at `address` (when given) with `groups`, and that may feed us from
+    /// `hosts`.
+    #[track_caller]
+    pub fn add_nntp_peer(&self, name: &str, address: Option<&str>, hosts: &[&str], groups: &str) {
+        self.add_nntp_peer_unsigned(name, address, hosts, groups, "");
+    }
+
+    /// [`Node::add_nntp_peer`], whose unsigned articles are taken in `unsigned_groups`
+    /// (when `[policy] accept_unsigned` is on).
+    #[track_caller]
+    pub fn add_nntp_peer_unsigned(
+        &self,
+        name: &str,
+        address: Option<&str>,
+        hosts: &[&str],
+        groups: &str,
+        unsigned_groups: &str,
+    ) {
+        let peer = NntpPeerConfig {
+            name: name.into(),
+            address: address.map(str::to_string),
+            hosts: hosts
+                .iter()
+                .map(|host| host.parse().unwrap_or_else(|e| panic!("host {host}: {e}")))
+                .collect(),
+            groups: groups.into(),
+            unsigned_groups: unsigned_groups.into(),
+        };
+        edit::add_nntp_peer(&self.config_path(), &peer)
+            .unwrap_or_else(|e| panic!("add nntp peer {name} on {}: {e}", self.name));
+    }
+
+    /// Appends a `[[trust]]` rule: `authors` (keys, or `["any"]`) may post to `groups`.
+    #[track_caller]
+    pub fn add_trust(&self, groups: &str, authors: &[&str]) {
+        self.add_rule(groups, authors, false);
+    }
+
+    /// Appends a `[[control]]` rule: `authors` (keys) administer the hierarchy `groups`.
+    #[track_caller]
+    pub fn add_control(&self, groups: &str, authors: &[&str]) {
+        self.add_rule(groups, authors, true);
+    }
+
+    #[track_caller]
+    fn add_rule(&self, groups: &str, authors: &[&str], control: bool) {
+        let rule = TrustRuleConfig {
+            groups: groups.into(),
+            authors: match authors {
+                ["any"] => Authors::Word("any".into()),
+                keys => Authors::Keys(keys.iter().map(|k| k.to_string()).collect()),
+            },
+        };
+        let (trust, controls) = if control {
+            (&[][..], std::slice::from_ref(&rule))
+        } else {
+            (std::slice::from_ref(&rule), &[][..])
+        };
+        edit::add_rules(&self.config_path(), trust, controls)
+            .unwrap_or_else(|e| panic!("add a rule for {groups} on {}: {e}", self.name));
     }
 
     /// Appends raw `text` to `newsmesh.toml`, unchecked: only for tests of what a node

@@ -42,6 +42,12 @@ pub struct Hello {
 impl RawPeer {
     /// Connects to `node` and reads its greeting.
     pub fn connect(node: &Node) -> RawPeer {
+        Self::try_connect(node).unwrap_or_else(|greeting| panic!("greeting {greeting:?}"))
+    }
+
+    /// Connects to `node`; the greeting line when it is not a welcome (200/201), as a
+    /// server at its connection limit or shutting down answers.
+    pub fn try_connect(node: &Node) -> Result<RawPeer, String> {
         let stream =
             TcpStream::connect_timeout(&node.addr, Duration::from_secs(5)).expect("connect");
         Self::on(
@@ -54,10 +60,14 @@ impl RawPeer {
     /// (e.g. 127.0.0.2, to act as another host) and reads its greeting.
     pub fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> RawPeer {
         Self::on(connect_from(source, addr), None)
+            .unwrap_or_else(|greeting| panic!("greeting {greeting:?}"))
     }
 
     /// Over `stream`; `server_key` is the node key a TLS handshake must find.
-    fn on(stream: TcpStream, server_key: Option<ed25519_dalek::VerifyingKey>) -> RawPeer {
+    fn on(
+        stream: TcpStream,
+        server_key: Option<ed25519_dalek::VerifyingKey>,
+    ) -> Result<RawPeer, String> {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
@@ -69,13 +79,17 @@ impl RawPeer {
             binding: None,
             greeting: String::new(),
         };
-        peer.greeting = peer.line();
-        assert!(
-            peer.greeting.starts_with("200 ") || peer.greeting.starts_with("201 "),
-            "greeting {:?}",
-            peer.greeting
-        );
-        peer
+        peer.greeting = peer.try_line().unwrap_or_default();
+        if peer.greeting.starts_with("200 ") || peer.greeting.starts_with("201 ") {
+            Ok(peer)
+        } else {
+            Err(peer.greeting)
+        }
+    }
+
+    /// Whether the server has closed the connection (what is left unread is discarded).
+    pub fn closed(&mut self) -> bool {
+        std::io::copy(&mut self.reader, &mut std::io::sink()).is_ok()
     }
 
     /// Reads one response line (without CRLF).
