@@ -11,37 +11,11 @@ use std::sync::Arc;
 
 use common::fake_peer::FakePeer;
 use common::*;
-use newsmesh::compose::{compose, Draft};
 use newsmesh::reconcile::wire::{to_block, MAX_BLOCK_BYTES};
 use newsmesh::reconcile::{Bound, Encoder, Mode, MAX_ROUNDS};
 
 /// The memory bound of `serve` under attack (BRIEF: targets).
 const MAX_RSS_MIB: u64 = 128;
-
-/// Stores `n` signed articles in `node`'s spool (before it serves), so splits have
-/// something to split.
-fn load(node: &Node, n: usize) {
-    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
-    let raws: Vec<Vec<u8>> = (0..n)
-        .map(|i| {
-            let subject = format!("hostile {i}");
-            compose(
-                &Draft {
-                    groups: GROUP,
-                    subject: &subject,
-                    from: "ann <ann@example.org>",
-                    references: None,
-                    body: b"body\n",
-                },
-                "gen",
-                &key,
-            )
-            .to_bytes()
-        })
-        .collect();
-    let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-    node.store(&refs).expect("ingest");
-}
 
 /// A serving node with articles, its neighbour `mallory`, and a connection to it
 /// authenticated as mallory.
@@ -49,7 +23,7 @@ fn target() -> (Node, Node, RawPeer) {
     let mut alpha = Node::init("alpha");
     let mallory = Node::init("mallory");
     alpha.add_peer(&mallory, false, false);
-    load(&alpha, 300);
+    alpha.fill(300);
     alpha.start();
     let peer = as_peer(&alpha, &mallory);
     (alpha, mallory, peer)

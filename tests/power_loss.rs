@@ -10,7 +10,6 @@ mod powercut;
 
 use std::collections::HashSet;
 
-use newsmesh::compose::{compose, Draft};
 use newsmesh::home::Home;
 use newsmesh::ingest::{ingest, Rules, Source, Verdict};
 
@@ -24,23 +23,11 @@ fn rng(seed: &mut u64) -> u64 {
     *seed
 }
 
-/// `n` fresh signed articles (wire form) with their ids.
+/// `n` fresh signed articles (wire form) with their ids, numbered from `first`; their
+/// sizes vary from batch to batch (a torn write has pages of different fill to tear).
 fn articles(key: &ed25519_dalek::SigningKey, first: u64, n: u64) -> Vec<(String, Vec<u8>)> {
-    (first..first + n)
-        .map(|i| {
-            let subject = format!("article {i}");
-            let body = format!("{}\n", "power ".repeat(1 + (i % 40) as usize));
-            let draft = Draft {
-                groups: "mesh.test",
-                subject: &subject,
-                from: "cut@example.invalid",
-                references: None,
-                body: body.as_bytes(),
-            };
-            let a = compose(&draft, "victim", key);
-            (a.message_id().unwrap().to_string(), a.to_bytes())
-        })
-        .collect()
+    let body_bytes = 6 * (1 + (first % 40) as usize);
+    newsmesh::testbed::signed_articles(key, "victim", "power", first..first + n, body_bytes)
 }
 
 #[test]

@@ -8,27 +8,14 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use newsmesh::compose::{compose, Draft};
 
 /// `n` signed articles (wire form) with short bodies, distinct per `seed`.
 fn articles(n: usize, seed: u8) -> Vec<Vec<u8>> {
     let key = ed25519_dalek::SigningKey::from_bytes(&[seed | 1; 32]);
-    (0..n)
-        .map(|i| {
-            let subject = format!("reconcile {seed}/{i}");
-            compose(
-                &Draft {
-                    groups: GROUP,
-                    subject: &subject,
-                    from: "ann <ann@example.org>",
-                    references: None,
-                    body: b"a body that is the same on both sides\n",
-                },
-                "gen",
-                &key,
-            )
-            .to_bytes()
-        })
+    let label = format!("reconcile {seed}");
+    newsmesh::testbed::signed_articles(&key, "gen", &label, 0..n as u64, 40)
+        .into_iter()
+        .map(|(_, raw)| raw)
         .collect()
 }
 

@@ -17,35 +17,6 @@ use std::time::{Duration, Instant};
 use common::fake_peer::FakePeer;
 use common::*;
 
-/// Sets `[limits] key = value` in the node's config (replacing the line if present).
-fn set_limit(node: &Node, key: &str, value: &str) {
-    let path = node.home().join("newsmesh.toml");
-    let text = std::fs::read_to_string(&path).expect("read config");
-    let setting = format!("{key} = {value}");
-    let mut replaced = false;
-    let mut lines: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.trim_start().starts_with(&format!("{key} "))
-                || l.trim_start().starts_with(&format!("{key}="))
-            {
-                replaced = true;
-                setting.clone()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect();
-    if !replaced {
-        let at = lines
-            .iter()
-            .position(|l| l.trim() == "[limits]")
-            .expect("a [limits] table");
-        lines.insert(at + 1, setting);
-    }
-    std::fs::write(&path, lines.join("\n") + "\n").expect("write config");
-}
-
 /// A node "alpha" listing `fake` as a dialled neighbour named "fake".
 fn node_dialling(fake: &FakePeer) -> Node {
     let node = Node::init("alpha");
@@ -95,7 +66,7 @@ fn a_peer_that_always_has_more_is_cut_off_at_the_deadline_and_the_lock_is_releas
         _ => None,
     });
     let node = node_dialling(&fake);
-    set_limit(&node, "sync_deadline_secs", "2");
+    node.set_limit("sync_deadline_secs", "2");
 
     let (first, took) = sync_within(&node, Duration::from_secs(60));
     assert_failed_because(&first, "deadline");
@@ -115,7 +86,7 @@ fn a_peer_whose_listing_says_more_but_does_not_move_is_given_up_at_once() {
         _ => None,
     });
     let node = node_dialling(&fake);
-    set_limit(&node, "sync_deadline_secs", "20");
+    node.set_limit("sync_deadline_secs", "20");
     let (run, _) = sync_within(&node, Duration::from_secs(60));
     assert_failed_because(&run, "no progress");
 }
@@ -132,7 +103,7 @@ fn a_peer_with_a_new_epoch_at_every_answer_is_restarted_once_only() {
         _ => None,
     });
     let node = node_dialling(&fake);
-    set_limit(&node, "sync_deadline_secs", "20");
+    node.set_limit("sync_deadline_secs", "20");
     let (run, _) = sync_within(&node, Duration::from_secs(60));
     assert_failed_because(&run, "epoch twice");
 }

@@ -297,8 +297,6 @@ fn concurrent_offers_of_one_article_send_its_body_once() {
     assert_eq!(d.copies_of(&id), 1);
 }
 
-/// Signs `n` articles in mesh.test with `node`'s default author key and stores them
-/// through the library (compose + ingest, in batches), as `post` would. Returns their ids.
 /// COMPRESS DEFLATE (negotiated by default) cuts the bytes a sync puts on the wire: the
 /// same 300 articles cross one link compressed and one not.
 #[test]
@@ -308,7 +306,7 @@ fn compress_deflate_cuts_the_bytes_of_a_sync() {
         let mut b = Node::init("b");
         link(&a, &b, Link::BothDial);
         a.set_peer_option("b", "compress", compress);
-        fill_spool(&a, 300);
+        a.fill(300);
         b.start();
         let run = a.sync();
         let line = run.peer("b");
@@ -323,43 +321,6 @@ fn compress_deflate_cuts_the_bytes_of_a_sync() {
     );
 }
 
-fn fill_spool(node: &Node, n: usize) -> Vec<String> {
-    use newsmesh::compose::{compose, Draft};
-    use newsmesh::ingest::{ingest, Rules, Verdict};
-    let home = newsmesh::home::Home::new(node.home());
-    let mut open = home.open().expect("open node");
-    let key = home.author_key("default").expect("author key");
-    let name = open.name().to_string();
-    let body = "x".repeat(200);
-    let mut ids = Vec::with_capacity(n);
-    for start in (0..n).step_by(500) {
-        let raws: Vec<Vec<u8>> = (start..n.min(start + 500))
-            .map(|i| {
-                let subject = format!("bulk {i}");
-                let text = format!("article {i}\n{body}\n");
-                let draft = Draft {
-                    groups: "mesh.test",
-                    subject: &subject,
-                    from: "bulk@example.invalid",
-                    references: None,
-                    body: text.as_bytes(),
-                };
-                compose(&draft, &name, &key).to_bytes()
-            })
-            .collect();
-        let refs: Vec<&[u8]> = raws.iter().map(Vec::as_slice).collect();
-        let rules = Rules::new(&open.config, &open.trust, Some(&open.log));
-        let verdicts = ingest(&mut open.spool, &rules, &refs).expect("ingest");
-        for (raw, verdict) in raws.iter().zip(verdicts) {
-            assert!(matches!(verdict, Verdict::Stored(_)), "{verdict:?}");
-            let article =
-                newsmesh::article::Article::parse(raw, &Default::default()).expect("parse");
-            ids.push(article.message_id().unwrap().to_string());
-        }
-    }
-    ids
-}
-
 /// Articles in the kill -9 tests: several of `serve`'s transactions (2,000 articles at
 /// most, the push client's offer size), so that a kill can fall after some are
 /// acknowledged and before the last.
@@ -371,7 +332,7 @@ fn kill_9_mid_sync_loses_nothing_acknowledged() {
     let mut b = Node::init("b");
     link(&a, &b, Link::BothDial);
     let t = Instant::now();
-    let ids = fill_spool(&a, BULK);
+    let ids = a.fill(BULK as u64);
     eprintln!("filled {BULK} articles in {:?}", t.elapsed());
     assert_eq!(a.article_count(), BULK as i64);
     b.start();
@@ -476,7 +437,7 @@ fn a_pusher_offers_its_next_chunk_before_the_first_is_answered() {
     use std::io::{BufRead, BufReader, Write};
     const ARTICLES: usize = 3000;
     let a = Node::init("a");
-    fill_spool(&a, ARTICLES);
+    a.fill(ARTICLES as u64);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     a.add_nntp_peer("fake", Some(&format!("127.0.0.1:{port}")), &[], "*");
@@ -551,7 +512,7 @@ fn every_takethis_acknowledged_before_kill_9_survives_it() {
     // The articles go out from a second thread, which needs plain TCP: b lists a
     // without TLS (what is tested here is the spool, not the link).
     b.cli(&["peer", "add", "a", &a.node_key(), "--no-tls"]).ok();
-    let ids = fill_spool(&a, BULK);
+    let ids = a.fill(BULK as u64);
     let raws: Vec<Vec<u8>> = {
         let spool = newsmesh::spool::Spool::open(&a.spool_path()).unwrap();
         ids.iter()

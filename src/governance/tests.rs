@@ -1,6 +1,36 @@
 //! Governance's tests: the convergence property, and governance through `ingest` on a
 //! real spool.
 
+use ed25519_dalek::SigningKey;
+
+use super::TrustPolicy;
+use crate::config::{Authors, TrustRuleConfig};
+use crate::sign::public_key_text;
+
+/// The author key whose secret key is 32 bytes of `seed`.
+fn key_of(seed: u8) -> String {
+    public_key_text(&SigningKey::from_bytes(&[seed; 32]).verifying_key())
+}
+
+/// Anyone may post anywhere by the local rules; `club.*` is administered by the keys of
+/// the seeds `club`, `other.*` by those of `other`.
+fn trust_with(club: &[u8], other: &[u8]) -> TrustPolicy {
+    let rule = |groups: &str, seeds: &[u8]| TrustRuleConfig {
+        groups: groups.into(),
+        authors: Authors::Keys(seeds.iter().map(|s| key_of(*s)).collect()),
+    };
+    let any = TrustRuleConfig {
+        groups: "*".into(),
+        authors: Authors::Word("any".into()),
+    };
+    TrustPolicy::from_config(
+        &[any],
+        &[rule("club.*", club), rule("other.*", other)],
+        false,
+    )
+    .expect("a valid trust policy")
+}
+
 mod convergence {
     //! The convergence property: random control histories (several admins, a non-admin,
     //! an admin of another hierarchy, revocations of admins among them), delivered in random
@@ -8,33 +38,17 @@ mod convergence {
     //! The control text goes through `Action::control` and `Action::parse` and the admins
     //! through a real `TrustPolicy`, as on a node.
 
-    use ed25519_dalek::SigningKey;
     use proptest::prelude::*;
 
     use super::super::*;
-    use crate::config::{Authors, TrustRuleConfig};
-    use crate::sign::public_key_text;
 
     fn key(n: u8) -> String {
-        public_key_text(&SigningKey::from_bytes(&[n + 1; 32]).verifying_key())
+        super::key_of(n + 1)
     }
 
     /// Keys 0 and 1 administer `club.*`, key 2 `other.*`; 3..6 are ordinary authors.
     fn trust() -> TrustPolicy {
-        let rule = |groups: &str, keys: &[u8]| TrustRuleConfig {
-            groups: groups.into(),
-            authors: Authors::Keys(keys.iter().map(|k| key(*k)).collect()),
-        };
-        let any = TrustRuleConfig {
-            groups: "*".into(),
-            authors: Authors::Word("any".into()),
-        };
-        TrustPolicy::from_config(
-            &[any],
-            &[rule("club.*", &[0, 1]), rule("other.*", &[2])],
-            false,
-        )
-        .unwrap()
+        super::trust_with(&[1, 2], &[3])
     }
 
     const SCOPES: [&str; 5] = ["club.*", "club.a", "club.b", "other.*", "club.a,other.b"];
@@ -277,36 +291,20 @@ mod through_ingest {
     use super::super::*;
     use crate::article::{Article, Limits};
     use crate::compose::{compose_with, Draft};
-    use crate::config::{Authors, TrustRuleConfig};
     use crate::ingest::{ingest, Refusal as IngestRefusal, Rules, Source, Verdict};
-    use crate::sign::{public_key_text, sign_article};
+    use crate::sign::sign_article;
     use crate::spool::test_support::temp_spool;
 
     const ADMIN: u8 = 9;
     const OTHER_ADMIN: u8 = 8;
     const MEMBER: u8 = 3;
 
-    fn key(n: u8) -> String {
-        public_key_text(&SigningKey::from_bytes(&[n; 32]).verifying_key())
-    }
+    use super::key_of as key;
 
     /// `club.*` is administered by keys 9 and 8, `other.*` by 7; anyone may post anywhere by
     /// the local rules.
     fn trust() -> TrustPolicy {
-        let rule = |groups: &str, keys: &[u8]| TrustRuleConfig {
-            groups: groups.into(),
-            authors: Authors::Keys(keys.iter().map(|k| key(*k)).collect()),
-        };
-        let any = TrustRuleConfig {
-            groups: "*".into(),
-            authors: Authors::Word("any".into()),
-        };
-        TrustPolicy::from_config(
-            &[any],
-            &[rule("club.*", &[ADMIN, OTHER_ADMIN]), rule("other.*", &[7])],
-            false,
-        )
-        .unwrap()
+        super::trust_with(&[ADMIN, OTHER_ADMIN], &[7])
     }
 
     fn rules(trust: &TrustPolicy) -> Rules<'_> {

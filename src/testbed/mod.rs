@@ -4,10 +4,12 @@
 //! ([`Run`]), and served in this process or as a child `newsmesh serve`; a [`Mesh`] is
 //! nodes linked along edges and served together.
 
+mod articles;
 mod mesh;
 mod node;
 mod run;
 
+pub use articles::signed_articles;
 pub use mesh::{link, random_regular_graph, Link, Mesh};
 pub use node::{clean_env, default_binary, runtime, Node};
 pub use run::{run, Run, DEFAULT_TIMEOUT};

@@ -358,6 +358,31 @@ impl Node {
         Ok(ingest(&mut node.spool, &rules, articles)?)
     }
 
+    /// Stores `n` signed ~200-byte articles to `mesh.test` by the node's default author
+    /// ([`signed_articles`](super::signed_articles) labelled "bulk"), 500 a transaction;
+    /// returns their ids. Panics unless every one is stored.
+    #[track_caller]
+    pub fn fill(&self, n: u64) -> Vec<String> {
+        let key = self
+            .home
+            .author_key(DEFAULT_AUTHOR)
+            .unwrap_or_else(|e| panic!("{}'s author key: {e}", self.name));
+        let mut ids = Vec::new();
+        for start in (0..n).step_by(500) {
+            let batch =
+                super::signed_articles(&key, &self.name, "bulk", start..n.min(start + 500), 200);
+            let raws: Vec<&[u8]> = batch.iter().map(|(_, raw)| raw.as_slice()).collect();
+            let verdicts = self
+                .store(&raws)
+                .unwrap_or_else(|e| panic!("store on {}: {e}", self.name));
+            for ((id, _), verdict) in batch.into_iter().zip(verdicts) {
+                assert!(matches!(verdict, Verdict::Stored(_)), "{id}: {verdict:?}");
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
     /// Whether the spool holds `id`.
     pub fn holds(&self, id: &str) -> Result<bool> {
         Ok(self.home.open()?.spool.article(id)?.is_some())
