@@ -130,6 +130,8 @@ pub struct Sim<'o> {
     clock_secs: Option<u64>,
     partitioned: bool,
     scenario_pending: usize,
+    /// When the last scenario event happened (the mesh may move again after one).
+    last_scenario: Millis,
     /// The outcome so far.
     outcome: Outcome,
     ids: HashMap<String, usize>,
@@ -189,6 +191,7 @@ impl<'o> Sim<'o> {
             clock_secs: None,
             partitioned: false,
             scenario_pending: 0,
+            last_scenario: 0,
             ids: HashMap::new(),
         };
         sim.schedule_scenario();
@@ -254,6 +257,7 @@ impl<'o> Sim<'o> {
             }
             if event.is_scenario() {
                 self.scenario_pending -= 1;
+                self.last_scenario = now;
             }
             self.handle(event)?;
             if self.outcome.posted == self.options.articles && self.outcome.delivered == needed {
@@ -269,13 +273,15 @@ impl<'o> Sim<'o> {
     }
 
     /// Nothing can change any more: no scenario event is pending, no exchange is under
-    /// way, and (with cron) two whole intervals passed without a body moving.
+    /// way, and (with cron) two whole intervals passed without a body moving since the
+    /// last body or scenario event.
     fn quiet(&self, now: Millis) -> bool {
         if self.scenario_pending > 0 || self.links.iter().any(|l| l.busy) {
             return false;
         }
         if self.options.relay.cron() {
-            now > self.outcome.last_move + 2 * self.options.cron + self.options.hop
+            let since = self.outcome.last_move.max(self.last_scenario);
+            now > since + 2 * self.options.cron + self.options.hop
         } else {
             false
         }
