@@ -92,6 +92,7 @@ fn a_node_off_for_a_week_catches_up_in_one_sync() {
     a.stop();
 
     // Beta is off; alpha takes 50,000 articles over seven days, each stored at its date.
+    let started = std::time::Instant::now();
     let per_step = ARTICLES / STEPS;
     for step in 0..STEPS {
         let now = T0 + 600 + (step as i64) * 7 * DAY / STEPS as i64;
@@ -114,7 +115,17 @@ fn a_node_off_for_a_week_catches_up_in_one_sync() {
 
     // Beta comes back a week later: one sync brings everything.
     a.start_with_env(&[(newsmesh::clock::NOW_VAR, &week_later.to_string())]);
+    eprintln!(
+        "stored {ARTICLES} articles on alpha in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
     let back = sync_at(&b, week_later);
+    eprintln!(
+        "the one sync took {:.1} s: {}",
+        started.elapsed().as_secs_f64(),
+        back.raw
+    );
     assert!(back.is_ok(), "{}", back.raw);
     assert_eq!(back.moved(), (0, ARTICLES as u64, 0), "{}", back.raw);
     assert_eq!(count(&b), count(&a));

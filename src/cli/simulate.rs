@@ -47,6 +47,10 @@ pub struct SimulateArgs {
     /// neighbour (calibrated against 100 real processes).
     #[arg(long, value_name = "DURATION", default_value = "50ms")]
     pub hop: String,
+    /// Share (0 to 1) of each quarter of a hop that is an exponentially distributed
+    /// wait rather than fixed (queueing behind other work; 1 matches real processes).
+    #[arg(long, value_name = "SHARE", default_value_t = 1.0)]
+    pub jitter: f64,
     /// Cron interval of `sync` on every node (each node at its own phase).
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     pub cron: String,
@@ -103,6 +107,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
             RelayWord::Both => Relay::Both,
         },
         hop: duration("hop", &args.hop)?,
+        jitter: args.jitter,
         cron: duration("cron", &args.cron)?,
         post_every: duration("post-every", &args.post_every)?,
         size: args.size,

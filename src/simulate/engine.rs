@@ -122,6 +122,7 @@ pub struct Sim<'o> {
     touching: Vec<Vec<usize>>,
     queue: Queue<Event>,
     rng: Rng,
+    jitter: Rng,
     config: Config,
     trust: TrustPolicy,
     age: AgeLimits,
@@ -183,6 +184,7 @@ impl<'o> Sim<'o> {
             touching,
             queue: Queue::default(),
             rng: Rng::new(options.seed),
+            jitter: Rng::new(options.seed.wrapping_add(0x6A09_E667)),
             config,
             trust,
             age,
@@ -294,8 +296,17 @@ impl<'o> Sim<'o> {
             && !(self.partitioned && self.topology.crosses(l.from, l.to))
     }
 
-    fn latency(&self) -> Millis {
-        self.options.hop / 4
+    /// One quarter of a hop: a fixed part and, for the `--jitter` share of it, an
+    /// exponentially distributed wait of the same mean (queueing behind other work: a
+    /// busy node, a commit, the relay's poll), seeded apart from the scenario so that
+    /// jitter does not change which nodes post or churn.
+    fn latency(&mut self) -> Millis {
+        let quarter = self.options.hop as f64 / 4.0;
+        let share = self.options.jitter.clamp(0.0, 1.0);
+        // Uniform in (0, 1]: its -ln is Exp(1).
+        let uniform = (self.jitter.below(1_000_000) + 1) as f64 / 1_000_000.0;
+        let wait = -uniform.ln();
+        (quarter * (1.0 - share) + quarter * share * wait).round() as Millis
     }
 
     fn handle(&mut self, event: Event) -> Result<()> {

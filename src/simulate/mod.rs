@@ -18,13 +18,14 @@
 //!   time, so dates, the age window and arrival times are virtual too.
 //! - Modelled (`engine.rs`): the transport. A live link's exchange is CHECK, answers,
 //!   TAKETHIS, 239, each a quarter of `--hop` apart (the store takes the last quarter),
-//!   one exchange per link at a time, offered again on each commit and 250 ms after a
+//!   each quarter partly an exponential wait (`--jitter`), one exchange per link at a time, offered again on each commit and 250 ms after a
 //!   431, like `relay/link.rs`; a cron `sync` (push then `MESH SINCE` pull, as
 //!   `sync/exchange.rs`) runs at one virtual instant. Marks live in the simulator, not
 //!   in the spools (no spool is rebuilt, so epochs never change and set reconciliation,
 //!   which only first contact and rebuilds use, has no part here). No TLS, DEFLATE or
-//!   handshake bytes. The default `--hop` (50 ms) is calibrated against
-//!   `cargo bench --bench live` (100 real processes; BENCHMARKS.md compares them).
+//!   handshake bytes. The defaults (`--hop 50ms --jitter 1`) are calibrated against
+//!   `cargo bench --bench live` on the same graph (100 real processes: median and p99
+//!   time to the last node, hops from Path; BENCHMARKS.md compares them).
 //! - Scenario: a random regular graph (the benches' generator) or a list of links;
 //!   articles posted `--post-every` apart at random nodes that are up; `--churn` of
 //!   the nodes each off once for `--off`; a partition of the nodes into two halves
@@ -99,6 +100,9 @@ pub struct Options {
     /// Time from a commit on one node to the commit of the same article on a live
     /// neighbour.
     pub hop: Millis,
+    /// Share of each quarter of a hop that is an exponentially distributed wait of the
+    /// same mean rather than fixed (0: every hop the same).
+    pub jitter: f64,
     /// Cron interval.
     pub cron: Millis,
     /// Time between two posts.
@@ -139,6 +143,11 @@ pub fn run(options: &Options) -> Result<Report> {
     if !(0.0..=1.0).contains(&options.churn) {
         return Err(Error::Invalid(
             "--churn is a share of the nodes, 0 to 1".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&options.jitter) {
+        return Err(Error::Invalid(
+            "--jitter is a share of the hop, 0 to 1".into(),
         ));
     }
     if options.articles == 0 {

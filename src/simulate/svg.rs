@@ -14,7 +14,7 @@ const PANEL: f64 = 300.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 30.0;
 /// Most points a line is drawn with (a 1,000-node curve needs no more to look right).
-const MAX_POINTS: usize = 400;
+const MAX_POINTS: usize = 150;
 /// Most article lines drawn in the upper panel.
 const MAX_ARTICLES: usize = 120;
 

@@ -1,7 +1,7 @@
 //! What each message of a simulated exchange costs on the wire, written by the real
 //! encoders (`protocol::Command::write`, `protocol::Response::write`, dot-stuffed
 //! blocks): NNTP bytes before DEFLATE and TLS, without the connection's handshake.
-//! `tests/simulate.rs` holds these against the bytes a real `sync` reports.
+//! The unit tests below hold them against the protocol's literal lines.
 
 use crate::ingest::{Offered, Verdict};
 use crate::protocol::{ArticleRef, Command, MeshCommand, Response};
