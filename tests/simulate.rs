@@ -68,7 +68,7 @@ fn a_small_mesh_converges_with_each_body_once() {
     // Every node but the origin and the one that delivered it is offered each article by
     // at least one neighbour: more ids than nodes, far fewer than all links twice.
     let offered: f64 = f["ids_offered_per_article"].parse().unwrap();
-    assert!(offered >= 29.0 && offered <= 90.0, "{lines:?}");
+    assert!((29.0..=90.0).contains(&offered), "{lines:?}");
     assert!(f["max_hops"].parse::<u32>().unwrap() >= 2);
 
     let text = std::fs::read_to_string(&svg).expect("the picture");

@@ -40,6 +40,21 @@ const POLL_MS: Millis = 250;
 /// the same seed gives the same articles, ids and bytes on any day.
 const BASE_TIME: i64 = 1_798_761_600; // 2027-01-01T00:00:00Z
 
+/// (arrival sequence, Message-ID) of offered or listed arrivals.
+type Ids = Vec<(i64, String)>;
+
+/// (Message-ID, wire form) of bodies on their way.
+type Bodies = Vec<(String, Vec<u8>)>;
+
+/// The sender's next offer on a link.
+struct Offer {
+    ids: Ids,
+    /// The last arrival examined.
+    last: i64,
+    /// Whether the chunk was full (more may follow).
+    full: bool,
+}
+
 enum Event {
     /// Article k is posted.
     Post(usize),
@@ -49,7 +64,7 @@ enum Event {
     Offer {
         link: usize,
         generation: u64,
-        ids: Vec<(i64, String)>,
+        ids: Ids,
         last: i64,
     },
     /// The answers arrive at the sender.
@@ -63,7 +78,7 @@ enum Event {
     Bodies {
         link: usize,
         generation: u64,
-        bodies: Vec<(String, Vec<u8>)>,
+        bodies: Bodies,
         mark: i64,
         again: bool,
     },
@@ -529,7 +544,7 @@ impl<'o> Sim<'o> {
 
     /// The sender's next offer on `link`: (seq, id) of its arrivals after the push mark
     /// that go to the neighbour, the last arrival examined, and whether more follow.
-    fn offer(&self, link: usize) -> Result<Option<(Vec<(i64, String)>, i64, bool)>> {
+    fn offer(&self, link: usize) -> Result<Option<Offer>> {
         let l = &self.links[link];
         let (from, to) = (&self.nodes[l.from], &self.nodes[l.to]);
         let arrivals = from.spool.arrivals_since(l.push_mark, MAX_OFFER)?;
@@ -546,7 +561,7 @@ impl<'o> Sim<'o> {
             })
             .map(|a| (a.seq, a.msgid))
             .collect();
-        Ok(Some((ids, last, full)))
+        Ok(Some(Offer { ids, last, full }))
     }
 
     /// Starts an exchange on a live link unless one is under way (then it goes again
@@ -560,7 +575,7 @@ impl<'o> Sim<'o> {
             return Ok(());
         }
         loop {
-            let Some((ids, last, full)) = self.offer(link)? else {
+            let Some(Offer { ids, last, full }) = self.offer(link)? else {
                 return Ok(());
             };
             if ids.is_empty() {
@@ -589,14 +604,14 @@ impl<'o> Sim<'o> {
         }
     }
 
-    fn count_offer(&mut self, ids: &[(i64, String)]) {
+    fn count_offer(&mut self, ids: &Ids) {
         self.outcome.ids_offered += ids.len() as u64;
         self.outcome.bytes += ids.iter().map(|(_, id)| wire::check(id)).sum::<u64>();
     }
 
     /// The receiver's answers to CHECKs: 438 when its history has the id, 431 when
     /// another neighbour is bringing it, else 238 (reserved for this sender).
-    fn answer(&mut self, link: usize, ids: Vec<(i64, String)>) -> Result<Vec<(i64, String, u16)>> {
+    fn answer(&mut self, link: usize, ids: Ids) -> Result<Vec<(i64, String, u16)>> {
         let (from, to) = (self.links[link].from, self.links[link].to);
         let node = &mut self.nodes[to];
         let mut answers = Vec::with_capacity(ids.len());
@@ -625,7 +640,7 @@ impl<'o> Sim<'o> {
         link: usize,
         answers: &[(i64, String, u16)],
         last: i64,
-    ) -> Result<(Vec<(String, Vec<u8>)>, i64, bool)> {
+    ) -> Result<(Bodies, i64, bool)> {
         let from = self.links[link].from;
         let deferred = answers.iter().find(|(_, _, code)| *code == 431);
         let mark = deferred.map_or(last, |(seq, _, _)| seq - 1);
@@ -644,12 +659,7 @@ impl<'o> Sim<'o> {
 
     /// The receiver ingests bodies from the link's sender (TAKETHIS, answered, or the
     /// answers to its own ARTICLEs); whether any was stored.
-    fn store(
-        &mut self,
-        link: usize,
-        bodies: Vec<(String, Vec<u8>)>,
-        takethis: bool,
-    ) -> Result<bool> {
+    fn store(&mut self, link: usize, bodies: Bodies, takethis: bool) -> Result<bool> {
         let (from, to) = (self.links[link].from, self.links[link].to);
         let sender = self.nodes[from].name.clone();
         let offered: Vec<(&str, &[u8])> = bodies
@@ -697,7 +707,7 @@ impl<'o> Sim<'o> {
         let (us, them) = (self.links[link].from, self.links[link].to);
         let mut stored_there = false;
         if !self.links[link].busy {
-            while let Some((ids, last, full)) = self.offer(link)? {
+            while let Some(Offer { ids, last, full }) = self.offer(link)? {
                 self.count_offer(&ids);
                 let answers = self.answer(link, ids)?;
                 let (bodies, mark, deferred) = self.bodies(link, &answers, last)?;

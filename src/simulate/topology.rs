@@ -95,7 +95,7 @@ mod tests {
     fn a_random_mesh_is_regular_and_the_same_for_a_seed() {
         let t = Topology::random(30, 3, 5).unwrap();
         assert_eq!(t.edges.len(), 45);
-        let mut degree = vec![0; 30];
+        let mut degree = [0; 30];
         for &(a, b) in &t.edges {
             assert!(a < b);
             degree[a] += 1;
