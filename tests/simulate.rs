@@ -157,3 +157,24 @@ fn assert_well_formed(svg: &str) {
     }
     assert!(open.is_empty(), "unclosed {open:?}");
 }
+
+#[test]
+fn the_man_page_shows_the_keys_simulate_prints() {
+    let page =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/newsmesh.1")).unwrap();
+    let section = &page[page.find(".SH SIMULATE").expect("a SIMULATE section")..];
+    let example = &section[section.find(".nf\n").expect("an example") + 4..];
+    let example = &example[..example.find(".fi\n").expect("its end")];
+    let shown: Vec<&str> = example
+        .split_whitespace()
+        .filter_map(|field| field.split_once('=').map(|(k, _)| k))
+        .collect();
+    let lines = simulate(&SMALL);
+    let printed: Vec<&str> = lines
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .filter_map(|field| field.split_once('=').map(|(k, _)| k))
+        .collect();
+    assert_eq!(shown, printed, "the man page's example line and a real one");
+}
