@@ -293,15 +293,12 @@ impl<'o> Sim<'o> {
     /// way, and (with cron) two whole intervals passed without a body moving since the
     /// last body or scenario event.
     fn quiet(&self, now: Millis) -> bool {
-        if self.scenario_pending > 0 || self.links.iter().any(|l| l.busy) {
+        // Live links alone end by themselves: the queue runs dry.
+        if !self.options.relay.cron() || self.scenario_pending > 0 {
             return false;
         }
-        if self.options.relay.cron() {
-            let since = self.outcome.last_move.max(self.last_scenario);
-            now > since + 2 * self.options.cron + self.options.hop
-        } else {
-            false
-        }
+        let since = self.outcome.last_move.max(self.last_scenario);
+        now > since + 2 * self.options.cron + self.options.hop && !self.links.iter().any(|l| l.busy)
     }
 
     fn link_up(&self, link: usize) -> bool {
@@ -396,7 +393,7 @@ impl<'o> Sim<'o> {
                     return Ok(());
                 }
                 let store = self.latency();
-                let stored = self.store(link, bodies, true)?;
+                let stored = self.store(link, bodies, true, store)?;
                 let to = self.links[link].to;
                 if stored {
                     self.queue.after(store, Event::Committed(to));
@@ -659,7 +656,14 @@ impl<'o> Sim<'o> {
 
     /// The receiver ingests bodies from the link's sender (TAKETHIS, answered, or the
     /// answers to its own ARTICLEs); whether any was stored.
-    fn store(&mut self, link: usize, bodies: Bodies, takethis: bool) -> Result<bool> {
+    /// `after`: how long the transaction takes (the deliveries count from its commit).
+    fn store(
+        &mut self,
+        link: usize,
+        bodies: Bodies,
+        takethis: bool,
+        after: Millis,
+    ) -> Result<bool> {
         let (from, to) = (self.links[link].from, self.links[link].to);
         let sender = self.nodes[from].name.clone();
         let offered: Vec<(&str, &[u8])> = bodies
@@ -668,7 +672,7 @@ impl<'o> Sim<'o> {
             .collect();
         let rules = Rules::new(&self.config, &self.trust, None);
         let verdicts = self.nodes[to].ingest(&rules, Source::Peer(&sender), &offered)?;
-        let at = self.queue.now() + self.latency();
+        let at = self.queue.now() + after;
         let mut stored = false;
         for ((id, _), verdict) in bodies.iter().zip(&verdicts) {
             self.outcome.bodies += 1;
@@ -705,6 +709,7 @@ impl<'o> Sim<'o> {
     /// pull, at this virtual instant.
     fn sync(&mut self, link: usize) -> Result<()> {
         let (us, them) = (self.links[link].from, self.links[link].to);
+        let store = self.latency();
         let mut stored_there = false;
         if !self.links[link].busy {
             while let Some(Offer { ids, last, full }) = self.offer(link)? {
@@ -712,7 +717,7 @@ impl<'o> Sim<'o> {
                 let answers = self.answer(link, ids)?;
                 let (bodies, mark, deferred) = self.bodies(link, &answers, last)?;
                 if !bodies.is_empty() {
-                    stored_there |= self.store(link, bodies, true)?;
+                    stored_there |= self.store(link, bodies, true, store)?;
                 }
                 let l = &mut self.links[link];
                 l.push_mark = l.push_mark.max(mark);
@@ -722,8 +727,7 @@ impl<'o> Sim<'o> {
             }
         }
         let back = link ^ 1; // the same edge the other way: `them` lists for us
-        let stored_here = self.pull(back)?;
-        let store = self.latency();
+        let stored_here = self.pull(back, store)?;
         if stored_there {
             self.queue.after(store, Event::Committed(them));
         }
@@ -736,7 +740,7 @@ impl<'o> Sim<'o> {
     /// `to` pulls from `from` over `link`: `MESH SINCE` listings from its pull mark,
     /// `ARTICLE` for the ids its history lacks and nobody is bringing (the mark stops
     /// before one somebody is).
-    fn pull(&mut self, link: usize) -> Result<bool> {
+    fn pull(&mut self, link: usize, store: Millis) -> Result<bool> {
         let (from, to) = (self.links[link].from, self.links[link].to);
         let mut stored_any = false;
         loop {
@@ -775,7 +779,7 @@ impl<'o> Sim<'o> {
                 }
             }
             if !fetched.is_empty() {
-                stored_any |= self.store(link, fetched, false)?;
+                stored_any |= self.store(link, fetched, false, store)?;
             }
             self.links[link].pull_mark = mark;
             if !more || mark != through {
