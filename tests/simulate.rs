@@ -178,3 +178,26 @@ fn the_man_page_shows_the_keys_simulate_prints() {
         .collect();
     assert_eq!(shown, printed, "the man page's example line and a real one");
 }
+
+#[test]
+fn a_given_topology_is_the_mesh_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("line.txt");
+    std::fs::write(&file, "# a line of five\n0 1\n1 2\n2 3\n3 4\n").unwrap();
+    let args = [
+        "--nodes",
+        "5",
+        "--articles",
+        "6",
+        "--topology",
+        file.to_str().unwrap(),
+    ];
+    let f = figures(&simulate(&args));
+    assert_eq!(f["links"], "4", "{f:?}");
+    assert_eq!(f["converged"], "yes", "{f:?}");
+    let hops: u32 = f["max_hops"].parse().unwrap();
+    assert!(
+        (2..=4).contains(&hops),
+        "a line of five is at most 4 hops: {f:?}"
+    );
+}
