@@ -47,11 +47,13 @@ fn main() {
         .iter()
         .map(|node| Spool::open(&node.spool_path()).expect("spool"))
         .collect();
+    let posted_ids = std::cell::RefCell::new(Vec::new());
     let deliver = |origin: usize, k: usize, what: &str| -> Option<Duration> {
         let posted = Instant::now();
         let id = mesh
             .post(origin, &format!("{what} {k}"), &format!("body {k}\n"), None)
             .expect("post");
+        posted_ids.borrow_mut().push(id.clone());
         let mut missing: Vec<usize> = (0..nodes).collect();
         while !missing.is_empty() {
             missing.retain(|&n| !matches!(spools[n].article(&id), Ok(Some(_))));
@@ -93,6 +95,21 @@ fn main() {
         })
         .sum();
     let needed = (articles + 1) * (nodes - 1);
+    // Hops each article took to each node, from its stored Path (this node's name, the
+    // relays, the origin, not-for-mail): what `newsmesh simulate` reports as max_hops and
+    // mean_hops, to compare the two.
+    let limits = newsmesh::article::Limits::default();
+    let hops: Vec<usize> = posted_ids
+        .borrow()
+        .iter()
+        .flat_map(|id| spools.iter().map(move |spool| (id, spool)))
+        .filter_map(|(id, spool)| {
+            let raw = spool.article(id).ok()??.raw;
+            let article = newsmesh::article::Article::parse(&raw, &limits).ok()?;
+            Some(article.path_entries().len().saturating_sub(2))
+        })
+        .filter(|&h| h > 0)
+        .collect();
     times.sort_by(f64::total_cmp);
     let pick = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
     println!(
@@ -110,6 +127,11 @@ fn main() {
     println!(
         "  body transfers: {transfers} for {needed} needed deliveries ({:.3} per needed body)",
         transfers as f64 / needed as f64
+    );
+    println!(
+        "  hops (from Path): max {}, mean {:.2}",
+        hops.iter().max().copied().unwrap_or(0),
+        hops.iter().sum::<usize>() as f64 / hops.len().max(1) as f64
     );
     mesh.stop();
 }

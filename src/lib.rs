@@ -31,6 +31,7 @@ pub mod relay;
 pub mod rnews;
 pub mod server;
 pub mod sign;
+pub mod simulate;
 pub mod spool;
 pub mod status;
 pub mod sync;

@@ -11,6 +11,7 @@ mod peer_edit;
 mod pipe;
 mod progress;
 mod read;
+mod simulate;
 mod sneakernet;
 mod supersede;
 mod user;
@@ -220,6 +221,13 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Simulate a mesh of N nodes in this process on a virtual clock: real spools and
+    /// ingest, real relay decisions, a modelled transport. The last line gives the
+    /// figures (key=value): converged=yes|no, bodies_per_node_per_article, ...
+    ///
+    /// Runs a random regular graph (or --topology), live relay and/or cron sync, node
+    /// churn and a partition that heals; --svg draws the propagation. Uses no home.
+    Simulate(simulate::SimulateArgs),
     /// Show how the node and each neighbour are doing: serve (pid, uptime, addresses),
     /// spool, per peer the last sync, totals and backlog, and recent refusals.
     ///
@@ -698,6 +706,14 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
             }
             crate::demo::run(dir.as_deref())
+        }
+        Command::Simulate(args) => {
+            if cli.home.is_some() {
+                return Err(crate::Error::Invalid(
+                    "simulate builds its own nodes and uses no home: leave out --home".into(),
+                ));
+            }
+            simulate::simulate(&args)
         }
         Command::Status { json } => status(&home, json),
     }
