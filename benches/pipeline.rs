@@ -25,7 +25,8 @@
 //! so a change is measured as a ratio in the same run.
 //!
 //! `cargo bench --bench pipeline`. Knobs (environment): PIPELINE_ARTICLES (20000),
-//! PIPELINE_COMMANDS (2000), PIPELINE_RUNS (3), PIPELINE_BEFORE (unset).
+//! PIPELINE_COMMANDS (2000), PIPELINE_RUNS (3), PIPELINE_BEFORE (unset), PIPELINE_INN
+//! (1; 0 leaves INN out, e.g. while profiling `serve` with a long pipeline).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -281,6 +282,10 @@ fn main() {
     );
 
     let inn = match inn_missing() {
+        _ if knob("PIPELINE_INN", 1) == 0 => {
+            println!("pipeline: INN skipped: PIPELINE_INN=0");
+            false
+        }
         Some(why) => {
             println!("pipeline: INN skipped: {why}");
             false

@@ -31,7 +31,26 @@ fn lend<'r>(row: &'r Row<'_>) -> rusqlite::Result<Lent<'r>> {
     })
 }
 
+/// How much of the spool file `serve`'s connection reads through a memory map
+/// (`PRAGMA mmap_size`). Without it every lookup copies a whole 16 KiB page from the
+/// kernel's cache into SQLite's small one (a `pread`) to serve a 1 KB article: a third
+/// of `serve`'s CPU under a pipelining reader, measured (BENCHMARKS.md "Pipelined
+/// readers"). Address space only: the pages are the kernel's file cache, shared and
+/// reclaimable, though they show in the process's RSS as the file is read. Beyond
+/// this size SQLite reads as before. SQLite writes through the WAL with `write()`
+/// either way, so durability is unchanged; a VFS without `xFetch` (the tests'
+/// power-cut VFS) simply never maps.
+pub const READER_MAP_BYTES: i64 = 256 << 20;
+
 impl Spool {
+    /// Lets this connection read the spool file through a memory map of up to
+    /// [`READER_MAP_BYTES`] (`serve` does it once at start, for its readers).
+    pub fn map_for_readers(&self) -> Result<(), SpoolError> {
+        self.conn
+            .pragma_update(None, "mmap_size", READER_MAP_BYTES)
+            .map_err(|e| self.err(e))
+    }
+
     /// Calls `f` with the article numbered `number` in `group`, if there is one.
     pub fn lend_article_at<R>(
         &self,
@@ -85,6 +104,17 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use crate::spool::test_support::{new_article, temp_spool};
+
+    #[test]
+    fn readers_read_through_a_map() {
+        let (_dir, spool) = temp_spool();
+        spool.map_for_readers().unwrap();
+        let size: i64 = spool
+            .conn
+            .pragma_query_value(None, "mmap_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(size, super::READER_MAP_BYTES);
+    }
 
     #[test]
     fn lends_by_number_and_by_id() {
