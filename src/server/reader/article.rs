@@ -137,7 +137,7 @@ impl Round {
     /// Answers `batch` from its start under one read transaction until the answers
     /// pass [`BATCH_BYTES`]; returns how many were answered (at least one).
     fn answer(&mut self, spool: &Spool, batch: &[Retrieval]) -> usize {
-        let start = self.out.len();
+        let (start, current) = (self.out.len(), self.current);
         let answered = spool.read_with(|spool| {
             let mut n = 0;
             for retrieval in batch {
@@ -153,8 +153,10 @@ impl Round {
             Ok(n) => n,
             Err(e) => {
                 // No read transaction (the answers are not trusted): the first is a
-                // fault, the others get their turn in the next round.
+                // fault, the others get their turn in the next round, from where the
+                // current article was.
                 self.out.truncate(start);
+                self.current = current;
                 self.fault(&e);
                 1
             }
