@@ -8,7 +8,8 @@
 //! feeds the same articles to INN with its own `sync` to an `[[nntp_peer]]` (streaming
 //! CHECK/TAKETHIS, as `benches/sync.rs` does), into a group of their own that the
 //! benchmark creates in INN (`ctlinnd newgroup`, as user `news`) and removes at the end
-//! (`ctlinnd rmgroup`). INN is expected on 127.0.0.1:119 as
+//! (`ctlinnd rmgroup`; INN's spool keeps their files, ~80 MB a run, until its expire
+//! runs). INN is expected on 127.0.0.1:119 as
 //! `/work/shared/tools/inn-setup.sh` leaves it (readers from localhost read without
 //! AUTHINFO); without it (or without root to run `ctlinnd`) the INN column is skipped
 //! with a line saying so.
