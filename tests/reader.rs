@@ -423,6 +423,108 @@ fn article_head_body_stat_and_current_article() {
     assert_eq!(c.code("HEAD 1 2"), 501);
 }
 
+/// Retrievals a reader pipelines are answered in batches (src/server/reader/article.rs):
+/// every command still gets its own answer, in order, byte-exact, and the current
+/// article moves as if they had come one at a time, across batch rounds and across the
+/// other commands (GROUP, NEXT) mixed in.
+#[test]
+fn pipelined_retrievals_answer_in_order_and_move_the_current_article() {
+    // 1,501 articles (~1 MB, the last one with dot lines): more than one batch's worth
+    // of commands and of bytes.
+    let body = "a line of a pipelined article, some fifty bytes\n.dot\n".repeat(100);
+    let node = with_articles(|f| {
+        f.standard();
+        f.node.spool.create_group("mesh.many", "").unwrap();
+        f.post_many("mesh.many", 1500);
+        let last = f.post("mesh.many", "dots", &body);
+        assert!(!last.is_empty());
+    });
+    let spool = node.paths().open().unwrap().spool;
+    let raw = |group: &str, n: i64| spool.article_at(group, n).unwrap().unwrap();
+    let test1 = raw("mesh.test", 1);
+
+    // Before any GROUP: by id works (number 0), by number and current do not.
+    let mut script = vec![
+        (
+            format!("STAT {}", test1.msgid),
+            format!("223 0 {} article exists", test1.msgid),
+        ),
+        ("ARTICLE 1".into(), "412 no newsgroup selected".into()),
+        ("STAT".into(), "412 no newsgroup selected".into()),
+        ("GROUP mesh.test".into(), "211 3 1 3 mesh.test".into()),
+        (
+            "BODY 2".into(),
+            format!("222 2 {} body follows", raw("mesh.test", 2).msgid),
+        ),
+        (
+            "ARTICLE 99".into(),
+            "423 no article number 99 in this group".into(),
+        ),
+        (
+            "HEAD <nope@nowhere>".into(),
+            "430 no article with message-id <nope@nowhere>".into(),
+        ),
+        // By id the current article stays at 2.
+        (
+            format!("STAT {}", test1.msgid),
+            format!("223 1 {} article exists", test1.msgid),
+        ),
+        (
+            "STAT".into(),
+            format!("223 2 {} article exists", raw("mesh.test", 2).msgid),
+        ),
+        (
+            "NEXT".into(),
+            format!("223 3 {} article selected", raw("mesh.test", 3).msgid),
+        ),
+        (
+            "ARTICLE".into(),
+            format!("220 3 {} article follows", raw("mesh.test", 3).msgid),
+        ),
+        ("GROUP mesh.many".into(), "211 1501 1 1501 mesh.many".into()),
+    ];
+    // Then every article of mesh.many, by number and by id in turn.
+    for n in 1..=1501 {
+        let a = raw("mesh.many", n);
+        if n % 2 == 0 {
+            script.push((
+                format!("ARTICLE {n}"),
+                format!("220 {n} {} article follows", a.msgid),
+            ));
+        } else {
+            script.push((
+                format!("ARTICLE {}", a.msgid),
+                format!("220 {n} {} article follows", a.msgid),
+            ));
+        }
+    }
+    script.push((
+        "STAT".into(),
+        format!("223 1500 {} article exists", raw("mesh.many", 1500).msgid),
+    ));
+    script.push(("QUIT".into(), "205 closing connection, goodbye".into()));
+
+    let mut c = connect(&node);
+    let commands: String = script.iter().map(|(cmd, _)| format!("{cmd}\r\n")).collect();
+    let mut w = c.w.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(commands.as_bytes()));
+    for (command, expected) in &script {
+        assert_eq!(&c.line(), expected, "answer to {command}");
+        if expected.starts_with("220 ") {
+            let id = word(expected, 2);
+            assert_eq!(
+                c.block_bytes(),
+                spool.article(&id).unwrap().unwrap().raw,
+                "{command}"
+            );
+        } else if expected.starts_with("222 ") {
+            assert_eq!(c.block_bytes(), b"two\r\n.dot\r\n..dots\r\n");
+        }
+    }
+    writer.join().unwrap().unwrap();
+    assert!(c.closed());
+}
+
 #[test]
 fn over_and_hdr_from_the_index() {
     let node = with_articles(|f| {

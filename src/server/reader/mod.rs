@@ -23,6 +23,7 @@ use super::Shared;
 use crate::net::NetError;
 use crate::protocol::{Command, Range};
 use crate::spool::Spool;
+use article::{Part, Retrieval};
 
 /// Serves one reader command.
 pub(super) async fn handle(s: &mut Session, command: Command) -> Result<Flow, NetError> {
@@ -57,10 +58,10 @@ pub(super) async fn handle(s: &mut Session, command: Command) -> Result<Flow, Ne
         Command::ListGroup { group, range } => group::listgroup(s, group, range).await?,
         Command::Next => group::step(s, true).await,
         Command::Last => group::step(s, false).await,
-        Command::Article(r) => article::retrieve(s, r, article::Part::Whole).await,
-        Command::Head(r) => article::retrieve(s, r, article::Part::Head).await,
-        Command::Body(r) => article::retrieve(s, r, article::Part::Body).await,
-        Command::Stat(r) => article::retrieve(s, r, article::Part::Stat).await,
+        Command::Article(r) => article::retrieve(s, Retrieval::new(r, Part::Whole)).await?,
+        Command::Head(r) => article::retrieve(s, Retrieval::new(r, Part::Head)).await?,
+        Command::Body(r) => article::retrieve(s, Retrieval::new(r, Part::Body)).await?,
+        Command::Stat(r) => article::retrieve(s, Retrieval::new(r, Part::Stat)).await?,
         Command::Over(arg) => over::over(s, arg).await?,
         Command::Hdr { field, arg } => over::hdr(s, field, arg, over::Dialect::Rfc3977).await?,
         Command::Xhdr { field, arg } => over::hdr(s, field, arg, over::Dialect::Rfc2980).await?,
