@@ -11,8 +11,9 @@
 //! 3. Where ingest time goes: the same articles through each phase alone (parse, prepare =
 //!    canonical form + SHA-256, history lookups, batch verification, SQLite store).
 //!
-//! `cargo bench` builds the `newsmesh` binary in the bench (release) profile and passes its
-//! path as `CARGO_BIN_EXE_newsmesh`; set NEWSMESH_BIN to time another binary.
+//! The homes are `newsmesh::testbed` nodes. `cargo bench` builds the `newsmesh` binary
+//! in the bench (release) profile and passes its path as `CARGO_BIN_EXE_newsmesh`; set
+//! NEWSMESH_BIN to time another binary.
 //!
 //! Environment (all optional):
 //! - NEWSMESH_BENCH_N        articles for the ingest benchmark (default 50000)
@@ -29,16 +30,16 @@
 //!
 //! Everything it does is deterministic (fixed keys, dates and bodies); only the timings vary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use newsmesh::article::{Article, Header, Limits};
-use newsmesh::home::Home;
 use newsmesh::ingest::{ingest, Rules, Verdict};
 use newsmesh::sign::{self, batch::verify_many, Prepared, SigStatus};
 use newsmesh::spool::NewArticle;
+use newsmesh::testbed::Node;
 
 /// Target size of one generated article (wire form, headers included).
 const ARTICLE_BYTES: usize = 1024;
@@ -136,25 +137,27 @@ fn main() {
 
 fn bench_post(s: &Settings) {
     let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
-    let home = dir.path().join("poster");
-    run_ok(&s.bin, &home, &["init", "--name", "poster"]);
+    let home = Node::at(dir.path(), "poster")
+        .expect("reserve a port")
+        .with_binary(&s.bin);
+    run_ok(&home, &["init", "--name", "poster"]);
     let body_file = dir.path().join("body.txt");
     std::fs::write(&body_file, text_lines(0, 900, b"\n")).expect("write body");
     let body = body_file.to_str().expect("utf-8 temp path").to_string();
 
     // One untimed post and key first, so the page cache holds the binary and the spool.
-    run_ok(&s.bin, &home, &post_args(&body, "warm-up"));
-    run_ok(&s.bin, &home, &["key"]);
+    run_ok(&home, &post_args(&body, "warm-up"));
+    run_ok(&home, &["key"]);
 
     let mut post = Vec::with_capacity(s.posts);
     let mut key = Vec::with_capacity(s.posts);
     for i in 0..s.posts {
         let subject = format!("bench post {i}");
         let t = Instant::now();
-        run_ok(&s.bin, &home, &post_args(&body, &subject));
+        run_ok(&home, &post_args(&body, &subject));
         post.push(t.elapsed());
         let t = Instant::now();
-        run_ok(&s.bin, &home, &["key"]);
+        run_ok(&home, &["key"]);
         key.push(t.elapsed());
     }
     println!(
@@ -190,15 +193,14 @@ fn post_args<'a>(body: &'a str, subject: &'a str) -> [&'a str; 7] {
     ["post", "-g", "mesh.test", "-s", subject, "--file", body]
 }
 
-fn run_ok(bin: &Path, home: &Path, args: &[&str]) {
-    let out = Command::new(bin)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("NEWSMESH_HOME")
+/// Runs the node's binary once, checked. Through `Node::command` and `output()` rather
+/// than `Node::cli`, whose deadline polling would add milliseconds to the latency timed.
+fn run_ok(home: &Node, args: &[&str]) {
+    let out = home
+        .command(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", home.binary().display()));
     assert!(
         out.status.success(),
         "newsmesh {args:?} failed: {}",
@@ -293,8 +295,10 @@ fn generate(n: usize, authors: usize) -> Vec<Vec<u8>> {
 
 fn fresh_home(s: &Settings) -> (tempfile::TempDir, newsmesh::home::Node) {
     let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
-    let mut node = Home::new(dir.path().join("bench"))
-        .init("bench", "127.0.0.1:1119")
+    let bench = Node::at(dir.path(), "bench").expect("reserve a port");
+    let mut node = bench
+        .paths()
+        .init("bench", &bench.addr.to_string())
         .expect("init bench home");
     // Groups are made deliberately, not by posting: create the ones the articles use.
     for g in 0..GROUPS {
