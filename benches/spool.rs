@@ -8,7 +8,9 @@
 //!    groups), generated in memory before timing, ingested into a fresh spool through
 //!    `newsmesh::ingest::ingest` in batches of 1,000 (one transaction each, signatures
 //!    verified); articles/s, median of 3 runs, each on a fresh spool.
-//! 3. Where ingest time goes: the same articles through each phase alone (parse, prepare =
+//! 3. `newsmesh import` of one rnews batch of the same articles (the whole process),
+//!    articles/s, median of the runs.
+//! 4. Where ingest time goes: the same articles through each phase alone (parse, prepare =
 //!    canonical form + SHA-256, history lookups, batch verification, SQLite store).
 //!
 //! The homes are `newsmesh::testbed` nodes. `cargo bench` builds the `newsmesh` binary
@@ -23,7 +25,7 @@
 //! - NEWSMESH_BENCH_AUTHORS  distinct author keys (default 8)
 //! - NEWSMESH_BENCH_DIR      where the temporary homes go (default: the system temp dir)
 //! - NEWSMESH_BIN            the binary timed for `post` (default: the one cargo built)
-//! - NEWSMESH_BENCH_ONLY     comma list of sections to run: post, ingest, phases (default all)
+//! - NEWSMESH_BENCH_ONLY     comma list of sections to run: post, ingest, import, phases (default all)
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it only does a quick smoke run
 //! with tiny counts, so the harness keeps compiling and working.
@@ -120,17 +122,82 @@ fn main() {
         bench_post(&s);
         println!();
     }
-    if s.wants("ingest") || s.wants("phases") {
+    if s.wants("ingest") || s.wants("phases") || s.wants("import") {
         let articles = if s.wants("ingest") {
             bench_ingest(&s)
         } else {
             generate(s.articles, s.authors)
         };
         println!();
+        if s.wants("import") {
+            bench_import(&s, &articles);
+            println!();
+        }
         if s.wants("phases") {
             phases(&s, &articles);
         }
     }
+}
+
+// ------------------------------------------------------------------ import
+
+/// `newsmesh import` of one rnews batch holding `articles` into a fresh home, timed as
+/// the whole process (start, parse, verify, store, exit); median of the runs.
+fn bench_import(s: &Settings, articles: &[Vec<u8>]) {
+    let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
+    let batch = dir.path().join("batch.rnews");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&batch).expect("batch"));
+        for raw in articles {
+            newsmesh::rnews::write_article(&mut out, raw).expect("write batch");
+        }
+        std::io::Write::flush(&mut out).expect("write batch");
+    }
+    let batch_arg = batch.to_str().expect("utf-8 temp path").to_string();
+    println!(
+        "import: one rnews batch of {} articles ({} MB) into a fresh home, `newsmesh import FILE`",
+        articles.len(),
+        std::fs::metadata(&batch).map_or(0, |m| m.len()) / 1_000_000
+    );
+    let mut rates = Vec::with_capacity(s.runs);
+    for run in 1..=s.runs {
+        let home = Node::at(dir.path(), &format!("importer{run}"))
+            .expect("reserve a port")
+            .with_binary(&s.bin);
+        run_ok(&home, &["init", "--name", "importer"]);
+        for g in 0..GROUPS {
+            run_ok(&home, &["groups", "--add", &format!("mesh.bench.g{g}")]);
+        }
+        let t = Instant::now();
+        let out = home
+            .command(&["import", &batch_arg])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run import");
+        let d = t.elapsed();
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && line.contains(&format!("imported={}", articles.len())),
+            "import: {line} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rate = articles.len() as f64 / d.as_secs_f64();
+        println!(
+            "  run {run}: {:>8.3} s  {:>9} articles/s",
+            d.as_secs_f64(),
+            thousands(rate)
+        );
+        rates.push(rate);
+        std::fs::remove_dir_all(home.home()).expect("remove the home");
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let median = rates[rates.len() / 2];
+    println!(
+        "  median of {}: {} articles/s; target >= 50,000/s -> {}",
+        s.runs,
+        thousands(median),
+        verdict(median >= 50_000.0)
+    );
 }
 
 // ------------------------------------------------------------------ post latency
