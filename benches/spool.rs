@@ -8,11 +8,14 @@
 //!    groups), generated in memory before timing, ingested into a fresh spool through
 //!    `newsmesh::ingest::ingest` in batches of 1,000 (one transaction each, signatures
 //!    verified); articles/s, median of 3 runs, each on a fresh spool.
-//! 3. Where ingest time goes: the same articles through each phase alone (parse, prepare =
+//! 3. `newsmesh import` of one rnews batch of the same articles (the whole process),
+//!    articles/s, median of the runs.
+//! 4. Where ingest time goes: the same articles through each phase alone (parse, prepare =
 //!    canonical form + SHA-256, history lookups, batch verification, SQLite store).
 //!
-//! `cargo bench` builds the `newsmesh` binary in the bench (release) profile and passes its
-//! path as `CARGO_BIN_EXE_newsmesh`; set NEWSMESH_BIN to time another binary.
+//! The homes are `newsmesh::testbed` nodes. `cargo bench` builds the `newsmesh` binary
+//! in the bench (release) profile and passes its path as `CARGO_BIN_EXE_newsmesh`; set
+//! NEWSMESH_BIN to time another binary.
 //!
 //! Environment (all optional):
 //! - NEWSMESH_BENCH_N        articles for the ingest benchmark (default 50000)
@@ -22,23 +25,23 @@
 //! - NEWSMESH_BENCH_AUTHORS  distinct author keys (default 8)
 //! - NEWSMESH_BENCH_DIR      where the temporary homes go (default: the system temp dir)
 //! - NEWSMESH_BIN            the binary timed for `post` (default: the one cargo built)
-//! - NEWSMESH_BENCH_ONLY     comma list of sections to run: post, ingest, phases (default all)
+//! - NEWSMESH_BENCH_ONLY     comma list of sections to run: post, ingest, import, phases (default all)
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it only does a quick smoke run
 //! with tiny counts, so the harness keeps compiling and working.
 //!
 //! Everything it does is deterministic (fixed keys, dates and bodies); only the timings vary.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use newsmesh::article::{Article, Header, Limits};
-use newsmesh::home::Home;
 use newsmesh::ingest::{ingest, Rules, Verdict};
 use newsmesh::sign::{self, batch::verify_many, Prepared, SigStatus};
 use newsmesh::spool::NewArticle;
+use newsmesh::testbed::Node;
 
 /// Target size of one generated article (wire form, headers included).
 const ARTICLE_BYTES: usize = 1024;
@@ -119,42 +122,109 @@ fn main() {
         bench_post(&s);
         println!();
     }
-    if s.wants("ingest") || s.wants("phases") {
+    if s.wants("ingest") || s.wants("phases") || s.wants("import") {
         let articles = if s.wants("ingest") {
             bench_ingest(&s)
         } else {
             generate(s.articles, s.authors)
         };
         println!();
+        if s.wants("import") {
+            bench_import(&s, &articles);
+            println!();
+        }
         if s.wants("phases") {
             phases(&s, &articles);
         }
     }
 }
 
+// ------------------------------------------------------------------ import
+
+/// `newsmesh import` of one rnews batch holding `articles` into a fresh home, timed as
+/// the whole process (start, parse, verify, store, exit); median of the runs.
+fn bench_import(s: &Settings, articles: &[Vec<u8>]) {
+    let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
+    let batch = dir.path().join("batch.rnews");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&batch).expect("batch"));
+        for raw in articles {
+            newsmesh::rnews::write_article(&mut out, raw).expect("write batch");
+        }
+        std::io::Write::flush(&mut out).expect("write batch");
+    }
+    let batch_arg = batch.to_str().expect("utf-8 temp path").to_string();
+    println!(
+        "import: one rnews batch of {} articles ({} MB) into a fresh home, `newsmesh import FILE`",
+        articles.len(),
+        std::fs::metadata(&batch).map_or(0, |m| m.len()) / 1_000_000
+    );
+    let mut rates = Vec::with_capacity(s.runs);
+    for run in 1..=s.runs {
+        let home = Node::at(dir.path(), &format!("importer{run}"))
+            .expect("reserve a port")
+            .with_binary(&s.bin);
+        run_ok(&home, &["init", "--name", "importer"]);
+        for g in 0..GROUPS {
+            run_ok(&home, &["groups", "--add", &format!("mesh.bench.g{g}")]);
+        }
+        let t = Instant::now();
+        let out = home
+            .command(&["import", &batch_arg])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run import");
+        let d = t.elapsed();
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && line.contains(&format!("imported={}", articles.len())),
+            "import: {line} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rate = articles.len() as f64 / d.as_secs_f64();
+        println!(
+            "  run {run}: {:>8.3} s  {:>9} articles/s",
+            d.as_secs_f64(),
+            thousands(rate)
+        );
+        rates.push(rate);
+        std::fs::remove_dir_all(home.home()).expect("remove the home");
+    }
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let median = rates[rates.len() / 2];
+    println!(
+        "  median of {}: {} articles/s; target >= 50,000/s -> {}",
+        s.runs,
+        thousands(median),
+        verdict(median >= 50_000.0)
+    );
+}
+
 // ------------------------------------------------------------------ post latency
 
 fn bench_post(s: &Settings) {
     let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
-    let home = dir.path().join("poster");
-    run_ok(&s.bin, &home, &["init", "--name", "poster"]);
+    let home = Node::at(dir.path(), "poster")
+        .expect("reserve a port")
+        .with_binary(&s.bin);
+    run_ok(&home, &["init", "--name", "poster"]);
     let body_file = dir.path().join("body.txt");
     std::fs::write(&body_file, text_lines(0, 900, b"\n")).expect("write body");
     let body = body_file.to_str().expect("utf-8 temp path").to_string();
 
     // One untimed post and key first, so the page cache holds the binary and the spool.
-    run_ok(&s.bin, &home, &post_args(&body, "warm-up"));
-    run_ok(&s.bin, &home, &["key"]);
+    run_ok(&home, &post_args(&body, "warm-up"));
+    run_ok(&home, &["key"]);
 
     let mut post = Vec::with_capacity(s.posts);
     let mut key = Vec::with_capacity(s.posts);
     for i in 0..s.posts {
         let subject = format!("bench post {i}");
         let t = Instant::now();
-        run_ok(&s.bin, &home, &post_args(&body, &subject));
+        run_ok(&home, &post_args(&body, &subject));
         post.push(t.elapsed());
         let t = Instant::now();
-        run_ok(&s.bin, &home, &["key"]);
+        run_ok(&home, &["key"]);
         key.push(t.elapsed());
     }
     println!(
@@ -190,15 +260,14 @@ fn post_args<'a>(body: &'a str, subject: &'a str) -> [&'a str; 7] {
     ["post", "-g", "mesh.test", "-s", subject, "--file", body]
 }
 
-fn run_ok(bin: &Path, home: &Path, args: &[&str]) {
-    let out = Command::new(bin)
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("NEWSMESH_HOME")
+/// Runs the node's binary once, checked. Through `Node::command` and `output()` rather
+/// than `Node::cli`, whose deadline polling would add milliseconds to the latency timed.
+fn run_ok(home: &Node, args: &[&str]) {
+    let out = home
+        .command(args)
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", home.binary().display()));
     assert!(
         out.status.success(),
         "newsmesh {args:?} failed: {}",
@@ -293,8 +362,10 @@ fn generate(n: usize, authors: usize) -> Vec<Vec<u8>> {
 
 fn fresh_home(s: &Settings) -> (tempfile::TempDir, newsmesh::home::Node) {
     let dir = tempfile::tempdir_in(&s.dir).expect("temp dir");
-    let mut node = Home::new(dir.path().join("bench"))
-        .init("bench", "127.0.0.1:1119")
+    let bench = Node::at(dir.path(), "bench").expect("reserve a port");
+    let mut node = bench
+        .paths()
+        .init("bench", &bench.addr.to_string())
         .expect("init bench home");
     // Groups are made deliberately, not by posting: create the ones the articles use.
     for g in 0..GROUPS {

@@ -12,7 +12,10 @@
 //!    none` and CHECK of every arrival: the knob `NEWSMESH_BENCH_NO_RECONCILE`); and
 //!    the time to fingerprint a range of 1,000,000 items from the spool's index.
 //!
-//! Real processes: the release `newsmesh` binary for `serve` and `sync`, real SQLite files.
+//! Real processes: the release `newsmesh` binary for `init`, `import` (how the articles
+//! get into the sending spool), `serve` and `sync`, real SQLite files; the nodes are
+//! `newsmesh::testbed` nodes (ports bound from the start, `serve` as a child on them).
+//! `serve` can be profiled by attaching to it: `perf record -g -p PID`.
 //!
 //! Each link kind in `NEWSMESH_BENCH_LINKS` (default `tls+deflate,tls,plain`: the
 //! default link, TLS without compression, and a link in clear with neither) is measured
@@ -26,21 +29,28 @@
 //!     NEWSMESH_BENCH_SYNC= NEWSMESH_BENCH_NOOP= NEWSMESH_BENCH_FIRST=10000,100000 \
 //!         NEWSMESH_BENCH_UNIQUE=1000 NEWSMESH_BENCH_LINKS=tls+deflate cargo bench --bench sync
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 use newsmesh::compose::{compose, Draft};
-use newsmesh::home::Home;
-use newsmesh::ingest::{ingest, Rules};
-use newsmesh::sign::public_key_text;
+use newsmesh::rnews::write_article;
+use newsmesh::testbed::{clean_env, Node};
 
-/// The `newsmesh` binary that runs `serve` and `sync`: this build's, or the one named
-/// by `NEWSMESH_BENCH_BIN` (a copy of another commit's build, to compare before/after
-/// with the same harness in alternating runs).
-fn bin() -> String {
-    std::env::var("NEWSMESH_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_newsmesh").into())
+/// The `newsmesh` binary that runs `init`, `import`, `serve` and `sync`: this build's,
+/// or the one named by `NEWSMESH_BENCH_BIN` (another commit's build, to compare
+/// before/after with the same harness in alternating runs).
+fn bin() -> PathBuf {
+    std::env::var_os("NEWSMESH_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_newsmesh").into())
+}
+
+/// Whether `bin()` takes the listener the testbed binds in advance (builds from before
+/// `NEWSMESH_LISTEN_FD` bind `[node] listen` themselves).
+fn takes_inherited_listener() -> bool {
+    let binary = std::fs::read(bin()).expect("read the newsmesh binary");
+    memchr::memmem::find(&binary, newsmesh::server::inherited::LISTEN_FD.as_bytes()).is_some()
 }
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
@@ -51,121 +61,68 @@ fn env_list(name: &str, default: &str) -> Vec<usize> {
         .collect()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// `newsmesh ARGS` on `node`, checked; its stdout.
 /// `NEWSMESH_BENCH_WRAP_SYNC="perf record -g -o sync.perf"` runs `sync` under a profiler.
-fn nm(home: &Path, args: &[&str]) -> String {
+fn nm(node: &Node, args: &[&str]) -> String {
     let wrap = match args.first() {
         Some(&"sync") => std::env::var("NEWSMESH_BENCH_WRAP_SYNC").unwrap_or_default(),
         _ => String::new(),
     };
-    let mut words = wrap.split_whitespace().map(str::to_string).chain([bin()]);
-    let program = words.next().unwrap_or_default();
-    let out = Command::new(program)
+    if wrap.trim().is_empty() {
+        return node.cli(args).ok().stdout_text();
+    }
+    let mut words = wrap.split_whitespace();
+    let mut command = Command::new(words.next().unwrap_or_default());
+    command
         .args(words)
+        .arg(node.binary())
         .arg("--home")
-        .arg(home)
-        .args(args)
-        .output()
-        .expect("run newsmesh");
-    assert!(
-        out.status.success(),
-        "newsmesh {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .arg(node.home())
+        .args(args);
+    clean_env(&mut command);
+    newsmesh::testbed::run(command, None, newsmesh::testbed::DEFAULT_TIMEOUT)
+        .ok()
+        .stdout_text()
 }
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGINT, so a wrapping profiler can write its data.
-        let _ = Command::new("kill")
-            .arg("-INT")
-            .arg(self.0.id().to_string())
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// Node `name` under `dir`, initialised by the binary under test on its reserved port.
+fn node(dir: &Path, name: &str) -> Node {
+    let mut node = Node::at(dir, name)
+        .expect("reserve a port")
+        .with_binary(bin());
+    if !takes_inherited_listener() {
+        node = node.binding_itself();
     }
-}
-
-/// `NEWSMESH_BENCH_WRAP="perf record -g -o serve.perf"` runs `serve` under a profiler.
-fn serve(home: &Path, port: u16) -> Server {
-    let wrap = std::env::var("NEWSMESH_BENCH_WRAP").unwrap_or_default();
-    let mut words = wrap.split_whitespace().map(str::to_string).chain([bin()]);
-    let program = words.next().unwrap_or_default();
-    let server = Server(
-        Command::new(program)
-            .args(words)
-            .arg("--home")
-            .arg(home)
-            .arg("serve")
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve"),
-    );
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("serve did not start");
-}
-
-/// `newsmesh init` of node `name` under `dir` on a free port.
-fn node(dir: &Path, name: &str) -> (std::path::PathBuf, u16) {
-    let (home, port) = (dir.join(name), free_port());
-    nm(
-        &home,
-        &[
-            "init",
-            "--name",
-            name,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ],
-    );
+    let listen = node.addr.to_string();
+    nm(&node, &["init", "--name", name, "--listen", &listen]);
     // One author key moves 100,000 articles here: above the default quota of an open
-    // group, so the bench lifts it (a rule with no limits is unlimited).
-    let mut config = std::fs::OpenOptions::new()
-        .append(true)
-        .open(home.join("newsmesh.toml"))
-        .unwrap();
-    std::io::Write::write_all(&mut config, b"\n[[admission.quota]]\ngroups = \"*\"\n").unwrap();
-    (home, port)
+    // group, so the bench lifts it (a rule with no limits is unlimited). Builds from
+    // before quotas have neither the section nor the limit.
+    if node.config_text().contains("[admission]") {
+        node.append_config("\n[[admission.quota]]\ngroups = \"*\"\n");
+    }
+    node
 }
 
-/// Lists node `other` (named `name`) as a peer of `home`: dialled at `port`, or passive.
-fn add_peer(home: &Path, name: &str, other: &Path, port: Option<u16>) {
+/// Lists node `other` as a peer of `node`: dialled at its address, or passive. Through
+/// the CLI of the binary under test, so that its config stays its own.
+fn add_peer(node: &Node, other: &Node, dial: bool) {
     let key = nm(other, &["key", "--node"]);
-    let address = port.map(|p| format!("127.0.0.1:{p}"));
-    let mut args = vec!["peer", "add", name, key.trim()];
-    if let Some(address) = &address {
+    let address = other.addr.to_string();
+    let mut args = vec!["peer", "add", other.name(), key.trim()];
+    if dial {
         args.extend(["--address", address.as_str()]);
     }
-    nm(home, &args);
+    nm(node, &args);
 }
 
 /// Two wired nodes: a and b, each listing the other with its address.
-fn pair(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, u16, u16) {
-    let (a, pa) = node(dir, "a");
-    let (b, pb) = node(dir, "b");
-    add_peer(&a, "b", &b, Some(pb));
-    add_peer(&b, "a", &a, Some(pa));
-    (a, b, pa, pb)
+fn pair(dir: &Path) -> (Node, Node) {
+    let a = node(dir, "a");
+    let b = node(dir, "b");
+    add_peer(&a, &b, true);
+    add_peer(&b, &a, true);
+    (a, b)
 }
 
 /// What a link runs over: `tls+deflate` (the default), `tls`, or `plain`.
@@ -188,17 +145,20 @@ fn directions() -> Vec<String> {
         .collect()
 }
 
-/// Sets every `[[peer]]` of `home` to the link kind `kind`.
-fn set_link(home: &Path, kind: &str) {
-    let path = home.join("newsmesh.toml");
-    let mut doc: toml_edit::DocumentMut = std::fs::read_to_string(&path).unwrap().parse().unwrap();
-    if let Some(peers) = doc.get_mut("peer").and_then(|p| p.as_array_of_tables_mut()) {
-        for peer in peers.iter_mut() {
-            peer["tls"] = toml_edit::value(kind.starts_with("tls"));
-            peer["compress"] = toml_edit::value(kind.ends_with("deflate"));
-        }
+/// Sets every `[[peer]]` of `node` to the link kind `kind` (through `config::edit`).
+fn set_link(node: &Node, kind: &str) {
+    let doc: toml_edit::DocumentMut = node.config_text().parse().expect("a TOML config");
+    let peers: Vec<String> = doc
+        .get("peer")
+        .and_then(|p| p.as_array_of_tables())
+        .into_iter()
+        .flat_map(|peers| peers.iter())
+        .filter_map(|peer| peer.get("name")?.as_str().map(str::to_string))
+        .collect();
+    for peer in peers {
+        node.set_peer_option(&peer, "tls", kind.starts_with("tls"));
+        node.set_peer_option(&peer, "compress", kind.ends_with("deflate"));
     }
-    std::fs::write(&path, doc.to_string()).unwrap();
 }
 
 /// Signs `n` articles with ~1 KB bodies (wire form).
@@ -233,13 +193,25 @@ fn articles(n: usize, seed: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn load(home: &Path, raws: &[Vec<u8>]) {
-    let mut node = Home::new(home).open().unwrap();
-    let rules = Rules::new(&node.config, &node.trust, Some(&node.log));
-    for chunk in raws.chunks(5000) {
-        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
-        ingest(&mut node.spool, &rules, &refs).unwrap();
+/// Stores `raws` at `node` through the binary under test (`newsmesh import` of an
+/// rnews batch), so that the spool has the layout that binary makes.
+fn load(node: &Node, raws: &[Vec<u8>]) {
+    let batch = node.path("load.rnews");
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&batch).unwrap());
+        for raw in raws {
+            write_article(&mut out, raw).unwrap();
+        }
+        std::io::Write::flush(&mut out).unwrap();
     }
+    let batch_arg = batch.to_string_lossy().into_owned();
+    let line = nm(node, &["import", &batch_arg]);
+    assert!(
+        line.contains(&format!("imported={}", raws.len())),
+        "import at {}: {line}",
+        node.name()
+    );
+    std::fs::remove_file(&batch).unwrap();
 }
 
 /// CPU seconds (user + system) used by finished child processes so far.
@@ -286,17 +258,17 @@ fn throughput(n: usize, runs: usize) {
         let raws = articles(n, seed);
         for (k, kind) in kinds.iter().enumerate() {
             let dir = tempfile::tempdir().unwrap();
-            let (a, b, pa, pb) = pair(dir.path());
+            let (mut a, mut b) = pair(dir.path());
             set_link(&a, kind);
             set_link(&b, kind);
             load(&a, &raws);
             {
                 let before = children_cpu();
-                let server = serve(&b, pb);
+                b.start();
                 let cpu = children_cpu();
                 let line = nm(&a, &["sync", "--peer", "b"]);
                 let sync_cpu = children_cpu() - cpu;
-                drop(server);
+                b.stop();
                 // The receiving `serve` (started, idle, stopped) once it has exited.
                 let serve_cpu = children_cpu() - before - sync_cpu;
                 println!(
@@ -310,15 +282,9 @@ fn throughput(n: usize, runs: usize) {
             if k == 0 && inn_running() {
                 // The same client, the same articles, the same protocol (MODE STREAM,
                 // pipelined CHECK/TAKETHIS), into INN instead of a newsmesh node.
-                let mut config = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(a.join("newsmesh.toml"))
-                    .unwrap();
-                std::io::Write::write_all(
-                    &mut config,
-                    b"\n[[nntp_peer]]\nname = \"inn.localdomain\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n",
-                )
-                .unwrap();
+                a.append_config(
+                    "\n[[nntp_peer]]\nname = \"inn.localdomain\"\naddress = \"127.0.0.1:119\"\ngroups = \"mesh.*\"\n",
+                );
                 let line = nm(&a, &["sync", "--peer", "inn.localdomain"]);
                 println!("  INN:  {}", line.trim());
                 assert_eq!(field(&line, "sent") as usize, n, "{line}");
@@ -328,12 +294,12 @@ fn throughput(n: usize, runs: usize) {
                 continue;
             }
             // Pull: a fresh receiver fetches everything from a's server.
-            let (c, _) = node(dir.path(), "c");
-            add_peer(&a, "c", &c, None);
-            add_peer(&c, "a", &a, Some(pa));
+            let c = node(dir.path(), "c");
+            add_peer(&a, &c, false);
+            add_peer(&c, &a, true);
             set_link(&a, kind);
             set_link(&c, kind);
-            let _server = serve(&a, pa);
+            a.start();
             let cpu = children_cpu();
             let line = nm(&c, &["sync", "--peer", "a"]);
             println!(
@@ -343,6 +309,7 @@ fn throughput(n: usize, runs: usize) {
             );
             assert_eq!(field(&line, "received") as usize, n, "{line}");
             pull[k].push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
+            a.stop();
         }
     }
     let rounded = |v: &Vec<f64>| v.iter().map(|x| x.round() as u64).collect::<Vec<_>>();
@@ -372,7 +339,7 @@ fn throughput(n: usize, runs: usize) {
 
 fn noop(m: usize, runs: usize, kind: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, _pa, pb) = pair(dir.path());
+    let (a, mut b) = pair(dir.path());
     set_link(&a, kind);
     set_link(&b, kind);
     let started = Instant::now();
@@ -387,7 +354,7 @@ fn noop(m: usize, runs: usize, kind: &str) {
         "  (built two spools of {m} articles in {:.0} s)",
         started.elapsed().as_secs_f64()
     );
-    let _server = serve(&b, pb);
+    b.start();
     // The first sync walks the whole history once (re-offers, all refused as duplicates).
     let first = nm(&a, &["sync", "--peer", "b"]);
     println!("  first sync over identical spools: {}", first.trim());
@@ -395,9 +362,13 @@ fn noop(m: usize, runs: usize, kind: &str) {
     let mut bytes = Vec::new();
     let mut process = Vec::new();
     for _ in 0..runs.max(3) {
+        // Timed around `output()` itself: the deadline runner's polling would add
+        // milliseconds to the whole-process figure.
         let started = Instant::now();
-        let line = nm(&a, &["sync", "--peer", "b"]);
+        let out = a.command(&["sync", "--peer", "b"]).output().expect("sync");
         process.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(out.status.success(), "{out:?}");
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(field(&line, "sent") + field(&line, "received"), 0, "{line}");
         ms.push(field(&line, "ms") as f64);
         bytes.push(field(&line, "bytes") as f64);
@@ -410,29 +381,20 @@ fn noop(m: usize, runs: usize, kind: &str) {
         ms.len(),
         ms
     );
-    let _ = public_key_text;
 }
 
 /// `sync` of a (first contact with b), listing instead of reconciling when `listing`;
 /// returns the sync line and the rounds of its reconciliation (0 when it listed).
-fn first_sync(a: &Path, listing: bool) -> (String, u64) {
-    let mut command = Command::new(bin());
-    command
-        .arg("--home")
-        .arg(a)
-        .args(["sync", "--peer", "b"])
-        .env("RUST_LOG", "newsmesh=info");
+fn first_sync(a: &Node, listing: bool) -> (String, u64) {
+    let mut command = a.command(&["sync", "--peer", "b"]);
+    command.env("RUST_LOG", "newsmesh=info");
     if listing {
         command.env(newsmesh::sync::NO_RECONCILE_ENV, "1");
     }
-    let out = command.output().expect("run sync");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "sync: {stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rounds = String::from_utf8_lossy(&out.stderr)
+    let out = newsmesh::testbed::run(command, None, newsmesh::testbed::DEFAULT_TIMEOUT).ok();
+    let stdout = out.stdout_text();
+    let rounds = out
+        .stderr_text()
         .lines()
         .find_map(|l| {
             let rest = l.split("reconciled with b in ").nth(1)?;
@@ -455,7 +417,7 @@ fn first_contact(shared: usize, unique: usize, kind: &str) {
     let only_b = articles(unique, 8_000_000);
     for listing in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let (a, b, _pa, pb) = pair(dir.path());
+        let (a, mut b) = pair(dir.path());
         set_link(&a, kind);
         set_link(&b, kind);
         for chunk in &made_shared {
@@ -464,7 +426,7 @@ fn first_contact(shared: usize, unique: usize, kind: &str) {
         }
         load(&a, &only_a);
         load(&b, &only_b);
-        let _server = serve(&b, pb);
+        b.start();
         let (line, rounds) = first_sync(&a, listing);
         assert_eq!(field(&line, "sent") as usize, unique, "{line}");
         assert_eq!(field(&line, "received") as usize, unique, "{line}");

@@ -26,7 +26,7 @@ pub enum Target {
 impl Storer<'_> {
     /// Where `msgid` stands.
     pub fn target(&self, msgid: &str) -> rusqlite::Result<Target> {
-        let tx = self.transaction();
+        let tx = self.other_tables();
         let row: Option<(String, Option<String>)> = tx
             .prepare_cached(
                 "SELECT h.status, a.signer FROM history h LEFT JOIN articles a ON a.seq = h.seq
@@ -44,7 +44,7 @@ impl Storer<'_> {
     /// Removes a stored article from its groups and the spool; history says `cancelled`
     /// by `by` (an author key).
     pub fn withdraw(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
-        let tx = self.transaction();
+        let tx = self.transaction()?;
         let seq: Option<i64> = tx
             .prepare_cached("SELECT seq FROM history WHERE msgid = ?1")?
             .query_row(params![msgid], |r| r.get(0))
@@ -69,14 +69,14 @@ impl Storer<'_> {
     /// Whether this node carries `group` (created by `init`, `groups --add` or a trusted
     /// newgroup). Articles are filed only in groups it carries.
     pub fn carries(&self, group: &str) -> rusqlite::Result<bool> {
-        self.transaction()
+        self.other_tables()
             .prepare_cached("SELECT 1 FROM groups WHERE name = ?1")?
             .exists(params![group])
     }
 
     /// Creates a group (newgroup); an existing one gets the new description.
     pub fn create_group(&mut self, name: &str, description: &str) -> rusqlite::Result<()> {
-        self.transaction()
+        self.transaction()?
             .prepare_cached(
                 "INSERT INTO groups (name, created, description) VALUES (?1, ?2, ?3)
                  ON CONFLICT(name) DO UPDATE SET description = ?3",
@@ -87,7 +87,7 @@ impl Storer<'_> {
 
     /// Removes a group (rmgroup) and the articles only it held (their ids stay in history).
     pub fn remove_group(&mut self, name: &str) -> rusqlite::Result<()> {
-        let tx = self.transaction();
+        let tx = self.transaction()?;
         tx.prepare_cached("DELETE FROM group_articles WHERE grp = ?1")?
             .execute(params![name])?;
         tx.prepare_cached("DELETE FROM groups WHERE name = ?1")?
@@ -98,7 +98,8 @@ impl Storer<'_> {
     /// Keeps a cancel of `msgid` (not here yet) signed by `by`; every key's cancel is
     /// kept, so the first one cannot shadow the author's.
     pub fn mark_cancelled_early(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
-        self.transaction()
+        self.early_cancel_added();
+        self.other_tables()
             .prepare_cached(
                 "INSERT OR IGNORE INTO early_cancels (msgid, signer, seen) VALUES (?1, ?2, ?3)",
             )?
@@ -109,7 +110,7 @@ impl Storer<'_> {
     /// The keys whose cancels of `msgid` came before it, with when each came (Unix
     /// seconds): governance honours a moderator's among them when the target arrives.
     pub fn early_cancellers(&self, msgid: &str) -> rusqlite::Result<Vec<(String, i64)>> {
-        self.transaction()
+        self.other_tables()
             .prepare_cached("SELECT signer, seen FROM early_cancels WHERE msgid = ?1")?
             .query_map(params![msgid], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect()
@@ -117,7 +118,7 @@ impl Storer<'_> {
 
     /// Marks `msgid` cancelled by `by` in history.
     pub fn mark_cancelled(&mut self, msgid: &str, by: &str) -> rusqlite::Result<()> {
-        self.transaction()
+        self.other_tables()
             .prepare_cached(
                 "INSERT INTO history (msgid, status, seen, reason, seq) VALUES (?1, 'cancelled', ?2, ?3, NULL)
                  ON CONFLICT(msgid) DO UPDATE SET status = 'cancelled', reason = ?3, seq = NULL",

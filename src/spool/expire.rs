@@ -59,7 +59,7 @@ impl Spool {
     ) -> Result<ExpireReport, SpoolError> {
         let groups: Vec<String> = self.groups()?.into_iter().map(|g| g.name).collect();
         self.store_with(|s| {
-            let tx = s.transaction();
+            let tx = s.transaction()?;
             let mut report = ExpireReport::default();
             for group in groups {
                 let Some(before) = cutoff(&group) else {

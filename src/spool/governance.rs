@@ -35,7 +35,7 @@ impl Storer<'_> {
     /// Empty without a query of the rows when there are none (the common case: ingest
     /// asks once per article).
     pub fn governance_rows(&self) -> rusqlite::Result<Vec<GovernanceRow>> {
-        let tx = self.transaction();
+        let tx = self.other_tables();
         if !tx
             .prepare_cached("SELECT 1 FROM governance LIMIT 1")?
             .exists([])?
@@ -52,7 +52,7 @@ impl Storer<'_> {
     /// rowid alone could be reused after a rolled-back transaction). None when there are
     /// none.
     pub fn governance_version(&self) -> rusqlite::Result<Option<(String, i64, String)>> {
-        let tx = self.transaction();
+        let tx = self.other_tables();
         let (count, last): (i64, Option<String>) = tx
             .prepare_cached(
                 "SELECT COUNT(*), (SELECT msgid FROM governance ORDER BY rowid DESC LIMIT 1)
@@ -66,7 +66,7 @@ impl Storer<'_> {
 
     /// Records an accepted governance article (a second copy of the same id is ignored).
     pub fn record_governance(&mut self, g: &GovernanceRow) -> rusqlite::Result<()> {
-        self.transaction()
+        self.other_tables()
             .prepare_cached(
                 "INSERT OR IGNORE INTO governance (msgid, date, signer, control, seen)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -82,7 +82,7 @@ impl Storer<'_> {
         msgid: &str,
     ) -> rusqlite::Result<Option<(String, String)>> {
         use rusqlite::OptionalExtension;
-        self.transaction()
+        self.other_tables()
             .prepare_cached(
                 "SELECT signer, newsgroups FROM articles WHERE msgid = ?1 AND signer IS NOT NULL",
             )?
@@ -93,7 +93,7 @@ impl Storer<'_> {
     /// The stored articles signed by `signer`: (Message-ID, Newsgroups as filed).
     pub fn articles_signed_by(&self, signer: &str) -> rusqlite::Result<Vec<(String, String)>> {
         let mut stmt = self
-            .transaction()
+            .other_tables()
             .prepare_cached("SELECT msgid, newsgroups FROM articles WHERE signer = ?1")?;
         let rows = stmt.query_map(params![signer], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()

@@ -8,11 +8,13 @@
 //! transaction that stores it has committed. Batches amortise the fsync.
 
 mod cancel;
+mod checkpoint;
 mod expire;
 mod governance;
 mod invites;
 mod marks;
 mod migrate;
+mod numbering;
 mod peer_syncs;
 mod query;
 mod quota_usage;
@@ -27,6 +29,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use cancel::Target;
+pub use checkpoint::INLINE_CHECKPOINT_ENV;
 pub use expire::ExpireReport;
 pub use governance::GovernanceRow;
 pub use invites::InviteRefusal;
@@ -102,6 +105,8 @@ pub struct Spool {
     created: bool,
     /// Called after every committed write transaction (`serve` wakes its live relay).
     on_commit: Option<Box<dyn Fn() + Send>>,
+    /// Checkpoints this spool's WAL on another thread once it stores in bulk.
+    checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -158,6 +163,7 @@ impl Spool {
             path: path.to_path_buf(),
             created,
             on_commit: None,
+            checkpointer: None,
         })
     }
 

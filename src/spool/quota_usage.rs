@@ -79,7 +79,7 @@ impl Storer<'_> {
         let key = (kind, who.to_string(), day);
         if !self.usage.rows.contains_key(&key) {
             let stored = self
-                .transaction()
+                .other_tables()
                 .prepare_cached(
                     "SELECT articles, bytes FROM quota_usage WHERE kind = ?1 AND who = ?2 AND day = ?3",
                 )?

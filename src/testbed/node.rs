@@ -48,6 +48,8 @@ pub struct Node {
     reserved: Option<tokio::net::TcpSocket>,
     serving: Option<Serving>,
     binary: PathBuf,
+    /// The binary binds `[node] listen` itself (it predates `NEWSMESH_LISTEN_FD`).
+    binds_itself: bool,
     serve_runs: u32,
     /// Where the serve logs go (beside the home).
     logs: PathBuf,
@@ -105,6 +107,7 @@ impl Node {
             reserved: Some(reserved),
             serving: None,
             binary: default_binary(),
+            binds_itself: false,
             serve_runs: 0,
             logs: dir.to_path_buf(),
             _temp: None,
@@ -141,6 +144,21 @@ impl Node {
     pub fn with_binary(mut self, binary: impl Into<PathBuf>) -> Node {
         self.binary = binary.into();
         self
+    }
+
+    /// Marks the binary as one built before `serve` took an inherited listener
+    /// (`NEWSMESH_LISTEN_FD`): [`Node::start`] then gives the reserved port up just
+    /// before the child binds `[node] listen` itself. Only for before/after benchmarks
+    /// that run an older build: another process could take the port in between, the
+    /// race the inherited listener closes.
+    pub fn binding_itself(mut self) -> Node {
+        self.binds_itself = true;
+        self
+    }
+
+    /// The binary this node's CLI and child `serve` run.
+    pub fn binary(&self) -> &Path {
+        &self.binary
     }
 
     /// The node's name.
@@ -485,6 +503,9 @@ impl Node {
     #[track_caller]
     pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         assert!(self.serving.is_none(), "{} is already serving", self.name);
+        if self.binds_itself {
+            return self.start_binding_itself(env);
+        }
         let listener = self
             .take_listener()
             .unwrap_or_else(|e| panic!("{}'s port: {e}", self.name));
@@ -518,10 +539,34 @@ impl Node {
                 Ok(())
             });
         }
-        let mut child = command.spawn().expect("spawn newsmesh serve");
+        let child = command.spawn().expect("spawn newsmesh serve");
         // The child owns the port now; ours closes, so that once the child stops,
         // dialling this node fails as it would for a stopped server.
         drop(listener);
+        self.await_greeting(child);
+    }
+
+    /// [`Node::start`] for a binary that binds `[node] listen` itself.
+    #[track_caller]
+    fn start_binding_itself(&mut self, env: &[(&str, &str)]) {
+        // Released just before the child binds it (see `binding_itself`).
+        self.reserved = None;
+        self.serve_runs += 1;
+        let log = std::fs::File::create(self.serve_log_path(self.serve_runs))
+            .expect("create the serve log");
+        let mut command = self.command(&["serve"]);
+        command
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        let child = command.spawn().expect("spawn newsmesh serve");
+        self.await_greeting(child);
+    }
+
+    /// Waits until the child `serve` greets on the node's address, then keeps it.
+    #[track_caller]
+    fn await_greeting(&mut self, mut child: Child) {
         let deadline = Instant::now() + START_TIMEOUT;
         // The listener was bound before the child started, so a connection would be
         // queued even before it accepts: wait for its greeting instead.
