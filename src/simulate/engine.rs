@@ -548,17 +548,28 @@ impl<'o> Sim<'o> {
         let Some(last) = arrivals.last().map(|a| a.seq) else {
             return Ok(None);
         };
-        let now = crate::clock::now();
         let full = arrivals.len() == MAX_OFFER;
-        let ids = arrivals
+        let ids = self.for_neighbour(arrivals, from, to);
+        Ok(Some(Offer { ids, last, full }))
+    }
+
+    /// Of `arrivals` at `giver`, the (seq, id) that `taker` is offered or listed: what its
+    /// feed takes, not back to where it came from, and inside the age window.
+    fn for_neighbour(
+        &self,
+        arrivals: Vec<crate::spool::Arrival>,
+        giver: &SimNode,
+        taker: &SimNode,
+    ) -> Vec<(i64, String)> {
+        let now = crate::clock::now();
+        arrivals
             .into_iter()
             .filter(|a| {
-                goes_to(a, &to.name, &self.feed, &from.name, false)
+                goes_to(a, &taker.name, &self.feed, &giver.name, false)
                     && self.age.listable(a.posted, now)
             })
             .map(|a| (a.seq, a.msgid))
-            .collect();
-        Ok(Some(Offer { ids, last, full }))
+            .collect()
     }
 
     /// Starts an exchange on a live link unless one is under way (then it goes again
@@ -750,16 +761,8 @@ impl<'o> Sim<'o> {
                 .arrivals_since(start, MAX_SINCE as usize)?;
             let more = arrivals.len() == MAX_SINCE as usize;
             let through = arrivals.last().map_or(start, |a| a.seq);
-            let now = crate::clock::now();
             let (giver, taker) = (&self.nodes[from], &self.nodes[to]);
-            let listed: Vec<(i64, String)> = arrivals
-                .into_iter()
-                .filter(|a| {
-                    goes_to(a, &taker.name, &self.feed, &giver.name, false)
-                        && self.age.listable(a.posted, now)
-                })
-                .map(|a| (a.seq, a.msgid))
-                .collect();
+            let listed = self.for_neighbour(arrivals, giver, taker);
             let ids: Vec<String> = listed.iter().map(|(_, id)| id.clone()).collect();
             self.outcome.bytes += wire::since(&giver.epoch, start, &ids, through, more);
             self.outcome.ids_offered += ids.len() as u64;
