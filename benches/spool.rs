@@ -190,14 +190,7 @@ fn bench_import(s: &Settings, articles: &[Vec<u8>]) {
         rates.push(rate);
         std::fs::remove_dir_all(home.home()).expect("remove the home");
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    let median = rates[rates.len() / 2];
-    println!(
-        "  median of {}: {} articles/s; target >= 50,000/s -> {}",
-        s.runs,
-        thousands(median),
-        verdict(median >= 50_000.0)
-    );
+    print_median_against_target(s.runs, rates);
 }
 
 // ------------------------------------------------------------------ post latency
@@ -424,14 +417,7 @@ fn bench_ingest(s: &Settings) -> Vec<Vec<u8>> {
         );
         rates.push(rate);
     }
-    rates.sort_by(|a, b| a.total_cmp(b));
-    let median = rates[rates.len() / 2];
-    println!(
-        "  median of {}: {} articles/s; target >= 50,000/s -> {}",
-        s.runs,
-        thousands(median),
-        verdict(median >= 50_000.0)
-    );
+    print_median_against_target(s.runs, rates);
     articles
 }
 
@@ -586,6 +572,18 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Prints the median of `rates` (articles/s over `runs` runs) against the bulk-ingest
+/// target of 50,000/s.
+fn print_median_against_target(runs: usize, mut rates: Vec<f64>) {
+    rates.sort_by(|a, b| a.total_cmp(b));
+    let median = rates[rates.len() / 2];
+    println!(
+        "  median of {runs}: {} articles/s; target >= 50,000/s -> {}",
+        thousands(median),
+        verdict(median >= 50_000.0)
+    );
 }
 
 fn thousands(x: f64) -> String {
