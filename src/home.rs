@@ -196,6 +196,9 @@ impl Home {
             create_private(&self.spool_path())?;
         }
         let mut spool = Spool::open(&self.spool_path())?;
+        // Articles are read from the mapped file, not copied page by page (read.rs):
+        // `serve`'s readers, and the bodies a push sends.
+        spool.map_for_readers()?;
         if spool.is_new() {
             // A new spool (init, or rebuilt after a loss) carries the default group, so
             // a fresh mesh works without editing.

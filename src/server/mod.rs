@@ -245,8 +245,6 @@ fn serve_on(home: &Home, mut node: crate::home::Node, listener: TcpListener) -> 
     let (arrived, arrivals) = watch::channel(0u64);
     node.spool
         .on_commit(move || arrived.send_modify(|n| *n = n.wrapping_add(1)));
-    // Readers' articles come from the mapped file, not copied page by page (read.rs).
-    node.spool.map_for_readers()?;
     // The relay runs whatever the config says now and follows each reload's peers.
     let in_flight = crate::inflight::InFlight::default();
     let current = Arc::new(Current::new(Snapshot::new(node.config, node.trust)));

@@ -308,18 +308,8 @@ impl Spool {
                  WHERE a.seq > ?1 ORDER BY a.seq LIMIT ?2",
             )
             .and_then(|mut s| {
-                s.query_map(params![after, limit as i64], |r| {
-                    Ok(Arrival {
-                        seq: r.get(0)?,
-                        msgid: r.get(1)?,
-                        path: r.get(2)?,
-                        newsgroups: r.get(3)?,
-                        delivered_by: r.get(4)?,
-                        posted: r.get(5)?,
-                        governance: r.get(6)?,
-                    })
-                })?
-                .collect()
+                s.query_map(params![after, limit as i64], arrival)?
+                    .collect()
             })
             .map_err(|e| self.err(e))
     }
@@ -381,6 +371,20 @@ impl Spool {
 /// this node carries.
 pub fn is_internal_group(name: &str) -> bool {
     name == "control" || name.starts_with("control.")
+}
+
+/// An [`Arrival`] from a row of `seq, msgid, path, newsgroups, delivered_by, posted,
+/// governance control` (the arrival listings' columns, in that order).
+pub(super) fn arrival(r: &rusqlite::Row<'_>) -> rusqlite::Result<Arrival> {
+    Ok(Arrival {
+        seq: r.get(0)?,
+        msgid: r.get(1)?,
+        path: r.get(2)?,
+        newsgroups: r.get(3)?,
+        delivered_by: r.get(4)?,
+        posted: r.get(5)?,
+        governance: r.get(6)?,
+    })
 }
 
 #[cfg(test)]

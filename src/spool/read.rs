@@ -31,11 +31,11 @@ fn lend<'r>(row: &'r Row<'_>) -> rusqlite::Result<Lent<'r>> {
     })
 }
 
-/// How much of the spool file `serve`'s connection reads through a memory map
+/// How much of the spool file a node's connection reads through a memory map
 /// (`PRAGMA mmap_size`). Without it every lookup copies a whole 16 KiB page from the
-/// kernel's cache into SQLite's small one (a `pread`) to serve a 1 KB article: a third
-/// of `serve`'s CPU under a pipelining reader, measured (BENCHMARKS.md "Pipelined
-/// readers"). Address space only: the pages are the kernel's file cache, shared and
+/// kernel's cache into SQLite's small one (a `pread`) to read a 1 KB article: a third
+/// of `serve`'s CPU under a pipelining reader, and 15% of a pushing `sync`'s, measured
+/// (BENCHMARKS.md "Pipelined readers", "Issue 21's regression"). Address space only: the pages are the kernel's file cache, shared and
 /// reclaimable, though they show in the process's RSS as the file is read. Beyond
 /// this size SQLite reads as before. SQLite writes through the WAL with `write()`
 /// either way, so durability is unchanged; a VFS without `xFetch` (the tests'
@@ -44,7 +44,7 @@ pub const READER_MAP_BYTES: i64 = 256 << 20;
 
 impl Spool {
     /// Lets this connection read the spool file through a memory map of up to
-    /// [`READER_MAP_BYTES`] (`serve` does it once at start, for its readers).
+    /// [`READER_MAP_BYTES`] (every node's connection does, `Home::open_with`).
     pub fn map_for_readers(&self) -> Result<(), SpoolError> {
         self.conn
             .pragma_update(None, "mmap_size", READER_MAP_BYTES)
@@ -79,6 +79,20 @@ impl Spool {
                     a.msgid, a.raw
              FROM history h JOIN articles a ON a.seq = h.seq WHERE h.msgid = ?1",
             params![msgid, group],
+            f,
+        )
+    }
+
+    /// Calls `f` with the article of arrival `seq` (its number 0), if it is still
+    /// stored: what a push sends, many to one read transaction.
+    pub fn lend_arrival<R>(
+        &self,
+        seq: i64,
+        f: impl FnOnce(Lent<'_>) -> R,
+    ) -> Result<Option<R>, SpoolError> {
+        self.lend(
+            "SELECT 0, msgid, raw FROM articles WHERE seq = ?1",
+            params![seq],
             f,
         )
     }

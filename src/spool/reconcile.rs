@@ -3,7 +3,7 @@
 //! in each article's own transaction, so a fingerprint is a scan of one primary key and
 //! not a read (or re-hash) of the articles.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{Arrival, Spool, SpoolError};
 use crate::reconcile::{item_for, Bound, Item, Storage, ID_SIZE};
@@ -52,34 +52,39 @@ impl Spool {
     }
 
     /// The arrivals of these Message-IDs that are stored here, in arrival order (what
-    /// push needs to decide whether and how to offer each).
+    /// push needs to decide whether and how to offer each). One read transaction: the
+    /// ids are located in history first, then the arrivals read in sequence order, so
+    /// the article pages are visited once each, in file order, not once per id at random.
     pub fn arrivals_of(&self, msgids: &[String]) -> Result<Vec<Arrival>, SpoolError> {
-        let mut out = Vec::with_capacity(msgids.len());
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted, g.control
-                   FROM history h JOIN articles a ON a.seq = h.seq
-                   LEFT JOIN governance g ON g.msgid = a.msgid
-                  WHERE h.msgid = ?1",
-            )
-            .map_err(|e| self.err(e))?;
-        for msgid in msgids {
-            let mut rows = statement.query([msgid]).map_err(|e| self.err(e))?;
-            if let Some(r) = rows.next().map_err(|e| self.err(e))? {
-                out.push(Arrival {
-                    seq: r.get(0).map_err(|e| self.err(e))?,
-                    msgid: r.get(1).map_err(|e| self.err(e))?,
-                    path: r.get(2).map_err(|e| self.err(e))?,
-                    newsgroups: r.get(3).map_err(|e| self.err(e))?,
-                    delivered_by: r.get(4).map_err(|e| self.err(e))?,
-                    posted: r.get(5).map_err(|e| self.err(e))?,
-                    governance: r.get(6).map_err(|e| self.err(e))?,
-                });
+        let located = self.read_with(|spool| -> rusqlite::Result<Vec<Arrival>> {
+            let mut locate = spool
+                .conn
+                .prepare_cached("SELECT seq FROM history WHERE msgid = ?1 AND seq IS NOT NULL")?;
+            let mut seqs = Vec::with_capacity(msgids.len());
+            for msgid in msgids {
+                if let Some(seq) = locate
+                    .query_row([msgid], |r| r.get::<_, i64>(0))
+                    .optional()?
+                {
+                    seqs.push(seq);
+                }
             }
-        }
-        out.sort_by_key(|a| a.seq);
-        Ok(out)
+            seqs.sort_unstable();
+            seqs.dedup();
+            let mut read = spool.conn.prepare_cached(
+                "SELECT a.seq, a.msgid, a.path, a.newsgroups, a.delivered_by, a.posted, g.control
+                   FROM articles a LEFT JOIN governance g ON g.msgid = a.msgid
+                  WHERE a.seq = ?1",
+            )?;
+            let mut out = Vec::with_capacity(seqs.len());
+            for seq in seqs {
+                if let Some(arrival) = read.query_row([seq], super::query::arrival).optional()? {
+                    out.push(arrival);
+                }
+            }
+            Ok(out)
+        })?;
+        located.map_err(|e| self.err(e))
     }
 }
 
@@ -343,5 +348,18 @@ mod tests {
             .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].msgid, id);
+    }
+
+    #[test]
+    fn arrivals_of_come_in_arrival_order_once_each_whatever_order_they_are_asked_in() {
+        let (_dir, mut spool) = temp_spool();
+        let ids: Vec<String> = (1..=4).map(|n| msgid_of(&digest(n))).collect();
+        let batch: Vec<_> = ids.iter().map(|id| new_article(id, "mesh.test")).collect();
+        spool.store_batch(&batch).unwrap();
+        let asked = [&ids[3], &ids[0], &ids[2], &ids[0]].map(String::clone);
+        let found = spool.arrivals_of(&asked).unwrap();
+        let got: Vec<&str> = found.iter().map(|a| a.msgid.as_str()).collect();
+        assert_eq!(got, [&ids[0], &ids[2], &ids[3]]);
+        assert!(found.windows(2).all(|w| w[0].seq < w[1].seq));
     }
 }

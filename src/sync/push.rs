@@ -22,6 +22,7 @@ use crate::feed_policy::goes_to;
 use crate::home::Node;
 use crate::net::Conn;
 use crate::protocol::{write_block, Command, Response};
+use crate::spool::{Spool, SpoolError};
 use crate::wildmat::Wildmat;
 
 /// Arrivals offered per CHECK round: as many as a `serve` stores in one transaction
@@ -113,16 +114,17 @@ pub(super) async fn push_from(
                     }
                 }
                 let mut sent = Vec::with_capacity(send.len());
-                for (seq, id) in send {
-                    if let Some(stored) = node.spool.article(&id)? {
-                        Command::Takethis(id.clone()).write(conn.out());
-                        write_block(conn.out(), &stored.raw);
-                        sent.push((seq, id));
-                        // A peer that asks for everything must not make us hold a round's
-                        // worth of large articles: send them as the queue fills.
-                        if conn.out().len() >= queue_bytes {
-                            conn.flush().await?;
-                        }
+                let mut rest = &send[..];
+                while !rest.is_empty() {
+                    let queued = node.spool.read_with(|spool| {
+                        queue_takethis(spool, rest, conn.out(), queue_bytes)
+                    })??;
+                    rest = &rest[queued.went_through..];
+                    sent.extend(queued.sent);
+                    // A peer that asks for everything must not make us hold a round's
+                    // worth of large articles: send them as the queue fills.
+                    if conn.out().len() >= queue_bytes {
+                        conn.flush().await?;
                     }
                 }
                 offers.rounds.push_back(Round::Takes { ids: sent, last });
@@ -172,6 +174,48 @@ pub(super) async fn push_from(
         }
     }
     Ok(deferred.is_none())
+}
+
+/// What [`queue_takethis`] queued.
+struct Queued {
+    /// How many of the articles asked for it went through (queued or found expired).
+    went_through: usize,
+    /// The (arrival sequence, Message-ID) of those queued.
+    sent: Vec<(i64, String)>,
+}
+
+/// Queues TAKETHIS and the article for each of `asked` (the peer's 238s, in order)
+/// until the queue holds `queue_bytes`, reading them in the caller's one read
+/// transaction, each lent straight from its row into the queue. An article expired
+/// since it was offered is left out (the peer is never sent an empty one).
+fn queue_takethis(
+    spool: &Spool,
+    asked: &[(i64, String)],
+    out: &mut Vec<u8>,
+    queue_bytes: usize,
+) -> std::result::Result<Queued, SpoolError> {
+    let mut queued = Queued {
+        went_through: 0,
+        sent: Vec::new(),
+    };
+    for (seq, id) in asked {
+        queued.went_through += 1;
+        let found = spool.lend_arrival(*seq, |article| {
+            // (An arrival sequence is never reused; the id check costs nothing.)
+            if article.msgid == id {
+                Command::Takethis(id.clone()).write(out);
+                write_block(out, article.raw);
+            }
+            article.msgid == id
+        })?;
+        if found == Some(true) {
+            queued.sent.push((*seq, id.clone()));
+        }
+        if out.len() >= queue_bytes {
+            break;
+        }
+    }
+    Ok(queued)
 }
 
 /// The offers of one push: what was offered so far and the rounds awaiting answers.
@@ -294,4 +338,66 @@ pub async fn push_raw(
     let _ = command(&mut conn, &Command::Quit).await;
     conn.shutdown().await;
     Ok(answers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::test_support::{new_article, temp_spool};
+    use crate::spool::StoreOutcome;
+
+    fn stored(spool: &mut Spool, ids: &[&str]) -> Vec<(i64, String)> {
+        spool.create_group("a.b", "").unwrap();
+        let batch: Vec<_> = ids.iter().map(|id| new_article(id, "a.b")).collect();
+        let outcomes = spool.store_batch(&batch).unwrap();
+        ids.iter()
+            .zip(outcomes)
+            .map(|(id, outcome)| match outcome {
+                StoreOutcome::Stored(seq) => (seq, id.to_string()),
+                StoreOutcome::Duplicate => panic!("{id} stored twice"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn takethis_goes_out_for_each_stored_article_and_none_for_a_withdrawn_one() {
+        let (_dir, mut spool) = temp_spool();
+        let asked = stored(&mut spool, &["<1@x>", "<2@x>", "<3@x>"]);
+        spool.store_with(|s| s.withdraw("<2@x>", "test")).unwrap();
+        let mut out = Vec::new();
+        let queued = spool
+            .read_with(|spool| queue_takethis(spool, &asked, &mut out, usize::MAX))
+            .unwrap()
+            .unwrap();
+        assert_eq!(queued.went_through, 3);
+        assert_eq!(queued.sent, vec![asked[0].clone(), asked[2].clone()]);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "TAKETHIS <1@x>\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n.\r\n\
+             TAKETHIS <3@x>\r\nMessage-ID: <3@x>\r\n\r\nbody\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn the_queue_stops_filling_at_its_bound_and_the_rest_follows() {
+        let (_dir, mut spool) = temp_spool();
+        let asked = stored(&mut spool, &["<1@x>", "<2@x>", "<3@x>"]);
+        let mut out = Vec::new();
+        let queued = spool
+            .read_with(|spool| queue_takethis(spool, &asked, &mut out, 1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            queued.went_through, 1,
+            "stops once the queue holds its bound"
+        );
+        assert_eq!(queued.sent, vec![asked[0].clone()]);
+        out.clear();
+        let queued = spool
+            .read_with(|spool| queue_takethis(spool, &asked[1..], &mut out, usize::MAX))
+            .unwrap()
+            .unwrap();
+        assert_eq!(queued.sent, asked[1..].to_vec());
+    }
 }
