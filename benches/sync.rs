@@ -299,17 +299,20 @@ fn throughput(n: usize, runs: usize) {
             add_peer(&c, &a, true);
             set_link(&a, kind);
             set_link(&c, kind);
+            let before = children_cpu();
             a.start();
             let cpu = children_cpu();
             let line = nm(&c, &["sync", "--peer", "a"]);
+            let sync_cpu = children_cpu() - cpu;
+            a.stop();
+            // The sending `serve` (started, idle, stopped) once it has exited.
+            let serve_cpu = children_cpu() - before - sync_cpu;
             println!(
-                "  {kind} pull: {} (sync process CPU {:.2} s)",
+                "  {kind} pull: {} (sync process CPU {sync_cpu:.2} s, serve CPU {serve_cpu:.2} s)",
                 line.trim(),
-                children_cpu() - cpu
             );
             assert_eq!(field(&line, "received") as usize, n, "{line}");
             pull[k].push(n as f64 * 1000.0 / field(&line, "ms").max(1) as f64);
-            a.stop();
         }
     }
     let rounded = |v: &Vec<f64>| v.iter().map(|x| x.round() as u64).collect::<Vec<_>>();

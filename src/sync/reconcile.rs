@@ -206,13 +206,17 @@ async fn reconcile(
     };
     let rounds = initiator.rounds();
     let differences = initiator.into_differences();
-    let mut need = Vec::with_capacity(differences.need.len());
-    for id in &differences.need {
-        let msgid = msgid_of(id);
-        if !node.spool.seen(&msgid)? {
-            need.push(msgid);
+    // One read transaction for the history lookups.
+    let need = node.spool.read_with(|spool| -> Result<Vec<String>> {
+        let mut need = Vec::with_capacity(differences.need.len());
+        for id in &differences.need {
+            let msgid = msgid_of(id);
+            if !spool.seen(&msgid)? {
+                need.push(msgid);
+            }
         }
-    }
+        Ok(need)
+    })??;
     // (benches/sync.rs reads this line for its rounds.)
     tracing::info!(
         "reconciled with {peer} in {rounds} rounds: {} to fetch, {} to offer",

@@ -276,19 +276,30 @@ fn answer_part(
     let mut fetched: Vec<Found> = Vec::new();
     let mut cost = 0;
     let mut take = 0;
-    for item in &items {
-        if take > 0 && cost >= MAX_ANSWER_BYTES {
-            break;
+    // One read transaction for the articles the part fetches.
+    let read = spool.read_with(|spool| {
+        for item in &items {
+            if take > 0 && cost >= MAX_ANSWER_BYTES {
+                break;
+            }
+            take += 1;
+            cost += LINE_COST + 2 * item.id().len();
+            if let Item::Fetch(id) = item {
+                let found = spool
+                    .article(id)
+                    .map(|a| a.map(|a| a.raw))
+                    .map_err(Error::from);
+                cost += found.as_ref().map_or(0, |a| a.as_ref().map_or(0, Vec::len));
+                fetched.push(found);
+            }
         }
-        take += 1;
-        cost += LINE_COST + 2 * item.id().len();
-        if let Item::Fetch(id) = item {
-            let found = spool
-                .article(id)
-                .map(|a| a.map(|a| a.raw))
-                .map_err(Error::from);
-            cost += found.as_ref().map_or(0, |a| a.as_ref().map_or(0, Vec::len));
-            fetched.push(found);
+    });
+    if let Err(e) = read {
+        tracing::error!("spool failure reading a batch's articles: {e}");
+        if take == 0 {
+            // The transaction did not even begin: this part answers every item, each
+            // fetch with "try later" (nothing fetched), so the batch still ends.
+            take = items.len();
         }
     }
     let rest = items.split_off(take);
