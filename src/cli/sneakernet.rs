@@ -4,13 +4,14 @@
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::feed_policy::{came_from, feed_matches, governance_meets};
 use crate::home::Home;
-use crate::ingest::{claimed_message_id, ingest, Rules, Source, Verdict};
+use crate::ingest::{ingest_stream, Rules, Source, Verdict};
 use crate::newslog::{LogEntry, LogVerdict};
-use crate::rnews::{write_article, BatchReader, Item};
+use crate::rnews::{write_article, BatchReader, Item, RnewsError};
 use crate::wildmat::Wildmat;
 
 /// Arrivals read from the spool per step.
@@ -93,23 +94,26 @@ pub fn export(home: &Home, to: Option<String>, groups: &str, file: Option<PathBu
 pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
     let mut node = home.open()?;
     let max = node.config.limits.max_article_bytes;
-    let input: Box<dyn std::io::BufRead> = match &file {
+    // Read on the ingest stream's worker thread, hence Send.
+    let input: Box<dyn std::io::BufRead + Send> = match &file {
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).map_err(|e| Error::io(path, e))?,
         )),
-        None => Box::new(std::io::stdin().lock()),
+        None => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
-    let mut reader = BatchReader::new(input, max);
+    let sizes = Mutex::new(Vec::new());
+    let mut articles = BatchArticles {
+        reader: BatchReader::new(input, max),
+        too_large: &sizes,
+        failure: None,
+    };
     let (mut imported, mut duplicates, mut refused) = (0u64, 0u64, 0u64);
-    let mut pending: Vec<Vec<u8>> = Vec::new();
     let mut progress = super::progress::Progress::new(false);
-    let failure = loop {
-        let (done, failure) = match reader.next_item() {
-            Ok(Some(Item::Article(raw))) => {
-                pending.push(raw);
-                (false, None)
-            }
-            Ok(Some(Item::TooLarge(size))) => {
+    let rules = Rules::new(&node.config, &node.trust, Some(&node.log)).for_source(Source::Import);
+    let too_large =
+        |progress: &mut super::progress::Progress, refused: &mut u64, sizes: &Mutex<Vec<u64>>| {
+            let sizes = std::mem::take(&mut *sizes.lock().unwrap_or_else(|e| e.into_inner()));
+            for size in sizes {
                 // Skipped unread, so its Message-ID is not known.
                 let why = format!("{size} bytes, over [limits] max_article_bytes ({max})");
                 progress.done();
@@ -120,43 +124,70 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                     peer: "import",
                     reason: &why,
                 }]);
-                refused += 1;
-                (false, None)
+                *refused += 1;
             }
-            Ok(None) => (true, None),
-            Err(e) => (true, Some(e)),
         };
-        if pending.len() >= IMPORT_BATCH || done {
-            let rules =
-                Rules::new(&node.config, &node.trust, Some(&node.log)).for_source(Source::Import);
-            let raws: Vec<&[u8]> = pending.iter().map(Vec::as_slice).collect();
-            let verdicts = ingest(&mut node.spool, &rules, &raws)?;
-            for (verdict, raw) in verdicts.into_iter().zip(&raws) {
+    let stream = ingest_stream(
+        &mut node.spool,
+        &rules,
+        &mut articles,
+        IMPORT_BATCH,
+        |ids, verdicts| {
+            for (id, verdict) in ids.iter().zip(verdicts) {
                 match verdict {
                     Verdict::Stored(_) => imported += 1,
                     Verdict::Duplicate => duplicates += 1,
                     Verdict::Refused(why) | Verdict::Deferred(why) => {
-                        let id = claimed_message_id(raw, &rules.limits);
                         progress.done();
                         eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
                         refused += 1;
                     }
                 }
             }
-            pending.clear();
+            too_large(&mut progress, &mut refused, &sizes);
             progress.show(
                 || format!("import: imported={imported} duplicates={duplicates} refused={refused}"),
                 false,
             );
-        }
-        if done {
-            break failure;
-        }
-    };
+        },
+    );
+    too_large(&mut progress, &mut refused, &sizes);
+    stream?;
     progress.done();
     println!("imported={imported} duplicates={duplicates} refused={refused}");
-    match failure {
+    match articles.failure {
         Some(e) => Err(Error::Invalid(e.to_string())),
         None => Ok(()),
+    }
+}
+
+/// The articles of an rnews batch, as the ingest stream takes them: one over the size
+/// limit is skipped unread and its size noted for the importer to report; a batch that
+/// cannot be read further ends them, the failure kept.
+struct BatchArticles<'a, R> {
+    reader: BatchReader<R>,
+    too_large: &'a Mutex<Vec<u64>>,
+    failure: Option<RnewsError>,
+}
+
+impl<R: std::io::BufRead> Iterator for BatchArticles<'_, R> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        loop {
+            match self.reader.next_item() {
+                Ok(Some(Item::Article(raw))) => return Some(raw),
+                Ok(Some(Item::TooLarge(size))) => self
+                    .too_large
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(size),
+                Ok(None) => return None,
+                Err(e) => {
+                    self.failure = Some(e);
+                    return None;
+                }
+            }
+        }
     }
 }

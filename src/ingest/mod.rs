@@ -20,10 +20,12 @@ mod admit;
 mod answer;
 mod control;
 mod refusal;
+mod stream;
 
 pub use answer::Offered;
 pub use control::CANCEL_GROUP;
 pub use refusal::Refusal;
+pub use stream::ingest_stream;
 
 use control::Control;
 
@@ -242,15 +244,23 @@ fn ingest_items(
             })
         })?;
     }
+    Ok(conclude(rules, &ids, verdicts))
+}
+
+/// The verdicts of a committed transaction, written to the article log.
+fn conclude(
+    rules: &Rules<'_>,
+    ids: &[Option<String>],
+    verdicts: Vec<Option<Verdict>>,
+) -> Vec<Verdict> {
     let verdicts: Vec<Verdict> = verdicts
         .into_iter()
         .map(|v| v.unwrap_or(Verdict::Refused(Refusal::NoVerdict)))
         .collect();
-    // Committed: now the log may say so.
     if let Some(log) = rules.log {
-        log_verdicts(log, &rules.source, &ids, &verdicts);
+        log_verdicts(log, &rules.source, ids, &verdicts);
     }
-    Ok(verdicts)
+    verdicts
 }
 
 /// Examines `items` (the batch's items from index `first` on) without the spool: parse,

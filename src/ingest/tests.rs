@@ -525,3 +525,90 @@ fn groups_are_created_and_removed_only_by_keys_control_trusts() {
     assert!(spool.article(&id_of(&post)).unwrap().is_none());
     assert_eq!(spool.history(&id_of(&post)).unwrap().unwrap().0, "expired");
 }
+
+#[test]
+fn every_article_of_a_stream_gets_its_verdict_in_order_across_commits() {
+    let (dir, mut spool) = spool_carrying();
+    let log = crate::newslog::NewsLog::new(dir.path().join("news.log"), 1 << 20, 1);
+    let trust = policy();
+    let rules = Rules {
+        log: Some(&log),
+        ..beta(&trust).for_source(Source::Import)
+    };
+    let mut raws: Vec<Vec<u8>> = (0..3 * STEP + 17)
+        .map(|n| article(&format!("n{n}"), "mesh.test", 1))
+        .collect();
+    // A duplicate in a later transaction than its first copy, and garbage in another.
+    raws.insert(STEP + 3, raws[5].clone());
+    raws.insert(2 * STEP, b"not an article".to_vec());
+    let mut seen: Vec<(Option<String>, Verdict)> = Vec::new();
+    let mut commits = 0;
+    stream::ingest_stream(
+        &mut spool,
+        &rules,
+        raws.clone().into_iter(),
+        STEP,
+        |ids, vs| {
+            commits += 1;
+            seen.extend(ids.iter().cloned().zip(vs.iter().cloned()))
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        commits, 4,
+        "a commit for every {STEP} articles and the rest"
+    );
+    assert_eq!(seen.len(), raws.len());
+    for (i, (id, verdict)) in seen.iter().enumerate() {
+        match i {
+            i if i == STEP + 3 => assert_eq!(verdict, &Verdict::Duplicate),
+            i if i == 2 * STEP => {
+                assert!(matches!(verdict, Verdict::Refused(_)), "{verdict:?}");
+                assert_eq!(id, &None);
+            }
+            _ => {
+                assert!(matches!(verdict, Verdict::Stored(_)), "{i}: {verdict:?}");
+                assert_eq!(id.as_deref(), Some(id_of(&raws[i]).as_str()));
+            }
+        }
+    }
+    // Stored in the order they came.
+    let seqs: Vec<i64> = seen
+        .iter()
+        .filter_map(|(_, v)| match v {
+            Verdict::Stored(seq) => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(spool.article_count().unwrap(), raws.len() as i64 - 2);
+    // Every verdict but the duplicate is in the article log.
+    let logged = std::fs::read_to_string(dir.path().join("news.log")).unwrap();
+    assert_eq!(logged.lines().count(), raws.len() - 1);
+}
+
+#[test]
+fn a_stream_that_fails_to_store_reports_only_what_it_committed() {
+    let (dir, mut spool) = spool_carrying();
+    let trust = policy();
+    let rules = beta(&trust);
+    let raws: Vec<Vec<u8>> = (0..3 * STEP)
+        .map(|n| article(&format!("n{n}"), "mesh.test", 1))
+        .collect();
+    // The store fails from the second transaction's first article on.
+    let other = rusqlite::Connection::open(dir.path().join("spool.db")).unwrap();
+    other
+        .execute_batch(&format!(
+            "CREATE TRIGGER full AFTER INSERT ON articles WHEN NEW.seq > {STEP}
+             BEGIN SELECT RAISE(ABORT, 'disk full'); END;"
+        ))
+        .unwrap();
+    let mut heard = 0;
+    let result = stream::ingest_stream(&mut spool, &rules, raws.into_iter(), STEP, |_, vs| {
+        assert!(vs.iter().all(|v| matches!(v, Verdict::Stored(_))));
+        heard += vs.len()
+    });
+    assert!(result.is_err());
+    assert_eq!(heard, STEP, "only the committed transaction is reported");
+    assert_eq!(spool.article_count().unwrap(), STEP as i64);
+}
