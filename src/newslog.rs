@@ -255,6 +255,11 @@ fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
 /// quotes or other control characters (a reason may quote what a peer sent), spaces
 /// replaced by `space`, at most `max` characters.
 pub fn clean_field(text: &str, max: usize, space: char) -> String {
+    // The usual case (a Message-ID, a peer's name): nothing to replace, one copy.
+    let plain = |b: &u8| b.is_ascii_graphic() && *b != b'"';
+    if text.len() <= max && text.as_bytes().iter().all(plain) {
+        return text.to_string();
+    }
     text.chars()
         .take(max)
         .map(|c| match c {

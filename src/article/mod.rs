@@ -152,6 +152,10 @@ pub const MANDATORY_HEADERS: [&str; 6] = [
 /// RFC 5322 unfolding (drop CRLFs, which are always followed by WSP here)
 /// plus trimming.
 fn unfold(value: &str) -> String {
+    // Most fields are one line: no search for a two-byte pattern, one copy.
+    if !value.as_bytes().contains(&b'\r') {
+        return value.trim().to_string();
+    }
     value.replace("\r\n", "").trim().to_string()
 }
 
