@@ -159,6 +159,34 @@ struct Candidate {
     prepared: Option<Prepared>,
     /// The verdict on `prepared`'s signature, once verified.
     status: Option<SigStatus>,
+    /// What the spool indexes, read while examining (off the storing thread).
+    fields: Fields,
+}
+
+/// The header fields the spool indexes that nothing on the way to the store changes
+/// (Path does: it is read when the article is stored).
+struct Fields {
+    subject: String,
+    author: String,
+    date: String,
+    posted: i64,
+    refs: String,
+    lines: usize,
+}
+
+impl Fields {
+    fn of(article: &Article) -> Fields {
+        let field = |name: &str| article.header_unfolded(name).unwrap_or_default();
+        let date = field("Date");
+        Fields {
+            subject: field("Subject"),
+            author: field("From"),
+            posted: chrono::DateTime::parse_from_rfc2822(&date).map_or(0, |d| d.timestamp()),
+            date,
+            refs: field("References"),
+            lines: article.body_line_count(),
+        }
+    }
 }
 
 /// Checks and stores a batch of articles (wire form) in one transaction; returns a
@@ -442,7 +470,7 @@ fn settle(
     }
     // Xref is the sender's local numbering (RFC 5537 §3.2.2): meaningless here.
     c.article.remove_header("Xref");
-    let mut stored = new_article(c.article, c.msgid, filed_in, signer);
+    let mut stored = new_article(c.article, c.msgid, filed_in, signer, c.fields);
     stored.delivered_by = rules.source.neighbour().map(str::to_string);
     Ok(match store.store(&stored)? {
         StoreOutcome::Stored(seq) => Verdict::Stored(seq),
@@ -520,6 +548,7 @@ fn check(
         }
     };
     let groups = article.newsgroups();
+    let fields = Fields::of(&article);
     Examined::Pending {
         msgid: msgid.clone(),
         outcome: Ok(Box::new(Candidate {
@@ -528,6 +557,7 @@ fn check(
             groups,
             prepared,
             status: None,
+            fields,
         })),
     }
 }
@@ -537,20 +567,18 @@ fn new_article(
     msgid: String,
     newsgroups: Vec<String>,
     signer: Option<String>,
+    fields: Fields,
 ) -> NewArticle {
-    let field = |name: &str| article.header_unfolded(name).unwrap_or_default();
-    let date = field("Date");
-    let posted = chrono::DateTime::parse_from_rfc2822(&date).map_or(0, |d| d.timestamp());
     NewArticle {
         msgid,
-        path: field("Path"),
+        path: article.header_unfolded("Path").unwrap_or_default(),
         newsgroups,
-        subject: field("Subject"),
-        author: field("From"),
-        posted,
-        date,
-        refs: field("References"),
-        lines: article.body_line_count(),
+        subject: fields.subject,
+        author: fields.author,
+        posted: fields.posted,
+        date: fields.date,
+        refs: fields.refs,
+        lines: fields.lines,
         signer,
         raw: article.to_bytes(),
         delivered_by: None,
