@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use crate::error::{Error, Result};
 use crate::feed_policy::{came_from, feed_matches, governance_meets};
 use crate::home::Home;
-use crate::ingest::{ingest_stream, Rules, Source, Verdict};
+use crate::ingest::{ingest_stream, Rules, Source, Streamed, Verdict};
 use crate::newslog::{LogEntry, LogVerdict};
 use crate::rnews::{write_article, BatchReader, Item, RnewsError};
 use crate::wildmat::Wildmat;
@@ -102,7 +102,7 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
         None => Box::new(std::io::BufReader::new(std::io::stdin())),
     };
     let sizes = Mutex::new(Vec::new());
-    let mut articles = BatchArticles {
+    let mut runs = BatchRuns {
         reader: BatchReader::new(input, max),
         too_large: &sizes,
         failure: None,
@@ -127,67 +127,61 @@ pub fn import(home: &Home, file: Option<PathBuf>) -> Result<()> {
                 *refused += 1;
             }
         };
-    let stream = ingest_stream(
-        &mut node.spool,
-        &rules,
-        &mut articles,
-        IMPORT_BATCH,
-        |ids, verdicts| {
-            for (id, verdict) in ids.iter().zip(verdicts) {
-                match verdict {
-                    Verdict::Stored(_) => imported += 1,
-                    Verdict::Duplicate => duplicates += 1,
-                    Verdict::Refused(why) | Verdict::Deferred(why) => {
-                        progress.done();
-                        eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
-                        refused += 1;
-                    }
+    let stream = ingest_stream(&mut node.spool, &rules, &mut runs, |ids, verdicts| {
+        for (id, verdict) in ids.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Stored(_) => imported += 1,
+                Verdict::Duplicate => duplicates += 1,
+                Verdict::Refused(why) | Verdict::Deferred(why) => {
+                    progress.done();
+                    eprintln!("refused {}: {why}", id.as_deref().unwrap_or("an article"));
+                    refused += 1;
                 }
             }
-            too_large(&mut progress, &mut refused, &sizes);
-            progress.show(
-                || format!("import: imported={imported} duplicates={duplicates} refused={refused}"),
-                false,
-            );
-        },
-    );
+        }
+        too_large(&mut progress, &mut refused, &sizes);
+        progress.show(
+            || format!("import: imported={imported} duplicates={duplicates} refused={refused}"),
+            false,
+        );
+    });
     too_large(&mut progress, &mut refused, &sizes);
     stream?;
     progress.done();
     println!("imported={imported} duplicates={duplicates} refused={refused}");
-    match articles.failure {
+    match runs.failure {
         Some(e) => Err(Error::Invalid(e.to_string())),
         None => Ok(()),
     }
 }
 
-/// The articles of an rnews batch, as the ingest stream takes them: one over the size
-/// limit is skipped unread and its size noted for the importer to report; a batch that
-/// cannot be read further ends them, the failure kept.
-struct BatchArticles<'a, R> {
+/// The articles of an rnews batch as the ingest stream takes them: [`IMPORT_BATCH`] at
+/// a time, each run one transaction. One over the size limit is skipped unread and its
+/// size noted for the importer to report; a batch that cannot be read further ends the
+/// runs, the failure kept.
+struct BatchRuns<'a, R> {
     reader: BatchReader<R>,
     too_large: &'a Mutex<Vec<u64>>,
     failure: Option<RnewsError>,
 }
 
-impl<R: std::io::BufRead> Iterator for BatchArticles<'_, R> {
-    type Item = Vec<u8>;
+impl<R: std::io::BufRead> Iterator for BatchRuns<'_, R> {
+    type Item = Vec<Streamed>;
 
-    fn next(&mut self) -> Option<Vec<u8>> {
-        loop {
+    fn next(&mut self) -> Option<Vec<Streamed>> {
+        let mut run = Vec::with_capacity(IMPORT_BATCH);
+        while run.len() < IMPORT_BATCH && self.failure.is_none() {
             match self.reader.next_item() {
-                Ok(Some(Item::Article(raw))) => return Some(raw),
+                Ok(Some(Item::Article(raw))) => run.push((None, raw)),
                 Ok(Some(Item::TooLarge(size))) => self
                     .too_large
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(size),
-                Ok(None) => return None,
-                Err(e) => {
-                    self.failure = Some(e);
-                    return None;
-                }
+                Ok(None) => break,
+                Err(e) => self.failure = Some(e),
             }
         }
+        (!run.is_empty()).then_some(run)
     }
 }

@@ -25,7 +25,7 @@ mod stream;
 pub use answer::Offered;
 pub use control::CANCEL_GROUP;
 pub use refusal::Refusal;
-pub use stream::ingest_stream;
+pub use stream::{ingest_stream, Streamed};
 
 use control::Control;
 

@@ -539,29 +539,27 @@ fn every_article_of_a_stream_gets_its_verdict_in_order_across_commits() {
         .map(|n| article(&format!("n{n}"), "mesh.test", 1))
         .collect();
     // A duplicate in a later transaction than its first copy, and garbage in another.
-    raws.insert(STEP + 3, raws[5].clone());
+    raws.insert(STEP + 20, raws[5].clone());
     raws.insert(2 * STEP, b"not an article".to_vec());
     let mut seen: Vec<(Option<String>, Verdict)> = Vec::new();
-    let mut commits = 0;
-    stream::ingest_stream(
-        &mut spool,
-        &rules,
-        raws.clone().into_iter(),
-        STEP,
-        |ids, vs| {
-            commits += 1;
-            seen.extend(ids.iter().cloned().zip(vs.iter().cloned()))
-        },
-    )
+    // Runs that do not fall on step boundaries, and an empty one (no transaction).
+    let sizes = [STEP + 10, 0, 2 * STEP - 10, raws.len() - 3 * STEP];
+    let mut rest = raws.iter().map(|raw| (None, raw.clone()));
+    let runs: Vec<Vec<Streamed>> = sizes
+        .iter()
+        .map(|n| rest.by_ref().take(*n).collect())
+        .collect();
+    let mut commits = Vec::new();
+    stream::ingest_stream(&mut spool, &rules, runs.into_iter(), |ids, vs| {
+        commits.push(vs.len());
+        seen.extend(ids.iter().cloned().zip(vs.iter().cloned()))
+    })
     .unwrap();
-    assert_eq!(
-        commits, 4,
-        "a commit for every {STEP} articles and the rest"
-    );
+    assert_eq!(commits, [STEP + 10, 2 * STEP - 10, raws.len() - 3 * STEP]);
     assert_eq!(seen.len(), raws.len());
     for (i, (id, verdict)) in seen.iter().enumerate() {
         match i {
-            i if i == STEP + 3 => assert_eq!(verdict, &Verdict::Duplicate),
+            i if i == STEP + 20 => assert_eq!(verdict, &Verdict::Duplicate),
             i if i == 2 * STEP => {
                 assert!(matches!(verdict, Verdict::Refused(_)), "{verdict:?}");
                 assert_eq!(id, &None);
@@ -594,7 +592,7 @@ fn a_stream_that_fails_to_store_reports_only_what_it_committed() {
     let rules = beta(&trust);
     let raws: Vec<Vec<u8>> = (0..3 * STEP)
         .map(|n| article(&format!("n{n}"), "mesh.test", 1))
-        .collect();
+        .collect::<Vec<_>>();
     // The store fails from the second transaction's first article on.
     let other = rusqlite::Connection::open(dir.path().join("spool.db")).unwrap();
     other
@@ -604,7 +602,10 @@ fn a_stream_that_fails_to_store_reports_only_what_it_committed() {
         ))
         .unwrap();
     let mut heard = 0;
-    let result = stream::ingest_stream(&mut spool, &rules, raws.into_iter(), STEP, |_, vs| {
+    let runs = raws
+        .chunks(STEP)
+        .map(|run| run.iter().map(|raw| (None, raw.clone())).collect());
+    let result = stream::ingest_stream(&mut spool, &rules, runs, |_, vs| {
         assert!(vs.iter().all(|v| matches!(v, Verdict::Stored(_))));
         heard += vs.len()
     });

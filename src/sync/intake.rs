@@ -1,40 +1,54 @@
 //! Storing what a pull fetched: each batch is verified and stored in one transaction,
-//! and, once a pull needs more than one batch, on a blocking thread with a spool
-//! connection of its own, while the link goes on receiving the next batch. The peer
-//! then keeps serving while we verify, instead of waiting for our commit. One intake
-//! serves a whole pull, so that connection is opened once.
+//! and, once a pull needs more than one batch, by an ingest stream
+//! ([`crate::ingest::ingest_stream`]) on a blocking thread with a spool connection of
+//! its own, while the link goes on receiving the next batch. The peer then keeps
+//! serving while we verify, and the stream examines batch k+1 while batch k commits.
+//! One intake serves a whole pull, so that connection is opened once.
 //!
-//! One batch is stored at a time: the link hands over batch k+1 only once batch k is
-//! committed, so at most two batches (2 × `limits.sync_batch_bytes`, plus one article)
-//! are held. Verdicts are tallied on the link's side as each batch completes; a pull
-//! waits for the last one before its mark moves ([`Intake::finish`]).
+//! The link goes on receiving only once the stream has taken the batch handed over,
+//! so what is held is the batch being received, the one the stream examines, and the
+//! few steps of the one before that are examined but not yet stored: about two batches
+//! (2 × `limits.sync_batch_bytes`, plus [`crate::ingest::ingest_stream`]'s steps). Verdicts are tallied on
+//! the link's side as each batch commits; a pull waits for the last one before its mark
+//! moves ([`Intake::finish`]).
+
+use tokio::sync::mpsc;
 
 use super::{PeerReport, RefusedBy};
 use crate::error::{Error, Result};
 use crate::home::Node;
-use crate::ingest::{ingest_offered, Rules, Source, Verdict};
+use crate::ingest::{ingest_offered, ingest_stream, Rules, Source, Streamed, Verdict};
 
 /// Fetched articles, ready to be stored: (Message-ID, article).
 pub(super) type Bodies = Vec<(String, Vec<u8>)>;
 
-/// What a blocking store gives back: its node, the batch's ids, their verdicts.
-type Stored = (Node, Vec<String>, Result<Vec<Verdict>>);
+/// A committed batch: its articles' Message-IDs and verdicts.
+type Committed = (Vec<Option<String>>, Vec<Verdict>);
 
 /// Stores a pull's batches, on the link's thread or beside it.
 #[derive(Default)]
 pub(super) struct Intake {
-    /// The second node (own spool connection) while it is not storing; None until a
-    /// pull needs a second batch (a pull of one batch, the live relay's usual, stores on
-    /// the link's thread: a second spool connection costs an open).
-    spare: Option<Node>,
-    /// The batch being stored beside the link (it has the second node meanwhile).
-    running: Option<tokio::task::JoinHandle<Stored>>,
+    /// The stream beside the link, once a pull needs a second batch (a pull of one
+    /// batch, the live relay's usual, stores on the link's thread: a second spool
+    /// connection costs an open).
+    stream: Option<Stream>,
+}
+
+/// An ingest stream on a blocking thread, with a node (spool connection) of its own.
+struct Stream {
+    /// Batches to store; closed to end the stream.
+    batches: mpsc::Sender<Vec<Streamed>>,
+    /// What each transaction committed, in order.
+    committed: std::sync::mpsc::Receiver<Committed>,
+    /// The thread, which ends once `batches` is closed and drained (or the spool
+    /// failed).
+    running: tokio::task::JoinHandle<Result<()>>,
 }
 
 impl Intake {
     /// Stores `articles` (from `report.peer`): on the link's thread when it is the
-    /// pull's only batch, else hands them to the thread beside it once the previous
-    /// batch is committed. `more` says whether more batches follow.
+    /// pull's only batch, else hands them to the stream beside it, returning once it
+    /// has taken them. `more` says whether more batches follow.
     pub(super) async fn store(
         &mut self,
         node: &mut Node,
@@ -45,35 +59,80 @@ impl Intake {
         if articles.is_empty() {
             return Ok(());
         }
-        // After this, the second node, once opened, is back in `spare`.
-        self.finish(node, report).await?;
-        if more && self.spare.is_none() {
-            self.spare = Some(node.reopen()?);
+        if self.stream.is_none() {
+            if !more {
+                let verdicts = ingest(node, &report.peer, &articles);
+                let ids = articles.into_iter().map(|(id, _)| Some(id)).collect();
+                return tally(node, report, ids, verdicts);
+            }
+            self.stream = Some(Stream::start(node.reopen()?, report.peer.clone()));
         }
-        let Some(mut spare) = self.spare.take() else {
-            let verdicts = ingest(node, &report.peer, &articles);
-            let ids = articles.into_iter().map(|(id, _)| id).collect();
-            return tally(node, report, ids, verdicts);
+        let Some(stream) = &mut self.stream else {
+            return Ok(());
         };
-        let peer = report.peer.clone();
-        self.running = Some(tokio::task::spawn_blocking(move || {
-            let verdicts = ingest(&mut spare, &peer, &articles);
-            let ids = articles.into_iter().map(|(id, _)| id).collect();
-            (spare, ids, verdicts)
-        }));
+        let batch: Vec<Streamed> = articles
+            .into_iter()
+            .map(|(id, raw)| (Some(id), raw))
+            .collect();
+        // Handed over, and taken: only then does the link go on to receive the next
+        // batch, so no more than one batch waits while the stream works on another.
+        let taken = match stream.batches.send(batch).await {
+            Ok(()) => stream.batches.clone().reserve_owned().await.is_ok(),
+            Err(_) => false,
+        };
+        if !taken {
+            // The stream ended early: its spool failed. Say how.
+            return self.finish(node, report).await;
+        }
+        while let Ok((ids, verdicts)) = stream.committed.try_recv() {
+            tally(node, report, ids, Ok(verdicts))?;
+        }
         Ok(())
     }
 
-    /// Waits until the batch being stored is committed, and tallies its verdicts.
+    /// Waits until every batch handed over is committed, and tallies their verdicts.
     pub(super) async fn finish(&mut self, node: &Node, report: &mut PeerReport) -> Result<()> {
-        let Some(running) = self.running.take() else {
+        let Some(Stream {
+            batches,
+            committed,
+            running,
+        }) = self.stream.take()
+        else {
             return Ok(());
         };
-        let (spare, ids, verdicts) = running
+        drop(batches);
+        let ended = running
             .await
             .map_err(|e| Error::Internal(format!("storing fetched articles: {e}")))?;
-        self.spare = Some(spare);
-        tally(node, report, ids, verdicts)
+        // What committed counts, whether or not the stream then failed.
+        for (ids, verdicts) in committed.try_iter() {
+            tally(node, report, ids, Ok(verdicts))?;
+        }
+        ended
+    }
+}
+
+impl Stream {
+    /// Starts a stream storing into `node`'s spool what `peer` delivered.
+    fn start(mut node: Node, peer: String) -> Stream {
+        // The link waits until the stream takes each batch (see `Intake::store`).
+        let (batches, mut waiting) = mpsc::channel::<Vec<Streamed>>(1);
+        let (commits, committed) = std::sync::mpsc::channel::<Committed>();
+        let running = tokio::task::spawn_blocking(move || {
+            let rules = Rules::new(&node.config, &node.trust, Some(&node.log))
+                .for_source(Source::Peer(&peer));
+            let runs = std::iter::from_fn(|| waiting.blocking_recv());
+            ingest_stream(&mut node.spool, &rules, runs, |ids, verdicts| {
+                // The link side may be gone (it failed): then nobody tallies.
+                let _ = commits.send((ids.to_vec(), verdicts.to_vec()));
+            })
+            .map_err(Error::from)
+        });
+        Stream {
+            batches,
+            committed,
+            running,
+        }
     }
 }
 
@@ -92,7 +151,7 @@ fn ingest(node: &mut Node, peer: &str, articles: &Bodies) -> Result<Vec<Verdict>
 fn tally(
     node: &Node,
     report: &mut PeerReport,
-    ids: Vec<String>,
+    ids: Vec<Option<String>>,
     verdicts: Result<Vec<Verdict>>,
 ) -> Result<()> {
     let listed = node.config.limits.sync_listed_refusals;
@@ -104,7 +163,7 @@ fn tally(
             Verdict::Duplicate => report.duplicates += 1,
             // The article log has it already (ingest writes it).
             Verdict::Refused(why) => {
-                report.refuse(Some(id), RefusedBy::Us, &why.to_string(), listed)
+                report.refuse(id.as_deref(), RefusedBy::Us, &why.to_string(), listed)
             }
             // Over a quota: the pull keeps its mark before it (`pull.rs`).
             Verdict::Deferred(_) => {
