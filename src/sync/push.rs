@@ -2,7 +2,7 @@
 //! sending the ones it asks for (238, sendme) with TAKETHIS, per RFC 4644. Used by the
 //! mesh exchange and to feed plain news servers (`nntp.rs`). The push mark advances only
 //! once every answer of a round is in: a 239 means the peer has committed the article.
-//! Two offers are in flight at once, so the peer stores one while the next arrives.
+//! Three offers are in flight at once, so the peer stores one while the next arrives.
 //!
 //! Arrivals that came from the neighbour, or whose groups its feed pattern excludes, are
 //! not offered (it has them, or does not want them): `feed_policy` decides, on what this
@@ -29,11 +29,14 @@ use crate::wildmat::Wildmat;
 /// (one number for both, `feed_policy::MAX_OFFER`), so each of its batches is one offer.
 const PUSH_CHUNK: usize = crate::feed_policy::MAX_OFFER;
 
-/// Offers whose CHECKs are on the wire before the first of them is answered. With two,
-/// the 238s of offer k+1 are in before the peer has stored offer k, so our TAKETHIS for
-/// k+1 travel while it stores k: its input never runs dry between its transactions, and
-/// reading our spool overlaps its work instead of adding to it.
-const OFFERS_AHEAD: usize = 2;
+/// Offers whose CHECKs are on the wire before the first of them is answered. A peer
+/// answers in order, so the 238s of offer k+2 come after the 239s of offer k's TAKETHIS
+/// run (its commit). With three, our TAKETHIS for offers k+1 and k+2 are already sent
+/// when the peer starts storing k: it reads the run of k+1 while it stores k (a `serve`
+/// reads one batch ahead), and its input never runs dry between its transactions. (With
+/// two, the run of k+1 followed only the answers of k's commit.) The reservations this
+/// holds, 3 × `PUSH_CHUNK`, stay under a `serve`'s default cap per session (10,000).
+const OFFERS_AHEAD: usize = 3;
 
 /// What a run of the peer's answers, in the order of our commands, is about.
 enum Round {

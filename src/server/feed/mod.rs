@@ -6,7 +6,9 @@
 //! Pipelined feed commands are taken in batches: everything the peer has already sent
 //! is read, the batch's articles are verified together and stored in one transaction,
 //! and only then are the answers written. An acknowledgement therefore always follows
-//! the commit of what it acknowledges.
+//! the commit of what it acknowledges. While a peer's feed batch is stored, the commands
+//! after it are read (at most one more batch), so its next TAKETHIS run is in hand when
+//! the commit lets the answers go; they are answered after it, in order.
 
 mod idle;
 mod ihave;
@@ -92,49 +94,159 @@ pub(super) fn batchable(command: Command, from_peer: bool) -> Result<Batched, Co
 }
 
 /// Serves a run of pipelined CHECK / TAKETHIS / ARTICLE <id> commands starting with
-/// `first`, as one batch.
+/// `first`, as one batch; a feed batch (CHECK and TAKETHIS from a peer) is stored while
+/// the commands after it are read ([`read_ahead`]), and those are the next batch.
 pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetError> {
-    // An article that will be refused unread (the client has not authenticated) is
-    // skipped as it arrives: it is never held whole, whatever its size.
-    let max_article = if s.may_feed() {
-        s.live.config.limits.max_article_bytes
-    } else {
-        0
-    };
-    let mut items = Vec::new();
-    let (mut bytes, mut articles) = (0, 0);
+    let mut batch = Batch::default();
     let mut next = Some(first);
     while let Some(command) = next.take() {
+        batch.add(s, command).await?;
+        if batch.is_full() {
+            break;
+        }
+        next = next_buffered(s);
+    }
+    loop {
+        let Some(feeder) = s.feeder().filter(|_| batch.is_feed()) else {
+            return answer(s, batch.items).await;
+        };
+        // Stored beside the link: the commands after the batch are read meanwhile.
+        let session = s.id;
+        let live = Arc::clone(&s.live);
+        let items = std::mem::take(&mut batch.items);
+        let shared = Arc::clone(&s.shared);
+        let work = tokio::spawn(async move {
+            shared
+                .with_spool(move |shared, spool| {
+                    Ok(answer_part(
+                        shared,
+                        &live,
+                        spool,
+                        session,
+                        feeder.source(),
+                        items,
+                    ))
+                })
+                .await
+        });
+        let (ahead, part) = read_ahead(s, work).await?;
+        let rest = write_part(s, part)?;
+        // (A feed batch's answers are lines, one part; should they not be, the rest
+        // is answered before anything read after it.)
+        answer(s, rest).await?;
+        send_if_large(s, true).await?;
+        if ahead.items.is_empty() {
+            return Ok(());
+        }
+        batch = ahead;
+    }
+}
+
+/// The next batchable command when one is already buffered or readable without
+/// waiting; any other command is left for the session.
+fn next_buffered(s: &mut Session) -> Option<Batched> {
+    let mut line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
+    while line.is_none() && s.conn.fill_ready().ok()? {
+        line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
+    }
+    let line = line?;
+    match parse_command(&line).map(|c| batchable(c, s.peer.is_some())) {
+        Ok(Ok(more)) => Some(more),
+        _ => {
+            s.leftover = Some(line);
+            None
+        }
+    }
+}
+
+/// What a spool task answering a batch gives back.
+type Answered = Result<Result<Part, Error>, tokio::task::JoinError>;
+
+/// Reads the commands that follow a batch while `work` stores it, up to a batch's
+/// bounds: what is buffered or arrives meanwhile, waiting for the network only while
+/// the store runs (and never in the middle of a line: then it waits for the store).
+/// The peer's next TAKETHIS run is so already read when the commit lets its answers go.
+async fn read_ahead(
+    s: &mut Session,
+    mut work: tokio::task::JoinHandle<Result<Part, Error>>,
+) -> Result<(Batch, Part), NetError> {
+    let mut ahead = Batch::default();
+    let mut done: Option<Answered> = None;
+    while !ahead.is_full() && s.leftover.is_none() {
+        if let Some(command) = next_buffered(s) {
+            ahead.add(s, command).await?;
+            continue;
+        }
+        if done.is_some() || s.leftover.is_some() || s.conn.has_buffered() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            answered = &mut work => done = Some(answered),
+            readable = s.conn.readable() => readable?,
+        }
+    }
+    let answered = match done {
+        Some(answered) => answered,
+        None => work.await,
+    };
+    let part = answered
+        .map_err(|e| Error::Internal(format!("spool task failed: {e}")))
+        .and_then(|part| part)
+        .map_err(|e| {
+            // Answers for the batch are lost with it: the connection cannot go on.
+            tracing::error!("{}: spool task failed: {e}", s.addr);
+            NetError::Io(std::io::Error::other(e.to_string()))
+        })?;
+    Ok((ahead, part))
+}
+
+/// The commands of one batch, as read.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Item>,
+    bytes: usize,
+    articles: usize,
+}
+
+impl Batch {
+    /// Adds `command`, reading the article a TAKETHIS carries.
+    async fn add(&mut self, s: &mut Session, command: Batched) -> Result<(), NetError> {
+        // An article that will be refused unread (the client has not authenticated) is
+        // skipped as it arrives: it is never held whole, whatever its size.
+        let max_article = if s.may_feed() {
+            s.live.config.limits.max_article_bytes
+        } else {
+            0
+        };
         match command {
-            Batched::Check(id) => items.push(Item::Check(id)),
+            Batched::Check(id) => self.items.push(Item::Check(id)),
             Batched::Takethis(id) => {
                 let body = match s.conn.read_block(max_article).await {
                     Ok(body) => Ok(body),
                     Err(NetError::Protocol(e)) => Err(format!("{e}")),
                     Err(e) => return Err(e),
                 };
-                bytes += body.as_ref().map_or(0, Vec::len);
-                articles += 1;
-                items.push(Item::Take(id, body));
+                self.bytes += body.as_ref().map_or(0, Vec::len);
+                self.articles += 1;
+                self.items.push(Item::Take(id, body));
             }
-            Batched::Fetch(id) => items.push(Item::Fetch(id)),
+            Batched::Fetch(id) => self.items.push(Item::Fetch(id)),
         }
-        if items.len() >= MAX_BATCH || articles >= MAX_BATCH_ARTICLES || bytes >= MAX_BATCH_BYTES {
-            break;
-        }
-        let mut line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
-        while line.is_none() && s.conn.fill_ready()? {
-            line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
-        }
-        let Some(line) = line else {
-            break;
-        };
-        match parse_command(&line).map(|c| batchable(c, s.peer.is_some())) {
-            Ok(Ok(more)) => next = Some(more),
-            _ => s.leftover = Some(line),
-        }
+        Ok(())
     }
-    answer(s, items).await
+
+    fn is_full(&self) -> bool {
+        self.items.len() >= MAX_BATCH
+            || self.articles >= MAX_BATCH_ARTICLES
+            || self.bytes >= MAX_BATCH_BYTES
+    }
+
+    /// A peer's feed (CHECK and TAKETHIS, no ARTICLE): answered in one part, so it can
+    /// be stored while the next is read.
+    fn is_feed(&self) -> bool {
+        self.articles > 0 && !self.items.iter().any(|i| matches!(i, Item::Fetch(_)))
+    }
 }
 
 /// Answers a batch in order, in parts of at most about [`MAX_ANSWER_BYTES`], each sent
@@ -173,18 +285,24 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
                 tracing::error!("{}: spool task failed: {e}", s.addr);
                 NetError::Io(std::io::Error::other(e.to_string()))
             })?;
-        s.received += part.received;
-        s.refused += part.refused;
-        let mut out = part.out;
-        if s.conn.out().is_empty() {
-            std::mem::swap(s.conn.out(), &mut out);
-        } else {
-            s.conn.queue(&out);
-        }
-        rest = part.rest;
-        send_if_large(s, !rest.is_empty()).await?;
+        let more = !part.rest.is_empty();
+        rest = write_part(s, part)?;
+        send_if_large(s, more).await?;
     }
     Ok(())
+}
+
+/// Queues a part's answers and counts its articles; the items it left.
+fn write_part(s: &mut Session, part: Part) -> Result<Vec<Item>, NetError> {
+    s.received += part.received;
+    s.refused += part.refused;
+    let mut out = part.out;
+    if s.conn.out().is_empty() {
+        std::mem::swap(s.conn.out(), &mut out);
+    } else {
+        s.conn.queue(&out);
+    }
+    Ok(part.rest)
 }
 
 /// Sends the queued answers when `now` or once they reach [`FLUSH_ANSWERS_AT`]: a peer
