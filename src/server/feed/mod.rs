@@ -111,24 +111,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
             return answer(s, batch.items).await;
         };
         // Stored beside the link: the commands after the batch are read meanwhile.
-        let session = s.id;
-        let live = Arc::clone(&s.live);
-        let items = std::mem::take(&mut batch.items);
-        let shared = Arc::clone(&s.shared);
-        let work = tokio::spawn(async move {
-            shared
-                .with_spool(move |shared, spool| {
-                    Ok(answer_part(
-                        shared,
-                        &live,
-                        spool,
-                        session,
-                        feeder.source(),
-                        items,
-                    ))
-                })
-                .await
-        });
+        let work = tokio::spawn(answering(s, feeder, std::mem::take(&mut batch.items)));
         let (ahead, part) = read_ahead(s, work).await?;
         let rest = write_part(s, part)?;
         // (A feed batch's answers are lines, one part; should they not be, the rest
@@ -264,11 +247,27 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
     };
     let mut rest = items;
     while !rest.is_empty() {
-        let session = s.id;
-        let feeder = feeder.clone();
-        let live = Arc::clone(&s.live);
-        let part = s
-            .shared
+        let part = answering(s, feeder.clone(), rest).await.map_err(|e| {
+            // Answers for the batch are lost with it: the connection cannot go on.
+            tracing::error!("{}: spool task failed: {e}", s.addr);
+            NetError::Io(std::io::Error::other(e.to_string()))
+        })?;
+        let more = !part.rest.is_empty();
+        rest = write_part(s, part)?;
+        send_if_large(s, more).await?;
+    }
+    Ok(())
+}
+
+/// The answers to the first part of `items` (see [`answer_part`]), made on a spool task.
+fn answering(
+    s: &Session,
+    feeder: Feeder,
+    items: Vec<Item>,
+) -> impl std::future::Future<Output = Result<Part, Error>> + Send + 'static {
+    let (session, live, shared) = (s.id, Arc::clone(&s.live), Arc::clone(&s.shared));
+    async move {
+        shared
             .with_spool(move |shared, spool| {
                 Ok(answer_part(
                     shared,
@@ -276,20 +275,11 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
                     spool,
                     session,
                     feeder.source(),
-                    rest,
+                    items,
                 ))
             })
             .await
-            .map_err(|e| {
-                // Answers for the batch are lost with it: the connection cannot go on.
-                tracing::error!("{}: spool task failed: {e}", s.addr);
-                NetError::Io(std::io::Error::other(e.to_string()))
-            })?;
-        let more = !part.rest.is_empty();
-        rest = write_part(s, part)?;
-        send_if_large(s, more).await?;
     }
-    Ok(())
 }
 
 /// Queues a part's answers and counts its articles; the items it left.
