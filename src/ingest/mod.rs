@@ -32,9 +32,7 @@ use control::Control;
 use crate::article::{Article, Limits};
 use crate::newslog::{LogEntry, LogVerdict, NewsLog};
 use crate::sign::{
-    self,
-    batch::{verify_chunk, verify_many},
-    public_key_text, Denied, Prepared, SigStatus, TrustPolicy,
+    self, batch::verify_many, public_key_text, Denied, Prepared, SigStatus, TrustPolicy,
 };
 use crate::spool::{NewArticle, Spool, SpoolError, StoreOutcome, Storer};
 
@@ -218,9 +216,6 @@ pub fn ingest_offered(
 /// use the cores at once.
 const STEP: usize = 256;
 
-/// Steps examined ahead of the one being stored.
-const STEPS_AHEAD: usize = 2;
-
 /// What examination (parse, checks, signature) made of one article, before the history
 /// lookup that only the spool can do.
 enum Examined {
@@ -234,89 +229,60 @@ enum Examined {
     },
 }
 
-/// One step: each article's index in the batch, its Message-ID as far as known (for the
-/// article log), and what examination made of it.
-type Step = Vec<(usize, Option<String>, Examined)>;
+/// One step: each article's Message-ID as far as known (for the article log), and what
+/// examination made of it, in order.
+type Step = Vec<(Option<String>, Examined)>;
 
 fn ingest_items(
     spool: &mut Spool,
     rules: &Rules<'_>,
     items: &[(Option<&str>, &[u8])],
 ) -> Result<Vec<Verdict>, SpoolError> {
-    let mut verdicts: Vec<Option<Verdict>> = vec![None; items.len()];
-    // Each article's Message-ID as far as it is known, for the article log.
-    let mut ids: Vec<Option<String>> = vec![None; items.len()];
-    if items.len() <= STEP {
-        // One step (a single article, a small batch): nothing to overlap, no thread of
-        // ours (verification may use several).
-        let step = examine_step(rules, items, 0, verify_many);
-        spool.store_with(|store| settle_step(store, rules, step, &mut verdicts, &mut ids))?;
-    } else {
+    if items.len() > STEP {
         // The verifier examines step k+1 (parse, hash, signatures) while this thread looks
-        // step k up in history and stores it, all of the batch in one transaction.
-        std::thread::scope(|scope| {
-            let (examined, steps) = std::sync::mpsc::sync_channel::<Step>(STEPS_AHEAD);
-            scope.spawn(move || {
-                for (n, chunk) in items.chunks(STEP).enumerate() {
-                    let step = examine_step(rules, chunk, n * STEP, verify_chunk);
-                    if examined.send(step).is_err() {
-                        return;
-                    }
-                }
-            });
-            spool.store_with(|store| {
-                for step in steps {
-                    settle_step(store, rules, step, &mut verdicts, &mut ids)?;
-                }
-                Ok(())
-            })
+        // step k up in history and stores it: a stream of one run, one transaction.
+        let mut verdicts = Vec::new();
+        stream::ingest_stream(spool, rules, std::iter::once(items), |_, run| {
+            verdicts = run
         })?;
+        return Ok(verdicts);
     }
-    Ok(conclude(rules, &ids, verdicts))
+    // One step (a single article, a small batch): nothing to overlap, no thread of ours
+    // (verification may use several).
+    let step = examine_step(rules, items, verify_many);
+    let (mut verdicts, mut ids) = (Vec::new(), Vec::new());
+    spool.store_with(|store| settle_step(store, rules, step, &mut verdicts, &mut ids))?;
+    conclude(rules, &ids, &verdicts);
+    Ok(verdicts)
 }
 
-/// The verdicts of a committed transaction, written to the article log.
-fn conclude(
-    rules: &Rules<'_>,
-    ids: &[Option<String>],
-    verdicts: Vec<Option<Verdict>>,
-) -> Vec<Verdict> {
-    let verdicts: Vec<Verdict> = verdicts
-        .into_iter()
-        .map(|v| v.unwrap_or(Verdict::Refused(Refusal::NoVerdict)))
-        .collect();
+/// Writes the verdicts of a committed transaction to the article log.
+fn conclude(rules: &Rules<'_>, ids: &[Option<String>], verdicts: &[Verdict]) {
     if let Some(log) = rules.log {
-        log_verdicts(log, &rules.source, ids, &verdicts);
+        log_verdicts(log, &rules.source, ids, verdicts);
     }
-    verdicts
 }
 
-/// Examines `items` (the batch's items from index `first` on) without the spool: parse,
-/// checks, canonical form, and the signatures, verified by `verify` in one batch.
+/// Examines `items` without the spool: parse, checks, canonical form, and the
+/// signatures, verified by `verify` in one batch.
 fn examine_step(
     rules: &Rules<'_>,
     items: &[(Option<&str>, &[u8])],
-    first: usize,
     verify: fn(&[Prepared]) -> Vec<SigStatus>,
 ) -> Step {
     let mut step: Step = items
         .iter()
-        .enumerate()
-        .map(|(i, (offered_as, raw))| {
+        .map(|(offered_as, raw)| {
             let (id, examined) = examine(rules, *offered_as, raw);
-            (
-                first + i,
-                id.or_else(|| offered_as.map(str::to_string)),
-                examined,
-            )
+            (id.or_else(|| offered_as.map(str::to_string)), examined)
         })
         .collect();
     let prepared: Vec<Prepared> = step
         .iter_mut()
-        .filter_map(|(_, _, e)| signed(e).and_then(|c| c.prepared.clone()))
+        .filter_map(|(_, e)| signed(e).and_then(|c| c.prepared.clone()))
         .collect();
     let mut statuses = verify(&prepared).into_iter();
-    for (_, _, e) in step.iter_mut() {
+    for (_, e) in step.iter_mut() {
         if let Some(c) = signed(e) {
             c.status = statuses.next();
         }
@@ -332,17 +298,18 @@ fn signed(e: &mut Examined) -> Option<&mut Candidate> {
     }
 }
 
-/// Settles a step in the open transaction: history lookups, then [`settle`].
+/// Settles a step in the open transaction (history lookups, then [`settle`]): a
+/// verdict and a Message-ID as far as known for each article, appended in order.
 fn settle_step(
     store: &mut Storer<'_>,
     rules: &Rules<'_>,
     step: Step,
-    verdicts: &mut [Option<Verdict>],
-    ids: &mut [Option<String>],
+    verdicts: &mut Vec<Verdict>,
+    ids: &mut Vec<Option<String>>,
 ) -> rusqlite::Result<()> {
-    for (i, id, examined) in step {
-        ids[i] = id;
-        verdicts[i] = Some(match examined {
+    for (id, examined) in step {
+        ids.push(id);
+        verdicts.push(match examined {
             Examined::Settled(verdict) => verdict,
             // Seen before: a duplicate. (A cancel that came first does not count: whether
             // it binds this article depends on its author, decided once the signature

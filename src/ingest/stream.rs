@@ -18,39 +18,59 @@ const STEPS_AHEAD: usize = 4;
 /// [`super::ingest_offered`]), and its wire form.
 pub type Streamed = (Option<String>, Vec<u8>);
 
+/// An article as a stream takes it: the Message-ID it was offered under, if any, and
+/// its wire form. Owned ([`Streamed`]) for runs made as they are read, borrowed for a
+/// batch the caller holds ([`super::ingest`]).
+pub trait Offer {
+    /// The Message-ID it was offered under (TAKETHIS, IHAVE, ARTICLE), if any.
+    fn offered_as(&self) -> Option<&str>;
+    /// The article, wire form.
+    fn raw(&self) -> &[u8];
+}
+
+impl Offer for Streamed {
+    fn offered_as(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+    fn raw(&self) -> &[u8] {
+        &self.1
+    }
+}
+
+impl Offer for (Option<&str>, &[u8]) {
+    fn offered_as(&self) -> Option<&str> {
+        self.0
+    }
+    fn raw(&self) -> &[u8] {
+        self.1
+    }
+}
+
 /// Ingests every run `runs` yields, in order, each in one transaction; after each
 /// commit, calls `settled` with the Message-IDs (as far as known) and verdicts of the
 /// run's articles, in order, and writes the article log as [`super::ingest`] does. The
 /// iterator runs on the worker thread; a transaction begins once its run's first step
 /// is examined, so it is never open while the iterator waits for input.
-pub fn ingest_stream<I>(
+pub fn ingest_stream<I, R, O>(
     spool: &mut Spool,
     rules: &Rules<'_>,
     runs: I,
-    mut settled: impl FnMut(&[Option<String>], &[Verdict]),
+    mut settled: impl FnMut(&[Option<String>], Vec<Verdict>),
 ) -> Result<(), SpoolError>
 where
-    I: Iterator<Item = Vec<Streamed>> + Send,
+    I: Iterator<Item = R> + Send,
+    R: AsRef<[O]>,
+    O: Offer,
 {
     std::thread::scope(|scope| {
-        let (examined, steps) = std::sync::mpsc::sync_channel::<Examined>(STEPS_AHEAD);
+        let (examined, steps) = std::sync::mpsc::sync_channel::<ExaminedStep>(STEPS_AHEAD);
         scope.spawn(move || examine_all(rules, runs, examined));
         while let Ok(first) = steps.recv() {
-            let mut verdicts: Vec<Option<Verdict>> = Vec::new();
-            let mut ids: Vec<Option<String>> = Vec::new();
+            let (mut verdicts, mut ids) = (Vec::new(), Vec::new());
             spool.store_with(|store| {
                 let mut next = Ok(first);
-                while let Ok(Examined { step, last }) = next {
-                    let start = verdicts.len();
-                    verdicts.resize(start + step.len(), None);
-                    ids.resize(start + step.len(), None);
-                    settle_step(
-                        store,
-                        rules,
-                        step,
-                        &mut verdicts[start..],
-                        &mut ids[start..],
-                    )?;
+                while let Ok(ExaminedStep { step, last }) = next {
+                    settle_step(store, rules, step, &mut verdicts, &mut ids)?;
                     if last {
                         break;
                     }
@@ -59,37 +79,35 @@ where
                 Ok(())
             })?;
             // Committed: now the log and the caller may hear of it.
-            let verdicts = conclude(rules, &ids, verdicts);
-            settled(&ids, &verdicts);
+            conclude(rules, &ids, &verdicts);
+            settled(&ids, verdicts);
         }
         Ok(())
     })
 }
 
 /// One examined step, and whether it ends its run.
-struct Examined {
+struct ExaminedStep {
     step: Step,
     last: bool,
 }
 
 /// The worker: each run, a step at a time, examined and handed over in order, until the
 /// runs end or the storing side stops listening (it failed).
-fn examine_all(
+fn examine_all<R: AsRef<[O]>, O: Offer>(
     rules: &Rules<'_>,
-    runs: impl Iterator<Item = Vec<Streamed>>,
-    examined: std::sync::mpsc::SyncSender<Examined>,
+    runs: impl Iterator<Item = R>,
+    examined: std::sync::mpsc::SyncSender<ExaminedStep>,
 ) {
-    for run in runs.filter(|run| !run.is_empty()) {
+    for run in runs {
+        let run = run.as_ref();
         let steps = run.len().div_ceil(STEP);
         for (n, chunk) in run.chunks(STEP).enumerate() {
-            let items: Vec<(Option<&str>, &[u8])> = chunk
-                .iter()
-                .map(|(offered_as, raw)| (offered_as.as_deref(), raw.as_slice()))
-                .collect();
-            // Indexes within the step: the storing side places each step itself.
-            let step = examine_step(rules, &items, 0, verify_chunk);
+            let items: Vec<(Option<&str>, &[u8])> =
+                chunk.iter().map(|o| (o.offered_as(), o.raw())).collect();
+            let step = examine_step(rules, &items, verify_chunk);
             let last = n + 1 == steps;
-            if examined.send(Examined { step, last }).is_err() {
+            if examined.send(ExaminedStep { step, last }).is_err() {
                 return;
             }
         }

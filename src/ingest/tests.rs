@@ -602,9 +602,11 @@ fn a_stream_that_fails_to_store_reports_only_what_it_committed() {
         ))
         .unwrap();
     let mut heard = 0;
-    let runs = raws
-        .chunks(STEP)
-        .map(|run| run.iter().map(|raw| (None, raw.clone())).collect());
+    let runs = raws.chunks(STEP).map(|run| {
+        run.iter()
+            .map(|raw| (None, raw.clone()))
+            .collect::<Vec<Streamed>>()
+    });
     let result = stream::ingest_stream(&mut spool, &rules, runs, |_, vs| {
         assert!(vs.iter().all(|v| matches!(v, Verdict::Stored(_))));
         heard += vs.len()

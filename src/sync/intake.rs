@@ -59,16 +59,16 @@ impl Intake {
         if articles.is_empty() {
             return Ok(());
         }
-        if self.stream.is_none() {
-            if !more {
+        let stream = match self.stream.as_mut() {
+            Some(stream) => stream,
+            None if !more => {
                 let verdicts = ingest(node, &report.peer, &articles);
                 let ids = articles.into_iter().map(|(id, _)| Some(id)).collect();
                 return tally(node, report, ids, verdicts);
             }
-            self.stream = Some(Stream::start(node.reopen()?, report.peer.clone()));
-        }
-        let Some(stream) = &mut self.stream else {
-            return Ok(());
+            None => self
+                .stream
+                .insert(Stream::start(node.reopen()?, report.peer.clone())),
         };
         let batch: Vec<Streamed> = articles
             .into_iter()
@@ -124,7 +124,7 @@ impl Stream {
             let runs = std::iter::from_fn(|| waiting.blocking_recv());
             ingest_stream(&mut node.spool, &rules, runs, |ids, verdicts| {
                 // The link side may be gone (it failed): then nobody tallies.
-                let _ = commits.send((ids.to_vec(), verdicts.to_vec()));
+                let _ = commits.send((ids.to_vec(), verdicts));
             })
             .map_err(Error::from)
         });
