@@ -104,7 +104,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
         if batch.is_full() {
             break;
         }
-        next = next_buffered(s);
+        next = next_buffered(s)?;
     }
     loop {
         let Some(feeder) = s.feeder().filter(|_| batch.is_feed()) else {
@@ -113,7 +113,7 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
         // Stored beside the link: the commands after the batch are read meanwhile.
         let work = tokio::spawn(answering(s, feeder, std::mem::take(&mut batch.items)));
         let (ahead, part) = read_ahead(s, work).await?;
-        let rest = write_part(s, part)?;
+        let rest = write_part(s, part);
         // (A feed batch's answers are lines, one part; should they not be, the rest
         // is answered before anything read after it.)
         answer(s, rest).await?;
@@ -127,19 +127,23 @@ pub(super) async fn batch(s: &mut Session, first: Batched) -> Result<(), NetErro
 
 /// The next batchable command when one is already buffered or readable without
 /// waiting; any other command is left for the session.
-fn next_buffered(s: &mut Session) -> Option<Batched> {
+fn next_buffered(s: &mut Session) -> Result<Option<Batched>, NetError> {
     let mut line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
-    while line.is_none() && s.conn.fill_ready().ok()? {
+    while line.is_none() && s.conn.fill_ready()? {
         line = s.conn.buffered_line(MAX_COMMAND_LINE).ok().flatten();
     }
-    let line = line?;
-    match parse_command(&line).map(|c| batchable(c, s.peer.is_some())) {
-        Ok(Ok(more)) => Some(more),
-        _ => {
-            s.leftover = Some(line);
-            None
-        }
-    }
+    let Some(line) = line else {
+        return Ok(None);
+    };
+    Ok(
+        match parse_command(&line).map(|c| batchable(c, s.peer.is_some())) {
+            Ok(Ok(more)) => Some(more),
+            _ => {
+                s.leftover = Some(line);
+                None
+            }
+        },
+    )
 }
 
 /// What a spool task answering a batch gives back.
@@ -156,7 +160,7 @@ async fn read_ahead(
     let mut ahead = Batch::default();
     let mut done: Option<Answered> = None;
     while !ahead.is_full() && s.leftover.is_none() {
-        if let Some(command) = next_buffered(s) {
+        if let Some(command) = next_buffered(s)? {
             ahead.add(s, command).await?;
             continue;
         }
@@ -176,11 +180,7 @@ async fn read_ahead(
     let part = answered
         .map_err(|e| Error::Internal(format!("spool task failed: {e}")))
         .and_then(|part| part)
-        .map_err(|e| {
-            // Answers for the batch are lost with it: the connection cannot go on.
-            tracing::error!("{}: spool task failed: {e}", s.addr);
-            NetError::Io(std::io::Error::other(e.to_string()))
-        })?;
+        .map_err(|e| answers_lost(s, e))?;
     Ok((ahead, part))
 }
 
@@ -247,13 +247,11 @@ async fn answer(s: &mut Session, items: Vec<Item>) -> Result<(), NetError> {
     };
     let mut rest = items;
     while !rest.is_empty() {
-        let part = answering(s, feeder.clone(), rest).await.map_err(|e| {
-            // Answers for the batch are lost with it: the connection cannot go on.
-            tracing::error!("{}: spool task failed: {e}", s.addr);
-            NetError::Io(std::io::Error::other(e.to_string()))
-        })?;
+        let part = answering(s, feeder.clone(), rest)
+            .await
+            .map_err(|e| answers_lost(s, e))?;
         let more = !part.rest.is_empty();
-        rest = write_part(s, part)?;
+        rest = write_part(s, part);
         send_if_large(s, more).await?;
     }
     Ok(())
@@ -282,8 +280,15 @@ fn answering(
     }
 }
 
+/// A batch whose answers could not be made: they are lost with it, and the connection
+/// cannot go on.
+fn answers_lost(s: &Session, e: Error) -> NetError {
+    tracing::error!("{}: spool task failed: {e}", s.addr);
+    NetError::Io(std::io::Error::other(e.to_string()))
+}
+
 /// Queues a part's answers and counts its articles; the items it left.
-fn write_part(s: &mut Session, part: Part) -> Result<Vec<Item>, NetError> {
+fn write_part(s: &mut Session, part: Part) -> Vec<Item> {
     s.received += part.received;
     s.refused += part.refused;
     let mut out = part.out;
@@ -292,7 +297,7 @@ fn write_part(s: &mut Session, part: Part) -> Result<Vec<Item>, NetError> {
     } else {
         s.conn.queue(&out);
     }
-    Ok(part.rest)
+    part.rest
 }
 
 /// Sends the queued answers when `now` or once they reach [`FLUSH_ANSWERS_AT`]: a peer
